@@ -1,0 +1,40 @@
+# Backprop Lab. `make run` serves the app; `make test` runs lint and every test.
+# The Dockerfile runs the same `install` steps (scripts/install.sh), so the two stay in step.
+PY ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint bench install install-dev browser clean
+
+$(BIN)/python:
+	@$(PY) -c "import sys; assert sys.version_info >= (3, 11), sys.version" || { echo "need Python >= 3.11 (set PY=...)"; exit 1; }
+	$(PY) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: install
+	$(BIN)/backprop-lab serve --host $(HOST) --port $(PORT)
+
+lint: install-dev
+	$(BIN)/ruff check app tests benchmarks
+
+test: install-dev
+	$(BIN)/ruff check app tests benchmarks
+	$(BIN)/python -m pytest -q
+
+bench: install-dev
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

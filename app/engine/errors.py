@@ -1,0 +1,81 @@
+"""The engine's one error type. Every bad program or bad request raises EngineError."""
+
+from __future__ import annotations
+
+import bisect
+from typing import Any
+
+
+class EngineError(Exception):
+    """A problem with the user's program or values.
+
+    ``type`` is a short machine-readable kind (``expression_syntax``, ``unknown_function``,
+    ``unknown_name``, ``missing_value``, ``limit_exceeded``, ``invalid_value``, ``arity``);
+    ``msg`` is for people; ``ctx`` is JSON-safe detail (line, column, source_line, caret,
+    limit, limit_value, names ...).
+    """
+
+    def __init__(self, type: str, msg: str, ctx: dict[str, Any] | None = None):
+        super().__init__(msg)
+        self.type = type
+        self.msg = msg
+        self.ctx = dict(ctx or {})
+
+    @classmethod
+    def at(cls, type: str, msg: str, text: str, offset: int, **ctx: Any) -> EngineError:
+        """An error located at a character offset of the program text."""
+        return cls(type, msg, {**position(text, offset), **ctx})
+
+    def to_detail(self, loc: tuple | list = ("body", "expression")) -> dict[str, Any]:
+        """One item in FastAPI's error shape: {"type", "msg", "loc", "ctx"}."""
+        return {"type": self.type, "msg": self.msg, "loc": list(loc), "ctx": self.ctx}
+
+    def pretty(self) -> str:
+        """The message with the source line and a caret, for terminals."""
+        if "source_line" in self.ctx:
+            return (
+                f"error: {self.msg}\n  line {self.ctx['line']}, column {self.ctx['column']}\n"
+                f"    {self.ctx['source_line']}\n    {self.ctx['caret']}"
+            )
+        return f"error: {self.msg}"
+
+
+def limit_error(name: str, value: int | float, msg: str, **ctx: Any) -> EngineError:
+    return EngineError("limit_exceeded", f"{msg} (limit {name} = {value})",
+                       {"limit": name, "limit_value": value, **ctx})
+
+
+class LineIndex:
+    """Maps character offsets to 1-based line and column numbers."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.starts = [0]
+        find = text.find
+        i = find("\n")
+        while i >= 0:
+            self.starts.append(i + 1)
+            i = find("\n", i + 1)
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self.starts, offset)
+        return line, offset - self.starts[line - 1] + 1
+
+
+def position(text: str, offset: int) -> dict[str, Any]:
+    """line, column (1-based), the source line (clipped to 200 chars) and a caret under the column."""
+    offset = max(0, min(offset, len(text)))
+    line_start = text.rfind("\n", 0, offset) + 1
+    line_end = text.find("\n", offset)
+    if line_end < 0:
+        line_end = len(text)
+    line = text.count("\n", 0, offset) + 1
+    column = offset - line_start + 1
+    src = text[line_start:line_end]
+    col0 = column - 1
+    if len(src) > 200:  # keep the message small: a window around the column
+        lo = max(0, col0 - 100)
+        src = src[lo:lo + 200]
+        col0 -= lo
+    src = "".join(c if c.isprintable() and c.isascii() else "?" for c in src)
+    return {"line": line, "column": column, "source_line": src, "caret": " " * col0 + "^"}

@@ -1,0 +1,23 @@
+"""Every engine limit in one place. The API's settings build this object; so can callers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_program_chars: int = 500_000
+    max_nodes: int = 20_000
+    max_depth: int = 256
+    max_literal_chars: int = 32
+    max_name_chars: int = 64
+    max_inputs: int = 1_000
+    max_steps: int = 10_000
+    max_points: int = 10_000
+    max_optimize_work: int = 20_000_000  # optimizer steps x graph nodes
+    max_sweep_work: int = 50_000_000  # sweep points x graph nodes
+    max_check_work: int = 20_000_000  # numerical check: 2 x inputs x graph nodes
+
+
+DEFAULT_LIMITS = Limits()

@@ -1,0 +1,70 @@
+"""Gradient ascent / descent over chosen inputs; returns the trajectory."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .autodiff import backward, forward
+from .encode import num
+from .errors import EngineError, limit_error
+from .limits import DEFAULT_LIMITS, Limits
+from .program import bind, check_values, compile_program
+
+MAX_RECORDED = 1001  # trajectory entries returned at most (evenly spaced steps, always the last)
+
+
+def _check_number(name: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise EngineError("invalid_value", f"{name} must be a finite number", {"name": name})
+    return float(v)
+
+
+def resolve_variables(g, variables: list[str] | None) -> list[str]:
+    if variables is None:
+        return g.inputs
+    unknown = [v for v in variables if v not in g.input_ids]
+    if unknown:
+        raise EngineError("unknown_name", f"not inputs of the program: {', '.join(map(str, unknown[:20]))}; "
+                          f"its inputs are: {', '.join(g.inputs) or 'none'}", {"names": unknown[:100]})
+    return list(dict.fromkeys(variables))
+
+
+def optimize(program: str, values: dict[str, float] | None = None, *, mode: str = "ascent",
+             step_size: float = 0.01, steps: int = 100, variables: list[str] | None = None,
+             limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    if mode not in ("ascent", "descent"):
+        raise EngineError("invalid_value", "mode must be 'ascent' or 'descent'", {"name": "mode"})
+    step_size = _check_number("step_size", step_size)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise EngineError("invalid_value", "steps must be a whole number >= 0", {"name": "steps"})
+    if steps > limits.max_steps:
+        raise limit_error("max_steps", limits.max_steps, f"{steps} optimizer steps were asked for")
+    vals_in = check_values(values, limits)
+    c = compile_program(program, limits)
+    g, tape = c.graph, c.tape
+    work = (steps + 1) * len(g)
+    if work > limits.max_optimize_work:
+        raise limit_error("max_optimize_work", limits.max_optimize_work,
+                          f"{steps} steps over {len(g)} nodes is {work} gate evaluations")
+    bound = bind(g, vals_in)
+    names = resolve_variables(g, variables)
+    ids = [g.input_ids[n] for n in names]
+    sign = 1.0 if mode == "ascent" else -1.0
+    every = max(1, math.ceil(steps / (MAX_RECORDED - 1))) if steps else 1
+    trajectory = []
+    for s in range(steps + 1):
+        vals = forward(tape, g, bound)
+        grads = backward(tape, g, vals)
+        if s % every == 0 or s == steps:
+            trajectory.append({"step": s, "values": {n: num(bound[n]) for n in names},
+                               "value": num(vals[g.output]),
+                               "gradients": {n: num(grads[k]) for n, k in zip(names, ids, strict=True)}})
+        if s == steps:
+            break
+        for n, k in zip(names, ids, strict=True):
+            bound[n] = bound[n] + sign * step_size * grads[k]
+    last = trajectory[-1]
+    return {"mode": mode, "step_size": step_size, "steps": steps, "variables": names,
+            "trajectory": trajectory, "final": {"values": {n: num(bound[n]) for n in g.inputs},
+                                                "value": last["value"]}}

@@ -1,0 +1,84 @@
+"""Compile a program once (parse -> graph -> tape) and bind caller values to its inputs."""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .autodiff import Tape, compile_tape
+from .errors import EngineError, limit_error
+from .graph import Graph, build
+from .limits import DEFAULT_LIMITS, Limits
+from .parser import parse
+
+
+@dataclass(frozen=True)
+class Compiled:
+    graph: Graph
+    tape: Tape
+
+
+@lru_cache(maxsize=64)
+def _compile_cached(text: str, limits: Limits) -> Compiled:
+    g = build(parse(text, limits), limits)
+    return Compiled(g, compile_tape(g))
+
+
+def compile_program(text: str, limits: Limits = DEFAULT_LIMITS) -> Compiled:
+    """Parse and build, cached by (text, limits): slider drags re-use the same graph."""
+    if not isinstance(text, str):
+        raise EngineError("invalid_value", "the program must be a string")
+    if len(text) > limits.max_program_chars:  # checked before any work, and before caching
+        raise limit_error("max_program_chars", limits.max_program_chars,
+                          f"the program has {len(text)} characters")
+    return _compile_cached(text, limits)
+
+
+def check_values(values: dict | None, limits: Limits) -> dict[str, float]:
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise EngineError("invalid_value", "values must be an object mapping input names to numbers")
+    if len(values) > limits.max_inputs:
+        raise limit_error("max_inputs", limits.max_inputs, f"{len(values)} values were given")
+    out: dict[str, float] = {}
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise EngineError("invalid_value", f"the value of {str(name)[:64]!r} must be a number",
+                              {"name": str(name)[:64]})
+        fv = float(v)
+        if not math.isfinite(fv):
+            raise EngineError("invalid_value", f"the value of {str(name)[:64]!r} must be finite",
+                              {"name": str(name)[:64]})
+        out[name] = fv
+    return out
+
+
+def bind(g: Graph, values: dict[str, float]) -> dict[str, float]:
+    """Every input's value: the caller's, else the program's default. Lists all problems at once."""
+    unknown = [n for n in values if n not in g.input_ids]
+    if unknown:
+        hints = []
+        for n in unknown[:20]:
+            close = difflib.get_close_matches(str(n), g.inputs, n=1)
+            hints.append(f"{str(n)[:64]!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        more = f" and {len(unknown) - 20} more" if len(unknown) > 20 else ""
+        raise EngineError("unknown_name", "values were given for names the program does not have: "
+                          + ", ".join(hints) + more + f"; its inputs are: {', '.join(g.inputs) or 'none'}",
+                          {"names": [str(n)[:64] for n in unknown[:100]]})
+    bound: dict[str, float] = {}
+    missing = []
+    for name, default in g.defaults.items():
+        if name in values:
+            bound[name] = values[name]
+        elif default is not None:
+            bound[name] = default
+        else:
+            missing.append(name)
+    if missing:
+        raise EngineError("missing_value", "no value for " + ", ".join(missing)
+                          + ": give one in values, or assign a default in the program (x = 1)",
+                          {"names": missing})
+    return bound

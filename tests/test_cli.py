@@ -1,0 +1,44 @@
+import subprocess
+import sys
+
+
+def run(*args, input=None):
+    return subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True, input=input)
+
+
+def test_eval_table():
+    r = run("eval", "q = x + y; f = q * z", "x=-2", "y=5", "z=-4")
+    assert r.returncode == 0
+    assert "f = -12" in r.stdout and "df/dx = -4" in r.stdout and "df/dz = 3" in r.stdout
+    assert "n4  f      mul(n2, z)  -12    1" in r.stdout
+
+
+def test_eval_check():
+    r = run("eval", "f = x * y", "x=-2", "y=3", "--check", "--h", "1e-4")
+    assert r.returncode == 0 and "numerical check" in r.stdout and "MISMATCH" not in r.stdout
+
+
+def test_bad_program_prints_caret_and_exits_2():
+    r = run("eval", "(x +")
+    assert r.returncode == 2
+    assert "line 1, column 5" in r.stderr and "    (x +\n        ^" in r.stderr
+
+
+def test_missing_value_exits_2():
+    r = run("eval", "f = x * y", "x=1")
+    assert r.returncode == 2 and "no value for y" in r.stderr
+
+
+def test_optimize_seed():
+    r = run("optimize", "100 - (x - y)^2", "x=3", "y=4", "--steps", "100", "--step-size", "0.01")
+    assert r.returncode == 0
+    assert "3.49156484" in r.stdout and "99.99971539" in r.stdout
+
+
+def test_sweep_and_ops_and_stdin():
+    r = run("sweep", "f = x^2", "--var", "x", "--start", "-1", "--stop", "1", "--points", "3", "x=0")
+    assert r.returncode == 0 and "-2" in r.stdout
+    r = run("ops")
+    assert r.returncode == 0 and "sigmoid" in r.stdout and "mul" in r.stdout
+    r = run("eval", "-", "--json", input="f = x * 2\n")
+    assert r.returncode == 2 and "no value for x" in r.stderr
