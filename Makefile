@@ -33,7 +33,11 @@ test: install-dev
 	$(BIN)/ruff check app tests benchmarks
 	$(BIN)/python -m pytest -q
 
-bench: install-dev
+$(VENV)/.installed-peers: $(VENV)/.installed-dev
+	$(BIN)/pip install -q -e '.[dev,peers]' || echo "peers (torch) not installed: benchmarks run without them"
+	@touch $@
+
+bench: $(VENV)/.installed-peers
 	$(BIN)/python -m benchmarks
 
 clean:

@@ -30,16 +30,19 @@ from .ops import FUNCTIONS, INFIX, RESERVED
 
 NUM, NAME, NEG, BIN, CALL = "num", "name", "neg", "bin", "call"
 
+# One ASCII-only pattern; group 2 is the token, classified by its first character (fast).
 _TOKEN = re.compile(
-    r"[ \t\r]*(?:"
-    r"(?P<comment>\#[^\n]*)"
-    r"|(?P<nl>\n)"
-    r"|(?P<num>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
-    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|(?P<op>\*\*|[-+*/^@(),=;\[\]])"
-    r"|(?P<bad>.)|(?P<end>$))",
+    r"[ \t\r]*("
+    r"[A-Za-z_][A-Za-z0-9_]*"  # name
+    r"|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"  # number
+    r"|\*\*|\#[^\n]*"  # power, comment
+    r"|.)",  # one operator, newline, or a bad character
     re.ASCII | re.DOTALL,
 )
+_KIND = {c: "name" for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"}
+_KIND.update({c: "num" for c in "0123456789."})
+_KIND.update({c: "op" for c in "-+*/^@(),=;[]"})
+_KIND.update({"\n": "nl", "#": "comment", " ": "ws", "\t": "ws", "\r": "ws"})
 
 # binary operator precedence; prefix minus sits between * and ^ so that -x^2 == -(x^2)
 _PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "@": 2, "^": 4, "**": 4}
@@ -92,27 +95,21 @@ def tokenize(text: str, limits: Limits = DEFAULT_LIMITS) -> list[Token]:
     toks: list = []
     append = toks.append
     max_lit, max_name = limits.max_literal_chars, limits.max_name_chars
+    kinds = _KIND
     for m in _TOKEN.finditer(text):
-        kind = m.lastgroup
-        t = m.group(kind) if kind else ""
+        t = m[1]
+        kind = kinds.get(t[0], "bad")
         if kind == "name":
             if len(t) > max_name:
                 raise limit_error("max_name_chars", max_name,
-                                  f"a name has {len(t)} characters", **_pos(text, m.start(kind)))
-            append(("name", t, m.start(kind)))
-            continue
-        if kind == "op" or kind == "nl":
-            append((kind, t, m.start(kind)))
-            continue
-        if kind == "comment":
-            if "\x00" in t:
-                raise EngineError.at("expression_syntax", "NUL byte in a comment", text,
-                                     m.start(kind) + t.index("\x00"))
-            continue
-        if kind == "end" or kind is None:
-            break
-        s = m.start(kind)
-        if kind == "num":
+                                  f"a name has {len(t)} characters", **_pos(text, m.start(1)))
+            append(("name", t, m.start(1)))
+        elif kind == "op" or kind == "nl":
+            append((kind, t, m.start(1)))
+        elif kind == "num":
+            s = m.start(1)
+            if t == ".":
+                raise EngineError.at("expression_syntax", "unexpected character '.'", text, s)
             if len(t) > max_lit:
                 raise limit_error("max_literal_chars", max_lit,
                                   f"a number literal has {len(t)} characters", **_pos(text, s))
@@ -120,8 +117,11 @@ def tokenize(text: str, limits: Limits = DEFAULT_LIMITS) -> list[Token]:
             if e < len(text) and (text[e].isalnum() or text[e] in "_."):
                 raise EngineError.at("expression_syntax", f"malformed number {text[s:e + 1]!r}", text, e)
             append(("num", t, s))
-        else:  # bad
-            raise EngineError.at("expression_syntax", _bad_char(t), text, s)
+        elif kind == "comment":
+            if "\x00" in t:
+                raise EngineError.at("expression_syntax", "NUL byte in a comment", text, m.start(1) + t.index("\x00"))
+        elif kind != "ws":
+            raise EngineError.at("expression_syntax", _bad_char(t), text, m.start(1))
     append(("eof", "", len(text)))
     return toks
 
@@ -195,37 +195,49 @@ def _expression(prog: Program, toks: list[Token], i: int, limits: Limits) -> tup
     depth = 0
     expect = True  # expecting an operand
     max_depth = limits.max_depth
-    add = prog.add
-    span = prog.span
+    kinds, datas, argss, span = prog.kind, prog.data, prog.args, prog.span
+    k_app, d_app, a_app, s_app = kinds.append, datas.append, argss.append, span.append
+    out_app, out_pop = out.append, out.pop
 
     def reduce_top() -> None:
         tag, op, start, _ = stack.pop()
         if tag == "bin":
-            b = out.pop()
-            a = out.pop()
-            out.append(add(BIN, INFIX[op] if op != "@" else "matmul", (a, b), (span[a][0], span[b][1])))
+            b = out_pop()
+            a = out_pop()
+            out_app(len(kinds))
+            k_app(BIN)
+            d_app(INFIX[op] if op != "@" else "matmul")
+            a_app((a, b))
+            s_app((span[a][0], span[b][1]))
         else:  # prefix
-            a = out.pop()
+            a = out_pop()
             if op == "+":
-                out.append(a)
-            elif prog.kind[a] == NUM and (a == len(prog.kind) - 1):
+                out_app(a)
+            elif kinds[a] == NUM and a == len(kinds) - 1:
                 # fold -3 into a literal; -x^2 never gets here as a NUM
-                prog.data[a] = -prog.data[a]
+                datas[a] = -datas[a]
                 span[a] = (start, span[a][1])
-                out.append(a)
+                out_app(a)
             else:
-                out.append(add(NEG, "neg", (a,), (start, span[a][1])))
+                out_app(len(kinds))
+                k_app(NEG)
+                d_app("neg")
+                a_app((a,))
+                s_app((start, span[a][1]))
 
     while True:
         tok = toks[i]
-        t = tok[1]
-        k = tok[0]
+        k, t, ts = tok
         if k == "nl" and depth > 0:  # newlines inside brackets continue the expression
             i += 1
             continue
         if expect:
             if k == "num":
-                out.append(add(NUM, float(t), (), (tok[2], tok[2] + len(t))))
+                out_app(len(kinds))
+                k_app(NUM)
+                d_app(float(t))
+                a_app(())
+                s_app((ts, ts + len(t)))
                 expect = False
             elif k == "name":
                 nxt = toks[i + 1]
@@ -247,7 +259,11 @@ def _expression(prog: Program, toks: list[Token], i: int, limits: Limits) -> tup
                                              f"{t!r} is a function: call it as {t}(...)", text, tok[2])
                     if t in RESERVED:
                         raise EngineError.at("expression_syntax", f"{t!r} is a reserved name", text, tok[2])
-                    out.append(add(NAME, t, (), (tok[2], tok[2] + len(t))))
+                    out_app(len(kinds))
+                    k_app(NAME)
+                    d_app(t)
+                    a_app(())
+                    s_app((ts, ts + len(t)))
                     expect = False
             elif t == "(":
                 depth += 1
@@ -272,11 +288,11 @@ def _expression(prog: Program, toks: list[Token], i: int, limits: Limits) -> tup
             i += 1
             continue
         # after an operand
-        if t in _PREC and k == "op":
+        p = _PREC.get(t) if k == "op" else None
+        if p is not None:
             if t == "@":
                 raise EngineError.at("expression_syntax", "'@' (matrix product) needs tensor mode",
                                      text, tok[2])
-            p = _PREC[t]
             right = t in _RIGHT
             while stack:
                 top = stack[-1]
@@ -319,12 +335,16 @@ def _expression(prog: Program, toks: list[Token], i: int, limits: Limits) -> tup
                                          text, top[2], function=fn.name, expected=fn.arity, got=argc)
                 argv = tuple(out[-argc:])
                 del out[-argc:]
-                out.append(add(CALL, fn.name, argv, (top[2], tok[2] + 1)))
+                out_app(len(kinds))
+                k_app(CALL)
+                d_app(fn.name)
+                a_app(argv)
+                s_app((top[2], ts + 1))
             i += 1
         elif k in ("nl", "eof") or t == ";":
             break
         else:
-            prev = prog.span[out[-1]] if out else (tok[2], tok[2])
+            prev = span[out[-1]] if out else (tok[2], tok[2])
             hint = ""
             if k in ("name", "num") or t == "(":
                 hint = " (is an operator such as '*' missing?)"

@@ -1,0 +1,219 @@
+"""Engine benchmark: parse, build, forward, backward per gate, beside micrograd and PyTorch eager
+scalars in the same process, plus the vectorized sweep and the 100k-deep chain.
+
+Peers run the same gate graph: we walk our node list and apply each peer's own ops (micrograd
+gets the gates it lacks, written in its own closure style below).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+import time
+from functools import partial
+
+from app.engine import Limits
+from app.engine.autodiff import backward, forward
+from app.engine.graph import build
+from app.engine.parser import parse
+from app.engine.program import bind, compile_program
+from app.engine.sweep import sweep_arrays
+from benchmarks.programs import chain, random_dag
+
+BIG = Limits(max_nodes=1_000_000, max_inputs=100_000, max_program_chars=100_000_000)
+
+
+def best(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+# --- micrograd, with the missing gates in its own closure style ---------------------------------
+def _micrograd():
+    from micrograd.engine import Value
+
+    def unary(f, df_from):
+        def op(self):
+            out = Value(f(self.data), (self,), f.__name__)
+
+            def _backward():
+                self.grad += df_from(self.data, out.data) * out.grad
+            out._backward = _backward
+            return out
+        return op
+
+    def pick(first_wins):
+        def op(self, other):
+            take_self = first_wins(self.data, other.data)
+            out = Value(self.data if take_self else other.data, (self, other), "pick")
+
+            def _backward():
+                if take_self:
+                    self.grad += out.grad
+                else:
+                    other.grad += out.grad
+            out._backward = _backward
+            return out
+        return op
+
+    Value.tanh = unary(math.tanh, lambda a, y: 1 - y * y)
+    Value.sigmoid = unary(lambda a: 1 / (1 + math.exp(-a)), lambda a, y: y * (1 - y))
+    Value.sin = unary(math.sin, lambda a, y: math.cos(a))
+    Value.cos = unary(math.cos, lambda a, y: -math.sin(a))
+    Value.vmax = pick(lambda a, b: a >= b)
+    Value.vmin = pick(lambda a, b: a <= b)
+    return Value
+
+
+def micrograd_run(g, values):
+    Value = _micrograd()
+    apply = {
+        "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+        "max": lambda a, b: a.vmax(b), "min": lambda a, b: a.vmin(b), "tanh": lambda a: a.tanh(),
+        "sigmoid": lambda a: a.sigmoid(), "relu": lambda a: a.relu(), "sin": lambda a: a.sin(),
+        "cos": lambda a: a.cos(),
+    }
+    nodes = [None] * len(g)
+
+    def fwd():
+        for k, op in enumerate(g.op):
+            if op == "input":
+                nodes[k] = Value(values[g.label[k]])
+            elif op == "const":
+                nodes[k] = Value(g.const[k])
+            else:
+                nodes[k] = apply[op](*(nodes[a] for a in g.operands[k]))
+        return nodes[g.output]
+
+    return fwd
+
+
+def torch_run(g, values):
+    import torch
+
+    fns = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "max": torch.maximum, "min": torch.minimum,
+           "tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu, "sin": torch.sin, "cos": torch.cos}
+
+    def fwd():
+        nodes = [None] * len(g)
+        for k, op in enumerate(g.op):
+            if op == "input":
+                nodes[k] = torch.tensor(values[g.label[k]], dtype=torch.float64, requires_grad=True)
+            elif op == "const":
+                nodes[k] = torch.tensor(g.const[k], dtype=torch.float64)
+            else:
+                nodes[k] = fns[op](*(nodes[a] for a in g.operands[k]))
+        return nodes[g.output]
+
+    return fwd
+
+
+def _fwd_bwd(run):
+    out = run()
+    out.backward()
+    return out
+
+
+def engine_rows(sizes=(1_000, 10_000, 100_000), smooth=True):
+    rows = []
+    for n in sizes:
+        text, _ = random_dag(n, seed=n, smooth=smooth)
+        t_parse = best(partial(parse, text, BIG), 3)
+        prog = parse(text, BIG)
+        t_build = best(partial(build, prog, BIG), 3)
+        c = compile_program(text, BIG)
+        g, tape = c.graph, c.tape
+        vals = bind(g, {})
+        gates = sum(1 for op in g.op if op not in ("input", "const"))
+        t_fwd = best(partial(forward, tape, g, vals), 5)
+        v = forward(tape, g, vals)
+        t_bwd = best(partial(backward, tape, g, v), 5)
+        row = {"kind": "smooth" if smooth else "mixed", "gates": gates, "parse": t_parse, "build": t_build,
+               "fwd": t_fwd, "bwd": t_bwd}
+        ours_grads = backward(tape, g, v)
+        if n <= 10_000:
+            sys.setrecursionlimit(1_000_000)
+            row["micrograd"] = best(partial(_fwd_bwd, micrograd_run(g, vals)), 3)
+            out = _fwd_bwd(micrograd_run(g, vals))
+            assert math.isclose(out.data, v[g.output], rel_tol=1e-12)
+        try:
+            import torch  # noqa: F401
+
+            if n <= 10_000:
+                row["torch"] = best(partial(_fwd_bwd, torch_run(g, vals)), 3)
+        except ImportError:
+            row["torch"] = None
+        assert all(math.isfinite(x) for x in ours_grads)
+        rows.append(row)
+    return rows
+
+
+def sweep_row(gates=10_000, points=200):
+    import numpy as np
+
+    from app.engine.autodiff import on_path
+
+    text, _ = random_dag(gates, seed=7, smooth=True)
+    c = compile_program(text, BIG)
+    g = c.graph
+    vals = bind(g, {})
+    base = forward(c.tape, g, vals)
+    xs = np.linspace(-1, 1, points)
+    path = on_path(g)
+    var = next(k for k in g.input_ids.values() if path[k])  # the earliest input the output depends on
+    dependent = [False] * len(g)
+    dependent[var] = True
+    for k, ops in enumerate(g.operands):
+        if any(dependent[a] for a in ops):
+            dependent[k] = True
+    return best(lambda: sweep_arrays(g, base, var, xs), 5), sum(dependent)
+
+
+def chain_row(depth=100_000):
+    text = chain(depth)
+    t0 = time.perf_counter()
+    c = compile_program(text, BIG)
+    vals = bind(c.graph, {})
+    v = forward(c.tape, c.graph, vals)
+    gr = backward(c.tape, c.graph, v)
+    return time.perf_counter() - t0, len(c.graph), gr[c.graph.input_ids["x"]]
+
+
+def _ns(n: int, s: float) -> str:
+    return f"{1e9 * s / n:8.0f}"
+
+
+def main() -> None:
+    threading.stack_size(512 * 1024 * 1024)  # micrograd's recursive topological sort needs a deep stack
+    result: dict = {}
+    t = threading.Thread(target=lambda: result.update(rows=engine_rows() + engine_rows((10_000,), smooth=False)))
+    t.start()
+    t.join()
+    print("\n## Engine: ns per gate (best of runs; same process, same graphs)")
+    print("smooth: + - * tanh sigmoid sin cos, every gate gets a gradient; mixed: also relu/max/min")
+    print(f"{'program':>8} {'gates':>8} {'parse':>8} {'build':>8} {'fwd':>8} {'bwd':>8} {'fwd+bwd':>8} "
+          f"{'micrograd':>10} {'speedup':>8} {'torch':>8} {'speedup':>8}")
+    for r in result["rows"]:
+        n = r["gates"]
+        ns = partial(_ns, n)
+        fb = r["fwd"] + r["bwd"]
+        mg = r.get("micrograd")
+        tc = r.get("torch")
+        print(f"{r['kind']:>8} {n:>8} {ns(r['parse'])} {ns(r['build'])} {ns(r['fwd'])} {ns(r['bwd'])} {ns(fb)} "
+              f"{(ns(mg) if mg else '       -'):>10} {(f'{mg / fb:7.1f}x' if mg else '       -')} "
+              f"{(ns(tc) if tc else '       -')} {(f'{tc / fb:7.1f}x' if tc else '       -')}")
+    t_sweep, dep = sweep_row()
+    print(f"\nsweep, 200 points over a 10k-gate program ({dep} nodes depend on the swept input): "
+          f"{1e3 * t_sweep:.1f} ms (goal <= 50 ms)")
+    secs, nodes, grad = chain_row()
+    print(f"100k-deep chain ({nodes} nodes): parse + build + forward + backward {secs:.2f} s, "
+          f"dt99999/dx = {grad:.6g}")
+
+
+if __name__ == "__main__":
+    main()
