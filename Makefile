@@ -1,5 +1,5 @@
 # Backprop Lab. `make run` serves the app; `make test` runs lint and every test.
-# The Dockerfile runs the same `install` steps (scripts/install.sh), so the two stay in step.
+# The Dockerfile runs the same install step as `make run` (`pip install -e .`); tests/test_docker.py checks it.
 PY ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin

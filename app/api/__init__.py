@@ -1,0 +1,1 @@
+"""HTTP routers, schemas, error handlers and middleware around the engine."""

@@ -1,0 +1,219 @@
+"""Request and response models (pydantic v2) and the worked examples shown in the OpenAPI docs.
+
+Requests are validated here for shape and finiteness only; the engine checks everything about the
+program and its limits (one place for each rule). Responses are the engine's documents, returned
+unchanged: the response models below describe them for /docs and /openapi.json.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
+
+from app.presets import Preset, presets
+
+Values = dict[str, FiniteFloat]
+NonFinite = Literal["NaN", "Infinity", "-Infinity"]
+Number = float | NonFinite
+"""A float64; non-finite values are the strings "NaN", "Infinity" and "-Infinity" (JSON has no NaN)."""
+
+_EXPRESSION = Field(
+    description="The program: statements separated by newlines or `;`. `name = number` declares an input "
+    "with a default; `^` is power; functions: exp log sqrt abs sin cos tanh sigmoid relu max min pow. "
+    "The last statement is the output.",
+    examples=["q = x + y; f = q * z"],
+)
+_VALUES = Field(None, description="Input values by name (finite numbers); they override the program's defaults.")
+
+
+class _Request(BaseModel):
+    """Strict: no coercion (``true`` or ``"1"`` is not a number); unknown fields are errors."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class EvaluateRequest(_Request):
+    expression: str = _EXPRESSION
+    values: Values | None = _VALUES
+    numeric_check: bool = Field(False, description="Also check every gradient by central differences.")
+    h: FiniteFloat = Field(1e-5, description="Step of the numerical check.")
+    tolerance: FiniteFloat = Field(1e-6, description="Relative error the numerical check accepts.")
+
+
+class OptimizeRequest(_Request):
+    expression: str = _EXPRESSION
+    values: Values | None = _VALUES
+    mode: Literal["ascent", "descent"] = "ascent"
+    step_size: FiniteFloat = 0.01
+    steps: int = 100
+    variables: list[str] | None = Field(None, description="The inputs to move (default: all of them).")
+
+
+class SweepRequest(_Request):
+    expression: str = _EXPRESSION
+    values: Values | None = _VALUES
+    variable: str = Field(description="The input to sweep.")
+    start: FiniteFloat
+    stop: FiniteFloat
+    points: int = 101
+
+
+# --- Responses (documentation of the engine's documents; see docs/contract.md) ---------------------
+
+class Span(BaseModel):
+    start: int
+    end: int
+    line: int
+    column: int
+
+
+class Node(BaseModel):
+    id: int
+    op: str = Field(description='"input", "const" or a gate name from GET /api/v1/ops')
+    label: str | None
+    operands: list[int]
+    value: Number
+    grad: Number | None = Field(description="null for a constant")
+    local_grads: list[Number | None] = Field(description="null for an edge from a constant")
+    span: Span | None
+    on_path: bool
+    finite: bool
+    reason: str | None
+
+
+class InputInfo(BaseModel):
+    name: str
+    id: int
+    value: Number
+    default: Number | None
+
+
+class NumericInput(BaseModel):
+    numeric: Number
+    analytic: Number
+    rel_error: Number | None
+    ok: bool
+    note: str | None
+
+
+class NumericCheck(BaseModel):
+    h: float
+    tolerance: float
+    ok: bool
+    inputs: dict[str, NumericInput]
+
+
+class EvaluateResponse(BaseModel):
+    output: str
+    output_id: int
+    value: Number
+    gradients: dict[str, Number] = Field(description="d output / d input for every input (0 if off-path)")
+    inputs: list[InputInfo]
+    nodes: list[Node] = Field(description="Every node in topological order; ids equal list indices")
+    numeric: NumericCheck | None
+    warnings: list[str]
+    ir: str
+
+
+class TrajectoryStep(BaseModel):
+    step: int
+    values: dict[str, Number]
+    value: Number
+    gradients: dict[str, Number]
+
+
+class OptimizeFinal(BaseModel):
+    values: dict[str, Number]
+    value: Number
+
+
+class OptimizeResponse(BaseModel):
+    mode: Literal["ascent", "descent"]
+    step_size: float
+    steps: int
+    variables: list[str]
+    trajectory: list[TrajectoryStep] = Field(
+        description="From step 0 to the last step; long runs are thinned to evenly spaced steps")
+    final: OptimizeFinal
+
+
+class SweepResponse(BaseModel):
+    variable: str
+    xs: list[Number]
+    ys: list[Number]
+    slopes: list[Number] = Field(description="d output / d variable at each x")
+
+
+class OpInfo(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str
+    arity: int
+    symbol: str
+    infix: str | None
+    callable: bool
+    formula: str
+    latex: str
+    local_grads: list[str]
+    local_grads_latex: list[str]
+    rule: str
+    description: str
+
+
+class OpsResponse(BaseModel):
+    ops: list[OpInfo]
+
+
+class PresetsResponse(BaseModel):
+    presets: list[Preset]
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class ErrorItem(BaseModel):
+    type: str = Field(examples=["expression_syntax"])
+    msg: str
+    loc: list[str | int] = Field(examples=[["body", "expression"]])
+    ctx: dict[str, Any] | None = Field(
+        None, description="line, column (1-based), source_line, caret; limit, limit_value; names")
+
+
+class ErrorResponse(BaseModel):
+    detail: list[ErrorItem]
+
+
+class MessageResponse(BaseModel):
+    detail: str
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    413: {"model": MessageResponse, "description": "The request body is larger than the limit"},
+    422: {"model": ErrorResponse, "description": "A bad program, bad values or a limit exceeded"},
+}
+
+
+# --- The worked examples, from data/presets, as OpenAPI request examples ---------------------------
+
+def _example(preset: Preset, **value: Any) -> dict[str, Any]:
+    return {"summary": preset.title, "description": preset.notes,
+            "value": {"expression": preset.program, "values": preset.values, **value}}
+
+
+def evaluate_examples() -> dict[str, dict[str, Any]]:
+    examples = {p.id: _example(p) for p in presets()}
+    for p in presets():
+        if p.expected.numeric:
+            examples[f"{p.id}-numeric-check"] = _example(p, numeric_check=True, h=p.expected.numeric.h)
+    return examples
+
+
+def optimize_examples() -> dict[str, dict[str, Any]]:
+    return {p.id: _example(p, mode=o.mode, step_size=o.step_size, steps=o.steps)
+            for p in presets() if (o := p.expected.optimize)}
+
+
+def sweep_examples() -> dict[str, dict[str, Any]]:
+    return {p.id: _example(p, variable=next(iter(p.values)), start=-5.0, stop=5.0, points=101)
+            for p in presets() if "sigmoid" in p.program}

@@ -1,0 +1,72 @@
+"""Service settings: every engine limit plus host, port, workers and the HTTP policy.
+
+Read from the environment with the prefix ``BACKPROP_`` (``BACKPROP_MAX_NODES=5000``,
+``BACKPROP_CORS_ORIGINS=https://a.example,https://b.example``). List settings take either a JSON
+list or comma-separated text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.engine import Limits
+
+ROOT_DIR = Path(__file__).resolve().parent.parent
+"""The repository (or image) root that holds templates/, static/ and data/."""
+
+_LIMITS = Limits()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BACKPROP_", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1)
+
+    cors_origins: Annotated[list[str], NoDecode] = []
+    """Origins allowed to call the API from a browser; none (CORS off) by default."""
+    frame_ancestors: Annotated[list[str], NoDecode] = []
+    """CSP frame-ancestors sources; none ('none') by default, so no site may frame the page."""
+    max_body_bytes: int = Field(1024 * 1024, gt=0)
+    """Request bodies larger than this get 413 before they are parsed."""
+
+    # Every engine limit, with the engine's defaults (see app/engine/limits.py).
+    max_program_chars: int = Field(_LIMITS.max_program_chars, gt=0)
+    max_nodes: int = Field(_LIMITS.max_nodes, gt=0)
+    max_depth: int = Field(_LIMITS.max_depth, gt=0)
+    max_literal_chars: int = Field(_LIMITS.max_literal_chars, gt=0)
+    max_name_chars: int = Field(_LIMITS.max_name_chars, gt=0)
+    max_inputs: int = Field(_LIMITS.max_inputs, gt=0)
+    max_steps: int = Field(_LIMITS.max_steps, gt=0)
+    max_points: int = Field(_LIMITS.max_points, gt=0)
+    max_optimize_work: int = Field(_LIMITS.max_optimize_work, gt=0)
+    max_sweep_work: int = Field(_LIMITS.max_sweep_work, gt=0)
+    max_check_work: int = Field(_LIMITS.max_check_work, gt=0)
+
+    @field_validator("cors_origins", "frame_ancestors", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    def limits(self) -> Limits:
+        """The engine's Limits built from these settings."""
+        return Limits(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Limits)})
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read once from the environment. A FastAPI dependency."""
+    return Settings()

@@ -1,0 +1,61 @@
+"""The ASGI app: ``create_app(settings)`` wires routers, static files, handlers and middleware.
+
+``app.main:app`` is the app built from the environment's settings (BACKPROP_*).
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from app import __version__
+from app.api import errors
+from app.api.docs import DOCS_CSP_SOURCES, DOCS_PATH, docs_router
+from app.api.evaluate import router as evaluate_router
+from app.api.meta import router as meta_router
+from app.api.middleware import (
+    BodySizeLimitMiddleware,
+    SecurityHeadersMiddleware,
+    content_security_policy,
+    security_headers,
+)
+from app.api.optimize import router as optimize_router
+from app.api.page import router as page_router
+from app.api.sweep import router as sweep_router
+from app.config import ROOT_DIR, Settings, get_settings
+
+TITLE = "Backprop Lab"
+OPENAPI_TAGS = [
+    {"name": "engine", "description": "Evaluate a program: forward values, gradients, optimizer, sweep."},
+    {"name": "meta", "description": "The gates and the worked examples."},
+    {"name": "health", "description": "Liveness for load balancers and container health checks."},
+]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app, configured by ``settings`` (by default the environment's, ``get_settings()``)."""
+    app = FastAPI(title=TITLE, version=__version__, openapi_tags=OPENAPI_TAGS, docs_url=None, redoc_url=None,
+                  summary="Programs become gate graphs with forward values and gradients.")
+    settings = settings or get_settings()
+    app.state.settings = settings
+    app.state.security_headers = security_headers(content_security_policy(settings.frame_ancestors))
+
+    errors.install(app)
+    for router in (evaluate_router, optimize_router, sweep_router, meta_router, page_router,
+                   docs_router(app.openapi_url, TITLE)):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=ROOT_DIR / "static"), name="static")
+
+    # Outermost last: security headers wrap everything (413s and CORS answers included).
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["GET", "POST"], allow_headers=["Content-Type"])
+    docs_headers = security_headers(content_security_policy(settings.frame_ancestors, DOCS_CSP_SOURCES))
+    app.add_middleware(SecurityHeadersMiddleware, headers=app.state.security_headers,
+                       by_path={DOCS_PATH: docs_headers})
+    return app
+
+
+app = create_app()

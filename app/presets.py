@@ -1,0 +1,71 @@
+"""The worked examples as presets, read from data/presets/*.json (one file per preset, in file-name order)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from app.config import ROOT_DIR
+
+PRESETS_DIR = ROOT_DIR / "data" / "presets"
+
+
+class ExpectedNode(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    value: float | None = None
+    grad: float | None = None
+    local_grads: list[float] | None = None
+
+
+class ExpectedNumeric(BaseModel):
+    """The numerical check at step ``h`` agrees with the analytic gradient to ``abs_tol``."""
+
+    model_config = ConfigDict(extra="forbid")
+    h: float
+    abs_tol: float
+
+
+class ExpectedOptimize(BaseModel):
+    """Where ``steps`` optimizer steps of ``step_size`` end up: the final values and output."""
+
+    model_config = ConfigDict(extra="forbid")
+    mode: str
+    step_size: float
+    steps: int
+    values: dict[str, float]
+    value: float
+
+
+class Expected(BaseModel):
+    """The numbers the worked example states (compare with a relative tolerance of 1e-9)."""
+
+    model_config = ConfigDict(extra="forbid")
+    value: float
+    gradients: dict[str, float]
+    nodes: dict[str, ExpectedNode] = {}
+    numeric: ExpectedNumeric | None = None
+    optimize: ExpectedOptimize | None = None
+
+
+class Preset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    title: str
+    source: str
+    program: str
+    values: dict[str, float]
+    notes: str
+    expected: Expected
+
+
+def load_presets(directory: Path = PRESETS_DIR) -> list[Preset]:
+    """Every preset file in ``directory``, validated, in file-name order."""
+    return [Preset.model_validate_json(path.read_bytes()) for path in sorted(directory.glob("*.json"))]
+
+
+@lru_cache
+def presets() -> tuple[Preset, ...]:
+    """The repository's presets, read once."""
+    return tuple(load_presets())

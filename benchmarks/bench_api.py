@@ -1,0 +1,153 @@
+"""API benchmark: requests/s for a 10-node program vs /healthz on the same server, and end-to-end
+latency for a 10k-gate program. Run with `python -m benchmarks.bench_api` (or `make bench`).
+
+The server is a real uvicorn (one worker, access log off) in a subprocess on a free loopback port.
+Throughput uses a small raw-socket HTTP/1.1 client (asyncio, 16 keep-alive connections) so that the
+client costs little next to the server; both endpoints are measured the same way on the same server.
+Goals (from the issue): evaluate >= 70 % of /healthz's requests/s; 10k-gate latency < 60 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import httpx
+
+from benchmarks.programs import random_dag
+
+ROOT = Path(__file__).resolve().parent.parent
+NEURON = {"expression": "f = sigmoid(w0*x0 + w1*x1 + w2)",  # 10 nodes: 5 inputs, 2 mul, 2 add, sigmoid
+          "values": {"w0": 2, "w1": -3, "w2": -3, "x0": -1, "x1": -2}}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1", "--log-level", "warning", "--no-access-log"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return server
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError("the server did not start")
+
+
+def request_bytes(method: str, path: str, body: bytes = b"") -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nHost: bench\r\n"
+    if body:
+        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    return head.encode() + b"\r\n" + body
+
+
+async def _connection(port: int, request: bytes, stop_at: float, counts: list[int]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while time.perf_counter() < stop_at:
+            writer.write(request)
+            status = await reader.readline()
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            if not status.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(status)
+            counts[0] += 1
+    finally:
+        writer.close()
+
+
+async def _throughput(port: int, request: bytes, seconds: float, concurrency: int) -> float:
+    counts = [0]
+    start = time.perf_counter()
+    await asyncio.gather(*(_connection(port, request, start + seconds, counts) for _ in range(concurrency)))
+    return counts[0] / (time.perf_counter() - start)
+
+
+def throughput(port: int, request: bytes, seconds: float, concurrency: int = 16) -> float:
+    asyncio.run(_throughput(port, request, 0.5, concurrency))  # warm up
+    return asyncio.run(_throughput(port, request, seconds, concurrency))
+
+
+def latencies(http: httpx.Client, bodies: list[dict]) -> list[float]:
+    out = []
+    for body in bodies:
+        start = time.perf_counter()
+        r = http.post("/api/v1/evaluate", json=body)
+        r.raise_for_status()
+        r.json()
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="duration of each throughput run")
+    parser.add_argument("--repeat", type=int, default=10, help="requests per latency figure")
+    args = parser.parse_args(argv)
+
+    port = free_port()
+    server = start_server(port)
+    try:
+        health_rps = throughput(port, request_bytes("GET", "/healthz"), args.seconds)
+        neuron = json.dumps(NEURON).encode()
+        eval_rps = throughput(port, request_bytes("POST", "/api/v1/evaluate", neuron), args.seconds)
+
+        program, values = random_dag(10_000)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            nodes = len(http.post("/api/v1/evaluate", json={"expression": program}).json()["nodes"])
+            # warm: the same program with new values (a slider drag; the engine reuses the compiled graph)
+            warm = latencies(http, [{"expression": program, "values": {**values, "x0": 0.001 * i}}
+                                    for i in range(args.repeat)])
+            # cold: a program the server has not seen (parsed and built every time)
+            cold = latencies(http, [{"expression": random_dag(10_000, seed=100 + i)[0]}
+                                    for i in range(args.repeat)])
+            size = len(http.post("/api/v1/evaluate", json={"expression": program}).content)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    ratio = eval_rps / health_rps
+    results = {"healthz_rps": health_rps, "evaluate_rps": eval_rps, "ratio": ratio,
+               "latency_warm_ms": statistics.median(warm), "latency_cold_ms": statistics.median(cold)}
+    rows = [
+        ("GET /healthz", f"{health_rps:,.0f} req/s", ""),
+        ("POST /api/v1/evaluate, 10 nodes", f"{eval_rps:,.0f} req/s", ""),
+        ("  evaluate / healthz", f"{ratio:.0%}", f"goal >= 70%: {'met' if ratio >= 0.7 else 'NOT met'}"),
+        (f"10k-gate program ({nodes:,} nodes, {size / 1e6:.1f} MB JSON)", "", ""),
+        ("  latency, same program new values", f"{results['latency_warm_ms']:.0f} ms median",
+         f"p90 {sorted(warm)[int(0.9 * (len(warm) - 1))]:.0f} ms; goal < 60 ms: "
+         f"{'met' if results['latency_warm_ms'] < 60 else 'NOT met'}"),
+        ("  latency, new program each time", f"{results['latency_cold_ms']:.0f} ms median",
+         f"goal < 60 ms: {'met' if results['latency_cold_ms'] < 60 else 'NOT met'}"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"API benchmark (uvicorn, 1 worker, {os.cpu_count()} CPUs, client concurrency 16)")
+    for name, figure, note in rows:
+        print(f"{name:<{width}}  {figure:>20}  {note}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
