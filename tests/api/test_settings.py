@@ -6,7 +6,6 @@ import dataclasses
 
 from fastapi.testclient import TestClient
 
-from app.api.deps import app_settings
 from app.config import Settings, get_settings
 from app.engine import Limits
 from app.main import create_app
@@ -43,9 +42,8 @@ def test_get_settings_is_cached():
     assert get_settings() is get_settings()
 
 
-def test_dependency_override():
-    app = create_app()
-    app.dependency_overrides[app_settings] = lambda: Settings(max_nodes=3)
+def test_settings_limits_reach_evaluate():
+    app = create_app(Settings(max_nodes=3))
     r = post(TestClient(app), "evaluate", expression="f = a * b + c", values={"a": 1, "b": 2, "c": 3})
     assert r.status_code == 422 and r.json()["detail"][0]["ctx"]["limit"] == "max_nodes"
 

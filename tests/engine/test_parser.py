@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from app.engine import EngineError, Limits, build, evaluate, parse
+from app.engine import DEFAULT_LIMITS, EngineError, Limits, build, evaluate, parse
 from benchmarks.programs import chain, wide_sum
 
 
@@ -12,7 +12,7 @@ def value(prog, **values):
     return evaluate(prog, values)["value"]
 
 
-def err(prog, values=None, limits=Limits()):
+def err(prog, values=None, limits=DEFAULT_LIMITS):
     with pytest.raises(EngineError) as info:
         evaluate(prog, values, limits=limits)
     return info.value
