@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     max_optimize_work: int = Field(_LIMITS.max_optimize_work, gt=0)
     max_sweep_work: int = Field(_LIMITS.max_sweep_work, gt=0)
     max_check_work: int = Field(_LIMITS.max_check_work, gt=0)
+    max_rank: int = Field(_LIMITS.max_rank, gt=0)
+    max_elements: int = Field(_LIMITS.max_elements, gt=0)
+    max_flops: int = Field(_LIMITS.max_flops, gt=0)
+    max_optimize_flops: int = Field(_LIMITS.max_optimize_flops, gt=0)
+    max_check_flops: int = Field(_LIMITS.max_check_flops, gt=0)
+    summary_above: int = Field(_LIMITS.summary_above, gt=0)
+    """Tensors with more elements are summarized in responses (not a limit: ask for full_tensors)."""
 
     @field_validator("cors_origins", "frame_ancestors", mode="before")
     @classmethod

@@ -13,10 +13,26 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from app.presets import Preset, presets
 
-Values = dict[str, FiniteFloat]
+Values = dict[str, FiniteFloat | list[Any]]
+"""Numbers, or tensors as nested lists of numbers (the engine checks rank, shape and finiteness)."""
 NonFinite = Literal["NaN", "Infinity", "-Infinity"]
 Number = float | NonFinite
 """A float64; non-finite values are the strings "NaN", "Infinity" and "-Infinity" (JSON has no NaN)."""
+
+
+class TensorSummary(BaseModel):
+    """A tensor too large to list (above the summary_above setting): its statistics and first elements."""
+    summary: Literal[True]
+    shape: list[int]
+    min: Number | None
+    max: Number | None
+    mean: Number | None
+    finite: bool
+    sample: list[Number]
+
+
+Value = Number | list[Any] | TensorSummary
+"""A number, a tensor as nested lists of numbers, or a tensor summary."""
 
 _EXPRESSION = Field(
     description="The program: statements separated by newlines or `;`. `name = number` declares an input "
@@ -24,7 +40,8 @@ _EXPRESSION = Field(
     "The last statement is the output.",
     examples=["q = x + y; f = q * z"],
 )
-_VALUES = Field(None, description="Input values by name (finite numbers); they override the program's defaults.")
+_VALUES = Field(None, description="Input values by name: finite numbers, or tensors as nested lists; "
+                "they override the program's defaults.")
 
 
 class _Request(BaseModel):
@@ -39,6 +56,7 @@ class EvaluateRequest(_Request):
     numeric_check: bool = Field(False, description="Also check every gradient by central differences.")
     h: FiniteFloat = Field(1e-5, description="Step of the numerical check.")
     tolerance: FiniteFloat = Field(1e-6, description="Relative error the numerical check accepts.")
+    full_tensors: bool = Field(False, description="List every tensor in full instead of summarizing large ones.")
 
 
 class OptimizeRequest(_Request):
@@ -73,9 +91,12 @@ class Node(BaseModel):
     op: str = Field(description='"input", "const" or a gate name from GET /api/v1/ops')
     label: str | None
     operands: list[int]
-    value: Number
-    grad: Number | None = Field(description="null for a constant")
-    local_grads: list[Number | None] = Field(description="null for an edge from a constant")
+    shape: list[int] = Field(description="[] for a scalar")
+    value: Value
+    grad: Value | None = Field(description="null for a constant")
+    local_grads: list[Number | None] = Field(description="null for an edge from a constant, and in tensor mode")
+    edge_grads: list[Value | None] | None = Field(
+        None, description="tensor mode: the gradient each input edge carries (summed back to the operand's shape)")
     span: Span | None
     on_path: bool
     finite: bool
@@ -85,13 +106,15 @@ class Node(BaseModel):
 class InputInfo(BaseModel):
     name: str
     id: int
-    value: Number
-    default: Number | None
+    value: Value
+    default: Value | None
+    shape: list[int]
 
 
 class NumericInput(BaseModel):
-    numeric: Number
-    analytic: Number
+    numeric: Number | list[Number]
+    analytic: Number | list[Number]
+    indices: list[list[int]] | None = Field(None, description="tensor inputs: the sampled elements")
     rel_error: Number | None
     ok: bool
     note: str | None
@@ -105,26 +128,28 @@ class NumericCheck(BaseModel):
 
 
 class EvaluateResponse(BaseModel):
+    mode: Literal["scalar", "tensor"]
     output: str
     output_id: int
-    value: Number
-    gradients: dict[str, Number] = Field(description="d output / d input for every input (0 if off-path)")
+    value: Value
+    gradients: dict[str, Value] = Field(description="d output / d input for every input (0 if off-path)")
     inputs: list[InputInfo]
     nodes: list[Node] = Field(description="Every node in topological order; ids equal list indices")
     numeric: NumericCheck | None
     warnings: list[str]
     ir: str
+    flops: int | None = Field(None, description="tensor mode: floating-point operations, from the shapes")
 
 
 class TrajectoryStep(BaseModel):
     step: int
-    values: dict[str, Number]
+    values: dict[str, Any] = Field(description="numbers; a tensor as {shape, norm}")
     value: Number
-    gradients: dict[str, Number]
+    gradients: dict[str, Any]
 
 
 class OptimizeFinal(BaseModel):
-    values: dict[str, Number]
+    values: dict[str, Value]
     value: Number
 
 
@@ -143,6 +168,7 @@ class SweepResponse(BaseModel):
     xs: list[Number]
     ys: list[Number]
     slopes: list[Number] = Field(description="d output / d variable at each x")
+    at: dict[str, Any] | None = None
 
 
 class OpInfo(BaseModel):

@@ -40,9 +40,9 @@ class EngineError(Exception):
         return f"error: {self.msg}"
 
 
-def limit_error(name: str, value: int | float, msg: str, **ctx: Any) -> EngineError:
-    return EngineError("limit_exceeded", f"{msg} (limit {name} = {value})",
-                       {"limit": name, "limit_value": value, **ctx})
+def limit_error(limit: str, value: int | float, msg: str, **ctx: Any) -> EngineError:
+    return EngineError("limit_exceeded", f"{msg} (limit {limit} = {value})",
+                       {"limit": limit, "limit_value": value, **ctx})
 
 
 class LineIndex:

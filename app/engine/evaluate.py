@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from .autodiff import backward, forward, local_grads, nonfinite_reasons
 from .encode import num
 from .errors import EngineError, limit_error
@@ -12,10 +14,12 @@ from .graph import CONST
 from .limits import DEFAULT_LIMITS, Limits
 from .numeric import check
 from .program import bind, check_values, compile_program
+from .tensor_doc import evaluate_tensor
 
 
-def evaluate(program: str, values: dict[str, float] | None = None, *, limits: Limits = DEFAULT_LIMITS,
-             numeric_check: bool = False, h: float = 1e-5, tolerance: float = 1e-6) -> dict[str, Any]:
+def evaluate(program: str, values: dict[str, Any] | None = None, *, limits: Limits = DEFAULT_LIMITS,
+             numeric_check: bool = False, h: float = 1e-5, tolerance: float = 1e-6,
+             full_tensors: bool = False) -> dict[str, Any]:
     """Evaluate a program and return the evaluation document (see docs/contract.md)."""
     if numeric_check:
         if not (isinstance(h, (int, float)) and math.isfinite(h) and 0 < h <= 1):
@@ -24,13 +28,17 @@ def evaluate(program: str, values: dict[str, float] | None = None, *, limits: Li
             raise EngineError("invalid_value", "tolerance must be a positive number", {"name": "tolerance"})
     vals_in = check_values(values, limits)
     c = compile_program(program, limits)
-    g, tape = c.graph, c.tape
+    g = c.graph
     if numeric_check:
         work = 2 * len(g.input_ids) * len(g)
         if work > limits.max_check_work:
             raise limit_error("max_check_work", limits.max_check_work,
                               f"the numerical check would evaluate {work} gates (2 x inputs x nodes)")
     bound = bind(g, vals_in)
+    if c.tensor or any(isinstance(v, np.ndarray) for v in bound.values()):
+        return evaluate_tensor(c, bound, limits=limits, numeric_check=numeric_check, h=h, tolerance=tolerance,
+                               full_tensors=full_tensors)
+    tape = c.tape
     vals = forward(tape, g, bound)
     grads = backward(tape, g, vals)
     locs = local_grads(tape, g, vals)
@@ -55,7 +63,7 @@ def evaluate(program: str, values: dict[str, float] | None = None, *, limits: Li
         if ops:
             lg = [None if cm else (x if isfinite(x) else num(x)) for x, cm in zip(lg, const_mask, strict=True)]
         append({
-            "id": k, "op": op, "label": label, "operands": ops,
+            "id": k, "op": op, "label": label, "operands": ops, "shape": [],
             "value": v if fin or isfinite(v) else num(v), "grad": gr if fin or gr is None or isfinite(gr) else num(gr),
             "local_grads": lg if ops else [],
             "span": span, "on_path": path[k], "finite": fin, "reason": reason,
@@ -64,11 +72,12 @@ def evaluate(program: str, values: dict[str, float] | None = None, *, limits: Li
         if not path[k]:
             warnings.append(f"input {name} does not reach the output: its gradient is 0")
     doc: dict[str, Any] = {
+        "mode": "scalar",
         "output": g.output_name,
         "output_id": g.output,
         "value": num(vals[g.output]),
         "gradients": {n: num(v) for n, v in gradients.items()},
-        "inputs": [{"name": n, "id": k, "value": num(bound[n]), "default": g.defaults[n]}
+        "inputs": [{"name": n, "id": k, "value": num(bound[n]), "default": g.defaults[n], "shape": []}
                    for n, k in g.input_ids.items()],
         "nodes": nodes,
         "numeric": check(c, bound, gradients, vals, path, h, tolerance) if numeric_check else None,

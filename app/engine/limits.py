@@ -18,6 +18,12 @@ class Limits:
     max_optimize_work: int = 20_000_000  # optimizer steps x graph nodes
     max_sweep_work: int = 50_000_000  # sweep points x graph nodes
     max_check_work: int = 20_000_000  # numerical check: 2 x inputs x graph nodes
+    max_rank: int = 2  # tensor rank
+    max_elements: int = 1_000_000  # elements per tensor node
+    max_flops: int = 100_000_000  # floating-point operations per evaluation (from the shapes)
+    max_optimize_flops: int = 2_000_000_000  # tensor optimizer: steps x FLOPs per step
+    max_check_flops: int = 400_000_000  # tensor numerical check: runs x FLOPs per run
+    summary_above: int = 4_096  # tensors with more elements are summarized in documents (not a limit)
 
 
 DEFAULT_LIMITS = Limits()

@@ -5,11 +5,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
+from . import tensor
 from .autodiff import backward, forward
 from .encode import num
 from .errors import EngineError, limit_error
 from .limits import DEFAULT_LIMITS, Limits
 from .program import bind, check_values, compile_program
+from .tensor_doc import encode
 
 MAX_RECORDED = 1001  # trajectory entries returned at most (evenly spaced steps, always the last)
 
@@ -42,29 +46,49 @@ def optimize(program: str, values: dict[str, float] | None = None, *, mode: str 
         raise limit_error("max_steps", limits.max_steps, f"{steps} optimizer steps were asked for")
     vals_in = check_values(values, limits)
     c = compile_program(program, limits)
-    g, tape = c.graph, c.tape
-    work = (steps + 1) * len(g)
-    if work > limits.max_optimize_work:
-        raise limit_error("max_optimize_work", limits.max_optimize_work,
-                          f"{steps} steps over {len(g)} nodes is {work} gate evaluations")
+    g = c.graph
     bound = bind(g, vals_in)
+    is_tensor = c.tensor or any(isinstance(v, np.ndarray) for v in bound.values())
+    if is_tensor:
+        flops = max(tensor.infer_shapes(g, bound, limits).flops, len(g))
+        if (steps + 1) * flops > limits.max_optimize_flops:
+            raise limit_error("max_optimize_flops", limits.max_optimize_flops,
+                              f"{steps} steps of {flops} floating-point operations each")
+    else:
+        work = (steps + 1) * len(g)
+        if work > limits.max_optimize_work:
+            raise limit_error("max_optimize_work", limits.max_optimize_work,
+                              f"{steps} steps over {len(g)} nodes is {work} gate evaluations")
     names = resolve_variables(g, variables)
     ids = [g.input_ids[n] for n in names]
     sign = 1.0 if mode == "ascent" else -1.0
     every = max(1, math.ceil(steps / (MAX_RECORDED - 1))) if steps else 1
+    show = _show_tensor if is_tensor else num
     trajectory = []
     for s in range(steps + 1):
-        vals = forward(tape, g, bound)
-        grads = backward(tape, g, vals)
+        if is_tensor:
+            vals = tensor.forward(g, bound)
+            grads, _ = tensor.backward(g, vals)
+            out = float(np.sum(vals[g.output]))
+        else:
+            vals = forward(c.tape, g, bound)
+            grads = backward(c.tape, g, vals)
+            out = vals[g.output]
         if s % every == 0 or s == steps:
-            trajectory.append({"step": s, "values": {n: num(bound[n]) for n in names},
-                               "value": num(vals[g.output]),
-                               "gradients": {n: num(grads[k]) for n, k in zip(names, ids, strict=True)}})
+            trajectory.append({"step": s, "values": {n: show(bound[n]) for n in names}, "value": num(out),
+                               "gradients": {n: show(grads[k]) for n, k in zip(names, ids, strict=True)}})
         if s == steps:
             break
         for n, k in zip(names, ids, strict=True):
             bound[n] = bound[n] + sign * step_size * grads[k]
     last = trajectory[-1]
+    final_values = {n: (encode(bound[n], limits, False) if is_tensor else num(bound[n])) for n in g.inputs}
     return {"mode": mode, "step_size": step_size, "steps": steps, "variables": names,
-            "trajectory": trajectory, "final": {"values": {n: num(bound[n]) for n in g.inputs},
-                                                "value": last["value"]}}
+            "trajectory": trajectory, "final": {"values": final_values, "value": last["value"]}}
+
+
+def _show_tensor(x: Any) -> Any:
+    """A tensor in the trajectory: its norm and shape (every step's full tensor would be too much)."""
+    if isinstance(x, np.ndarray) and x.ndim:
+        return {"shape": list(x.shape), "norm": num(float(np.linalg.norm(x)))}
+    return num(float(x))

@@ -16,7 +16,8 @@ Grammar (precedence low -> high):
                | ("-" | "+") expr                prefix
                | expr ("^" | "**") expr          right-assoc, binds tighter than prefix minus
                | NUMBER | NAME | NAME "(" expr ("," expr)* ")" | "(" expr ")"
-``[`` and ``@`` are reserved for tensor mode.
+``               | "[" numbers "]"                 tensor literal (nested up to max_rank)
+``@`` (matrix product) has the precedence of ``*``. ``seed(N)`` is a statement of its own.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .errors import EngineError, limit_error
 from .limits import DEFAULT_LIMITS, Limits
 from .ops import FUNCTIONS, INFIX, RESERVED
 
-NUM, NAME, NEG, BIN, CALL = "num", "name", "neg", "bin", "call"
+NUM, NAME, NEG, BIN, CALL, LIT, PARAM = "num", "name", "neg", "bin", "call", "lit", "param"
 
 # One ASCII-only pattern; group 2 is the token, classified by its first character (fast).
 _TOKEN = re.compile(
@@ -71,6 +74,7 @@ class Program:
     args: list[tuple[int, ...]] = field(default_factory=list)
     span: list[tuple[int, int]] = field(default_factory=list)
     statements: list[Statement] = field(default_factory=list)
+    seed: int = 0  # from a `seed(N)` statement: fixes randn/uniform
 
     def add(self, kind: str, data, args: tuple[int, ...], span: tuple[int, int]) -> int:
         self.kind.append(kind)
@@ -162,6 +166,9 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> Program:
             raise EngineError.at("expression_syntax",
                                  "a bare expression is only allowed as the last statement; "
                                  "give it a name (name = ...)", text, st.span[0])
+        if kind == "name" and tok[1] == "seed" and toks[i + 1][1] == "(":
+            i = _seed(prog, toks, i)
+            continue
         first = len(prog.kind)
         target = None
         target_span = None
@@ -184,6 +191,82 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> Program:
         raise EngineError.at("expression_syntax", "the program is empty: write an expression such as x * y",
                              text, 0)
     return prog
+
+
+def _seed(prog: Program, toks: list[Token], i: int) -> int:
+    """`seed(N)`: a statement of its own that fixes the random constructors."""
+    arg, close, end = toks[i + 2], toks[i + 3], toks[i + 4] if i + 4 < len(toks) else toks[-1]
+    if arg[0] != "num" or close[1] != ")" or float(arg[1]) != int(float(arg[1])):
+        raise EngineError.at("expression_syntax", "seed takes one whole number: seed(42)", prog.text, toks[i + 2][2])
+    if end[0] not in ("nl", "eof") and end[1] != ";":
+        raise EngineError.at("expression_syntax", "seed(N) is a statement of its own", prog.text, end[2])
+    prog.seed = int(float(arg[1]))
+    return i + 4
+
+
+def _literal(prog: Program, toks: list[Token], i: int, limits: Limits) -> tuple[np.ndarray, int]:
+    """A tensor literal `[1, 2]` / `[[1, 2], [3, 4]]` starting at toks[i] == '['. Numbers only
+    (with an optional sign). Iterative; nesting is bounded by max_rank. Returns (array, next index)."""
+    text = prog.text
+    start = toks[i][2]
+    stack: list[list] = [[]]
+    i += 1
+    need_item = True  # after '[' or ','
+    while stack:
+        k, t, ts = toks[i]
+        if k == "nl":
+            i += 1
+            continue
+        if t == "[" and need_item:
+            if len(stack) >= limits.max_rank:
+                raise limit_error("max_rank", limits.max_rank, "a tensor literal nests too deeply",
+                                  **_pos(text, ts))
+            stack.append([])
+            i += 1
+            continue
+        if need_item and (k == "num" or (t in ("-", "+") and toks[i + 1][0] == "num")):
+            sign = 1.0
+            if k != "num":
+                sign = -1.0 if t == "-" else 1.0
+                i += 1
+                k, t, ts = toks[i]
+            stack[-1].append(sign * float(t))
+            need_item = False
+            i += 1
+            continue
+        if t == "]" and (not need_item or not stack[-1]):
+            done = stack.pop()
+            if not done:
+                raise EngineError.at("expression_syntax", "empty tensor literal", text, ts)
+            if stack:
+                stack[-1].append(done)
+                need_item = False
+            i += 1
+            continue
+        if t == "," and not need_item:
+            need_item = True
+            i += 1
+            continue
+        want = "a number or '['" if need_item else "',' or ']'"
+        raise EngineError.at("expression_syntax", f"in a tensor literal: expected {want}, found {_describe(toks[i])}"
+                             + (" (tensor literals hold numbers only)" if k == "name" else ""), text, ts)
+    try:
+        arr = np.array(done, dtype=float)
+    except ValueError:
+        raise EngineError.at("expression_syntax", "ragged tensor literal: every row needs the same length",
+                             text, start) from None
+    if arr.dtype == object or arr.ndim != _depth(done):
+        raise EngineError.at("expression_syntax", "ragged tensor literal: every row needs the same length",
+                             text, start)
+    return arr, i
+
+
+def _depth(nested: list) -> int:
+    d = 0
+    while isinstance(nested, list):
+        d += 1
+        nested = nested[0] if nested else None
+    return d
 
 
 def _expression(prog: Program, toks: list[Token], i: int, limits: Limits) -> tuple[int, int]:
@@ -276,8 +359,15 @@ def _expression(prog: Program, toks: list[Token], i: int, limits: Limits) -> tup
             elif t == ")" and stack and stack[-1][0] == "call" and stack[-1][3] == 0 and toks[i - 1][1] == "(":
                 raise EngineError.at("arity", f"{stack[-1][1]}() needs arguments", text, tok[2])
             elif t == "[":
-                raise EngineError.at("expression_syntax", "tensor literals '[...]' are not supported yet",
-                                     text, tok[2])
+                arr, j = _literal(prog, toks, i, limits)
+                out_app(len(kinds))
+                k_app(LIT)
+                d_app(arr)
+                a_app(())
+                s_app((ts, toks[j - 1][2] + 1))
+                expect = False
+                i = j
+                continue
             else:
                 what = _describe(tok)
                 prev = toks[i - 1][1] if i > 0 else ""
@@ -290,9 +380,6 @@ def _expression(prog: Program, toks: list[Token], i: int, limits: Limits) -> tup
         # after an operand
         p = _PREC.get(t) if k == "op" else None
         if p is not None:
-            if t == "@":
-                raise EngineError.at("expression_syntax", "'@' (matrix product) needs tensor mode",
-                                     text, tok[2])
             right = t in _RIGHT
             while stack:
                 top = stack[-1]
@@ -329,10 +416,18 @@ def _expression(prog: Program, toks: list[Token], i: int, limits: Limits) -> tup
             if top[0] == "call":
                 argc = top[3] + 1
                 fn = FUNCTIONS[top[1]]
-                if argc != fn.arity:
-                    raise EngineError.at("arity", f"{fn.name}() takes {fn.arity} argument"
-                                         f"{'s' if fn.arity != 1 else ''}, got {argc}",
-                                         text, top[2], function=fn.name, expected=fn.arity, got=argc)
+                lo, hi = fn.arity + fn.required_params, fn.arity + len(fn.params)
+                if not lo <= argc <= hi:
+                    want = str(lo) if lo == hi else f"{lo} to {hi}"
+                    raise EngineError.at("arity", f"{fn.name}() takes {want} argument"
+                                         f"{'s' if hi != 1 else ''}, got {argc}",
+                                         text, top[2], function=fn.name, expected=want, got=argc)
+                for a in out[len(out) - argc + fn.arity:]:  # static number arguments (sizes, axis, ...)
+                    if kinds[a] != NUM:
+                        raise EngineError.at("expression_syntax", f"{fn.name}(): {fn.params[0] if fn.params else ''}"
+                                             " arguments after the operands must be number literals",
+                                             text, span[a][0])
+                    kinds[a] = PARAM
                 argv = tuple(out[-argc:])
                 del out[-argc:]
                 out_app(len(kinds))

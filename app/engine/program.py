@@ -6,11 +6,15 @@ import difflib
 import math
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Any
+
+import numpy as np
 
 from .autodiff import Tape, compile_tape, on_path
 from .errors import EngineError, LineIndex, limit_error
 from .graph import CONST, Graph, build
 from .limits import DEFAULT_LIMITS, Limits
+from .ops import REGISTRY
 from .parser import parse
 
 
@@ -20,7 +24,18 @@ class Compiled:
     only on structure (computed on first use, then shared by every evaluation of the program)."""
 
     graph: Graph
-    tape: Tape
+
+    @cached_property
+    def tape(self) -> Tape:
+        return compile_tape(self.graph)
+
+    @cached_property
+    def tensor(self) -> bool:
+        """Does the program itself need tensor mode (tensor literals, constructors or tensor ops)?"""
+        g = self.graph
+        return (any(isinstance(v, np.ndarray) for v in g.const.values())
+                or any(isinstance(v, np.ndarray) for v in g.defaults.values())
+                or any(op in REGISTRY and REGISTRY[op].kind != "elementwise" for op in set(g.op)))
 
     @cached_property
     def ir(self) -> str:
@@ -47,8 +62,7 @@ class Compiled:
 
 @lru_cache(maxsize=64)
 def _compile_cached(text: str, limits: Limits) -> Compiled:
-    g = build(parse(text, limits), limits)
-    return Compiled(g, compile_tape(g))
+    return Compiled(build(parse(text, limits), limits))
 
 
 def compile_program(text: str, limits: Limits = DEFAULT_LIMITS) -> Compiled:
@@ -61,27 +75,58 @@ def compile_program(text: str, limits: Limits = DEFAULT_LIMITS) -> Compiled:
     return _compile_cached(text, limits)
 
 
-def check_values(values: dict | None, limits: Limits) -> dict[str, float]:
+def check_values(values: dict | None, limits: Limits) -> dict[str, Any]:
     if values is None:
         return {}
     if not isinstance(values, dict):
         raise EngineError("invalid_value", "values must be an object mapping input names to numbers")
     if len(values) > limits.max_inputs:
         raise limit_error("max_inputs", limits.max_inputs, f"{len(values)} values were given")
-    out: dict[str, float] = {}
+    out: dict[str, Any] = {}
     for name, v in values.items():
+        label = str(name)[:64]
+        if isinstance(v, (list, tuple, np.ndarray)):
+            out[name] = _tensor_value(label, v, limits)
+            continue
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise EngineError("invalid_value", f"the value of {str(name)[:64]!r} must be a number",
-                              {"name": str(name)[:64]})
+            raise EngineError("invalid_value", f"the value of {label!r} must be a number or a nested list of numbers",
+                              {"name": label})
         fv = float(v)
         if not math.isfinite(fv):
-            raise EngineError("invalid_value", f"the value of {str(name)[:64]!r} must be finite",
-                              {"name": str(name)[:64]})
+            raise EngineError("invalid_value", f"the value of {label!r} must be finite", {"name": label})
         out[name] = fv
     return out
 
 
-def bind(g: Graph, values: dict[str, float]) -> dict[str, float]:
+def _tensor_value(label: str, v: Any, limits: Limits) -> np.ndarray:
+    """A caller's nested list as a float64 array: rectangular, numeric, finite, within rank and size."""
+    if not isinstance(v, np.ndarray):
+        # rank first, iteratively, so a deeply nested list is refused before numpy walks it
+        depth, x = 0, v
+        while isinstance(x, (list, tuple)):
+            depth += 1
+            if depth > limits.max_rank:
+                raise limit_error("max_rank", limits.max_rank, f"the value of {label!r} nests too deeply",
+                                  name=label)
+            x = x[0] if len(x) else None
+    try:
+        arr = np.array(v, dtype=float)
+    except (ValueError, TypeError):
+        raise EngineError("invalid_value", f"the value of {label!r} must be a rectangular nested list of numbers "
+                          "(every row the same length)", {"name": label}) from None
+    if arr.ndim > limits.max_rank:
+        raise limit_error("max_rank", limits.max_rank, f"the value of {label!r} has rank {arr.ndim}", name=label)
+    if arr.size > limits.max_elements:
+        raise limit_error("max_elements", limits.max_elements, f"the value of {label!r} has {arr.size} elements",
+                          name=label)
+    if arr.size == 0:
+        raise EngineError("invalid_value", f"the value of {label!r} is empty", {"name": label})
+    if not np.isfinite(arr).all():
+        raise EngineError("invalid_value", f"the value of {label!r} must be finite", {"name": label})
+    return arr
+
+
+def bind(g: Graph, values: dict[str, Any]) -> dict[str, Any]:
     """Every input's value: the caller's, else the program's default. Lists all problems at once."""
     unknown = [n for n in values if n not in g.input_ids]
     if unknown:
@@ -93,7 +138,7 @@ def bind(g: Graph, values: dict[str, float]) -> dict[str, float]:
         raise EngineError("unknown_name", "values were given for names the program does not have: "
                           + ", ".join(hints) + more + f"; its inputs are: {', '.join(g.inputs) or 'none'}",
                           {"names": [str(n)[:64] for n in unknown[:100]]})
-    bound: dict[str, float] = {}
+    bound: dict[str, Any] = {}
     missing = []
     for name, default in g.defaults.items():
         if name in values:

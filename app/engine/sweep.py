@@ -7,11 +7,11 @@ the scalar forward pass. No Python loop over points.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
+from . import tensor
 from .autodiff import forward
 from .encode import nums
 from .errors import EngineError, limit_error
@@ -56,6 +56,25 @@ def sweep_arrays(g: Graph, base: list[float], var: int, xs: np.ndarray) -> tuple
     return ys, slopes
 
 
+def _sweep_tensor(g: Graph, bound: dict, variable: str, xs: np.ndarray, points: int,
+                  limits: Limits) -> tuple[np.ndarray, np.ndarray]:
+    """Tensor programs: a loop over the points (each a whole forward + backward), within a FLOP budget.
+    The swept input must be a scalar; the output is summed if it is not one."""
+    if isinstance(bound[variable], np.ndarray):
+        raise EngineError("invalid_value", f"{variable!r} is a tensor: sweep a scalar input", {"name": "variable"})
+    flops = max(tensor.infer_shapes(g, bound, limits).flops, len(g))
+    if points * flops > limits.max_optimize_flops:
+        raise limit_error("max_optimize_flops", limits.max_optimize_flops,
+                          f"{points} points of {flops} floating-point operations each")
+    k = g.input_ids[variable]
+    ys, slopes = np.empty(points), np.empty(points)
+    for i, x in enumerate(xs):
+        vals = tensor.forward(g, {**bound, variable: float(x)})
+        grads, _ = tensor.backward(g, vals)
+        ys[i], slopes[i] = float(np.sum(vals[g.output])), float(grads[k])
+    return ys, slopes
+
+
 def sweep(program: str, values: dict[str, float] | None = None, *, variable: str, start: float, stop: float,
           points: int = 101, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
     start, stop = _check_number("start", start), _check_number("stop", stop)
@@ -65,17 +84,20 @@ def sweep(program: str, values: dict[str, float] | None = None, *, variable: str
         raise limit_error("max_points", limits.max_points, f"{points} sweep points were asked for")
     vals_in = check_values(values, limits)
     c = compile_program(program, limits)
-    g, tape = c.graph, c.tape
-    work = points * len(g)
-    if work > limits.max_sweep_work:
-        raise limit_error("max_sweep_work", limits.max_sweep_work,
-                          f"{points} points over {len(g)} nodes is {work} gate evaluations")
+    g = c.graph
     if variable not in g.input_ids:
         raise EngineError("unknown_name", f"{str(variable)[:64]!r} is not an input of the program; "
                           f"its inputs are: {', '.join(g.inputs) or 'none'}", {"names": [str(variable)[:64]]})
     bound = bind(g, {**vals_in, variable: vals_in.get(variable, start)})
-    base = forward(tape, g, bound)
     xs = np.linspace(start, stop, points)
-    ys, slopes = sweep_arrays(g, base, g.input_ids[variable], xs)
+    if c.tensor or any(isinstance(v, np.ndarray) for v in bound.values()):
+        ys, slopes = _sweep_tensor(g, bound, variable, xs, points, limits)
+    else:
+        work = points * len(g)
+        if work > limits.max_sweep_work:
+            raise limit_error("max_sweep_work", limits.max_sweep_work,
+                              f"{points} points over {len(g)} nodes is {work} gate evaluations")
+        base = forward(c.tape, g, bound)
+        ys, slopes = sweep_arrays(g, base, g.input_ids[variable], xs)
     return {"variable": variable, "xs": nums(xs), "ys": nums(ys), "slopes": nums(slopes),
-            "at": {"x": bound[variable], "finite": math.isfinite(base[g.output])}}
+            "at": {"x": bound[variable]}}

@@ -43,7 +43,7 @@ def test_statements_comments_newlines_and_reassignment():
     prog = "# a comment\nx = 3  # default\n\nt = x * 2; t = t * 2\nf = t + 1"
     doc = evaluate(prog)
     assert doc["value"] == 13.0 and doc["output"] == "f"
-    assert doc["inputs"] == [{"name": "x", "id": 0, "value": 3.0, "default": 3.0}]
+    assert doc["inputs"] == [{"name": "x", "id": 0, "value": 3.0, "default": 3.0, "shape": []}]
     assert [n["label"] for n in doc["nodes"] if n["op"] == "mul"] == ["t", "t"]
 
 
@@ -101,7 +101,9 @@ def test_name_used_twice_is_one_node_with_two_edges():
     ("f = 1.2.3", "expression_syntax", 1, 8),
     ("f = 1e", "expression_syntax", 1, 6),
     ("f = x $ y", "expression_syntax", 1, 7),
-    ("f = [1, 2]", "expression_syntax", 1, 5),
+    ("f = [1, , 2]", "expression_syntax", 1, 9),
+    ("f = [[1, 2], [3]]", "expression_syntax", 1, 5),
+    ("f = [1, x]", "expression_syntax", 1, 9),
     ("", "expression_syntax", 1, 1),
     ("  # only a comment\n", "expression_syntax", 1, 1),
 ])

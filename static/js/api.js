@@ -1,0 +1,122 @@
+// HTTP client for the Backprop Lab API (docs/contract.md). No DOM.
+
+export class ApiError extends Error {
+  constructor(status, detail, message) {
+    super(message);
+    this.status = status;
+    this.detail = detail; // list of {type, msg, loc, ctx} for 422s, else null
+  }
+  get first() {
+    return Array.isArray(this.detail) && this.detail.length ? this.detail[0] : null;
+  }
+}
+
+const NONFINITE = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity };
+const NUM_KEYS = new Set(["value", "grad", "default", "numeric", "analytic", "rel_error", "h", "tolerance",
+  "step_size"]);
+const NUM_LIST_KEYS = new Set(["local_grads", "xs", "ys", "slopes"]);
+const NUM_MAP_KEYS = new Set(["gradients", "values"]);
+
+function num(v) {
+  return typeof v === "string" && v in NONFINITE ? NONFINITE[v] : v;
+}
+
+// Decode the contract's non-finite strings ("NaN", "Infinity", "-Infinity") in numeric fields only.
+export function decodeNumbers(x, key = null) {
+  if (Array.isArray(x)) {
+    if (NUM_LIST_KEYS.has(key)) return x.map(num);
+    return x.map((v) => decodeNumbers(v, null));
+  }
+  if (x && typeof x === "object") {
+    if (NUM_MAP_KEYS.has(key)) {
+      const out = {};
+      for (const [k, v] of Object.entries(x)) out[k] = num(v);
+      return out;
+    }
+    const out = {};
+    for (const [k, v] of Object.entries(x)) {
+      out[k] = NUM_KEYS.has(k) && typeof v !== "object" ? num(v) : decodeNumbers(v, k);
+    }
+    return out;
+  }
+  return x;
+}
+
+// JSON has no NaN/Infinity: encode request numbers the way the contract does.
+function encodeValues(values) {
+  if (!values) return values;
+  const out = {};
+  for (const [k, v] of Object.entries(values)) {
+    out[k] = Number.isFinite(v) ? v : Number.isNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
+  }
+  return out;
+}
+
+async function request(method, path, body, signal) {
+  let res;
+  try {
+    res = await fetch(path, {
+      method,
+      headers: body ? { "Content-Type": "application/json" } : {},
+      body: body ? JSON.stringify(body) : undefined,
+      signal,
+    });
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    throw new ApiError(0, null, `network error: ${err.message}`);
+  }
+  let data = null;
+  try {
+    data = await res.json();
+  } catch {
+    data = null;
+  }
+  if (!res.ok) {
+    const detail = data && Array.isArray(data.detail) ? data.detail : null;
+    const msg = detail ? detail.map((d) => d.msg).join("; ")
+      : data && typeof data.detail === "string" ? data.detail : `HTTP ${res.status}`;
+    throw new ApiError(res.status, detail, msg);
+  }
+  return decodeNumbers(data);
+}
+
+export const api = {
+  ops: () => request("GET", "/api/v1/ops").then((d) => d.ops),
+  presets: () => request("GET", "/api/v1/presets").then((d) => (Array.isArray(d) ? d : d.presets || [])),
+  evaluate: (expression, values, { numericCheck = false, signal } = {}) =>
+    request("POST", "/api/v1/evaluate",
+      { expression, values: encodeValues(values), ...(numericCheck ? { numeric_check: true } : {}) }, signal),
+  optimize: (expression, values, mode, stepSize, steps, signal) =>
+    request("POST", "/api/v1/optimize",
+      { expression, values: encodeValues(values), mode, step_size: stepSize, steps }, signal),
+  sweep: (expression, values, variable, start, stop, points = 121, signal) =>
+    request("POST", "/api/v1/sweep",
+      { expression, values: encodeValues(values), variable, start, stop, points }, signal),
+};
+
+// Evaluate, reconciling the value map with the program's inputs: drop values for names the
+// program no longer has (unknown_name) and give new inputs a starting value (missing_value).
+export async function evaluateReconciled(expression, values, memory, opts = {}) {
+  let vals = { ...values };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const doc = await api.evaluate(expression, vals, opts);
+      return { doc, values: vals };
+    } catch (err) {
+      const d = err instanceof ApiError ? err.first : null;
+      if (d && d.type === "unknown_name" && d.ctx && Array.isArray(d.ctx.names)) {
+        vals = { ...vals };
+        for (const n of d.ctx.names) delete vals[n];
+        continue;
+      }
+      if (d && d.type === "missing_value" && d.ctx && Array.isArray(d.ctx.names)) {
+        vals = { ...vals };
+        for (const n of d.ctx.names) vals[n] = n in memory ? memory[n] : 1;
+        continue;
+      }
+      throw err;
+    }
+  }
+  const doc = await api.evaluate(expression, vals, opts);
+  return { doc, values: vals };
+}

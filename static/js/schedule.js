@@ -1,0 +1,178 @@
+// The animation schedule and the per-edge numbers, built from the engine's topological node
+// list (doc.nodes is already in topological order; JS never computes a second ordering). No DOM.
+import { fmt, fmtAscii } from "./format.js";
+
+export function edgeId(target, index) {
+  return `e${target}_${index}`;
+}
+
+export function nodeName(doc, id) {
+  const n = doc.nodes[id];
+  if (n.label) return n.label;
+  if (n.op === "const") return fmtAscii(n.value);
+  return `n${id}`;
+}
+
+function mulGrad(g, lg) {
+  // 0 * anything finite is 0; keep NaN/inf visible otherwise
+  if (g === 0 && Number.isFinite(lg)) return 0;
+  return g * lg;
+}
+
+// Every edge: operand `index` of node `target` comes from `source`. Forward it carries the
+// source's value; backward it carries target.grad * target.local_grads[index].
+export function edgesOf(doc) {
+  const edges = [];
+  for (const n of doc.nodes) {
+    n.operands.forEach((src, i) => {
+      edges.push({
+        id: edgeId(n.id, i), source: src, target: n.id, index: i,
+        value: doc.nodes[src].value,
+        local: n.local_grads[i],
+        grad: mulGrad(n.grad, n.local_grads[i]),
+      });
+    });
+  }
+  return edges;
+}
+
+// Out-edges per node (a node used twice by one gate, as in x*x, has two).
+export function outEdges(doc, edges = edgesOf(doc)) {
+  const out = doc.nodes.map(() => []);
+  for (const e of edges) out[e.source].push(e);
+  return out;
+}
+
+// "3 + 3 = 6" for a node whose gradient is the sum of several out-edges, else null.
+export function forkSum(doc, id, outs) {
+  const es = outs[id];
+  if (!es || es.length < 2) return null;
+  const terms = es.map((e) => fmt(e.grad)).join(" + ").replace(/\+ −/g, "− ");
+  return `${terms} = ${fmt(doc.nodes[id].grad)}`;
+}
+
+function substitute(template, names) {
+  // replace the metadata's operand letters a, b with the operands' names
+  return template.replace(/(?<![\\A-Za-z_])([ab])(?![A-Za-z_0-9])/g, (m, v) =>
+    v === "a" ? names[0] ?? m : names[1] ?? m);
+}
+
+export function formulaText(doc, id, ops) {
+  const n = doc.nodes[id];
+  const meta = ops.get(n.op);
+  const names = n.operands.map((s) => nodeName(doc, s));
+  if (!meta) return `${n.op}(${names.join(", ")})`;
+  return substitute(meta.formula, names);
+}
+
+export function formulaLatex(doc, id, ops) {
+  const n = doc.nodes[id];
+  const meta = ops.get(n.op);
+  if (!meta) return null;
+  const names = n.operands.map((s) => latexName(nodeName(doc, s)));
+  return substitute(meta.latex, names);
+}
+
+export function localGradLatex(doc, id, ops, i) {
+  const n = doc.nodes[id];
+  const meta = ops.get(n.op);
+  if (!meta || !meta.local_grads_latex) return null;
+  const names = n.operands.map((s) => latexName(nodeName(doc, s)));
+  return substitute(meta.local_grads_latex[i], names);
+}
+
+export function latexName(name) {
+  const m = /^([A-Za-z]+)(\d+)$/.exec(name);
+  if (m) return `${m[1].length > 1 ? `\\mathit{${m[1]}}` : m[1]}_{${m[2]}}`;
+  if (/^[A-Za-z]$/.test(name)) return name;
+  if (/^[A-Za-z_][A-Za-z_0-9]*$/.test(name)) return `\\mathit{${name.replace(/_/g, "\\_")}}`;
+  return `{${name}}`;
+}
+
+// The chain-rule line for a node, e.g. "df/dx = df/dq * dq/dx = -4 * 1 = -4".
+export function chainRule(doc, id, outs) {
+  const f = doc.output;
+  const nm = nodeName(doc, id);
+  if (id === doc.output_id) return `d${f}/d${f} = 1`;
+  const es = outs[id];
+  if (!es.length) return `d${f}/d${nm} = 0   (${nm} does not reach ${f})`;
+  const sym = es.map((e) => {
+    const t = nodeName(doc, e.target);
+    return `d${f}/d${t} * d${t}/d${nm}`;
+  }).join(" + ");
+  const nums = es.map((e) => `${fmtAscii(doc.nodes[e.target].grad)} * ${fmtAscii(e.local)}`).join(" + ");
+  return `d${f}/d${nm} = ${sym} = ${nums} = ${fmtAscii(doc.nodes[id].grad)}`;
+}
+
+// One step per node forward (topological order), then one per node backward (reverse order).
+// Forward step of node n: n's value is computed and travels out along n's out-edges.
+// Backward step of node n: n's gradient is complete (the sum of its out-edges at a fork) and it
+// travels back along n's in-edges, each multiplied by the local gradient.
+// The output also has a stub edge ("out") carrying its value out and the seed gradient 1 in.
+export function buildSchedule(doc, ops) {
+  const edges = edgesOf(doc);
+  const outs = outEdges(doc, edges);
+  const inEdges = doc.nodes.map((n) => n.operands.map((_, i) => edgeId(n.id, i)));
+  const steps = [];
+  const fwdStep = new Array(doc.nodes.length);
+  const bwdStep = new Array(doc.nodes.length);
+  for (const n of doc.nodes) {
+    fwdStep[n.id] = steps.length;
+    const es = outs[n.id].map((e) => e.id);
+    if (n.id === doc.output_id) es.push("out");
+    steps.push({ phase: "forward", node: n.id, edges: es, text: forwardCaption(doc, n.id, ops) });
+  }
+  const forwardCount = steps.length;
+  for (let k = doc.nodes.length - 1; k >= 0; k--) {
+    const n = doc.nodes[k];
+    bwdStep[n.id] = steps.length;
+    const es = n.id === doc.output_id ? ["out", ...inEdges[n.id]] : inEdges[n.id];
+    steps.push({ phase: "backward", node: n.id, edges: es, text: backwardCaption(doc, n.id, outs, ops) });
+  }
+  return { steps, forwardCount, fwdStep, bwdStep, edges, outs };
+}
+
+function paren(s) {
+  return s.startsWith("−") ? `(${s})` : s;
+}
+
+function forwardCaption(doc, id, ops) {
+  const n = doc.nodes[id];
+  const nm = nodeName(doc, id);
+  if (n.op === "input") return `input ${nm} = ${fmt(n.value)}`;
+  if (n.op === "const") return `constant ${fmt(n.value)}`;
+  const text = formulaText(doc, id, ops);
+  const withValues = substitute(ops.get(n.op)?.formula ?? text, n.operands.map((s) => paren(fmt(doc.nodes[s].value))));
+  let s = `${nm} = ${text} = ${withValues} = ${fmt(n.value)}`;
+  if (n.reason) s += `  (${n.reason})`;
+  return s;
+}
+
+function backwardCaption(doc, id, outs, ops) {
+  const n = doc.nodes[id];
+  const f = doc.output;
+  const nm = nodeName(doc, id);
+  let head;
+  if (id === doc.output_id) head = `∂${f}/∂${f} = 1 (the output's gradient starts at 1)`;
+  else {
+    const fs = forkSum(doc, id, outs);
+    head = fs ? `∂${f}/∂${nm} = ${fs} (gradients add at a fork)` : `∂${f}/∂${nm} = ${fmt(n.grad)}`;
+  }
+  if (!n.operands.length) return head;
+  const parts = n.operands.map((s, i) => {
+    const g = mulGrad(n.grad, n.local_grads[i]);
+    return `∂${f}/∂${nodeName(doc, s)} ← ${fmt(n.grad)} × ${paren(fmt(n.local_grads[i]))} = ${fmt(g)}`;
+  });
+  const rule = ops.get(n.op)?.rule;
+  return `${head}; ${parts.join(", ")}${rule ? ` — ${rule.split(":")[0]}` : ""}`;
+}
+
+// What is visible at animation position pos (0 = nothing computed, steps.length = everything).
+// An edge's value shows once its source's forward step ran; its gradient once its target's
+// backward step ran.
+export function isValueShown(sched, id, pos) {
+  return sched.fwdStep[id] < pos;
+}
+export function isGradShown(sched, id, pos) {
+  return sched.bwdStep[id] < pos;
+}

@@ -1,0 +1,104 @@
+// The program editor: a textarea with a line-number gutter and an error caret drawn under the
+// character at the line/column the API reports.
+const LINE_H = 20, PAD_X = 10, PAD_Y = 8;
+
+export function createEditor({ textarea, gutter, overlay, errorBox, onChange }) {
+  let error = null;
+  let charW = null;
+
+  function measure() {
+    const probe = document.createElement("span");
+    probe.textContent = "M".repeat(40);
+    probe.style.position = "absolute";
+    probe.style.visibility = "hidden";
+    probe.style.whiteSpace = "pre";
+    probe.style.font = getComputedStyle(textarea).font;
+    document.body.appendChild(probe);
+    const w = probe.getBoundingClientRect().width / 40;
+    probe.remove();
+    return w || 8.4;
+  }
+
+  function renderGutter() {
+    const n = textarea.value.split("\n").length;
+    const errLine = error && error.line ? error.line : -1;
+    gutter.replaceChildren();
+    for (let i = 1; i <= n; i++) {
+      const d = document.createElement("div");
+      d.textContent = String(i);
+      if (i === errLine) d.className = "err";
+      gutter.appendChild(d);
+    }
+    gutter.scrollTop = textarea.scrollTop;
+    gutter.style.paddingTop = `${PAD_Y}px`;
+  }
+
+  function renderOverlay() {
+    overlay.replaceChildren();
+    if (!error || !error.line || !error.column) return;
+    if (charW === null) charW = measure();
+    const left = PAD_X + (error.column - 1) * charW - textarea.scrollLeft;
+    const top = PAD_Y + (error.line - 1) * LINE_H - textarea.scrollTop;
+    const mark = document.createElement("div");
+    mark.className = "error-mark";
+    mark.style.left = `${left}px`;
+    mark.style.top = `${top}px`;
+    mark.style.width = `${charW}px`;
+    const caret = document.createElement("div");
+    caret.className = "error-caret";
+    caret.dataset.testid = "error-caret";
+    caret.dataset.line = String(error.line);
+    caret.dataset.column = String(error.column);
+    caret.style.left = `${left + charW / 2 - 6}px`;
+    caret.style.top = `${top + LINE_H - 3}px`;
+    overlay.append(mark, caret);
+  }
+
+  function renderErrorBox() {
+    if (!error) {
+      errorBox.hidden = true;
+      errorBox.replaceChildren();
+      return;
+    }
+    errorBox.hidden = false;
+    const head = document.createElement("div");
+    const where = error.line ? `line ${error.line}, column ${error.column}: ` : "";
+    head.textContent = `${where}${error.msg}`;
+    head.dataset.testid = "error-message";
+    errorBox.replaceChildren(head);
+    if (error.source_line !== undefined && error.source_line !== null) {
+      const pre = document.createElement("pre");
+      pre.textContent = `${error.source_line}\n${error.caret ?? " ".repeat(Math.max(0, error.column - 1)) + "^"}`;
+      errorBox.appendChild(pre);
+    }
+    if (error.kept) {
+      const k = document.createElement("span");
+      k.className = "kept";
+      k.textContent = "The circuit shows the last program that worked.";
+      errorBox.appendChild(k);
+    }
+  }
+
+  textarea.addEventListener("input", () => {
+    renderGutter();
+    onChange(textarea.value);
+  });
+  textarea.addEventListener("scroll", () => {
+    gutter.scrollTop = textarea.scrollTop;
+    renderOverlay();
+  });
+  return {
+    setText(text) {
+      textarea.value = text;
+      renderGutter();
+      renderOverlay();
+    },
+    getText: () => textarea.value,
+    showError(err) {
+      error = err;
+      renderGutter();
+      renderOverlay();
+      renderErrorBox();
+    },
+  };
+}

@@ -1,0 +1,134 @@
+"""Fixtures for the browser tests: a real uvicorn server and Debian's headless Chromium.
+
+The whole directory is skipped (with the reason) when /usr/bin/chromium or Playwright is missing;
+CI installs both.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
+]
+
+
+def _skip_reason() -> str | None:
+    if not os.path.exists(CHROMIUM):
+        return f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "browser tests need the playwright Python package (pip install -e '.[dev]')"
+    return None
+
+
+SKIP_REASON = _skip_reason()
+
+
+def pytest_collection_modifyitems(config, items):
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).parent == here:
+            item.add_marker(pytest.mark.browser)
+            if SKIP_REASON:
+                item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server_url():
+    existing = os.environ.get("BROWSER_TEST_URL")  # test an already running server instead
+    if existing:
+        yield existing.rstrip("/")
+        return
+    port = _free_port()
+    (ROOT / "artifacts").mkdir(exist_ok=True)
+    log = open(ROOT / "artifacts" / "browser-server.log", "w")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the server did not start (exit code {proc.poll()})")
+        time.sleep(0.1)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class PageProblems:
+    """Console errors, uncaught exceptions, failed requests and HTTP errors seen by a page."""
+
+    def __init__(self, page):
+        self.console: list[str] = []
+        self.errors: list[str] = []
+        self.failed: list[str] = []
+        self.http: list[str] = []
+        page.on("console", lambda m: m.type == "error" and self.console.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("requestfailed", lambda r: self.failed.append(f"{r.url} {r.failure}"))
+        page.on("response", lambda r: r.status >= 400 and self.http.append(f"{r.status} {r.url}"))
+
+    def all(self) -> list[str]:
+        return self.console + self.errors + self.failed + self.http
+
+
+@pytest.fixture
+def page(browser, server_url):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True,
+                                  reduced_motion="reduce", base_url=server_url)
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    pg.problems = PageProblems(pg)
+    yield pg
+    context.close()
+
+
+def shot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
