@@ -42,6 +42,7 @@ class Graph:
     defaults: dict[str, Any] = field(default_factory=dict)  # float, ndarray or None
     output: int = -1
     output_name: str = "out"
+    plans: dict = field(default_factory=dict, repr=False)  # tensor shape plans by input shapes (tensor.py)
 
     def __len__(self) -> int:
         return len(self.op)

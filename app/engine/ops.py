@@ -96,7 +96,8 @@ class Op:
     params: tuple[str, ...] = ()  # static number arguments after the operands
     required_params: int = 0
     tfwd: Callable[[list, dict], Num] | None = None  # (operand values, params) -> value
-    tvjp: Callable[[Num, list, Num, dict], list] | None = None  # (upstream, operands, out, params) -> grads
+    # (upstream, operands, out, params, need) -> a gradient per operand (None where need[i] is False)
+    tvjp: Callable[[Num, list, Num, dict, tuple], list] | None = None
     tshape: Callable[[list[Shape], dict], Shape] | None = None  # raises ShapeError
     tflops: Callable[[list[Shape], Shape, dict], int] | None = None
     make: Callable[[dict, np.random.Generator], np.ndarray] | None = None  # constructors
@@ -123,9 +124,10 @@ def _elementwise_tensor_rules(kw: dict[str, Any]) -> dict[str, Any]:
     def tfwd(args: list, p: dict) -> Num:
         return np_fwd(args[0], args[1] if arity == 2 else 0.0)
 
-    def tvjp(g: Num, args: list, y: Num, p: dict) -> list:
+    def tvjp(g: Num, args: list, y: Num, p: dict, need: tuple = (True, True)) -> list:
         local = np_local(args[0], args[1] if arity == 2 else 0.0, y)
-        return [unbroadcast(g * lg, shape_of(x)) for lg, x in zip(local, args, strict=False)]
+        return [unbroadcast(g if lg is ONE else g * lg, shape_of(x)) if n else None
+                for lg, x, n in zip(local, args, need, strict=False)]
 
     return {"tfwd": tfwd, "tvjp": tvjp, "tshape": lambda shapes, p: broadcast_shapes(*shapes),
             "tflops": lambda shapes, out, p: size_of(out)}
@@ -344,12 +346,12 @@ def _mm_shape(shapes: list[Shape], p: dict) -> Shape:
     return a[:-1] + b[1:]
 
 
-def _mm_vjp(g: Num, args: list, y: Num, p: dict) -> list:
+def _mm_vjp(g: Num, args: list, y: Num, p: dict, need: tuple = (True, True)) -> list:
     a, b = (np.asarray(x, dtype=float) for x in args)
     a2 = a if a.ndim == 2 else a[None, :]
     b2 = b if b.ndim == 2 else b[:, None]
     g2 = np.asarray(g, dtype=float).reshape(a2.shape[0], b2.shape[1])
-    return [(g2 @ b2.T).reshape(a.shape), (a2.T @ g2).reshape(b.shape)]
+    return [(g2 @ b2.T).reshape(a.shape) if need[0] else None, (a2.T @ g2).reshape(b.shape) if need[1] else None]
 
 
 _op(name="matmul", arity=2, symbol="@", infix="@", kind="tensor",
@@ -380,7 +382,7 @@ def _reduce_shape(name: str):
 
 
 def _reduce_vjp(scale_by_count: bool):
-    def vjp(g: Num, args: list, y: Num, p: dict) -> list:
+    def vjp(g: Num, args: list, y: Num, p: dict, need: tuple = (True, True)) -> list:
         x = np.asarray(args[0], dtype=float)
         axis = _axis(x.shape, p, "sum")
         n = x.size if axis is None else x.shape[axis]
@@ -409,7 +411,7 @@ _op(name="transpose", arity=1, symbol="ᵀ", kind="tensor",
     formula="transpose(x)", latex="X^{\\top}", grad_text=("upstream^T",), grad_latex=("\\bar{Y}^{\\top}",),
     rule="transpose: the gradient is the upstream gradient transposed back",
     description="Matrix transpose (a vector or scalar is unchanged).", matrix_rule="dL/dX = (dL/dY)^T",
-    tfwd=lambda args, p: np.transpose(args[0]), tvjp=lambda g, args, y, p: [np.transpose(g)],
+    tfwd=lambda args, p: np.transpose(args[0]), tvjp=lambda g, args, y, p, need: [np.transpose(g)],
     tshape=lambda shapes, p: tuple(reversed(shapes[0])), tflops=lambda shapes, out, p: 0)
 
 
@@ -439,7 +441,7 @@ _op(name="softmax", arity=1, symbol="softmax", kind="tensor",
     rule="softmax couples: each input's gradient is y_i times (its upstream minus the y-weighted upstream mean)",
     description="Softmax over the last axis.", matrix_rule="dL/dx = y * (dL/dy - sum(dL/dy * y, last axis))",
     tfwd=lambda args, p: _softmax(args[0]),
-    tvjp=lambda g, args, y, p: [y * (g - np.sum(g * y, axis=-1, keepdims=True))],
+    tvjp=lambda g, args, y, p, need: [y * (g - np.sum(g * y, axis=-1, keepdims=True))],
     tshape=_last_axis_shape("softmax"), tflops=lambda shapes, out, p: 5 * size_of(out))
 
 _op(name="log_softmax", arity=1, symbol="log softmax", kind="tensor",
@@ -450,7 +452,7 @@ _op(name="log_softmax", arity=1, symbol="log softmax", kind="tensor",
     description="Log of the softmax over the last axis (numerically stable).",
     matrix_rule="dL/dx = dL/dy - softmax(x) * sum(dL/dy, last axis)",
     tfwd=lambda args, p: _log_softmax(args[0]),
-    tvjp=lambda g, args, y, p: [g - np.exp(y) * np.sum(g, axis=-1, keepdims=True)],
+    tvjp=lambda g, args, y, p, need: [g - np.exp(y) * np.sum(g, axis=-1, keepdims=True)],
     tshape=_last_axis_shape("log_softmax"), tflops=lambda shapes, out, p: 5 * size_of(out))
 
 
@@ -481,12 +483,15 @@ def _sce_fwd(args: list, p: dict) -> float:
     return float(-np.sum(t * _log_softmax(z)) / batch)
 
 
-def _sce_vjp(g: Num, args: list, y: Num, p: dict) -> list:
+def _sce_vjp(g: Num, args: list, y: Num, p: dict, need: tuple = (True, True)) -> list:
     z = np.asarray(args[0], dtype=float)
     t, indices = _targets(z, args[1])
     batch = z.shape[0] if z.ndim == 2 else 1
-    gz = g * (_softmax(z) * np.sum(t, axis=-1, keepdims=True) - t) / batch
-    gt = np.zeros(np.shape(args[1])) if indices else -g * _log_softmax(z) / batch
+    log_p = _log_softmax(z)
+    gz = g * (np.exp(log_p) * np.sum(t, axis=-1, keepdims=True) - t) / batch if need[0] else None
+    if not need[1]:
+        return [gz, None]
+    gt = np.zeros(np.shape(args[1])) if indices else -g * log_p / batch
     return [gz, gt if np.ndim(args[1]) else float(gt)]
 
 
@@ -505,7 +510,7 @@ def _mse_fwd(args: list, p: dict) -> float:
     return float(np.mean(d * d))
 
 
-def _mse_vjp(g: Num, args: list, y: Num, p: dict) -> list:
+def _mse_vjp(g: Num, args: list, y: Num, p: dict, need: tuple = (True, True)) -> list:
     d = np.subtract(args[0], args[1])
     gd = g * 2.0 * d / max(np.size(d), 1)
     return [unbroadcast(gd, shape_of(args[0])), unbroadcast(-gd, shape_of(args[1]))]
@@ -542,7 +547,7 @@ _op(name="onehot", arity=1, symbol="onehot", kind="tensor", params=("classes",),
     formula="onehot(labels, classes)", latex="\\mathrm{onehot}(y)", grad_text=("0",), grad_latex=("0",),
     rule="onehot is a lookup: no gradient flows to the labels",
     description="One-hot rows for integer class labels.",
-    tfwd=_onehot_fwd, tvjp=lambda g, args, y, p: [np.zeros(np.shape(args[0])) if np.ndim(args[0]) else 0.0],
+    tfwd=_onehot_fwd, tvjp=lambda g, args, y, p, need: [np.zeros(np.shape(args[0])) if np.ndim(args[0]) else 0.0],
     tshape=_onehot_shape, tflops=lambda shapes, out, p: size_of(out))
 
 

@@ -68,7 +68,7 @@ def optimize(program: str, values: dict[str, float] | None = None, *, mode: str 
     for s in range(steps + 1):
         if is_tensor:
             vals = tensor.forward(g, bound)
-            grads, _ = tensor.backward(g, vals)
+            grads, _ = tensor.backward(g, vals, set(names))
             out = float(np.sum(vals[g.output]))
         else:
             vals = forward(c.tape, g, bound)

@@ -70,7 +70,7 @@ def _sweep_tensor(g: Graph, bound: dict, variable: str, xs: np.ndarray, points: 
     ys, slopes = np.empty(points), np.empty(points)
     for i, x in enumerate(xs):
         vals = tensor.forward(g, {**bound, variable: float(x)})
-        grads, _ = tensor.backward(g, vals)
+        grads, _ = tensor.backward(g, vals, {variable})
         ys[i], slopes[i] = float(np.sum(vals[g.output])), float(grads[k])
     return ys, slopes
 

@@ -29,6 +29,18 @@ class Plan:
 
 
 def infer_shapes(g: Graph, bound: dict[str, Any], limits: Limits) -> Plan:
+    """Shapes and FLOPs of every node, checked against the budgets; remembered per input shapes."""
+    key = (limits, tuple(shape_of(bound[name]) for name in g.input_ids))
+    plan = g.plans.get(key)
+    if plan is None:
+        plan = _infer(g, bound, limits)
+        if len(g.plans) > 32:
+            g.plans.clear()
+        g.plans[key] = plan
+    return plan
+
+
+def _infer(g: Graph, bound: dict[str, Any], limits: Limits) -> Plan:
     shapes: list[Shape] = []
     flops = 0
     for k, op in enumerate(g.op):
@@ -82,15 +94,30 @@ def forward(g: Graph, bound: dict[str, Any]) -> list[Any]:
     return vals
 
 
-def backward(g: Graph, vals: list[Any]) -> tuple[list[Any], list[list[Any] | None]]:
+def needs_grad(g: Graph, wrt: set[str] | None) -> list[bool]:
+    """Which nodes need a gradient: the inputs in `wrt` (all inputs if None) and every node fed by one.
+    Constants never do, so no work is spent on them (like PyTorch's requires_grad)."""
+    need = [False] * len(g)
+    for k, op in enumerate(g.op):
+        if op == INPUT:
+            need[k] = wrt is None or g.label[k] in wrt
+        elif op != CONST:
+            need[k] = any(need[a] for a in g.operands[k])
+    return need
+
+
+def backward(g: Graph, vals: list[Any], wrt: set[str] | None = None) -> tuple[list[Any], list[list[Any] | None]]:
     """Gradients of the output (of sum(output) when it is not a scalar: an upstream gradient of
-    ones), and for each gate the gradient carried by each of its input edges."""
+    ones), and for each gate the gradient carried by each of its input edges. Only nodes that lead
+    to an input in `wrt` are differentiated (the others' gradients stay None); with `wrt` None,
+    every input is, and nodes the output does not depend on get a zero gradient."""
     n = len(g)
     grads: list[Any] = [None] * n
     edges: list[list[Any] | None] = [None] * n
     out = vals[g.output]
     grads[g.output] = np.ones_like(out) if isinstance(out, np.ndarray) else 1.0
-    is_const = [op == CONST for op in g.op]
+    need = needs_grad(g, wrt)
+    skip = [not x for x in need]
     with np.errstate(all="ignore"):
         for k in range(g.output, -1, -1):
             gk = grads[k]
@@ -99,18 +126,20 @@ def backward(g: Graph, vals: list[Any]) -> tuple[list[Any], list[list[Any] | Non
                 continue
             rule = REGISTRY[op]
             ops = g.operands[k]
+            if not need[k]:
+                continue
             try:
-                gs = rule.tvjp(gk, [vals[a] for a in ops], vals[k], g.attrs.get(k, {}))
+                gs = rule.tvjp(gk, [vals[a] for a in ops], vals[k], g.attrs.get(k, {}), tuple(need[a] for a in ops))
             except ValueError as e:
                 raise EngineError.at("invalid_value", f"{op}: {e}", g.text, g.span[k][0]) from None
-            edges[k] = [None if is_const[a] else ga for a, ga in zip(ops, gs, strict=True)]
+            edges[k] = [None if skip[a] else ga for a, ga in zip(ops, gs, strict=True)]
             for a, ga in zip(ops, gs, strict=True):
-                if is_const[a]:
+                if skip[a]:
                     continue
                 ga = ga if isinstance(ga, np.ndarray) and ga.ndim else float(ga)
                 grads[a] = ga if grads[a] is None else grads[a] + ga
     for k in range(n):
-        if grads[k] is None and not is_const[k]:
+        if grads[k] is None and wrt is None and g.op[k] != CONST:
             v = vals[k]
             grads[k] = np.zeros_like(v) if isinstance(v, np.ndarray) else 0.0
     return grads, edges
