@@ -33,11 +33,7 @@ test: install-dev
 	$(BIN)/ruff check app tests benchmarks
 	$(BIN)/python -m pytest -q
 
-$(VENV)/.installed-peers: $(VENV)/.installed-dev
-	$(BIN)/pip install -q -e '.[dev,peers]' || echo "peers (torch) not installed: benchmarks run without them"
-	@touch $@
-
-bench: $(VENV)/.installed-peers
+bench: install-dev
 	$(BIN)/python -m benchmarks
 
 clean:

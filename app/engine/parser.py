@@ -57,7 +57,7 @@ _END = {";", "\n", ""}
 # A token is a plain tuple (kind, text, start) for speed; kind is num, name, op, nl or eof.
 Token = tuple
 
-@dataclass
+@dataclass(slots=True)
 class Statement:
     target: str | None  # assigned name, or None for a bare expression
     root: int  # AST index of the expression's root
@@ -153,6 +153,7 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> Program:
     prog = Program(text)
     i = 0
     n = len(toks)
+    expression = _expression_parser(prog, toks, limits)
     while True:
         tok = toks[i]
         kind = tok[0]
@@ -179,7 +180,7 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> Program:
                 raise EngineError.at("expression_syntax",
                                      f"{target!r} is a function name and cannot be assigned", text, tok[2])
             i += 2
-        root, i = _expression(prog, toks, i, limits)
+        root, i = expression(i)
         end = toks[i]
         if end[0] not in ("nl", "eof") and end[1] != ";":
             raise EngineError.at("expression_syntax",
@@ -269,14 +270,13 @@ def _depth(nested: list) -> int:
     return d
 
 
-def _expression(prog: Program, toks: list[Token], i: int, limits: Limits) -> tuple[int, int]:
-    """Shunting-yard over tokens[i:] up to the end of the statement. Returns (root, next index)."""
+def _expression_parser(prog: Program, toks: list[Token], limits: Limits):
+    """An `expression(i)` function: shunting-yard over tokens[i:] up to the end of the statement,
+    returning (root AST index, next token index). Its state is set up once per program."""
     text = prog.text
     out: list[int] = []  # operand stack of AST indices
     # operator stack entries: (tag, text, start, argc) with tag "bin", "pre", "(", "call"
     stack: list[list] = []
-    depth = 0
-    expect = True  # expecting an operand
     max_depth = limits.max_depth
     kinds, datas, argss, span = prog.kind, prog.data, prog.args, prog.span
     k_app, d_app, a_app, s_app = kinds.append, datas.append, argss.append, span.append
@@ -308,153 +308,160 @@ def _expression(prog: Program, toks: list[Token], i: int, limits: Limits) -> tup
                 a_app((a,))
                 s_app((start, span[a][1]))
 
-    while True:
-        tok = toks[i]
-        k, t, ts = tok
-        if k == "nl" and depth > 0:  # newlines inside brackets continue the expression
-            i += 1
-            continue
-        if expect:
-            if k == "num":
-                out_app(len(kinds))
-                k_app(NUM)
-                d_app(float(t))
-                a_app(())
-                s_app((ts, ts + len(t)))
-                expect = False
-            elif k == "name":
-                nxt = toks[i + 1]
-                if nxt[1] == "(":
-                    if t not in FUNCTIONS:
-                        names = ", ".join(sorted(FUNCTIONS))
-                        raise EngineError.at("unknown_function",
-                                             f"unknown function {t!r}; known functions: {names}",
-                                             text, tok[2], name=t)
-                    depth += 1
-                    if depth > max_depth:
-                        raise limit_error("max_depth", max_depth, "brackets nest too deeply",
-                                          **_pos(text, nxt[2]))
-                    stack.append(["call", t, tok[2], 0])
-                    i += 1
-                else:
-                    if t in FUNCTIONS:
-                        raise EngineError.at("expression_syntax",
-                                             f"{t!r} is a function: call it as {t}(...)", text, tok[2])
-                    if t in RESERVED:
-                        raise EngineError.at("expression_syntax", f"{t!r} is a reserved name", text, tok[2])
+    def expression(i: int) -> tuple[int, int]:
+        out.clear()
+        stack.clear()
+        depth = 0
+        expect = True  # expecting an operand
+        while True:
+            tok = toks[i]
+            k, t, ts = tok
+            if k == "nl" and depth > 0:  # newlines inside brackets continue the expression
+                i += 1
+                continue
+            if expect:
+                if k == "num":
                     out_app(len(kinds))
-                    k_app(NAME)
-                    d_app(t)
+                    k_app(NUM)
+                    d_app(float(t))
                     a_app(())
                     s_app((ts, ts + len(t)))
                     expect = False
-            elif t == "(":
-                depth += 1
-                if depth > max_depth:
-                    raise limit_error("max_depth", max_depth, "brackets nest too deeply",
-                                      **_pos(text, tok[2]))
-                stack.append(["(", t, tok[2], 0])
-            elif t == "-" or t == "+":
-                stack.append(["pre", t, tok[2], 0])
-            elif t == ")" and stack and stack[-1][0] == "call" and stack[-1][3] == 0 and toks[i - 1][1] == "(":
-                raise EngineError.at("arity", f"{stack[-1][1]}() needs arguments", text, tok[2])
-            elif t == "[":
-                arr, j = _literal(prog, toks, i, limits)
-                out_app(len(kinds))
-                k_app(LIT)
-                d_app(arr)
-                a_app(())
-                s_app((ts, toks[j - 1][2] + 1))
-                expect = False
-                i = j
-                continue
-            else:
-                what = _describe(tok)
-                prev = toks[i - 1][1] if i > 0 else ""
-                msg = f"expected a number, a name or '(' but found {what}"
-                if prev in _PREC or prev in ("-", "+"):
-                    msg = f"expected an operand after {prev!r} but found {what}"
-                raise EngineError.at("expression_syntax", msg, text, tok[2])
-            i += 1
-            continue
-        # after an operand
-        p = _PREC.get(t) if k == "op" else None
-        if p is not None:
-            right = t in _RIGHT
-            while stack:
-                top = stack[-1]
-                tag = top[0]
-                if tag == "bin":
-                    tp = _PREC[top[1]]
-                elif tag == "pre":
-                    tp = _PREFIX_PREC
+                elif k == "name":
+                    nxt = toks[i + 1]
+                    if nxt[1] == "(":
+                        if t not in FUNCTIONS:
+                            names = ", ".join(sorted(FUNCTIONS))
+                            raise EngineError.at("unknown_function",
+                                                 f"unknown function {t!r}; known functions: {names}",
+                                                 text, tok[2], name=t)
+                        depth += 1
+                        if depth > max_depth:
+                            raise limit_error("max_depth", max_depth, "brackets nest too deeply",
+                                              **_pos(text, nxt[2]))
+                        stack.append(["call", t, tok[2], 0])
+                        i += 1
+                    else:
+                        if t in FUNCTIONS:
+                            raise EngineError.at("expression_syntax",
+                                                 f"{t!r} is a function: call it as {t}(...)", text, tok[2])
+                        if t in RESERVED:
+                            raise EngineError.at("expression_syntax", f"{t!r} is a reserved name", text, tok[2])
+                        out_app(len(kinds))
+                        k_app(NAME)
+                        d_app(t)
+                        a_app(())
+                        s_app((ts, ts + len(t)))
+                        expect = False
+                elif t == "(":
+                    depth += 1
+                    if depth > max_depth:
+                        raise limit_error("max_depth", max_depth, "brackets nest too deeply",
+                                          **_pos(text, tok[2]))
+                    stack.append(["(", t, tok[2], 0])
+                elif t == "-" or t == "+":
+                    stack.append(["pre", t, tok[2], 0])
+                elif t == ")" and stack and stack[-1][0] == "call" and stack[-1][3] == 0 and toks[i - 1][1] == "(":
+                    raise EngineError.at("arity", f"{stack[-1][1]}() needs arguments", text, tok[2])
+                elif t == "[":
+                    arr, j = _literal(prog, toks, i, limits)
+                    out_app(len(kinds))
+                    k_app(LIT)
+                    d_app(arr)
+                    a_app(())
+                    s_app((ts, toks[j - 1][2] + 1))
+                    expect = False
+                    i = j
+                    continue
                 else:
-                    break
-                if tp > p or (tp == p and not right):
-                    reduce_top()
-                else:
-                    break
-            stack.append(["bin", t, tok[2], 0])
-            expect = True
-            i += 1
-        elif t == ")" or t == ",":
-            while stack and stack[-1][0] in ("bin", "pre"):
-                reduce_top()
-            if not stack:
-                msg = "unmatched ')'" if t == ")" else "',' outside a function call"
-                raise EngineError.at("expression_syntax", msg, text, tok[2])
-            top = stack[-1]
-            if t == ",":
-                if top[0] != "call":
-                    raise EngineError.at("expression_syntax", "',' outside a function call", text, tok[2])
-                top[3] += 1
-                expect = True
+                    what = _describe(tok)
+                    prev = toks[i - 1][1] if i > 0 else ""
+                    msg = f"expected a number, a name or '(' but found {what}"
+                    if prev in _PREC or prev in ("-", "+"):
+                        msg = f"expected an operand after {prev!r} but found {what}"
+                    raise EngineError.at("expression_syntax", msg, text, tok[2])
                 i += 1
                 continue
-            stack.pop()
-            depth -= 1
-            if top[0] == "call":
-                argc = top[3] + 1
-                fn = FUNCTIONS[top[1]]
-                lo, hi = fn.arity + fn.required_params, fn.arity + len(fn.params)
-                if not lo <= argc <= hi:
-                    want = str(lo) if lo == hi else f"{lo} to {hi}"
-                    raise EngineError.at("arity", f"{fn.name}() takes {want} argument"
-                                         f"{'s' if hi != 1 else ''}, got {argc}",
-                                         text, top[2], function=fn.name, expected=want, got=argc)
-                for a in out[len(out) - argc + fn.arity:]:  # static number arguments (sizes, axis, ...)
-                    if kinds[a] != NUM:
-                        raise EngineError.at("expression_syntax", f"{fn.name}(): {fn.params[0] if fn.params else ''}"
-                                             " arguments after the operands must be number literals",
-                                             text, span[a][0])
-                    kinds[a] = PARAM
-                argv = tuple(out[-argc:])
-                del out[-argc:]
-                out_app(len(kinds))
-                k_app(CALL)
-                d_app(fn.name)
-                a_app(argv)
-                s_app((top[2], ts + 1))
-            i += 1
-        elif k in ("nl", "eof") or t == ";":
-            break
-        else:
-            prev = span[out[-1]] if out else (tok[2], tok[2])
-            hint = ""
-            if k in ("name", "num") or t == "(":
-                hint = " (is an operator such as '*' missing?)"
-            if t == "=":
-                hint = " ('=' only assigns a name at the start of a statement)"
-            raise EngineError.at("expression_syntax",
-                                 f"expected an operator or the end of the statement, found {_describe(tok)}"
-                                 + hint, text, tok[2], after=prev[1])
-    while stack:
-        top = stack[-1]
-        if top[0] in ("(", "call"):
-            raise EngineError.at("expression_syntax", "'(' is never closed", text,
-                                 top[2] if top[0] == "(" else toks_paren(toks, top[2]))
-        reduce_top()
-    return out[-1], i
+            # after an operand
+            p = _PREC.get(t) if k == "op" else None
+            if p is not None:
+                right = t in _RIGHT
+                while stack:
+                    top = stack[-1]
+                    tag = top[0]
+                    if tag == "bin":
+                        tp = _PREC[top[1]]
+                    elif tag == "pre":
+                        tp = _PREFIX_PREC
+                    else:
+                        break
+                    if tp > p or (tp == p and not right):
+                        reduce_top()
+                    else:
+                        break
+                stack.append(["bin", t, tok[2], 0])
+                expect = True
+                i += 1
+            elif t == ")" or t == ",":
+                while stack and stack[-1][0] in ("bin", "pre"):
+                    reduce_top()
+                if not stack:
+                    msg = "unmatched ')'" if t == ")" else "',' outside a function call"
+                    raise EngineError.at("expression_syntax", msg, text, tok[2])
+                top = stack[-1]
+                if t == ",":
+                    if top[0] != "call":
+                        raise EngineError.at("expression_syntax", "',' outside a function call", text, tok[2])
+                    top[3] += 1
+                    expect = True
+                    i += 1
+                    continue
+                stack.pop()
+                depth -= 1
+                if top[0] == "call":
+                    argc = top[3] + 1
+                    fn = FUNCTIONS[top[1]]
+                    lo, hi = fn.arity + fn.required_params, fn.arity + len(fn.params)
+                    if not lo <= argc <= hi:
+                        want = str(lo) if lo == hi else f"{lo} to {hi}"
+                        raise EngineError.at("arity", f"{fn.name}() takes {want} argument"
+                                             f"{'s' if hi != 1 else ''}, got {argc}",
+                                             text, top[2], function=fn.name, expected=want, got=argc)
+                    for a in out[len(out) - argc + fn.arity:]:  # static number arguments (sizes, axis, ...)
+                        if kinds[a] != NUM:
+                            raise EngineError.at("expression_syntax", f"{fn.name}(): the arguments after the "
+                                                 "operands (sizes, axis, ...) must be number literals",
+                                                 text, span[a][0])
+                        kinds[a] = PARAM
+                    argv = tuple(out[-argc:])
+                    del out[-argc:]
+                    out_app(len(kinds))
+                    k_app(CALL)
+                    d_app(fn.name)
+                    a_app(argv)
+                    s_app((top[2], ts + 1))
+                i += 1
+            elif k in ("nl", "eof") or t == ";":
+                break
+            else:
+                prev = span[out[-1]] if out else (tok[2], tok[2])
+                hint = ""
+                if k in ("name", "num") or t == "(":
+                    hint = " (is an operator such as '*' missing?)"
+                if t == "=":
+                    hint = " ('=' only assigns a name at the start of a statement)"
+                raise EngineError.at("expression_syntax",
+                                     f"expected an operator or the end of the statement, found {_describe(tok)}"
+                                     + hint, text, tok[2], after=prev[1])
+        while stack:
+            top = stack[-1]
+            if top[0] in ("(", "call"):
+                raise EngineError.at("expression_syntax", "'(' is never closed", text,
+                                     top[2] if top[0] == "(" else toks_paren(toks, top[2]))
+            reduce_top()
+        return out[-1], i
+
+    return expression
 
 
 def toks_paren(toks: list[Token], name_start: int) -> int:
