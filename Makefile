@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench install install-dev browser clean
+.PHONY: run test lint bench stress install install-dev clean
 
 $(BIN)/python:
 	@$(PY) -c "import sys; assert sys.version_info >= (3, 11), sys.version" || { echo "need Python >= 3.11 (set PY=...)"; exit 1; }
@@ -27,14 +27,19 @@ run: install
 	$(BIN)/backprop-lab serve --host $(HOST) --port $(PORT)
 
 lint: install-dev
-	$(BIN)/ruff check app tests benchmarks
+	$(BIN)/ruff check app tests benchmarks stress
 
 test: install-dev
-	$(BIN)/ruff check app tests benchmarks
+	$(BIN)/ruff check app tests benchmarks stress
 	$(BIN)/python -m pytest -q
 
 bench: install-dev
 	$(BIN)/python -m benchmarks
+
+# the full load, failover and fuzz figures (docs/reliability.md); `make test` runs short versions
+stress: install-dev
+	$(BIN)/python -m stress
+	BACKPROP_FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest -q tests/fuzz
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -100,6 +100,7 @@ def tokenize(text: str, limits: Limits = DEFAULT_LIMITS) -> list[Token]:
     append = toks.append
     max_lit, max_name = limits.max_literal_chars, limits.max_name_chars
     kinds = _KIND
+    depth, max_depth = 0, limits.max_depth
     for m in _TOKEN.finditer(text):
         t = m[1]
         kind = kinds.get(t[0], "bad")
@@ -110,6 +111,12 @@ def tokenize(text: str, limits: Limits = DEFAULT_LIMITS) -> list[Token]:
             append(("name", t, m.start(1)))
         elif kind == "op" or kind == "nl":
             append((kind, t, m.start(1)))
+            if t == "(":  # refuse runaway nesting here, before the rest of the text is read
+                depth += 1
+                if depth > max_depth:
+                    raise limit_error("max_depth", max_depth, "brackets nest too deeply", **_pos(text, m.start(1)))
+            elif t == ")" and depth:
+                depth -= 1
         elif kind == "num":
             s = m.start(1)
             if t == ".":

@@ -24,7 +24,7 @@ from .program import bind, check_values, compile_program
 
 def sweep_arrays(g: Graph, base: list[float], var: int, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = len(g)
-    vals: list[Any] = list(base)
+    vals: list[Any] = [np.float64(v) for v in base]  # numpy scalars: 1/0 is inf, never an exception
     tans: list[Any] = [None] * n
     vals[var] = xs
     tans[var] = np.ones_like(xs)

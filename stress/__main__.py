@@ -1,0 +1,119 @@
+"""`python -m stress` (`make stress`): the load and fault figures for docs/reliability.md.
+
+Scenarios (all by default):
+  steady    a real `backprop-lab serve --workers N` on loopback; --users simulated users at --rate
+            requests/s each for --duration s, the workshop programs (data/presets). Goal: p95 < 100 ms, 0 errors.
+  heavy     the same, plus --heavy-clients clients sending programs at the size limits back to back.
+            Goal: light requests keep p95 < 250 ms, /healthz keeps answering, 0 errors.
+  failover  nginx (deploy/nginx.conf) in front of two app processes; one is killed mid-run and restarted.
+            Goal: 0 failed requests; the restarted process takes traffic again within 5 s. Needs nginx.
+
+Figures are printed and written to --out (JSON). Exit status 1 if any request failed (latency goals are
+reported, not enforced: they depend on the machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+from stress.failover import run_failover
+from stress.load import format_summary, run, summarize
+from stress.server import AppServer, nginx_binary
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_scenario(args: argparse.Namespace, heavy_clients: int, name: str) -> dict:
+    def go(url: str) -> dict:
+        samples = asyncio.run(run(url, users=args.users, rate=args.rate, duration=args.duration,
+                                  heavy_clients=heavy_clients, seed=args.seed))
+        return summarize(samples, args.duration)
+
+    if args.url:
+        return go(args.url)
+    log = args.out.parent / f"stress-server-{name}.log"
+    log.unlink(missing_ok=True)
+    with AppServer(workers=args.workers, log=log, log_level="info") as server:
+        summary = go(server.url)
+    # uvicorn's supervisor silently replaces a worker that misses its 5 s health ping: count the replacements
+    started = log.read_text(errors="replace").count("Started server process")
+    summary["worker_restarts"] = max(0, started - args.workers)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m stress", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("scenarios", nargs="*", metavar="steady|heavy|failover", help="default: all three")
+    p.add_argument("--users", type=int, default=100)
+    p.add_argument("--rate", type=float, default=1.0, help="requests per second per user")
+    p.add_argument("--duration", type=float, default=60.0, help="seconds per load scenario")
+    p.add_argument("--workers", type=int, default=2, help="uvicorn workers of the server under test")
+    p.add_argument("--heavy-clients", type=int, default=5)
+    p.add_argument("--failover-duration", type=float, default=20.0)
+    p.add_argument("--url", help="use this running server instead of starting one (steady, heavy)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", type=Path, default=ROOT / "artifacts" / "stress.json")
+    args = p.parse_args(argv)
+    scenarios = args.scenarios or ["steady", "heavy", "failover"]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if unknown := set(scenarios) - {"steady", "heavy", "failover"}:
+        p.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+
+    report: dict = {"machine": {"python": platform.python_version(), "cpus": _cpus(), "platform": platform.platform()},
+                    "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
+    failed = 0
+    if "steady" in scenarios:
+        started = time.perf_counter()
+        summary = load_scenario(args, 0, "steady")
+        report["steady"] = summary
+        print(format_summary(f"steady: {args.users} users x {args.rate} req/s for {args.duration:g} s, "
+                             f"{args.workers} workers", summary))
+        light = summary["light"]
+        print(f"  goal p95 < 100 ms: {'met' if light['p95_ms'] < 100 else 'NOT met'}; errors: {light['errors']} "
+              f"({time.perf_counter() - started:.0f} s)\n", flush=True)
+        failed += light["errors"] + summary["health"]["errors"]
+        print(f"  uvicorn worker restarts: {summary['worker_restarts']}\n")
+    if "heavy" in scenarios:
+        summary = load_scenario(args, args.heavy_clients, "heavy")
+        report["heavy"] = summary
+        print(format_summary(f"heavy: the same plus {args.heavy_clients} clients at the size limits", summary))
+        light, health = summary["light"], summary["health"]
+        print(f"  goal light p95 < 250 ms: {'met' if light['p95_ms'] < 250 else 'NOT met'}; /healthz p95 "
+              f"{health['p95_ms']} ms, max {health['max_ms']} ms\n", flush=True)
+        failed += sum(s["errors"] for s in summary.values() if isinstance(s, dict))
+        print(f"  uvicorn worker restarts: {summary['worker_restarts']}\n")
+    if "failover" in scenarios:
+        if nginx_binary() is None:
+            print("failover: skipped (nginx is not installed: apt-get install -y nginx)\n")
+            report["failover"] = "skipped: nginx not installed"
+        else:
+            result = run_failover(duration=args.failover_duration, kill_at=args.failover_duration / 4,
+                                  down_for=3.0, users=20, rate=5.0,
+                                  overrides={"proxy_connect_timeout": "1s"})
+            report["failover"] = result.as_dict()
+            print(format_summary(f"failover: nginx + 2 app processes, 100 req/s; one killed at {result.killed_at} s,"
+                                 f" back at {result.restarted_ready_at} s", result.summary))
+            print(f"  failed requests: {result.failures} of {result.requests} (goal 0); retried by nginx: "
+                  f"{result.retried_requests}; restarted process proxied to "
+                  f"{result.first_proxied_after_restart} s after it was ready (goal < 5 s)\n", flush=True)
+            failed += result.failures
+    args.out.write_text(json.dumps(report, indent=2))
+    print(f"figures written to {args.out}")
+    return 1 if failed else 0
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
