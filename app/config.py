@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1)
+    engine_processes: int = Field(1, ge=0)
+    """Processes per app worker that run heavy requests (large programs, checks, optimizer, sweeps),
+    so they never hold the GIL light requests need; 0 runs them in threads instead."""
 
     cors_origins: Annotated[list[str], NoDecode] = []
     """Origins allowed to call the API from a browser; none (CORS off) by default."""

@@ -5,12 +5,15 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from app import __version__
 from app.api import errors
+from app.api import pool as engine_pool
 from app.api.docs import DOCS_CSP_SOURCES, DOCS_PATH, docs_router
 from app.api.evaluate import router as evaluate_router
 from app.api.meta import router as meta_router
@@ -33,9 +36,16 @@ OPENAPI_TAGS = [
 ]
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    yield
+    engine_pool.shutdown()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app, configured by ``settings`` (by default the environment's, ``get_settings()``)."""
     app = FastAPI(title=TITLE, version=__version__, openapi_tags=OPENAPI_TAGS, docs_url=None, redoc_url=None,
+                  lifespan=_lifespan,
                   summary="Programs become gate graphs with forward values and gradients.")
     settings = settings or get_settings()
     app.state.settings = settings

@@ -11,11 +11,14 @@ from app.config import ROOT_DIR
 
 PRESETS_DIR = ROOT_DIR / "data" / "presets"
 
+# A number, or (tensor mode) a vector or matrix as nested lists.
+Tensor = float | list[float] | list[list[float]]
+
 
 class ExpectedNode(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    value: float | None = None
-    grad: float | None = None
+    value: Tensor | None = None
+    grad: Tensor | None = None
     local_grads: list[float] | None = None
 
 
@@ -28,13 +31,15 @@ class ExpectedNumeric(BaseModel):
 
 
 class ExpectedOptimize(BaseModel):
-    """Where ``steps`` optimizer steps of ``step_size`` end up: the final values and output."""
+    """Where ``steps`` optimizer steps of ``step_size`` end up: the final values and output
+    (``variables``: the inputs moved; all of them when absent)."""
 
     model_config = ConfigDict(extra="forbid")
     mode: str
     step_size: float
     steps: int
-    values: dict[str, float]
+    variables: list[str] | None = None
+    values: dict[str, Tensor]
     value: float
 
 
@@ -42,8 +47,8 @@ class Expected(BaseModel):
     """The numbers the worked example states (compare with a relative tolerance of 1e-9)."""
 
     model_config = ConfigDict(extra="forbid")
-    value: float
-    gradients: dict[str, float]
+    value: Tensor
+    gradients: dict[str, Tensor]
     nodes: dict[str, ExpectedNode] = {}
     numeric: ExpectedNumeric | None = None
     optimize: ExpectedOptimize | None = None
@@ -55,7 +60,7 @@ class Preset(BaseModel):
     title: str
     source: str
     program: str
-    values: dict[str, float]
+    values: dict[str, Tensor]
     notes: str
     expected: Expected
 

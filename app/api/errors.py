@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 
+from app.api.pool import PoolUnavailable
 from app.api.responses import SafeJSONResponse, json_safe
 from app.engine import EngineError
 
@@ -75,7 +76,12 @@ async def server_error_handler(request: Request, exc: Exception) -> SafeJSONResp
                             headers=request.app.state.security_headers)
 
 
+async def pool_unavailable_handler(request: Request, exc: PoolUnavailable) -> SafeJSONResponse:
+    return SafeJSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(PoolUnavailable, pool_unavailable_handler)
     app.add_exception_handler(EngineError, engine_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(Exception, server_error_handler)

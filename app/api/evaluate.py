@@ -19,6 +19,7 @@ async def evaluate_program(request: Request) -> Response:
     body = await read_body(request, EvaluateRequest)
     small = len(body.expression) <= INLINE_PROGRAM_CHARS and not body.numeric_check
     return await run_engine(evaluate, body.expression, body.values, limits=request.app.state.limits,
+                            processes=request.app.state.settings.engine_processes,
                             numeric_check=body.numeric_check, h=body.h, tolerance=body.tolerance,
                             full_tensors=body.full_tensors,
                             inline=small)

@@ -18,4 +18,5 @@ async def optimize_program(request: Request) -> Response:
     body = await read_body(request, OptimizeRequest)
     return await run_engine(optimize, body.expression, body.values, mode=body.mode,
                             step_size=body.step_size, steps=body.steps, variables=body.variables,
-                            limits=request.app.state.limits)
+                            limits=request.app.state.limits,
+                            processes=request.app.state.settings.engine_processes)

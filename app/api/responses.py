@@ -64,14 +64,18 @@ the threadpool hop would cost more than the work."""
 
 
 async def run_engine(function: Callable[..., dict[str, Any]], *args: Any, inline: bool = False,
-                     **kwargs: Any) -> Response:
-    """Run an engine call and the JSON encoding of its document, in the threadpool unless ``inline``
-    (CPU-bound work off the event loop keeps /healthz and other requests answering; a 20,000-node
-    document alone takes tens of milliseconds to encode). The document is returned unchanged;
-    EngineError propagates to its 422 handler."""
+                     processes: int = 0, **kwargs: Any) -> Response:
+    """Run an engine call and the JSON encoding of its document: on the event loop if ``inline``
+    (small programs: well under a millisecond), else in the engine process pool when ``processes``
+    > 0 (app/api/pool.py: heavy work never holds this process's GIL), else in the threadpool.
+    CPU-bound work off the event loop keeps /healthz and other requests answering. The document is
+    returned unchanged; EngineError propagates to its 422 handler."""
+    if inline:
+        body = render_json(function(*args, **kwargs))
+    elif processes > 0:
+        from app.api import pool
 
-    def call_and_render() -> bytes:
-        return render_json(function(*args, **kwargs))
-
-    body = call_and_render() if inline else await run_in_threadpool(call_and_render)
+        body = await pool.run(processes, function, args, kwargs)
+    else:
+        body = await run_in_threadpool(lambda: render_json(function(*args, **kwargs)))
     return Response(body, media_type="application/json")

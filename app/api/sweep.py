@@ -18,4 +18,5 @@ async def sweep_program(request: Request) -> Response:
     body = await read_body(request, SweepRequest)
     return await run_engine(sweep, body.expression, body.values, variable=body.variable,
                             start=body.start, stop=body.stop, points=body.points,
-                            limits=request.app.state.limits)
+                            limits=request.app.state.limits,
+                            processes=request.app.state.settings.engine_processes)

@@ -21,6 +21,9 @@ class EngineError(Exception):
         self.msg = msg
         self.ctx = dict(ctx or {})
 
+    def __reduce__(self):  # picklable, so it can come back from an engine process
+        return (EngineError, (self.type, self.msg, self.ctx))
+
     @classmethod
     def at(cls, type: str, msg: str, text: str, offset: int, **ctx: Any) -> EngineError:
         """An error located at a character offset of the program text."""

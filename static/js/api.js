@@ -12,43 +12,53 @@ export class ApiError extends Error {
 }
 
 const NONFINITE = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity };
+// Numeric fields: a number, or in tensor mode a nested list or a summary object of numbers.
 const NUM_KEYS = new Set(["value", "grad", "default", "numeric", "analytic", "rel_error", "h", "tolerance",
-  "step_size"]);
-const NUM_LIST_KEYS = new Set(["local_grads", "xs", "ys", "slopes"]);
+  "step_size", "local_grads", "edge_grads", "xs", "ys", "slopes", "norm", "min", "max", "mean", "sample"]);
 const NUM_MAP_KEYS = new Set(["gradients", "values"]);
 
 function num(v) {
   return typeof v === "string" && v in NONFINITE ? NONFINITE[v] : v;
 }
 
+// A number, nested list or summary with the non-finite strings decoded at every level.
+function numTree(v) {
+  if (Array.isArray(v)) return v.map(numTree);
+  if (v && typeof v === "object") {
+    const out = {};
+    for (const [k, x] of Object.entries(v)) out[k] = k === "shape" || k === "summary" || k === "finite" ? x : numTree(x);
+    return out;
+  }
+  return num(v);
+}
+
 // Decode the contract's non-finite strings ("NaN", "Infinity", "-Infinity") in numeric fields only.
 export function decodeNumbers(x, key = null) {
-  if (Array.isArray(x)) {
-    if (NUM_LIST_KEYS.has(key)) return x.map(num);
-    return x.map((v) => decodeNumbers(v, null));
-  }
+  if (Array.isArray(x)) return x.map((v) => decodeNumbers(v, null));
   if (x && typeof x === "object") {
-    if (NUM_MAP_KEYS.has(key)) {
-      const out = {};
-      for (const [k, v] of Object.entries(x)) out[k] = num(v);
-      return out;
-    }
     const out = {};
     for (const [k, v] of Object.entries(x)) {
-      out[k] = NUM_KEYS.has(k) && typeof v !== "object" ? num(v) : decodeNumbers(v, k);
+      if (NUM_KEYS.has(k)) out[k] = numTree(v);
+      else if (NUM_MAP_KEYS.has(k) && v && typeof v === "object" && !Array.isArray(v)) {
+        out[k] = {};
+        for (const [name, t] of Object.entries(v)) out[k][name] = numTree(t);
+      } else out[k] = decodeNumbers(v, k);
     }
     return out;
   }
   return x;
 }
 
-// JSON has no NaN/Infinity: encode request numbers the way the contract does.
+// JSON has no NaN/Infinity: encode request numbers (and tensor elements) the way the contract does.
+function encodeNum(v) {
+  if (Array.isArray(v)) return v.map(encodeNum);
+  if (typeof v !== "number" || Number.isFinite(v)) return v;
+  return Number.isNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
+}
 function encodeValues(values) {
   if (!values) return values;
   const out = {};
-  for (const [k, v] of Object.entries(values)) {
-    out[k] = Number.isFinite(v) ? v : Number.isNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
-  }
+  for (const [k, v] of Object.entries(values)) out[k] = encodeNum(v);
   return out;
 }
 
@@ -86,9 +96,10 @@ export const api = {
   evaluate: (expression, values, { numericCheck = false, signal } = {}) =>
     request("POST", "/api/v1/evaluate",
       { expression, values: encodeValues(values), ...(numericCheck ? { numeric_check: true } : {}) }, signal),
-  optimize: (expression, values, mode, stepSize, steps, signal) =>
+  optimize: (expression, values, mode, stepSize, steps, signal, variables = null) =>
     request("POST", "/api/v1/optimize",
-      { expression, values: encodeValues(values), mode, step_size: stepSize, steps }, signal),
+      { expression, values: encodeValues(values), mode, step_size: stepSize, steps, ...(variables ? { variables } : {}) },
+      signal),
   sweep: (expression, values, variable, start, stop, points = 121, signal) =>
     request("POST", "/api/v1/sweep",
       { expression, values: encodeValues(values), variable, start, stop, points }, signal),

@@ -1,6 +1,8 @@
 // Pure layout helpers shared by the layout worker (and the benchmark): build a Graphviz DOT
 // description from the graph *structure* and turn Graphviz's json0 output into plain geometry.
 // No DOM, no values: a layout depends only on structure, so it can be cached by structureKey().
+// In tensor mode shapes are structure too (a tensor node's card is sized by its shape).
+import { cardGeom, isSummary, isTensorShape, shapeText } from "./tensor.js";
 
 export const SIZES = {
   gate: 40,        // gate circle diameter (px == Graphviz points)
@@ -14,21 +16,37 @@ export function structureKey(nodes, outputId) {
   let s = `o${outputId}|`;
   for (const n of nodes) {
     s += `${n.op}:${n.operands.join(",")}:${n.label ?? ""}`;
-    if (n.op === "const") s += `=${n.value}`;
+    if (isTensorShape(n.shape)) s += `#${n.shape.join("x")}${isSummary(n.value) ? "s" : ""}`;
+    if (n.op === "const") s += `=${isTensorShape(n.shape) ? "" : n.value}`;
     s += ";";
   }
   return s;
 }
 
 // The minimal structure the worker needs (no values except constants, which are structural).
-export function structureOf(doc) {
+export function structureOf(doc, ops = null) {
   return {
     outputId: doc.output_id,
-    nodes: doc.nodes.map((n) => ({
-      id: n.id, op: n.op, label: n.label ?? null, operands: n.operands,
-      text: n.op === "const" ? formatConst(n.value) : null,
-    })),
+    nodes: doc.nodes.map((n) => {
+      const tensor = isTensorShape(n.shape);
+      return {
+        id: n.id, op: n.op, label: n.label ?? null, operands: n.operands,
+        text: n.op === "const" && !tensor ? formatConst(n.value) : null,
+        shape: tensor ? n.shape : null,
+        summary: tensor && isSummary(n.value),
+        header: tensor ? `${cardTitle(n, ops)}  ${shapeText(n.shape)}` : null,
+        sym: !tensor && n.op !== "input" && n.op !== "const" ? cardTitle(n, ops) : null,
+      };
+    }),
   };
+}
+
+// The left part of a tensor card's header: the input's name, the gate's symbol, or "const".
+export function cardTitle(n, ops = null) {
+  if (n.op === "input") return n.label ?? "";
+  if (n.op === "const") return "const";
+  const meta = ops && ops.get ? ops.get(n.op) : null;
+  return meta ? meta.symbol : n.op;
 }
 
 export function formatConst(v) {
@@ -39,6 +57,10 @@ export function formatConst(v) {
 }
 
 export function nodeSize(n) {
+  if (n.shape) {
+    const g = cardGeom(n);
+    return { w: Math.round(g.w), h: Math.round(g.h), shape: "tensor" };
+  }
   if (n.op === "input") {
     const len = String(n.label ?? "").length;
     return { w: Math.max(40, 9 * len + 22), h: SIZES.inputH, shape: "input" };
@@ -48,6 +70,9 @@ export function nodeSize(n) {
     const w = Math.max(SIZES.constD, 7 * len + 12);
     return { w, h: SIZES.constD, shape: "const" };
   }
+  // a gate whose symbol is a word (softmax+CE, log softmax) is a pill wide enough for it
+  const len = n.sym ? [...n.sym].length : 0;
+  if (len > 4) return { w: Math.round(7.4 * len + 18), h: SIZES.gate, shape: "gate" };
   return { w: SIZES.gate, h: SIZES.gate, shape: "gate" };
 }
 
@@ -69,7 +94,7 @@ export function buildDot(structure, opts = {}) {
     const sz = nodeSize(n);
     const w = (sz.w / IN).toFixed(4);
     const h = (sz.h / IN).toFixed(4);
-    if (sz.shape === "gate" && n.operands.length > 1) {
+    if ((sz.shape === "gate" || sz.shape === "tensor") && n.operands.length > 1) {
       const ports = n.operands.map((_, i) => `<i${i}>`).join("|");
       lines.push(`n${n.id} [shape=record, label="${ports}", width=${w}, height=${h}];`);
     } else {
@@ -82,7 +107,7 @@ export function buildDot(structure, opts = {}) {
     lines.push(`{rank=max; n${structure.outputId};}`);
   }
   for (const n of structure.nodes) {
-    const multi = n.operands.length > 1 && nodeSize(n).shape === "gate";
+    const multi = n.operands.length > 1 && ["gate", "tensor"].includes(nodeSize(n).shape);
     n.operands.forEach((src, i) => {
       const port = multi ? ` headport="i${i}:w",` : "";
       lines.push(`n${src} -> n${n.id} [${port} id="e${n.id}_${i}"];`);
@@ -160,7 +185,7 @@ export function parseLayout(json, structure) {
     // End the edge on the gate outline: extend horizontally from the port to the circle.
     const last = pts[pts.length - 1];
     let end = last;
-    if (tn.shape === "gate") {
+    if (tn.shape === "gate" && tn.w === tn.h) {
       const r = tn.w / 2;
       const dy = Math.max(-r * 0.9, Math.min(r * 0.9, last[1] - tn.y));
       end = [tn.x - Math.sqrt(r * r - dy * dy), tn.y + dy];

@@ -7,6 +7,7 @@ import { exportJson, exportPng, exportSvg } from "./export.js";
 import { fmt } from "./format.js";
 import { structureKey, structureOf } from "./layout.js";
 import { buildSchedule } from "./schedule.js";
+import { fmtT, isSummary, isTensorShape } from "./tensor.js";
 import { DEFAULT_PROGRAM, DEFAULT_VALUES, fromHash, shareUrl, state, writeHashNow, writeHashSoon } from "./state.js";
 import { drawSweep, drawTrajectory } from "./view-charts.js";
 import { createCircuitView } from "./view-circuit.js";
@@ -82,6 +83,7 @@ async function evaluateNow({ fit = false, pos = null } = {}) {
     Object.assign(state.memory, keep);
     state.error = null;
     editor.showError(null);
+    state.docProgram = program; // sweeps and optimizer runs use the program that made state.doc
     await showDocument(doc, { fit, pos, seq });
   } catch (err) {
     if (err.name === "AbortError" || seq !== evalSeq) return;
@@ -120,7 +122,7 @@ async function showDocument(doc, { fit = false, pos = null, seq = null } = {}) {
   } else {
     $("stage-status").textContent = doc.nodes.length > 300 ? `laying out ${doc.nodes.length} nodes…` : "";
     const t0 = performance.now();
-    const { layout } = await layoutFor(key, structureOf(doc));
+    const { layout } = await layoutFor(key, structureOf(doc, state.ops));
     timings.layoutMs = performance.now() - t0;
     if (seq !== null && seq !== evalSeq) return timings;
     stopPlaying();
@@ -142,6 +144,7 @@ async function showDocument(doc, { fit = false, pos = null, seq = null } = {}) {
   if (state.pos === null || state.pos > total) state.pos = total;
   circuit.setPos(state.pos, false);
   circuit.setSelected(state.selected);
+  $("legend-tensor").hidden = doc.mode !== "tensor";
   $("stage-status").textContent = `${doc.nodes.length} nodes`
     + (timings.layoutMs ? ` · layout ${Math.round(timings.layoutMs)} ms` : "")
     + (timings.layoutMs ? ` · draw ${Math.round(timings.drawMs)} ms` : "");
@@ -158,6 +161,7 @@ function updatePanels({ rebuild = false } = {}) {
   renderInspector($("inspector"), doc, state.schedule, state.ops, state.selected);
   updateNarration();
   updateSweepChoices();
+  updateTrainVars();
 }
 
 // ---- selection -------------------------------------------------------------------------------
@@ -211,7 +215,9 @@ function updateNarration() {
   } else if (pos === total) {
     badge.className = "phase done";
     badge.textContent = "done";
-    text.textContent = `${state.doc.output} = ${fmt(state.doc.value, 8)}. Every edge shows its value (green, above) and its gradient ∂${state.doc.output}/∂· (red, below).`;
+    text.textContent = state.doc.mode === "tensor"
+      ? `${state.doc.output} = ${fmtT(state.doc.value, { digits: 8 })}. Heatmaps: value (left), gradient ∂${state.doc.output}/∂· (right); hover for numbers. Edges: shape forward, ‖gradient‖ back.`
+      : `${state.doc.output} = ${fmt(state.doc.value, 8)}. Every edge shows its value (green, above) and its gradient ∂${state.doc.output}/∂· (red, below).`;
   } else {
     const step = sched.steps[pos - 1];
     badge.className = `phase ${step.phase}`;
@@ -295,6 +301,13 @@ function loadPreset(p) {
   state.values = { ...p.values };
   Object.assign(state.memory, p.values);
   state.selected = null;
+  const opt = p.expected && p.expected.optimize;
+  state.trainVars = opt && opt.variables ? [...opt.variables] : null;
+  if (opt) {
+    $("opt-mode").value = opt.mode;
+    $("opt-size").value = String(opt.step_size);
+    $("opt-n").value = String(opt.steps);
+  }
   editor.setText(p.program);
   const notes = $("preset-notes");
   notes.hidden = false;
@@ -310,8 +323,55 @@ function loadPreset(p) {
 // ---- gradient steps --------------------------------------------------------------------------
 function currentValues() {
   const out = {};
-  if (state.doc) for (const i of state.doc.inputs) out[i.name] = i.value;
+  if (state.doc) for (const i of state.doc.inputs) if (!isSummary(i.value)) out[i.name] = i.value;
   return out;
+}
+
+// Values an optimizer run hands back that the page can send again: numbers and nested lists
+// (trajectory entries for tensors are {shape, norm}; big final tensors may be summaries).
+function usable(values) {
+  const out = {};
+  for (const [k, v] of Object.entries(values || {})) if (typeof v === "number" || Array.isArray(v)) out[k] = v;
+  return out;
+}
+
+// Tensor mode: which inputs "gradient steps" move (a weight, yes; the data, usually not).
+function updateTrainVars() {
+  const box = $("train-vars");
+  const doc = state.doc;
+  if (!doc || doc.mode !== "tensor" || doc.inputs.length < 2) {
+    box.hidden = true;
+    box.replaceChildren();
+    return;
+  }
+  const names = doc.inputs.map((i) => i.name);
+  if (state.trainVars) state.trainVars = state.trainVars.filter((n) => names.includes(n));
+  const key = names.join(",") + "|" + (state.trainVars ? state.trainVars.join(",") : "*");
+  if (box.dataset.key === key) return;
+  box.dataset.key = key;
+  box.hidden = false;
+  const label = document.createElement("span");
+  label.textContent = "move:";
+  const items = names.map((n) => {
+    const l = document.createElement("label");
+    const c = document.createElement("input");
+    c.type = "checkbox";
+    c.value = n;
+    c.dataset.testid = `train-${n}`;
+    c.checked = !state.trainVars || state.trainVars.includes(n);
+    c.addEventListener("change", () => {
+      state.trainVars = [...box.querySelectorAll("input:checked")].map((x) => x.value);
+      box.dataset.key = names.join(",") + "|" + state.trainVars.join(",");
+    });
+    l.append(c, document.createTextNode(n));
+    return l;
+  });
+  box.replaceChildren(label, ...items);
+}
+
+function trainVariables() {
+  if (!state.doc || state.doc.mode !== "tensor" || !state.trainVars) return null;
+  return state.trainVars.length ? state.trainVars : null;
 }
 
 let optAnim = null;
@@ -325,11 +385,15 @@ async function optimize(mode, steps) {
   }
   if (optAnim) cancelAnimationFrame(optAnim);
   try {
-    const res = await api.optimize(state.program, currentValues(), mode, size, steps);
+    if (state.doc.mode === "tensor" && state.trainVars && !state.trainVars.length) {
+      status.textContent = "tick at least one input to move";
+      return;
+    }
+    const res = await api.optimize(state.docProgram ?? state.program, currentValues(), mode, size, steps, undefined, trainVariables());
     const traj = res.trajectory;
     const out = state.doc.output;
     if (steps === 1) {
-      state.values = { ...state.values, ...res.final.values };
+      state.values = { ...state.values, ...usable(res.final.values) };
       drawTrajectory($("opt-chart"), traj.map((t) => t.value), 1, out);
       status.textContent = `${mode}: ${out} ${fmt(traj[0].value, 6)} → ${fmt(res.final.value, 6)}`;
       await evaluateNow();
@@ -344,13 +408,14 @@ async function optimize(mode, steps) {
       status.textContent = `step ${traj[k].step}/${res.steps}: ${out} = ${fmt(traj[k].value, 8)}`;
       if (now - lastEval > 90 || k === traj.length - 1) {
         lastEval = now;
-        state.values = { ...state.values, ...traj[k].values };
+        state.values = { ...state.values, ...usable(k === traj.length - 1 ? res.final.values : traj[k].values) };
         evaluateNow();
       }
       if (k < traj.length - 1) optAnim = requestAnimationFrame(frame);
       else {
         optAnim = null;
-        const vals = Object.entries(res.final.values).map(([n, v]) => `${n} ${fmt(v, 6)}`).join(", ");
+        const vals = Object.entries(res.final.values).filter(([n]) => res.variables.includes(n))
+          .map(([n, v]) => `${n} ${fmtT(v, { digits: 6 })}`).join(", ");
         status.textContent = `after ${res.steps} steps: ${vals}; ${out} = ${fmt(res.final.value, 10)}`;
         status.dataset.final = String(res.final.value);
       }
@@ -367,7 +432,8 @@ let sweepSeq = 0;
 
 function updateSweepChoices() {
   const sel = $("sweep-var");
-  const names = state.doc.inputs.map((i) => i.name);
+  // sweeps run along one number: the scalar inputs (tensor programs may have a few, like lam)
+  const names = state.doc.inputs.filter((i) => !isTensorShape(i.shape)).map((i) => i.name);
   const have = [...sel.options].map((o) => o.value);
   if (have.join(",") !== names.join(",")) {
     sel.replaceChildren(...names.map((n) => {
@@ -392,16 +458,17 @@ async function runSweep() {
   const status = $("sweep-status");
   if (!doc || !v) {
     $("sweep-chart").replaceChildren();
-    status.textContent = doc ? "no inputs to sweep" : "";
+    status.textContent = doc ? (doc.inputs.length ? "no scalar inputs to sweep" : "no inputs to sweep") : "";
     return;
   }
   const seq = ++sweepSeq;
   const x0 = doc.inputs.find((i) => i.name === v).value;
   const r = Math.max(1e-3, Number($("sweep-range").value) || 5);
   try {
-    const res = await api.sweep(state.program, currentValues(), v, x0 - r, x0 + r, 121);
-    if (seq !== sweepSeq) return;
-    drawSweep($("sweep-chart"), res, x0, doc.value, doc.gradients[v], v, doc.output);
+    const res = await api.sweep(state.docProgram ?? state.program, currentValues(), v, x0 - r, x0 + r, 121);
+    if (seq !== sweepSeq || doc !== state.doc) return;
+    const f0 = typeof doc.value === "number" ? doc.value : NaN; // a tensor output: no tangent line
+    drawSweep($("sweep-chart"), res, x0, f0, doc.gradients[v], v, doc.output);
     status.textContent = `${doc.output} along ${v} ∈ [${fmt(x0 - r)}, ${fmt(x0 + r)}]; dashed: tangent at ${v} = ${fmt(x0)}, slope ∂${doc.output}/∂${v} = ${fmt(doc.gradients[v], 6)}`;
   } catch (err) {
     if (seq === sweepSeq) status.textContent = err.message;
@@ -439,6 +506,7 @@ async function loadDocument(rawDoc) {
 async function init() {
   circuit = createCircuitView($("circuit"), {
     fxNode: $("circuit-fx"),
+    tipNode: $("tensor-tip"),
     onSelect: select,
     onZoom: (t, byUser) => {
       if (byUser) {
@@ -469,6 +537,11 @@ async function init() {
       scheduleEvaluate(live ? 40 : 200);
     },
     onSelect: select,
+    onReset: (name) => {
+      delete state.values[name];
+      delete state.memory[name];
+      scheduleEvaluate(0);
+    },
   });
   controlsUi = bindControls({ togglePlay, step, jump, setSpeed: (s) => { state.speed = s; circuit.setStepMs(stepMs()); },
     zoomBy: (f) => circuit.zoomBy(f), fit: () => circuit.fit() });

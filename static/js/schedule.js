@@ -1,6 +1,7 @@
 // The animation schedule and the per-edge numbers, built from the engine's topological node
 // list (doc.nodes is already in topological order; JS never computes a second ordering). No DOM.
 import { fmt, fmtAscii } from "./format.js";
+import { fmtShape, fmtT, isTensorNode } from "./tensor.js";
 
 export function edgeId(target, index) {
   return `e${target}_${index}`;
@@ -9,7 +10,7 @@ export function edgeId(target, index) {
 export function nodeName(doc, id) {
   const n = doc.nodes[id];
   if (n.label) return n.label;
-  if (n.op === "const") return fmtAscii(n.value);
+  if (n.op === "const") return isTensorNode(n) ? `c${id}` : fmtAscii(n.value);
   return `n${id}`;
 }
 
@@ -20,16 +21,20 @@ function mulGrad(g, lg) {
 }
 
 // Every edge: operand `index` of node `target` comes from `source`. Forward it carries the
-// source's value; backward it carries target.grad * target.local_grads[index].
+// source's value; backward it carries target.grad * target.local_grads[index] (in tensor mode the
+// engine's edge_grads[index], already summed back to the operand's shape).
 export function edgesOf(doc) {
   const edges = [];
   for (const n of doc.nodes) {
     n.operands.forEach((src, i) => {
+      const s = doc.nodes[src];
       edges.push({
         id: edgeId(n.id, i), source: src, target: n.id, index: i,
-        value: doc.nodes[src].value,
+        value: s.value,
         local: n.local_grads[i],
-        grad: mulGrad(n.grad, n.local_grads[i]),
+        grad: n.edge_grads ? n.edge_grads[i] : mulGrad(n.grad, n.local_grads[i]),
+        shape: s.shape || [],
+        tensor: isTensorNode(s),
       });
     });
   }
@@ -47,14 +52,16 @@ export function outEdges(doc, edges = edgesOf(doc)) {
 export function forkSum(doc, id, outs) {
   const es = outs[id];
   if (!es || es.length < 2) return null;
+  if (isTensorNode(doc.nodes[id])) return `${es.length} gradients add`;
   const terms = es.map((e) => fmt(e.grad)).join(" + ").replace(/\+ −/g, "− ");
   return `${terms} = ${fmt(doc.nodes[id].grad)}`;
 }
 
 function substitute(template, names) {
   // replace the metadata's operand letters a, b with the operands' names
-  return template.replace(/(?<![\\A-Za-z_])([ab])(?![A-Za-z_0-9])/g, (m, v) =>
-    v === "a" ? names[0] ?? m : names[1] ?? m);
+  // (and the matrix letters A, B of the tensor ops: matmul's "A B", "\bar{Y} B^{\top}")
+  return template.replace(/(?<![\\A-Za-z_])([abAB])(?![A-Za-z_0-9])/g, (m, v) =>
+    v === "a" || v === "A" ? names[0] ?? m : names[1] ?? m);
 }
 
 export function formulaText(doc, id, ops) {
@@ -100,7 +107,15 @@ export function chainRule(doc, id, outs) {
     const t = nodeName(doc, e.target);
     return `d${f}/d${t} * d${t}/d${nm}`;
   }).join(" + ");
-  const nums = es.map((e) => `${fmtAscii(doc.nodes[e.target].grad)} * ${fmtAscii(e.local)}`).join(" + ");
+  if (doc.mode === "tensor" && (isTensorNode(doc.nodes[id]) || es.some((e) => isTensorNode(doc.nodes[e.target])))) {
+    // matrices: name the pieces and their shapes; the inspector lists the numbers
+    const pieces = es.map((e) => `${fmtShape(e.shape)} from ${nodeName(doc, e.target)}`).join(" + ");
+    return `d${f}/d${nm} = ${sym}\n       = ${pieces}${es.length > 1 ? " (summed)" : ""}`
+      + `\n       = ${fmtT(doc.nodes[id].grad, { digits: 4 })}`;
+  }
+  // tensor mode has no scalar local gradient per edge: the edge carries the engine's edge gradient
+  const nums = doc.mode === "tensor" ? es.map((e) => fmtAscii(e.grad)).join(" + ")
+    : es.map((e) => `${fmtAscii(doc.nodes[e.target].grad)} * ${fmtAscii(e.local)}`).join(" + ");
   return `d${f}/d${nm} = ${sym} = ${nums} = ${fmtAscii(doc.nodes[id].grad)}`;
 }
 
@@ -139,11 +154,17 @@ function paren(s) {
 function forwardCaption(doc, id, ops) {
   const n = doc.nodes[id];
   const nm = nodeName(doc, id);
-  if (n.op === "input") return `input ${nm} = ${fmt(n.value)}`;
-  if (n.op === "const") return `constant ${fmt(n.value)}`;
+  if (n.op === "input") return `input ${nm} = ${fmtT(n.value)}`;
+  if (n.op === "const") return `constant ${fmtT(n.value)}`;
   const text = formulaText(doc, id, ops);
-  const withValues = substitute(ops.get(n.op)?.formula ?? text, n.operands.map((s) => paren(fmt(doc.nodes[s].value))));
-  let s = `${nm} = ${text} = ${withValues} = ${fmt(n.value)}`;
+  let s;
+  if (doc.mode === "tensor" && (isTensorNode(n) || n.operands.some((o) => isTensorNode(doc.nodes[o])))) {
+    const shapes = n.operands.map((o) => `${nodeName(doc, o)} ${fmtShape(doc.nodes[o].shape)}`).join(", ");
+    s = `${nm} = ${text}: ${shapes} → ${isTensorNode(n) ? fmtShape(n.shape) : "scalar"} = ${fmtT(n.value)}`;
+  } else {
+    const withValues = substitute(ops.get(n.op)?.formula ?? text, n.operands.map((o) => paren(fmt(doc.nodes[o].value))));
+    s = `${nm} = ${text} = ${withValues} = ${fmt(n.value)}`;
+  }
   if (n.reason) s += `  (${n.reason})`;
   return s;
 }
@@ -156,9 +177,16 @@ function backwardCaption(doc, id, outs, ops) {
   if (id === doc.output_id) head = `∂${f}/∂${f} = 1 (the output's gradient starts at 1)`;
   else {
     const fs = forkSum(doc, id, outs);
-    head = fs ? `∂${f}/∂${nm} = ${fs} (gradients add at a fork)` : `∂${f}/∂${nm} = ${fmt(n.grad)}`;
+    head = fs ? `∂${f}/∂${nm} = ${fs} (gradients add at a fork)` : `∂${f}/∂${nm} = ${fmtT(n.grad)}`;
+    if (fs && isTensorNode(n)) head = `∂${f}/∂${nm}: ${fs} at this fork = ${fmtT(n.grad)}`;
   }
   if (!n.operands.length) return head;
+  if (n.edge_grads) {
+    const parts = n.operands.map((o, i) => `∂${f}/∂${nodeName(doc, o)} ← ${fmtT(n.edge_grads[i])}`);
+    const meta = ops.get(n.op);
+    const rule = meta ? meta.matrix_rule || meta.rule.split(":")[0] : null;
+    return `${head}; ${parts.join(", ")}${rule ? ` — ${rule}` : ""}`;
+  }
   const parts = n.operands.map((s, i) => {
     const g = mulGrad(n.grad, n.local_grads[i]);
     return `∂${f}/∂${nodeName(doc, s)} ← ${fmt(n.grad)} × ${paren(fmt(n.local_grads[i]))} = ${fmt(g)}`;

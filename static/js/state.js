@@ -11,6 +11,7 @@ export const state = {
   ops: new Map(),                // name -> ops metadata, learned from /api/v1/ops only
   presets: [],
   doc: null,                     // last good evaluation document
+  docProgram: null,              // the program text that produced doc
   structureKey: null,
   layout: null,                  // geometry for doc's structure
   schedule: null,                // animation schedule for doc
@@ -22,6 +23,7 @@ export const state = {
   numericCheck: false,
   sweepVar: null,
   optimize: { mode: "ascent", stepSize: 0.01, steps: 100 },
+  trainVars: null,               // tensor mode: the inputs "gradient steps" move (null = all)
   presetId: null,
   view: null,                    // {x, y, k} zoom transform, restored from the URL
 };
@@ -35,10 +37,31 @@ export function emit(event, payload) {
   for (const fn of listeners.get(event) || []) fn(payload);
 }
 
-// ---- URL hash: #p=<program>&v=x:-2,y:5&sel=3&step=4&nc=1&t=x,y,k -----------------------------
+// ---- URL hash: #p=<program>&v=x:-2,y:5&sel=3&step=4&nc=1&t=x,y,k (vj=<JSON> with tensors) -------
 
+// Scalars as "x:-2,y:5"; if any value is a tensor (nested list), the whole map as JSON in "vj".
+function hasTensor(values) {
+  return Object.values(values).some((v) => Array.isArray(v));
+}
 function encodeValues(values) {
   return Object.entries(values).map(([k, v]) => `${k}:${v}`).join(",");
+}
+function encodeJson(values) {
+  return JSON.stringify(values, (k, x) => (typeof x === "number" && !Number.isFinite(x)
+    ? (Number.isNaN(x) ? "NaN" : x > 0 ? "Infinity" : "-Infinity") : x));
+}
+function decodeJson(s) {
+  const dec = (x) => (Array.isArray(x) ? x.map(dec)
+    : x === "NaN" ? NaN : x === "Infinity" ? Infinity : x === "-Infinity" ? -Infinity : x);
+  try {
+    const v = JSON.parse(s);
+    if (!v || typeof v !== "object" || Array.isArray(v)) return {};
+    const out = {};
+    for (const [k, x] of Object.entries(v)) out[k] = dec(x);
+    return out;
+  } catch {
+    return {};
+  }
 }
 function decodeValues(s) {
   const out = {};
@@ -55,8 +78,11 @@ function decodeValues(s) {
 export function toHash(s = state) {
   const p = new URLSearchParams();
   p.set("p", s.program);
-  const v = encodeValues(s.values);
-  if (v) p.set("v", v);
+  if (hasTensor(s.values)) p.set("vj", encodeJson(s.values));
+  else {
+    const v = encodeValues(s.values);
+    if (v) p.set("v", v);
+  }
   if (s.selected !== null && s.selected !== undefined) p.set("sel", String(s.selected));
   if (s.pos !== null && s.schedule && s.pos < s.schedule.steps.length) p.set("step", String(s.pos));
   if (s.numericCheck) p.set("nc", "1");
@@ -69,7 +95,7 @@ export function fromHash(hash) {
   if (!h) return null;
   const p = new URLSearchParams(h);
   if (!p.has("p")) return null;
-  const out = { program: p.get("p"), values: decodeValues(p.get("v")) };
+  const out = { program: p.get("p"), values: p.has("vj") ? decodeJson(p.get("vj")) : decodeValues(p.get("v")) };
   if (p.has("sel")) out.selected = Number(p.get("sel"));
   if (p.has("step")) out.pos = Number(p.get("step"));
   out.numericCheck = p.get("nc") === "1";

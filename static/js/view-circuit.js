@@ -2,8 +2,10 @@
 // evaluation, reveal/highlight classes from the animation position. View only: it never calls
 // the API and never orders nodes itself.
 import { fmt, fmtFull, raw } from "./format.js";
-import { SIZES } from "./layout.js";
+import { cardTitle, SIZES } from "./layout.js";
 import { forkSum, isGradShown, isValueShown, nodeName } from "./schedule.js";
+import { fmtShape, fmtT, isTensorValue, rawT, size, stats } from "./tensor.js";
+import { bindTooltip, buildCard, paintCard } from "./view-heatmap.js";
 
 const d3 = globalThis.d3;
 const SVGNS = "http://www.w3.org/2000/svg";
@@ -14,7 +16,28 @@ function symbolSize(sym) {
   return n <= 1 ? 20 : n === 2 ? 15 : n === 3 ? 13 : 11;
 }
 
-export function createCircuitView(svgNode, { onSelect, onZoom, fxNode = null } = {}) {
+// Edge label text: a number, or for a tensor its shape going forward and the gradient's norm back.
+function valueLabel(v) {
+  if (isTensorValue(v)) return fmtShape(Array.isArray(v) ? shapeOfList(v) : v.shape);
+  return fmt(v);
+}
+function gradLabel(g) {
+  if (isTensorValue(g)) {
+    const s = stats(g);
+    return Number.isFinite(s.norm) ? `‖g‖ ${fmt(s.norm, 3)}` : fmtShape(g.shape);
+  }
+  return fmt(g);
+}
+function shapeOfList(v) {
+  return Array.isArray(v[0]) ? [v.length, v[0].length] : [v.length];
+}
+function dataOf(v) {
+  // full numbers for small tensors only (a data attribute is not the place for 4,096 numbers)
+  if (isTensorValue(v)) return Array.isArray(v) && size(shapeOfList(v)) <= 256 ? rawT(v) : "";
+  return raw(v);
+}
+
+export function createCircuitView(svgNode, { onSelect, onZoom, fxNode = null, tipNode = null } = {}) {
   const svg = d3.select(svgNode);
   svg.selectAll("*").remove();
   const defs = svg.append("defs");
@@ -38,7 +61,7 @@ export function createCircuitView(svgNode, { onSelect, onZoom, fxNode = null } =
   let doc = null, layout = null, sched = null, ops = null;
   let pos = 0;
   let edgeEls = new Map(); // edge id -> {g, line, value, grad}
-  let nodeEls = new Map(); // node id -> {g, fork, reason}
+  let nodeEls = new Map(); // node id -> {g, fork, reason, card}
   let active = { node: null, edges: [] };
   let transform = d3.zoomIdentity;
   let reducedMotion = false;
@@ -52,6 +75,12 @@ export function createCircuitView(svgNode, { onSelect, onZoom, fxNode = null } =
     if (onZoom) onZoom({ x: transform.x, y: transform.y, k: transform.k }, ev.sourceEvent != null);
   });
   svg.call(zoom).on("dblclick.zoom", null);
+  bindTooltip(svgNode, tipNode, {
+    nodeOf: (id) => (doc ? doc.nodes[id] : null),
+    nameOf: (id) => nodeName(doc, id),
+    gradShown: (id) => (sched ? isGradShown(sched, id, pos) : true),
+    outputName: () => (doc ? doc.output : "f"),
+  });
   bg.on("click", () => onSelect && onSelect(null));
 
   function bounds() {
@@ -164,7 +193,20 @@ export function createCircuitView(svgNode, { onSelect, onZoom, fxNode = null } =
       g.setAttribute("data-op", n.op);
       if (n.label) g.setAttribute("data-label", n.label);
       g.setAttribute("transform", `translate(${geo.x},${geo.y})`);
-      if (geo.shape === "input") {
+      let card = null;
+      if (geo.shape === "tensor") {
+        g.classList.add(n.op === "input" ? "t-input" : n.op === "const" ? "t-const" : "t-gate");
+        const meta = ops.get(n.op);
+        card = buildCard(g, n, geo, cardTitle(n, ops));
+        if (meta && meta.kind) g.setAttribute("data-kind", meta.kind);
+        if (n.label && n.op !== "input") {
+          const l = document.createElementNS(SVGNS, "text");
+          l.setAttribute("class", "node-label");
+          l.setAttribute("y", -geo.h / 2 - 7);
+          l.textContent = n.label;
+          g.appendChild(l);
+        }
+      } else if (geo.shape === "input") {
         const rect = document.createElementNS(SVGNS, "rect");
         rect.setAttribute("class", "node-shape");
         rect.setAttribute("x", -geo.w / 2); rect.setAttribute("y", -geo.h / 2);
@@ -189,15 +231,23 @@ export function createCircuitView(svgNode, { onSelect, onZoom, fxNode = null } =
         t.textContent = fmt(n.value);
         g.appendChild(t);
       } else {
-        const c = document.createElementNS(SVGNS, "circle");
+        let c;
+        if (geo.w > geo.h) { // a pill for a gate named by a word
+          c = document.createElementNS(SVGNS, "rect");
+          c.setAttribute("x", -geo.w / 2); c.setAttribute("y", -geo.h / 2);
+          c.setAttribute("width", geo.w); c.setAttribute("height", geo.h);
+          c.setAttribute("rx", geo.h / 2);
+        } else {
+          c = document.createElementNS(SVGNS, "circle");
+          c.setAttribute("r", geo.w / 2);
+        }
         c.setAttribute("class", "node-shape");
-        c.setAttribute("r", geo.w / 2);
         g.appendChild(c);
         const meta = ops.get(n.op);
         const sym = meta ? meta.symbol : n.op;
         const t = document.createElementNS(SVGNS, "text");
         t.setAttribute("class", "node-symbol");
-        const fs = symbolSize(sym);
+        const fs = geo.w > geo.h ? 12.5 : symbolSize(sym);
         t.setAttribute("font-size", fs);
         t.setAttribute("y", fs * 0.35);
         t.textContent = sym;
@@ -223,7 +273,7 @@ export function createCircuitView(svgNode, { onSelect, onZoom, fxNode = null } =
         if (onSelect) onSelect(n.id);
       });
       nodeFrag.appendChild(g);
-      nodeEls.set(n.id, { g, fork, reason });
+      nodeEls.set(n.id, { g, fork, reason, card });
     }
     gNodes.node().appendChild(nodeFrag);
     updateValues(doc, sched);
@@ -236,20 +286,26 @@ export function createCircuitView(svgNode, { onSelect, onZoom, fxNode = null } =
     for (const e of sched.edges) {
       const el = edgeEls.get(e.id);
       if (!el) continue;
-      el.value.textContent = fmt(e.value);
-      el.grad.textContent = fmt(e.grad);
-      el.g.setAttribute("data-value", raw(e.value));
-      el.g.setAttribute("data-grad", raw(e.grad));
+      el.value.textContent = valueLabel(e.value);
+      el.grad.textContent = gradLabel(e.grad);
+      el.g.setAttribute("data-value", dataOf(e.value));
+      el.g.setAttribute("data-grad", dataOf(e.grad));
       el.g.classList.toggle("off-path", !doc.nodes[e.target].on_path || !doc.nodes[e.source].on_path);
-      el.g.classList.toggle("nonfinite", !Number.isFinite(e.value) || !Number.isFinite(e.grad));
+      if (e.tensor) {
+        el.g.setAttribute("data-shape", fmtShape(e.shape));
+        el.g.classList.toggle("nonfinite", !doc.nodes[e.source].finite);
+      } else {
+        el.g.classList.toggle("nonfinite", !Number.isFinite(e.value) || (e.grad !== null && !Number.isFinite(e.grad)));
+      }
     }
     const o = edgeEls.get("out");
     if (o) {
       const outNode = doc.nodes[doc.output_id];
-      o.value.textContent = fmt(outNode.value);
-      o.grad.textContent = fmt(outNode.grad);
-      o.g.setAttribute("data-value", raw(outNode.value));
-      o.g.setAttribute("data-grad", raw(outNode.grad));
+      const tensorOut = isTensorValue(outNode.value);
+      o.value.textContent = valueLabel(outNode.value);
+      o.grad.textContent = tensorOut ? "ones" : fmt(outNode.grad);
+      o.g.setAttribute("data-value", dataOf(outNode.value));
+      o.g.setAttribute("data-grad", dataOf(outNode.grad));
     }
     for (const n of doc.nodes) {
       const el = nodeEls.get(n.id);
@@ -257,17 +313,23 @@ export function createCircuitView(svgNode, { onSelect, onZoom, fxNode = null } =
       const fs = forkSum(doc, n.id, sched.outs);
       el.fork.textContent = fs ? fs : "";
       el.g.classList.toggle("fork", !!fs);
-      el.g.setAttribute("data-value", raw(n.value));
-      el.g.setAttribute("data-grad", raw(n.grad));
+      el.g.setAttribute("data-value", dataOf(n.value));
+      el.g.setAttribute("data-grad", dataOf(n.grad));
+      if (el.card) {
+        el.g.setAttribute("data-shape", fmtShape(n.shape));
+        paintCard(el.card, n);
+      }
       el.g.classList.toggle("nonfinite", !n.finite);
       el.g.classList.toggle("off-path", !n.on_path);
       el.reason.textContent = n.reason ? `⚠ ${n.reason}` : "";
       el.g.classList.toggle("has-reason", !!n.reason);
-      if (n.op === "const") {
+      if (n.op === "const" && !el.card) {
         const t = el.g.querySelector(".node-const");
         if (t) t.textContent = fmt(n.value);
       }
-      const title = `${nodeName(doc, n.id)} (${n.op}): value ${fmtFull(n.value)}, grad ${fmtFull(n.grad)}`;
+      const title = el.card
+        ? `${nodeName(doc, n.id)} (${n.op}, ${fmtShape(n.shape)}): value ${fmtT(n.value)}, grad ${fmtT(n.grad)}`
+        : `${nodeName(doc, n.id)} (${n.op}): value ${fmtFull(n.value)}, grad ${fmtFull(n.grad)}`;
       el.g.setAttribute("aria-label", title);
     }
   }

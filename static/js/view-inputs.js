@@ -1,7 +1,9 @@
 // The inputs panel (a number field and a slider per input, built from the evaluation's
 // `inputs`) and the result box. Rows are rebuilt only when the input names change; otherwise
-// numbers update in place so a slider being dragged keeps its focus.
+// numbers update in place so a slider being dragged keeps its focus. A tensor input gets its
+// nested list as editable text (one matrix row per line) instead of a slider.
 import { fmt, fmtFull, raw } from "./format.js";
+import { fmtShape, fmtT, isSummary, isTensorValue, parseTensorText, rawT, shapeText, toEditText } from "./tensor.js";
 
 function sliderRange(v) {
   const c = Number.isFinite(v) ? v : 0;
@@ -13,14 +15,76 @@ function tidy(v) {
   return Number(Number(v).toPrecision(8));
 }
 
-export function createInputsView(container, resultBox, { onValue, onSelect }) {
+function rowKey(i) {
+  return `${i.name}:${(i.shape || []).length ? "t" : "s"}`;
+}
+
+export function createInputsView(container, resultBox, { onValue, onSelect, onReset = () => {} }) {
   let names = [];
   const rows = new Map();
+
+  function tensorRow(inp, row, name) {
+    const badge = document.createElement("span");
+    badge.className = "shape-badge";
+    badge.dataset.testid = `shape-${inp.name}`;
+    const head = document.createElement("div");
+    head.className = "controls";
+    head.append(badge);
+    const edit = document.createElement("div");
+    edit.className = "tensor-edit";
+    const text = document.createElement("textarea");
+    text.className = "tensor-text";
+    text.spellcheck = false;
+    text.wrap = "off";
+    text.dataset.testid = `input-${inp.name}`;
+    text.setAttribute("aria-label", `value of ${inp.name} as a nested list`);
+    const msg = document.createElement("div");
+    msg.className = "tensor-msg";
+    const note = document.createElement("span");
+    const reset = document.createElement("button");
+    reset.type = "button";
+    reset.className = "btn";
+    reset.textContent = "reset";
+    reset.title = "Back to the program's own value";
+    reset.hidden = true;
+    msg.append(note, reset);
+    edit.append(text, msg);
+    const grads = document.createElement("div");
+    grads.className = "grads";
+    const grad = document.createElement("span");
+    grad.className = "grad tensor";
+    grad.dataset.testid = `grad-${inp.name}`;
+    const numeric = document.createElement("span");
+    numeric.className = "numeric";
+    numeric.dataset.testid = `numeric-${inp.name}`;
+    grads.append(grad, numeric);
+    const detail = document.createElement("details");
+    detail.className = "numeric-detail";
+    detail.hidden = true;
+    row.append(name, head, edit, grads, detail);
+    let timer = null;
+    text.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const r = parseTensorText(text.value);
+        text.classList.toggle("invalid", !!r.error);
+        msg.classList.toggle("bad", !!r.error);
+        if (r.error) {
+          note.textContent = r.error;
+          return;
+        }
+        note.textContent = "";
+        onValue(inp.name, r.value, { live: false });
+      }, 300);
+    });
+    reset.addEventListener("click", () => onReset(inp.name));
+    return { row, text, badge, note, msg, reset, grad, numeric, detail, tensor: true, shown: null };
+  }
 
   function build(doc) {
     container.replaceChildren();
     rows.clear();
-    names = doc.inputs.map((i) => i.name);
+    names = doc.inputs.map(rowKey);
     if (!names.length) {
       const p = document.createElement("p");
       p.className = "muted small";
@@ -38,6 +102,12 @@ export function createInputsView(container, resultBox, { onValue, onSelect }) {
       name.textContent = inp.name;
       name.title = `Select ${inp.name} in the circuit`;
       name.addEventListener("click", () => onSelect(inp.id));
+      if ((inp.shape || []).length) {
+        row.classList.add("tensor");
+        container.appendChild(row);
+        rows.set(inp.name, tensorRow(inp, row, name));
+        continue;
+      }
       const controls = document.createElement("div");
       controls.className = "controls";
       const num = document.createElement("input");
@@ -82,12 +152,17 @@ export function createInputsView(container, resultBox, { onValue, onSelect }) {
   }
 
   function update(doc, { selected = null, rebuild = false } = {}) {
-    const newNames = doc.inputs.map((i) => i.name);
+    const newNames = doc.inputs.map(rowKey);
     if (rebuild || newNames.join("\u0000") !== names.join("\u0000")) build(doc);
     const f = doc.output;
     for (const inp of doc.inputs) {
       const r = rows.get(inp.name);
       if (!r) continue;
+      if (r.tensor) {
+        updateTensorRow(r, inp, doc, f);
+        r.row.classList.toggle("selected", selected === inp.id);
+        continue;
+      }
       if (document.activeElement !== r.num && r.num.valueAsNumber !== inp.value) r.num.value = String(inp.value);
       if (document.activeElement !== r.slider) {
         if (inp.value < +r.slider.min) r.slider.min = Math.floor(inp.value);
@@ -121,9 +196,17 @@ export function createInputsView(container, resultBox, { onValue, onSelect }) {
     const v = document.createElement("span");
     v.className = "out";
     v.dataset.testid = "output-value";
-    v.dataset.value = raw(doc.value);
-    v.textContent = fmt(doc.value, 10);
-    v.title = fmtFull(doc.value);
+    if (isTensorValue(doc.value)) {
+      v.classList.add("tensor");
+      v.dataset.value = rawT(doc.value);
+      v.textContent = fmtT(doc.value, { limit: 12, digits: 6 });
+      const sh = doc.nodes[doc.output_id].shape;
+      v.title = `${fmtShape(sh)} tensor`;
+    } else {
+      v.dataset.value = raw(doc.value);
+      v.textContent = fmt(doc.value, 10);
+      v.title = fmtFull(doc.value);
+    }
     out.append(label, v);
     resultBox.appendChild(out);
     if (doc.numeric) {
@@ -149,4 +232,71 @@ export function createInputsView(container, resultBox, { onValue, onSelect }) {
   }
 
   return { update };
+}
+
+function updateTensorRow(r, inp, doc, f) {
+  const big = isSummary(inp.value);
+  r.badge.textContent = `${shapeText(inp.shape)}${inp.default !== null && inp.default !== undefined ? " · from the program" : ""}`;
+  const key = rawT(inp.value);
+  if (big) {
+    r.text.hidden = true;
+    r.note.textContent = `${fmtShape(inp.shape)}: too big to edit here (${fmtT(inp.value)})`;
+  } else if (document.activeElement !== r.text && key !== r.shown) {
+    r.text.hidden = false;
+    r.text.value = toEditText(inp.value);
+    r.text.rows = Math.min(8, Math.max(1, inp.shape.length === 2 ? inp.shape[0] : 1));
+    r.text.classList.remove("invalid");
+    r.msg.classList.remove("bad");
+    r.note.textContent = "";
+  }
+  r.shown = key;
+  const edited = inp.default !== null && inp.default !== undefined && rawT(inp.default) !== key;
+  r.reset.hidden = !edited;
+  const g = doc.gradients[inp.name];
+  r.grad.textContent = `∂${f}/∂${inp.name} = ${fmtT(g, { limit: 12, digits: 4 })}`;
+  r.grad.dataset.value = rawT(g);
+  const nc = doc.numeric && doc.numeric.inputs ? doc.numeric.inputs[inp.name] : null;
+  if (nc && Array.isArray(nc.numeric)) {
+    r.numeric.hidden = false;
+    const n = nc.numeric.length;
+    r.numeric.textContent = `numeric check on ${n} element${n === 1 ? "" : "s"}: max rel. error ${Number(nc.rel_error).toExponential(1)}${nc.ok ? " ✓" : " ✗"}`;
+    r.numeric.title = nc.note || "";
+    r.numeric.classList.toggle("bad", !nc.ok);
+    r.numeric.dataset.relError = String(nc.rel_error);
+    r.numeric.dataset.count = String(n);
+    r.detail.hidden = false;
+    const summary = document.createElement("summary");
+    summary.textContent = "numeric vs analytic, element by element";
+    const table = document.createElement("table");
+    const head = document.createElement("tr");
+    for (const h of ["index", "numeric", "analytic"]) {
+      const th = document.createElement("th");
+      th.textContent = h;
+      head.appendChild(th);
+    }
+    table.appendChild(head);
+    nc.numeric.slice(0, 24).forEach((x, k) => {
+      const tr = document.createElement("tr");
+      const idx = nc.indices ? nc.indices[k] : [k];
+      for (const t of [`[${[].concat(idx).join(", ")}]`, fmt(x, 8), fmt(nc.analytic[k], 8)]) {
+        const td = document.createElement("td");
+        td.textContent = t;
+        tr.appendChild(td);
+      }
+      table.appendChild(tr);
+    });
+    const open = r.detail.open;
+    r.detail.replaceChildren(summary, table);
+    r.detail.open = open;
+  } else if (nc) {
+    r.numeric.hidden = false;
+    r.numeric.textContent = `numeric ${fmt(nc.numeric, 6)} · rel. error ${Number(nc.rel_error).toExponential(1)}${nc.ok ? " ✓" : " ✗"}`;
+    r.numeric.classList.toggle("bad", !nc.ok);
+    r.numeric.dataset.relError = String(nc.rel_error);
+    r.detail.hidden = true;
+  } else {
+    r.numeric.hidden = true;
+    r.numeric.textContent = "";
+    r.detail.hidden = true;
+  }
 }

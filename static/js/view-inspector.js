@@ -2,6 +2,37 @@
 // the chain-rule line and the gate's rule in words (from /api/v1/ops).
 import { fmt, fmtFull, raw } from "./format.js";
 import { chainRule, formulaLatex, latexName, localGradLatex, nodeName } from "./schedule.js";
+import { at, fmtShape, fmtT, gridDims, heatColor, isSummary, isTensorNode, isTensorValue, rawT, stats } from "./tensor.js";
+
+const CLIP = 6; // rows and columns shown in the inspector's tables
+
+// A tensor as a small table, cells tinted by the diverging scale; clipped to CLIP x CLIP with "…".
+function tensorTable(v, shape, testid) {
+  if (isSummary(v)) {
+    return el("div", { class: "num", testid }, fmtT(v));
+  }
+  const table = el("table", { class: "tensor-table", testid, "data-value": rawT(v) });
+  const [R, C] = gridDims(shape);
+  const m = stats(v).absmax;
+  const rows = Math.min(R, CLIP), cols = Math.min(C, CLIP);
+  for (let r = 0; r < rows; r++) {
+    const tr = el("tr");
+    for (let c = 0; c < cols; c++) {
+      const x = at(v, shape, r, c);
+      const td = el("td", { title: fmtFull(x) }, fmt(x, 4));
+      td.style.backgroundColor = heatColor(x, m * 1.6); // lighter than the circuit so text stays legible
+      tr.appendChild(td);
+    }
+    if (C > cols) tr.appendChild(el("td", { class: "more" }, "…"));
+    table.appendChild(tr);
+  }
+  if (R > rows) {
+    const tr = el("tr");
+    tr.appendChild(el("td", { class: "more", colspan: String(cols + (C > cols ? 1 : 0)) }, `… ${R - rows} more rows`));
+    table.appendChild(tr);
+  }
+  return table;
+}
 
 function tex(el, src, display = false) {
   const katex = globalThis.katex;
@@ -53,6 +84,16 @@ export function renderInspector(container, doc, sched, ops, id) {
     container.appendChild(formula);
   }
 
+  if (meta && meta.matrix_rule && doc.mode === "tensor") {
+    container.appendChild(el("div", { class: "muted small" }, "the local rule in matrix form"));
+    container.appendChild(el("div", { class: "matrix-rule", testid: "inspector-matrix-rule" }, meta.matrix_rule));
+  }
+
+  if (isTensorNode(n) || (doc.mode === "tensor" && n.operands.some((o) => isTensorNode(doc.nodes[o])))) {
+    renderTensorNode(container, doc, sched, ops, id);
+    return;
+  }
+
   const dl = el("dl");
   dl.append(el("dt", {}, "value"));
   dl.append(el("dd", { class: "v", testid: "inspector-value", "data-value": raw(n.value) }, fmtFull(n.value)));
@@ -88,5 +129,71 @@ export function renderInspector(container, doc, sched, ops, id) {
   let rule = meta ? meta.rule : null;
   if (n.op === "input") rule = "an input's gradient is the sum of the gradients on its out-edges";
   if (n.op === "const") rule = "a constant has a gradient too, but nothing moves it";
+  if (rule) container.appendChild(el("div", { class: "rule", testid: "inspector-rule" }, rule));
+}
+
+// A tensor node: shape, value and gradient tables, the gradient each operand edge carries back,
+// the chain rule and the gate's rule in words.
+function renderTensorNode(container, doc, sched, ops, id) {
+  const n = doc.nodes[id];
+  const meta = ops.get(n.op);
+  const name = nodeName(doc, id);
+  const f = doc.output;
+  const dl = el("dl");
+  dl.append(el("dt", {}, "shape"));
+  dl.append(el("dd", { testid: "inspector-shape" }, fmtShape(n.shape)));
+  if (!isTensorNode(n)) {
+    // a scalar made from tensors (a loss, a sum): full-precision numbers as in scalar mode
+    dl.append(el("dt", {}, "value"));
+    dl.append(el("dd", { class: "v", testid: "inspector-value", "data-value": raw(n.value) }, fmtFull(n.value)));
+    dl.append(el("dt", {}, `∂${f}/∂${name}`));
+    dl.append(el("dd", { class: "g", testid: "inspector-grad", "data-value": raw(n.grad) }, fmtFull(n.grad)));
+  }
+  if (!n.on_path) {
+    dl.append(el("dt", {}, "path"));
+    dl.append(el("dd", {}, `does not reach ${f}`));
+  }
+  container.appendChild(dl);
+  const cap = (cls, label, rest) => {
+    const d = el("div", { class: `tensor-caption ${cls}` });
+    d.append(el("b", {}, label), document.createTextNode(rest));
+    return d;
+  };
+  if (isTensorNode(n)) {
+    container.appendChild(cap("v", "value", ` ${fmtShape(n.shape)}`));
+    container.appendChild(tensorTable(n.value, n.shape, "inspector-value"));
+    if (n.grad !== null && n.grad !== undefined) {
+      container.appendChild(cap("g", `∂${f}/∂${name}`, ` ${fmtShape(n.shape)}`));
+      container.appendChild(tensorTable(n.grad, n.shape, "inspector-grad"));
+    } else {
+      container.appendChild(el("div", { class: "muted small" }, "a constant: no gradient"));
+    }
+  }
+  if (n.reason) container.appendChild(el("div", { class: "reason", testid: "inspector-reason" }, `⚠ ${n.reason}`));
+
+  if (n.operands.length) {
+    container.appendChild(el("div", { class: "muted small" }, "local rule → gradient sent back on each edge"));
+    const table = el("table", { testid: "inspector-local-grads" });
+    n.operands.forEach((src, i) => {
+      const tr = el("tr");
+      const cell = el("td");
+      const lg = localGradLatex(doc, id, ops, i);
+      const srcName = nodeName(doc, src);
+      tex(cell, `\\frac{\\partial ${latexName(name)}}{\\partial ${latexName(srcName)}} : ${lg ?? "?"}`);
+      tr.append(cell);
+      const g = n.edge_grads ? n.edge_grads[i] : null;
+      const sent = g === null || g === undefined ? "none (constant)"
+        : isTensorValue(g) ? `${fmtShape(doc.nodes[src].shape)}, ‖g‖ ${fmt(stats(g).norm, 4)}` : fmt(g, 6);
+      tr.append(el("td", { class: "num g" }, `→ ${sent}`));
+      table.appendChild(tr);
+    });
+    container.appendChild(table);
+  }
+
+  container.appendChild(el("div", { class: "muted small" }, "chain rule"));
+  container.appendChild(el("div", { class: "chain", testid: "inspector-chain" }, chainRule(doc, id, sched.outs)));
+  let rule = meta ? meta.rule : null;
+  if (n.op === "input") rule = "an input's gradient is the sum of the gradients on its out-edges, each already summed back to the input's shape (broadcasting)";
+  if (n.op === "const") rule = "a constant: nothing is differentiated with respect to it";
   if (rule) container.appendChild(el("div", { class: "rule", testid: "inspector-rule" }, rule));
 }

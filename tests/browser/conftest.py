@@ -88,7 +88,9 @@ def server_url():
     log.close()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API runs an event loop in this thread while it is
+# open, and tests collected after the browser tests (tests/api's asyncio.run) need it closed.
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 

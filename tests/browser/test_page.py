@@ -30,8 +30,17 @@ def wait_ready(page, path="/"):
     page.wait_for_selector("body[data-ready=true]")
 
 
+def close_tree(actual, expected, rel=1e-9) -> bool:
+    """math.isclose for numbers and, element by element, for nested lists (tensor mode)."""
+    if isinstance(expected, list):
+        return (isinstance(actual, list) and len(actual) == len(expected)
+                and all(close_tree(a, e, rel) for a, e in zip(actual, expected, strict=True)))
+    return not isinstance(actual, list) and math.isclose(actual, expected, rel_tol=rel, abs_tol=1e-12)
+
+
 def num_attr(page, selector, attr="data-value", expected=None, rel=1e-9, timeout=10.0):
-    """Poll until the numeric attribute matches ``expected`` (or just exists); return it."""
+    """Poll until the numeric attribute (a number, or a tensor as JSON nested lists) matches
+    ``expected`` (or just exists); return it."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -39,8 +48,8 @@ def num_attr(page, selector, attr="data-value", expected=None, rel=1e-9, timeout
         if loc.count():
             last = loc.first.get_attribute(attr)
             if last not in (None, ""):
-                v = float(last)
-                if expected is None or math.isclose(v, expected, rel_tol=rel, abs_tol=1e-12):
+                v = json.loads(last) if last.startswith("[") else float(last)
+                if expected is None or close_tree(v, expected, rel):
                     return v
         time.sleep(0.05)
     raise AssertionError(f"{selector}[{attr}] = {last!r}, expected {expected!r}")
