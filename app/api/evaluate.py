@@ -2,7 +2,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.api.body import json_body, read_body
-from app.api.responses import INLINE_PROGRAM_CHARS, run_engine
+from app.api.responses import estimate, run_engine
 from app.api.schemas import ERROR_RESPONSES, EvaluateRequest, EvaluateResponse, evaluate_examples
 from app.engine import evaluate
 
@@ -17,9 +17,8 @@ async def evaluate_program(request: Request) -> Response:
     gradient and local gradients, d output / d input for every input, and optionally a numerical
     check of each gradient by central differences."""
     body = await read_body(request, EvaluateRequest)
-    small = len(body.expression) <= INLINE_PROGRAM_CHARS and not body.numeric_check
+    cost = estimate(body.expression, body.values, 10 if body.numeric_check else 1)
     return await run_engine(evaluate, body.expression, body.values, limits=request.app.state.limits,
                             processes=request.app.state.settings.engine_processes,
                             numeric_check=body.numeric_check, h=body.h, tolerance=body.tolerance,
-                            full_tensors=body.full_tensors,
-                            inline=small)
+                            full_tensors=body.full_tensors, cost=cost)

@@ -2,7 +2,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.api.body import json_body, read_body
-from app.api.responses import run_engine
+from app.api.responses import estimate, run_engine
 from app.api.schemas import ERROR_RESPONSES, OptimizeRequest, OptimizeResponse, optimize_examples
 from app.engine import optimize
 
@@ -19,4 +19,5 @@ async def optimize_program(request: Request) -> Response:
     return await run_engine(optimize, body.expression, body.values, mode=body.mode,
                             step_size=body.step_size, steps=body.steps, variables=body.variables,
                             limits=request.app.state.limits,
-                            processes=request.app.state.settings.engine_processes)
+                            processes=request.app.state.settings.engine_processes,
+                            cost=estimate(body.expression, body.values, body.steps + 1))

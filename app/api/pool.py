@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -27,6 +28,15 @@ _executor: ProcessPoolExecutor | None = None
 _size = 0
 
 
+def _lower_priority() -> None:
+    """Pool processes run at a lower CPU priority: when the cores are busy, the main process's light
+    requests (and /healthz) go first, and heavy ones soak up the rest."""
+    try:
+        os.nice(10)
+    except OSError:
+        pass
+
+
 def call_and_render(function: Callable[..., dict[str, Any]], args: tuple, kwargs: dict) -> bytes:
     return render_json(function(*args, **kwargs))
 
@@ -37,7 +47,8 @@ def _get(processes: int) -> ProcessPoolExecutor:
         if _executor is None or _size != processes:
             if _executor is not None:
                 _executor.shutdown(wait=False, cancel_futures=True)
-            _executor = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"))
+            _executor = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_lower_priority)
             _size = processes
         return _executor
 

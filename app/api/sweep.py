@@ -2,7 +2,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.api.body import json_body, read_body
-from app.api.responses import run_engine
+from app.api.responses import estimate, run_engine
 from app.api.schemas import ERROR_RESPONSES, SweepRequest, SweepResponse, sweep_examples
 from app.engine import sweep
 
@@ -19,4 +19,5 @@ async def sweep_program(request: Request) -> Response:
     return await run_engine(sweep, body.expression, body.values, variable=body.variable,
                             start=body.start, stop=body.stop, points=body.points,
                             limits=request.app.state.limits,
-                            processes=request.app.state.settings.engine_processes)
+                            processes=request.app.state.settings.engine_processes,
+                            cost=estimate(body.expression, body.values, max(1.0, body.points / 20)))

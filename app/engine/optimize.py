@@ -79,8 +79,9 @@ def optimize(program: str, values: dict[str, float] | None = None, *, mode: str 
                                "gradients": {n: show(grads[k]) for n, k in zip(names, ids, strict=True)}})
         if s == steps:
             break
-        for n, k in zip(names, ids, strict=True):
-            bound[n] = bound[n] + sign * step_size * grads[k]
+        with np.errstate(all="ignore"):  # a diverging run overflows to inf: flagged, not raised
+            for n, k in zip(names, ids, strict=True):
+                bound[n] = bound[n] + sign * step_size * grads[k]
     last = trajectory[-1]
     final_values = {n: (encode(bound[n], limits, False) if is_tensor else num(bound[n])) for n in g.inputs}
     return {"mode": mode, "step_size": step_size, "steps": steps, "variables": names,
@@ -90,5 +91,6 @@ def optimize(program: str, values: dict[str, float] | None = None, *, mode: str 
 def _show_tensor(x: Any) -> Any:
     """A tensor in the trajectory: its norm and shape (every step's full tensor would be too much)."""
     if isinstance(x, np.ndarray) and x.ndim:
-        return {"shape": list(x.shape), "norm": num(float(np.linalg.norm(x)))}
+        with np.errstate(all="ignore"):
+            return {"shape": list(x.shape), "norm": num(float(np.linalg.norm(x)))}
     return num(float(x))
