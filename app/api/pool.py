@@ -16,6 +16,7 @@ import asyncio
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -28,13 +29,22 @@ _executor: ProcessPoolExecutor | None = None
 _size = 0
 
 
-def _lower_priority() -> None:
-    """Pool processes run at a lower CPU priority: when the cores are busy, the main process's light
-    requests (and /healthz) go first, and heavy ones soak up the rest."""
+def _init_child() -> None:
+    """In each pool process: a lower CPU priority (when the cores are busy, the main process's light
+    requests and /healthz go first, and heavy ones soak up the rest), and a watchdog that ends the
+    process if its parent dies without shutting the pool down (killed, or crashed): no orphans."""
     try:
         os.nice(10)
     except OSError:
         pass
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watchdog").start()
 
 
 def call_and_render(function: Callable[..., dict[str, Any]], args: tuple, kwargs: dict) -> bytes:
@@ -48,17 +58,18 @@ def _get(processes: int) -> ProcessPoolExecutor:
             if _executor is not None:
                 _executor.shutdown(wait=False, cancel_futures=True)
             _executor = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=_lower_priority)
+                                            initializer=_init_child)
             _size = processes
         return _executor
 
 
-def shutdown() -> None:
+def shutdown(wait: bool = True) -> None:
+    """Stop the pool: queued calls are cancelled, and (by default) the processes are waited for."""
     global _executor
     with _lock:
-        if _executor is not None:
-            _executor.shutdown(wait=False, cancel_futures=True)
-            _executor = None
+        executor, _executor = _executor, None
+    if executor is not None:
+        executor.shutdown(wait=wait, cancel_futures=True)
 
 
 class PoolUnavailable(RuntimeError):
@@ -70,5 +81,5 @@ async def run(processes: int, function: Callable[..., dict[str, Any]], args: tup
     try:
         return await loop.run_in_executor(_get(processes), call_and_render, function, args, kwargs)
     except BrokenProcessPool:
-        shutdown()  # the next call starts a fresh pool
+        shutdown(wait=False)  # the next call starts a fresh pool
         raise PoolUnavailable("an engine process stopped; try again") from None

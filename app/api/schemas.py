@@ -242,5 +242,6 @@ def optimize_examples() -> dict[str, dict[str, Any]]:
 
 
 def sweep_examples() -> dict[str, dict[str, Any]]:
-    return {p.id: _example(p, variable=next(iter(p.values)), start=-5.0, stop=5.0, points=101)
-            for p in presets() if "sigmoid" in p.program}
+    return {p.id: _example(p, variable=name, start=-5.0, stop=5.0, points=101)
+            for p in presets() if "sigmoid" in p.program
+            for name in [next((n for n, v in p.values.items() if not isinstance(v, list)), None)] if name}
