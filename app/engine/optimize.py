@@ -24,6 +24,15 @@ def _check_number(name: str, v: Any) -> float:
     return float(v)
 
 
+def _check_count(name: str, v: Any, minimum: int, limit: str, limit_value: int, what: str) -> int:
+    """A whole-number request argument (steps, points): at least `minimum`, at most its limit."""
+    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+        raise EngineError("invalid_value", f"{name} must be a whole number >= {minimum}", {"name": name})
+    if v > limit_value:
+        raise limit_error(limit, limit_value, f"{v} {what} were asked for")
+    return v
+
+
 def resolve_variables(g, variables: list[str] | None) -> list[str]:
     if variables is None:
         return g.inputs
@@ -40,10 +49,7 @@ def optimize(program: str, values: dict[str, float] | None = None, *, mode: str 
     if mode not in ("ascent", "descent"):
         raise EngineError("invalid_value", "mode must be 'ascent' or 'descent'", {"name": "mode"})
     step_size = _check_number("step_size", step_size)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise EngineError("invalid_value", "steps must be a whole number >= 0", {"name": "steps"})
-    if steps > limits.max_steps:
-        raise limit_error("max_steps", limits.max_steps, f"{steps} optimizer steps were asked for")
+    steps = _check_count("steps", steps, 0, "max_steps", limits.max_steps, "optimizer steps")
     vals_in = check_values(values, limits)
     c = compile_program(program, limits)
     g = c.graph

@@ -18,7 +18,7 @@ from .errors import EngineError, limit_error
 from .graph import Graph
 from .limits import DEFAULT_LIMITS, Limits
 from .ops import ONE, REGISTRY
-from .optimize import _check_number
+from .optimize import _check_count, _check_number
 from .program import bind, check_values, compile_program
 
 
@@ -78,10 +78,7 @@ def _sweep_tensor(g: Graph, bound: dict, variable: str, xs: np.ndarray, points: 
 def sweep(program: str, values: dict[str, float] | None = None, *, variable: str, start: float, stop: float,
           points: int = 101, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
     start, stop = _check_number("start", start), _check_number("stop", stop)
-    if isinstance(points, bool) or not isinstance(points, int) or points < 2:
-        raise EngineError("invalid_value", "points must be a whole number >= 2", {"name": "points"})
-    if points > limits.max_points:
-        raise limit_error("max_points", limits.max_points, f"{points} sweep points were asked for")
+    points = _check_count("points", points, 2, "max_points", limits.max_points, "sweep points")
     vals_in = check_values(values, limits)
     c = compile_program(program, limits)
     g = c.graph

@@ -123,12 +123,16 @@ export function renderInspector(container, doc, sched, ops, id) {
     container.appendChild(table);
   }
 
+  chainAndRule(container, doc, sched, meta, n, id, "an input's gradient is the sum of the gradients on its out-edges");
+}
+
+/** The chain-rule line and the gate's rule in words (scalar and tensor nodes alike). */
+function chainAndRule(container, doc, sched, meta, n, id, inputRule) {
   container.appendChild(el("div", { class: "muted small" }, "chain rule"));
   container.appendChild(el("div", { class: "chain", testid: "inspector-chain" }, chainRule(doc, id, sched.outs)));
-
   let rule = meta ? meta.rule : null;
-  if (n.op === "input") rule = "an input's gradient is the sum of the gradients on its out-edges";
-  if (n.op === "const") rule = "a constant has a gradient too, but nothing moves it";
+  if (n.op === "input") rule = inputRule;
+  if (n.op === "const") rule = "a constant: nothing is differentiated with respect to it";
   if (rule) container.appendChild(el("div", { class: "rule", testid: "inspector-rule" }, rule));
 }
 
@@ -190,10 +194,6 @@ function renderTensorNode(container, doc, sched, ops, id) {
     container.appendChild(table);
   }
 
-  container.appendChild(el("div", { class: "muted small" }, "chain rule"));
-  container.appendChild(el("div", { class: "chain", testid: "inspector-chain" }, chainRule(doc, id, sched.outs)));
-  let rule = meta ? meta.rule : null;
-  if (n.op === "input") rule = "an input's gradient is the sum of the gradients on its out-edges, each already summed back to the input's shape (broadcasting)";
-  if (n.op === "const") rule = "a constant: nothing is differentiated with respect to it";
-  if (rule) container.appendChild(el("div", { class: "rule", testid: "inspector-rule" }, rule));
+  chainAndRule(container, doc, sched, meta, n, id, "an input's gradient is the sum of the gradients on its "
+    + "out-edges, each already summed back to the input's shape (broadcasting)");
 }
