@@ -86,7 +86,8 @@ def sweep(program: str, values: dict[str, float] | None = None, *, variable: str
         raise EngineError("unknown_name", f"{str(variable)[:64]!r} is not an input of the program; "
                           f"its inputs are: {', '.join(g.inputs) or 'none'}", {"names": [str(variable)[:64]]})
     bound = bind(g, {**vals_in, variable: vals_in.get(variable, start)})
-    xs = np.linspace(start, stop, points)
+    with np.errstate(all="ignore"):  # start and stop near the float64 range overflow the step: inf, flagged
+        xs = np.linspace(start, stop, points)
     if c.tensor or any(isinstance(v, np.ndarray) for v in bound.values()):
         ys, slopes = _sweep_tensor(g, bound, variable, xs, points, limits)
     else:
