@@ -49,15 +49,7 @@ export function createInputsView(container, resultBox, { onValue, onSelect, onRe
     reset.hidden = true;
     msg.append(note, reset);
     edit.append(text, msg);
-    const grads = document.createElement("div");
-    grads.className = "grads";
-    const grad = document.createElement("span");
-    grad.className = "grad tensor";
-    grad.dataset.testid = `grad-${inp.name}`;
-    const numeric = document.createElement("span");
-    numeric.className = "numeric";
-    numeric.dataset.testid = `numeric-${inp.name}`;
-    grads.append(grad, numeric);
+    const { grads, grad, numeric } = gradSlots(inp.name, "grad tensor");
     const detail = document.createElement("details");
     detail.className = "numeric-detail";
     detail.hidden = true;
@@ -122,15 +114,7 @@ export function createInputsView(container, resultBox, { onValue, onSelect, onRe
       const r = sliderRange(inp.value);
       Object.assign(slider, { min: r.min, max: r.max, step: r.step });
       controls.append(num, slider);
-      const grads = document.createElement("div");
-      grads.className = "grads";
-      const grad = document.createElement("span");
-      grad.className = "grad";
-      grad.dataset.testid = `grad-${inp.name}`;
-      const numeric = document.createElement("span");
-      numeric.className = "numeric";
-      numeric.dataset.testid = `numeric-${inp.name}`;
-      grads.append(grad, numeric);
+      const { grads, grad, numeric } = gradSlots(inp.name, "grad");
       row.append(name, controls, grads);
       container.appendChild(row);
 
@@ -299,4 +283,18 @@ function updateTensorRow(r, inp, doc, f) {
     r.numeric.textContent = "";
     r.detail.hidden = true;
   }
+}
+
+/** The row under an input that shows its gradient and, when asked, the numerical check. */
+function gradSlots(name, gradClass) {
+  const grads = document.createElement("div");
+  grads.className = "grads";
+  const grad = document.createElement("span");
+  grad.className = gradClass;
+  grad.dataset.testid = `grad-${name}`;
+  const numeric = document.createElement("span");
+  numeric.className = "numeric";
+  numeric.dataset.testid = `numeric-${name}`;
+  grads.append(grad, numeric);
+  return { grads, grad, numeric };
 }

@@ -95,14 +95,7 @@ export function renderInspector(container, doc, sched, ops, id) {
   }
 
   const dl = el("dl");
-  dl.append(el("dt", {}, "value"));
-  dl.append(el("dd", { class: "v", testid: "inspector-value", "data-value": raw(n.value) }, fmtFull(n.value)));
-  dl.append(el("dt", {}, `∂${f}/∂${name}`));
-  dl.append(el("dd", { class: "g", testid: "inspector-grad", "data-value": raw(n.grad) }, fmtFull(n.grad)));
-  if (!n.on_path) {
-    dl.append(el("dt", {}, "path"));
-    dl.append(el("dd", {}, `does not reach ${f}`));
-  }
+  valueRows(dl, n, f, name);
   container.appendChild(dl);
   if (n.reason) container.appendChild(el("div", { class: "reason", testid: "inspector-reason" }, `⚠ ${n.reason}`));
 
@@ -126,6 +119,20 @@ export function renderInspector(container, doc, sched, ops, id) {
   chainAndRule(container, doc, sched, meta, n, id, "an input's gradient is the sum of the gradients on its out-edges");
 }
 
+/** The value and gradient rows (when `numbers`), and a note when the node does not reach the output. */
+function valueRows(dl, n, f, name, numbers = true) {
+  if (numbers) {
+    dl.append(el("dt", {}, "value"));
+    dl.append(el("dd", { class: "v", testid: "inspector-value", "data-value": raw(n.value) }, fmtFull(n.value)));
+    dl.append(el("dt", {}, `∂${f}/∂${name}`));
+    dl.append(el("dd", { class: "g", testid: "inspector-grad", "data-value": raw(n.grad) }, fmtFull(n.grad)));
+  }
+  if (!n.on_path) {
+    dl.append(el("dt", {}, "path"));
+    dl.append(el("dd", {}, `does not reach ${f}`));
+  }
+}
+
 /** The chain-rule line and the gate's rule in words (scalar and tensor nodes alike). */
 function chainAndRule(container, doc, sched, meta, n, id, inputRule) {
   container.appendChild(el("div", { class: "muted small" }, "chain rule"));
@@ -146,17 +153,8 @@ function renderTensorNode(container, doc, sched, ops, id) {
   const dl = el("dl");
   dl.append(el("dt", {}, "shape"));
   dl.append(el("dd", { testid: "inspector-shape" }, fmtShape(n.shape)));
-  if (!isTensorNode(n)) {
-    // a scalar made from tensors (a loss, a sum): full-precision numbers as in scalar mode
-    dl.append(el("dt", {}, "value"));
-    dl.append(el("dd", { class: "v", testid: "inspector-value", "data-value": raw(n.value) }, fmtFull(n.value)));
-    dl.append(el("dt", {}, `∂${f}/∂${name}`));
-    dl.append(el("dd", { class: "g", testid: "inspector-grad", "data-value": raw(n.grad) }, fmtFull(n.grad)));
-  }
-  if (!n.on_path) {
-    dl.append(el("dt", {}, "path"));
-    dl.append(el("dd", {}, `does not reach ${f}`));
-  }
+  // a scalar made from tensors (a loss, a sum) gets full-precision numbers as in scalar mode
+  valueRows(dl, n, f, name, !isTensorNode(n));
   container.appendChild(dl);
   const cap = (cls, label, rest) => {
     const d = el("div", { class: `tensor-caption ${cls}` });
