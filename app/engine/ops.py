@@ -301,7 +301,8 @@ _op(name="relu", arity=1, symbol="ReLU", formula="max(0, a)", latex="\\max(0, a)
     rule="relu gates: the gradient passes where the input was positive and stops elsewhere (relu'(0) = 0)",
     description="Rectified linear unit.",
     fwd=lambda a, b: a if a > 0 else 0.0, local=lambda a, b, y: (1.0 if a > 0 else 0.0,),
-    np_fwd=lambda a, b: np.maximum(a, 0.0), np_local=lambda a, b, y: (np.where(np.asarray(a) > 0, 1.0, 0.0),),
+    np_fwd=lambda a, b: np.maximum(a, 0.0),
+    np_local=lambda a, b, y: (np.greater(a, 0),),  # a boolean mask: upstream * mask is the cheapest gate
     kink=lambda a, b: a == 0)
 
 _op(name="max", arity=2, symbol="max", formula="max(a, b)", latex="\\max(a, b)",

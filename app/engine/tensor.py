@@ -31,13 +31,7 @@ class Plan:
 def infer_shapes(g: Graph, bound: dict[str, Any], limits: Limits) -> Plan:
     """Shapes and FLOPs of every node, checked against the budgets; remembered per input shapes."""
     key = (limits, tuple(shape_of(bound[name]) for name in g.input_ids))
-    plan = g.plans.get(key)
-    if plan is None:
-        plan = _infer(g, bound, limits)
-        if len(g.plans) > 32:
-            g.plans.clear()
-        g.plans[key] = plan
-    return plan
+    return _cached(g, key, lambda: _infer(g, bound, limits))
 
 
 def _infer(g: Graph, bound: dict[str, Any], limits: Limits) -> Plan:
@@ -74,23 +68,39 @@ def _infer(g: Graph, bound: dict[str, Any], limits: Limits) -> Plan:
     return Plan(shapes, flops)
 
 
+_NO_PARAMS: dict = {}
+
+
+def _cached(g: Graph, key: Any, make: Any) -> Any:
+    """Per-graph memo for plans that depend only on structure (and `key`)."""
+    value = g.plans.get(key)
+    if value is None:
+        if len(g.plans) > 32:
+            g.plans.clear()
+        value = g.plans[key] = make()
+    return value
+
+
+def _forward_steps(g: Graph) -> list[tuple]:
+    return [(k, REGISTRY[op].tfwd, g.operands[k], g.attrs.get(k, _NO_PARAMS))
+            for k, op in enumerate(g.op) if op != INPUT and op != CONST]
+
+
 def forward(g: Graph, bound: dict[str, Any]) -> list[Any]:
     vals: list[Any] = [None] * len(g)
-    for k, op in enumerate(g.op):
-        if op == INPUT:
-            vals[k] = bound[g.label[k]]
-        elif op == CONST:
-            vals[k] = g.const[k]
-    with np.errstate(all="ignore"):
-        for k, op in enumerate(g.op):
-            if op == INPUT or op == CONST:
-                continue
-            rule = REGISTRY[op]
-            try:
-                y = rule.tfwd([vals[a] for a in g.operands[k]], g.attrs.get(k, {}))
-            except ValueError as e:  # a value-dependent problem, such as a class index out of range
-                raise EngineError.at("invalid_value", f"{op}: {e}", g.text, g.span[k][0]) from None
-            vals[k] = y if isinstance(y, np.ndarray) and y.ndim else float(y)
+    for name, k in g.input_ids.items():
+        vals[k] = bound[name]
+    for k, v in g.const.items():
+        vals[k] = v
+    ndarray = np.ndarray
+    k = -1
+    try:
+        with np.errstate(all="ignore"):
+            for k, fwd, ops, p in _cached(g, "forward", lambda: _forward_steps(g)):
+                y = fwd([vals[a] for a in ops], p)
+                vals[k] = y if type(y) is ndarray and y.ndim else float(y)
+    except ValueError as e:  # a value-dependent problem, such as a class index out of range
+        raise EngineError.at("invalid_value", f"{g.op[k]}: {e}", g.text, g.span[k][0]) from None
     return vals
 
 
@@ -106,6 +116,13 @@ def needs_grad(g: Graph, wrt: set[str] | None) -> list[bool]:
     return need
 
 
+def _backward_steps(g: Graph, wrt: frozenset[str] | None) -> list[tuple]:
+    need = needs_grad(g, wrt)
+    return [(k, REGISTRY[g.op[k]].tvjp, g.operands[k], g.attrs.get(k, _NO_PARAMS),
+             tuple(need[a] for a in g.operands[k]))
+            for k in range(g.output, -1, -1) if need[k] and g.op[k] != INPUT]
+
+
 def backward(g: Graph, vals: list[Any], wrt: set[str] | None = None) -> tuple[list[Any], list[list[Any] | None]]:
     """Gradients of the output (of sum(output) when it is not a scalar: an upstream gradient of
     ones), and for each gate the gradient carried by each of its input edges. Only nodes that lead
@@ -116,32 +133,30 @@ def backward(g: Graph, vals: list[Any], wrt: set[str] | None = None) -> tuple[li
     edges: list[list[Any] | None] = [None] * n
     out = vals[g.output]
     grads[g.output] = np.ones_like(out) if isinstance(out, np.ndarray) else 1.0
-    need = needs_grad(g, wrt)
-    skip = [not x for x in need]
-    with np.errstate(all="ignore"):
-        for k in range(g.output, -1, -1):
-            gk = grads[k]
-            op = g.op[k]
-            if gk is None or op == INPUT or op == CONST:
-                continue
-            rule = REGISTRY[op]
-            ops = g.operands[k]
-            if not need[k]:
-                continue
-            try:
-                gs = rule.tvjp(gk, [vals[a] for a in ops], vals[k], g.attrs.get(k, {}), tuple(need[a] for a in ops))
-            except ValueError as e:
-                raise EngineError.at("invalid_value", f"{op}: {e}", g.text, g.span[k][0]) from None
-            edges[k] = [None if skip[a] else ga for a, ga in zip(ops, gs, strict=True)]
-            for a, ga in zip(ops, gs, strict=True):
-                if skip[a]:
+    key = frozenset(wrt) if wrt is not None else None
+    steps = _cached(g, ("backward", key), lambda: _backward_steps(g, key))
+    ndarray = np.ndarray
+    k = -1
+    try:
+        with np.errstate(all="ignore"):
+            for k, vjp, ops, p, need in steps:
+                gk = grads[k]
+                if gk is None:
                     continue
-                ga = ga if isinstance(ga, np.ndarray) and ga.ndim else float(ga)
-                grads[a] = ga if grads[a] is None else grads[a] + ga
-    for k in range(n):
-        if grads[k] is None and wrt is None and g.op[k] != CONST:
-            v = vals[k]
-            grads[k] = np.zeros_like(v) if isinstance(v, np.ndarray) else 0.0
+                gs = vjp(gk, [vals[a] for a in ops], vals[k], p, need)
+                edges[k] = [ga if nd else None for ga, nd in zip(gs, need, strict=True)]
+                for a, ga, nd in zip(ops, gs, need, strict=True):
+                    if nd:
+                        if type(ga) is not ndarray or not ga.ndim:
+                            ga = float(ga)
+                        grads[a] = ga if grads[a] is None else grads[a] + ga
+    except ValueError as e:
+        raise EngineError.at("invalid_value", f"{g.op[k]}: {e}", g.text, g.span[k][0]) from None
+    if wrt is None:
+        for k in range(n):
+            if grads[k] is None and g.op[k] != CONST:
+                v = vals[k]
+                grads[k] = np.zeros_like(v) if isinstance(v, np.ndarray) else 0.0
     return grads, edges
 
 
