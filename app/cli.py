@@ -38,12 +38,27 @@ def _program(arg: str) -> str:
     return arg
 
 
-def _fmt(v: Any) -> str:
+def _fmt(v: Any, width: int = 48) -> str:
+    """A number to 10 digits; a tensor as its shape and its first elements; a summary as its stats."""
     if v is None:
         return "-"
     if isinstance(v, float):
         return f"{v:.10g}"
+    if isinstance(v, dict) and v.get("summary"):
+        shape = "x".join(map(str, v["shape"]))
+        return f"[{shape}] min {_short(v['min'])} mean {_short(v['mean'])} max {_short(v['max'])}"
+    if isinstance(v, list):
+        shape = [len(v)] + ([len(v[0])] if v and isinstance(v[0], list) else [])
+        flat = [x for row in v for x in row] if len(shape) == 2 else v
+        text = ", ".join(_short(x) for x in flat)
+        if len(text) > width:
+            text = text[: width - 3].rsplit(",", 1)[0] + ", ..."
+        return f"[{'x'.join(map(str, shape))}] {text}"
     return str(v)
+
+
+def _short(x: Any) -> str:
+    return f"{x:.4g}" if isinstance(x, float) else str(x)
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -68,12 +83,14 @@ def _print_eval(doc: dict[str, Any]) -> None:
     print()
     print(f"{doc['output']} = {_fmt(doc['value'])}")
     for name, g in doc["gradients"].items():
-        print(f"d{doc['output']}/d{name} = {_fmt(g)}")
+        print(f"d{doc['output']}/d{name} = {_fmt(g, 200)}")
     if doc["numeric"]:
         chk = doc["numeric"]
         print(f"\nnumerical check (central differences, h = {chk['h']:g}, tolerance {chk['tolerance']:g}):")
         rows = [[name, _fmt(r["analytic"]), _fmt(r["numeric"]), _fmt(r["rel_error"]), "ok" if r["ok"] else "MISMATCH"]
                 for name, r in chk["inputs"].items()]
+        if any("indices" in r for r in chk["inputs"].values()):
+            print("(tensor inputs: a sample of elements, the largest relative error)")
         print(_table(rows, ["input", "analytic", "numeric", "rel error", ""]))
         for name, r in chk["inputs"].items():
             if r["note"]:

@@ -42,3 +42,11 @@ def test_sweep_and_ops_and_stdin():
     assert r.returncode == 0 and "sigmoid" in r.stdout and "mul" in r.stdout
     r = run("eval", "-", "--json", input="f = x * 2\n")
     assert r.returncode == 2 and "no value for x" in r.stderr
+
+
+def test_tensor_program_prints_shapes_and_summaries():
+    r = run("eval", "a = [[1.0, 2.0, 0.5], [0.0, 1.0, 1.0]]; L = softmax_cross_entropy(a, [0, 1])", "--check")
+    assert r.returncode == 0
+    assert "L = 1.163181794" in r.stdout and "dL/da = [2x3] -0.3844, 0.3143" in r.stdout
+    r = run("eval", "W = ones(100, 100); f = sum(W * 2)")
+    assert r.returncode == 0 and "[100x100] min 2 mean 2 max 2" in r.stdout
