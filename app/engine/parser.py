@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import EngineError, limit_error
+from .errors import EngineError, limit_error, position
 from .limits import DEFAULT_LIMITS, Limits
 from .ops import FUNCTIONS, INFIX, RESERVED
 
@@ -55,7 +55,8 @@ _END = {";", "\n", ""}
 
 
 # A token is a plain tuple (kind, text, start) for speed; kind is num, name, op, nl or eof.
-Token = tuple
+Token = tuple[str, str, int]
+
 
 @dataclass(slots=True)
 class Statement:
@@ -107,14 +108,14 @@ def tokenize(text: str, limits: Limits = DEFAULT_LIMITS) -> list[Token]:
         if kind == "name":
             if len(t) > max_name:
                 raise limit_error("max_name_chars", max_name,
-                                  f"a name has {len(t)} characters", **_pos(text, m.start(1)))
+                                  f"a name has {len(t)} characters", **position(text, m.start(1)))
             append(("name", t, m.start(1)))
         elif kind == "op" or kind == "nl":
             append((kind, t, m.start(1)))
             if t == "(":  # refuse runaway nesting here, before the rest of the text is read
                 depth += 1
                 if depth > max_depth:
-                    raise limit_error("max_depth", max_depth, "brackets nest too deeply", **_pos(text, m.start(1)))
+                    raise limit_error("max_depth", max_depth, "brackets nest too deeply", **position(text, m.start(1)))
             elif t == ")" and depth:
                 depth -= 1
         elif kind == "num":
@@ -123,7 +124,7 @@ def tokenize(text: str, limits: Limits = DEFAULT_LIMITS) -> list[Token]:
                 raise EngineError.at("expression_syntax", "unexpected character '.'", text, s)
             if len(t) > max_lit:
                 raise limit_error("max_literal_chars", max_lit,
-                                  f"a number literal has {len(t)} characters", **_pos(text, s))
+                                  f"a number literal has {len(t)} characters", **position(text, s))
             e = m.end()
             if e < len(text) and (text[e].isalnum() or text[e] in "_."):
                 raise EngineError.at("expression_syntax", f"malformed number {text[s:e + 1]!r}", text, e)
@@ -135,11 +136,6 @@ def tokenize(text: str, limits: Limits = DEFAULT_LIMITS) -> list[Token]:
             raise EngineError.at("expression_syntax", _bad_char(t), text, m.start(1))
     append(("eof", "", len(text)))
     return toks
-
-
-def _pos(text: str, offset: int) -> dict:
-    from .errors import position
-    return position(text, offset)
 
 
 def _bad_char(c: str) -> str:
@@ -228,7 +224,7 @@ def _literal(prog: Program, toks: list[Token], i: int, limits: Limits) -> tuple[
         if t == "[" and need_item:
             if len(stack) >= limits.max_rank:
                 raise limit_error("max_rank", limits.max_rank, "a tensor literal nests too deeply",
-                                  **_pos(text, ts))
+                                  **position(text, ts))
             stack.append([])
             i += 1
             continue
@@ -345,7 +341,7 @@ def _expression_parser(prog: Program, toks: list[Token], limits: Limits):
                         depth += 1
                         if depth > max_depth:
                             raise limit_error("max_depth", max_depth, "brackets nest too deeply",
-                                              **_pos(text, nxt[2]))
+                                              **position(text, nxt[2]))
                         stack.append(["call", t, tok[2], 0])
                         i += 1
                     else:
@@ -364,7 +360,7 @@ def _expression_parser(prog: Program, toks: list[Token], limits: Limits):
                     depth += 1
                     if depth > max_depth:
                         raise limit_error("max_depth", max_depth, "brackets nest too deeply",
-                                          **_pos(text, tok[2]))
+                                          **position(text, tok[2]))
                     stack.append(["(", t, tok[2], 0])
                 elif t == "-" or t == "+":
                     stack.append(["pre", t, tok[2], 0])
