@@ -207,42 +207,28 @@ export function createCircuitView(svgNode, { onSelect, onZoom, fxNode = null, ti
           g.appendChild(l);
         }
       } else if (geo.shape === "input") {
-        const rect = document.createElementNS(SVGNS, "rect");
-        rect.setAttribute("class", "node-shape");
-        rect.setAttribute("x", -geo.w / 2); rect.setAttribute("y", -geo.h / 2);
-        rect.setAttribute("width", geo.w); rect.setAttribute("height", geo.h);
-        rect.setAttribute("rx", 7);
-        g.appendChild(rect);
+        shapeRect(g, geo, 7);
         const t = document.createElementNS(SVGNS, "text");
         t.setAttribute("class", "node-name");
         t.setAttribute("y", 5);
         t.textContent = n.label;
         g.appendChild(t);
       } else if (geo.shape === "const") {
-        const c = document.createElementNS(SVGNS, "rect");
-        c.setAttribute("class", "node-shape");
-        c.setAttribute("x", -geo.w / 2); c.setAttribute("y", -geo.h / 2);
-        c.setAttribute("width", geo.w); c.setAttribute("height", geo.h);
-        c.setAttribute("rx", geo.h / 2);
-        g.appendChild(c);
+        shapeRect(g, geo, geo.h / 2);
         const t = document.createElementNS(SVGNS, "text");
         t.setAttribute("class", "node-const");
         t.setAttribute("y", 4);
         t.textContent = fmt(n.value);
         g.appendChild(t);
       } else {
-        let c;
         if (geo.w > geo.h) { // a pill for a gate named by a word
-          c = document.createElementNS(SVGNS, "rect");
-          c.setAttribute("x", -geo.w / 2); c.setAttribute("y", -geo.h / 2);
-          c.setAttribute("width", geo.w); c.setAttribute("height", geo.h);
-          c.setAttribute("rx", geo.h / 2);
+          shapeRect(g, geo, geo.h / 2);
         } else {
-          c = document.createElementNS(SVGNS, "circle");
+          const c = document.createElementNS(SVGNS, "circle");
           c.setAttribute("r", geo.w / 2);
+          c.setAttribute("class", "node-shape");
+          g.appendChild(c);
         }
-        c.setAttribute("class", "node-shape");
-        g.appendChild(c);
         const meta = ops.get(n.op);
         const sym = meta ? meta.symbol : n.op;
         const t = document.createElementNS(SVGNS, "text");
@@ -436,4 +422,15 @@ export function createCircuitView(svgNode, { onSelect, onZoom, fxNode = null, ti
     get pos() { return pos; },
     svgNode,
   };
+}
+
+/** A node's rounded box, centred on the node's origin. */
+function shapeRect(g, geo, rx) {
+  const rect = document.createElementNS(SVGNS, "rect");
+  rect.setAttribute("class", "node-shape");
+  rect.setAttribute("x", -geo.w / 2); rect.setAttribute("y", -geo.h / 2);
+  rect.setAttribute("width", geo.w); rect.setAttribute("height", geo.h);
+  rect.setAttribute("rx", rx);
+  g.appendChild(rect);
+  return rect;
 }

@@ -70,13 +70,14 @@ def test_killing_an_app_process_mid_run_loses_no_request(nginx):
     assert result.first_proxied_after_restart < 5.0  # the issue's figure: back in rotation within 5 s
 
 
-def slow_header_client(port: int, outcome: dict) -> None:
-    """Sends a request header one byte every 2 s; records when and how the proxy ended it."""
+def _trickle(port: int, head: bytes, payload: bytes, outcome: dict) -> None:
+    """Sends `head` at once, then `payload` one byte every 2 s; records when and how the proxy ended it."""
     start = time.monotonic()
-    request = b"GET /healthz HTTP/1.1\r\nHost: slow\r\nX-Padding: " + b"a" * 100 + b"\r\n\r\n"
     with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        if head:
+            s.sendall(head)
         try:
-            for byte in request:
+            for byte in payload:
                 s.sendall(bytes([byte]))
                 s.settimeout(2.0)
                 try:
@@ -90,27 +91,17 @@ def slow_header_client(port: int, outcome: dict) -> None:
             outcome.update(closed=True, answer=type(exc).__name__, after=time.monotonic() - start)
 
 
+def slow_header_client(port: int, outcome: dict) -> None:
+    """A request header one byte every 2 s."""
+    _trickle(port, b"", b"GET /healthz HTTP/1.1\r\nHost: slow\r\nX-Padding: " + b"a" * 100 + b"\r\n\r\n", outcome)
+
+
 def slow_body_client(port: int, outcome: dict) -> None:
     """A complete header, then the body one byte every 2 s."""
-    start = time.monotonic()
     body = json.dumps(BODY).encode()
     head = (f"POST /api/v1/evaluate HTTP/1.1\r\nHost: slow\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n").encode()
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-        s.sendall(head)
-        try:
-            for byte in body:
-                s.sendall(bytes([byte]))
-                s.settimeout(2.0)
-                try:
-                    data = s.recv(1024)
-                except TimeoutError:
-                    continue
-                outcome.update(closed=True, answer=data[:60], after=time.monotonic() - start)
-                return
-            outcome.update(closed=False, after=time.monotonic() - start)
-        except (ConnectionResetError, BrokenPipeError) as exc:
-            outcome.update(closed=True, answer=type(exc).__name__, after=time.monotonic() - start)
+    _trickle(port, head, body, outcome)
 
 
 def test_slow_clients_are_cut_off_while_others_are_served(nginx, two_apps):
