@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import difflib
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -60,9 +62,42 @@ class Compiled:
         return out
 
 
-@lru_cache(maxsize=64)
-def _compile_cached(text: str, limits: Limits) -> Compiled:
-    return Compiled(build(parse(text, limits), limits))
+class CompileCache:
+    """Least-recently-used compiled programs, bounded by entries and by their total node count.
+
+    A compiled program keeps its graph, tape and document parts (about 0.8 KB per node), so a count
+    of entries alone would let 64 programs at the 20,000-node limit hold about 1 GB per process.
+    """
+
+    def __init__(self, max_entries: int = 64, max_nodes: int = 100_000):
+        self.max_entries, self.max_nodes = max_entries, max_nodes
+        self._items: OrderedDict[tuple, Compiled] = OrderedDict()
+        self._nodes = 0
+        self._lock = threading.Lock()
+
+    def get(self, text: str, limits: Limits) -> Compiled:
+        key = (text, limits)
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                return hit
+        compiled = Compiled(build(parse(text, limits), limits))  # outside the lock: may take a while
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = compiled
+                self._nodes += len(compiled.graph)
+                while len(self._items) > 1 and (len(self._items) > self.max_entries or self._nodes > self.max_nodes):
+                    _, old = self._items.popitem(last=False)
+                    self._nodes -= len(old.graph)
+        return compiled
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {"entries": len(self._items), "nodes": self._nodes}
+
+
+CACHE = CompileCache()
 
 
 def compile_program(text: str, limits: Limits = DEFAULT_LIMITS) -> Compiled:
@@ -72,7 +107,7 @@ def compile_program(text: str, limits: Limits = DEFAULT_LIMITS) -> Compiled:
     if len(text) > limits.max_program_chars:  # checked before any work, and before caching
         raise limit_error("max_program_chars", limits.max_program_chars,
                           f"the program has {len(text)} characters")
-    return _compile_cached(text, limits)
+    return CACHE.get(text, limits)
 
 
 def check_values(values: dict | None, limits: Limits) -> dict[str, Any]:

@@ -136,3 +136,17 @@ def test_encoding_round_trip():
     doc = evaluate("a = log(x); b = -log(x); c = sqrt(x - 1); f = a + b + c", {"x": 0})
     vals = {n["label"]: decode(n["value"]) for n in doc["nodes"] if n["label"] in ("a", "b", "c")}
     assert vals["a"] == -math.inf and vals["b"] == math.inf and np.isnan(vals["c"])
+
+
+def test_compile_cache_is_bounded_by_nodes():
+    from app.engine.program import CompileCache
+
+    cache = CompileCache(max_entries=64, max_nodes=50)
+    first = cache.get("f = " + " + ".join(f"x{i}" for i in range(20)), Limits())
+    assert cache.get("f = " + " + ".join(f"x{i}" for i in range(20)), Limits()) is first  # a hit
+    for n in range(3):
+        cache.get(f"g = a * {n} + b", Limits())
+    stats = cache.stats()
+    assert stats == {"entries": 3, "nodes": 15}  # 39 + 3 x 5 nodes is over 50: the oldest (39) went
+    cache.get("f = " + " + ".join(f"y{i}" for i in range(40)), Limits())  # 79 nodes: alone over budget
+    assert cache.stats()["entries"] == 1
