@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     max_check_work: int = Field(_LIMITS.max_check_work, gt=0)
     max_rank: int = Field(_LIMITS.max_rank, gt=0)
     max_elements: int = Field(_LIMITS.max_elements, gt=0)
+    max_total_elements: int = Field(_LIMITS.max_total_elements, gt=0)
     max_flops: int = Field(_LIMITS.max_flops, gt=0)
     max_optimize_flops: int = Field(_LIMITS.max_optimize_flops, gt=0)
     max_check_flops: int = Field(_LIMITS.max_check_flops, gt=0)

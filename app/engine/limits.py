@@ -20,6 +20,7 @@ class Limits:
     max_check_work: int = 20_000_000  # numerical check: 2 x inputs x graph nodes
     max_rank: int = 2  # tensor rank
     max_elements: int = 1_000_000  # elements per tensor node
+    max_total_elements: int = 10_000_000  # elements over all nodes of one evaluation (memory: ~80 MB + gradients)
     max_flops: int = 100_000_000  # floating-point operations per evaluation (from the shapes)
     max_optimize_flops: int = 2_000_000_000  # tensor optimizer: steps x FLOPs per step
     max_check_flops: int = 400_000_000  # tensor numerical check: runs x FLOPs per run

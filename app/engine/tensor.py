@@ -36,7 +36,7 @@ def infer_shapes(g: Graph, bound: dict[str, Any], limits: Limits) -> Plan:
 
 def _infer(g: Graph, bound: dict[str, Any], limits: Limits) -> Plan:
     shapes: list[Shape] = []
-    flops = 0
+    flops = total = 0
     for k, op in enumerate(g.op):
         if op == INPUT:
             shape = shape_of(bound[g.label[k]])
@@ -63,6 +63,11 @@ def _infer(g: Graph, bound: dict[str, Any], limits: Limits) -> Plan:
         if size_of(shape) > limits.max_elements:
             raise limit_error("max_elements", limits.max_elements,
                               f"a value of shape {shape} has {size_of(shape)} elements",
+                              **position(g.text, g.span[k][0]))
+        total += size_of(shape)
+        if total > limits.max_total_elements:
+            raise limit_error("max_total_elements", limits.max_total_elements,
+                              f"the program's values hold more than {limits.max_total_elements} elements in all",
                               **position(g.text, g.span[k][0]))
         shapes.append(shape)
     return Plan(shapes, flops)

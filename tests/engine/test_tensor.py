@@ -213,6 +213,7 @@ def rss_kb():
     ("W = randn(100000, 100000); f = sum(W)", "max_elements"),
     ("f = sum(ones(10000, 1) + ones(1, 10000))", "max_elements"),
     ("a = ones(1000, 1000); f = sum(a @ a)", "max_flops"),
+    ("a = ones(1000, 1000)\n" + "\n".join(f"a = a + {i}" for i in range(12)) + "\nf = sum(a)", "max_total_elements"),
     ("f = [[[1]]]", "max_rank"),
     ("f = " + "[" * 100_000 + "1" + "]" * 100_000, "max_rank"),
 ])
