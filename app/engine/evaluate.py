@@ -5,15 +5,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from .autodiff import backward, forward, local_grads, nonfinite_reasons
+from .document import node_reason, path_warnings
 from .encode import num
 from .errors import EngineError, limit_error
 from .graph import CONST
 from .limits import DEFAULT_LIMITS, Limits
 from .numeric import check
-from .program import bind, check_values, compile_program
+from .program import bind, check_values, compile_program, tensor_mode
 from .tensor_doc import evaluate_tensor
 
 
@@ -29,15 +28,15 @@ def evaluate(program: str, values: dict[str, Any] | None = None, *, limits: Limi
     vals_in = check_values(values, limits)
     c = compile_program(program, limits)
     g = c.graph
+    bound = bind(g, vals_in)
+    if tensor_mode(c, bound):
+        return evaluate_tensor(c, bound, limits=limits, numeric_check=numeric_check, h=h, tolerance=tolerance,
+                               full_tensors=full_tensors)
     if numeric_check:
         work = 2 * len(g.input_ids) * len(g)
         if work > limits.max_check_work:
             raise limit_error("max_check_work", limits.max_check_work,
                               f"the numerical check would evaluate {work} gates (2 x inputs x nodes)")
-    bound = bind(g, vals_in)
-    if c.tensor or any(isinstance(v, np.ndarray) for v in bound.values()):
-        return evaluate_tensor(c, bound, limits=limits, numeric_check=numeric_check, h=h, tolerance=tolerance,
-                               full_tensors=full_tensors)
     tape = c.tape
     vals = forward(tape, g, bound)
     grads = backward(tape, g, vals)
@@ -54,23 +53,17 @@ def evaluate(program: str, values: dict[str, Any] | None = None, *, limits: Limi
         v = vals[k]
         gr = None if op == CONST else grads[k]
         fin = isfinite(v) and (gr is None or isfinite(gr))
-        reason = reasons.get(k) if reasons else None
-        if reason is None and not fin:
-            reason = "the gradient is not finite"
-        elif reason is not None and not reason.startswith("non-finite operand"):
-            warnings.append(f"n{k} ({op}): {reason} -> {num(v)}")
+        reason = node_reason(k, op, reasons.get(k), fin, num(v), warnings)
         lg = locs[k]
         if ops:
             lg = [None if cm else (x if isfinite(x) else num(x)) for x, cm in zip(lg, const_mask, strict=True)]
         append({
             "id": k, "op": op, "label": label, "operands": ops, "shape": [],
-            "value": v if fin or isfinite(v) else num(v), "grad": gr if fin or gr is None or isfinite(gr) else num(gr),
+            "value": v if isfinite(v) else num(v), "grad": gr if gr is None or isfinite(gr) else num(gr),
             "local_grads": lg if ops else [],
             "span": span, "on_path": path[k], "finite": fin, "reason": reason,
         })
-    for name, k in g.input_ids.items():
-        if not path[k]:
-            warnings.append(f"input {name} does not reach the output: its gradient is 0")
+    warnings += path_warnings(g.input_ids, path)
     doc: dict[str, Any] = {
         "mode": "scalar",
         "output": g.output_name,

@@ -12,7 +12,7 @@ from .autodiff import backward, forward
 from .encode import num
 from .errors import EngineError, limit_error
 from .limits import DEFAULT_LIMITS, Limits
-from .program import bind, check_values, compile_program
+from .program import bind, check_values, compile_program, tensor_mode
 from .tensor_doc import encode
 
 MAX_RECORDED = 1001  # trajectory entries returned at most (evenly spaced steps, always the last)
@@ -54,7 +54,7 @@ def optimize(program: str, values: dict[str, float] | None = None, *, mode: str 
     c = compile_program(program, limits)
     g = c.graph
     bound = bind(g, vals_in)
-    is_tensor = c.tensor or any(isinstance(v, np.ndarray) for v in bound.values())
+    is_tensor = tensor_mode(c, bound)
     if is_tensor:
         flops = max(tensor.infer_shapes(g, bound, limits).flops, len(g))
         if (steps + 1) * flops > limits.max_optimize_flops:

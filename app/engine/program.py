@@ -110,6 +110,11 @@ def compile_program(text: str, limits: Limits = DEFAULT_LIMITS) -> Compiled:
     return CACHE.get(text, limits)
 
 
+def tensor_mode(c: Compiled, bound: dict[str, Any]) -> bool:
+    """Tensor mode: the program has tensors of its own, or a caller passed one."""
+    return c.tensor or any(isinstance(v, np.ndarray) for v in bound.values())
+
+
 def check_values(values: dict | None, limits: Limits) -> dict[str, Any]:
     if values is None:
         return {}

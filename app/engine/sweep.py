@@ -19,7 +19,7 @@ from .graph import Graph
 from .limits import DEFAULT_LIMITS, Limits
 from .ops import ONE, REGISTRY
 from .optimize import _check_count, _check_number
-from .program import bind, check_values, compile_program
+from .program import bind, check_values, compile_program, tensor_mode
 
 
 def sweep_arrays(g: Graph, base: list[float], var: int, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +88,7 @@ def sweep(program: str, values: dict[str, float] | None = None, *, variable: str
     bound = bind(g, {**vals_in, variable: vals_in.get(variable, start)})
     with np.errstate(all="ignore"):  # start and stop near the float64 range overflow the step: inf, flagged
         xs = np.linspace(start, stop, points)
-    if c.tensor or any(isinstance(v, np.ndarray) for v in bound.values()):
+    if tensor_mode(c, bound):
         ys, slopes = _sweep_tensor(g, bound, variable, xs, points, limits)
     else:
         work = points * len(g)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import tensor
+from .document import node_reason, path_warnings
 from .encode import num
 from .errors import limit_error
 from .graph import CONST
@@ -68,11 +69,7 @@ def evaluate_tensor(c, bound: dict[str, Any], *, limits: Limits, numeric_check: 
         v = vals[k]
         gr = None if op == CONST else grads[k]
         fin = _is_finite(v) and _is_finite(gr)
-        reason = reasons.get(k)
-        if reason is None and not fin:
-            reason = "the gradient is not finite"
-        elif reason is not None and not reason.startswith("non-finite operand"):
-            warnings.append(f"n{k} ({op}): {reason}")
+        reason = node_reason(k, op, reasons.get(k), fin, None, warnings)
         e = edges[k]
         nodes.append({
             "id": k, "op": op, "label": label, "operands": ops, "shape": list(plan.shapes[k]),
@@ -80,9 +77,7 @@ def evaluate_tensor(c, bound: dict[str, Any], *, limits: Limits, numeric_check: 
             "edge_grads": [enc(x) for x in e] if e is not None else [None] * len(ops),
             "span": span, "on_path": path[k], "finite": fin, "reason": reason,
         })
-    for name, k in g.input_ids.items():
-        if not path[k]:
-            warnings.append(f"input {name} does not reach the output: its gradient is 0")
+    warnings += path_warnings(g.input_ids, path)
     gradients = {n: grads[k] for n, k in g.input_ids.items()}
     return {
         "mode": "tensor",
