@@ -31,6 +31,15 @@ def _evaluate(server_url, program, values):
         return json.load(r)
 
 
+def load_layer_network(page, server_url):
+    """Opens the page on the two-layer-network preset, waits for its loss; returns the API's document."""
+    wait_ready(page)
+    p = _presets(server_url)["two-layer-network"]
+    load_preset(page, "two-layer-network")
+    num_attr(page, "[data-testid=output-value]", expected=p["expected"]["value"])
+    return _evaluate(server_url, p["program"], p["values"])
+
+
 def load_preset(page, pid):
     page.select_option("[data-testid=preset-select]", pid)
     expect()(page.get_by_test_id("preset-notes")).to_have_attribute("data-preset-id", pid)
@@ -111,11 +120,7 @@ def test_softmax_cross_entropy_inspector_and_numeric_check(page):
 
 
 def test_layer_network_matmul_rule_and_hover(page, server_url):
-    wait_ready(page)
-    p = _presets(server_url)["two-layer-network"]
-    load_preset(page, "two-layer-network")
-    num_attr(page, "[data-testid=output-value]", expected=p["expected"]["value"])
-    doc = _evaluate(server_url, p["program"], p["values"])
+    doc = load_layer_network(page, server_url)
     matmul = next(n for n in doc["nodes"] if n["op"] == "matmul" and n["operands"][0] == node_id(doc, "h"))
     page.click(f"#circuit [data-node-id='{matmul['id']}']", force=True)
     expect()(page.get_by_test_id("inspector-matrix-rule")).to_have_text("dL/dA = dL/dY @ B^T;  dL/dB = A^T @ dL/dY")
@@ -143,11 +148,7 @@ def test_layer_network_matmul_rule_and_hover(page, server_url):
 
 
 def test_layer_network_plays_forward_and_backward(page, server_url):
-    wait_ready(page)
-    p = _presets(server_url)["two-layer-network"]
-    load_preset(page, "two-layer-network")
-    num_attr(page, "[data-testid=output-value]", expected=p["expected"]["value"])
-    doc = _evaluate(server_url, p["program"], p["values"])
+    doc = load_layer_network(page, server_url)
     n = len(doc["nodes"])
     h = node_id(doc, "h")
     circuit = page.locator("#circuit")
