@@ -1,0 +1,30 @@
+"""The cost estimate: from the compiled program's shapes, budgets refused before any work."""
+
+import pytest
+
+from app.engine import DEFAULT_LIMITS, EngineError, Limits
+from app.engine.cost import estimate
+
+
+def test_scalar_cost_grows_with_nodes_and_runs():
+    small = estimate("evaluate", "q = x + y; f = q * z", {"x": 1.0, "y": 2.0, "z": 3.0}, DEFAULT_LIMITS)
+    assert small.mode == "scalar" and small.nodes == 5 and small.runs == 1
+    checked = estimate("evaluate", "q = x + y; f = q * z", {"x": 1.0, "y": 2.0, "z": 3.0}, DEFAULT_LIMITS,
+                       numeric_check=True)
+    assert checked.runs == 7 and checked.work > small.work
+    opt = estimate("optimize", "100 - (x - y)^2", {"x": 3.0, "y": 4.0}, DEFAULT_LIMITS, steps=100)
+    assert opt.runs == 101 and opt.work > 100 * small.work / 5
+
+
+def test_a_short_tensor_program_is_expensive():
+    """150 characters can ask for millions of elements: the cost counts them, not the characters."""
+    text = "x = uniform(300, 300, 0, 1)\nf = sum(sin(x)) + sum(sin(x)) + sum(sin(x))"
+    c = estimate("evaluate", text, None, DEFAULT_LIMITS)
+    assert c.mode == "tensor" and c.elements > 3 * 90_000 and c.flops >= 3 * 90_000
+    assert c.work > 1_000 * estimate("evaluate", "f = x * 2", {"x": 1.0}, DEFAULT_LIMITS).work
+
+
+def test_budgets_are_refused_by_the_estimate():
+    with pytest.raises(EngineError) as e:
+        estimate("evaluate", "x = ones(100, 100)\nf = sum(x @ x @ x)", None, Limits(max_flops=1_000_000))
+    assert e.value.ctx["limit"] == "max_flops"
