@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     max_flops: int = Field(_LIMITS.max_flops, gt=0)
     max_optimize_flops: int = Field(_LIMITS.max_optimize_flops, gt=0)
     max_check_flops: int = Field(_LIMITS.max_check_flops, gt=0)
+    max_batch: int = Field(_LIMITS.max_batch, gt=0)
+    max_batch_work: int = Field(_LIMITS.max_batch_work, gt=0)
+    max_document_numbers: int = Field(_LIMITS.max_document_numbers, gt=0)
     summary_above: int = Field(_LIMITS.summary_above, gt=0)
     """Tensors with more elements are summarized in responses (not a limit: ask for full_tensors)."""
 

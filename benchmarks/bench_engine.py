@@ -14,11 +14,10 @@ import time
 from functools import partial
 
 from app.engine import Limits
-from app.engine.autodiff import backward, forward
-from app.engine.graph import build
 from app.engine.parser import parse
 from app.engine.program import bind, compile_program
-from app.engine.sweep import sweep_arrays
+from app.engine.scalar import backward, forward
+from app.engine.sweep import sweep
 from benchmarks.programs import chain, random_dag
 
 BIG = Limits(max_nodes=1_000_000, max_inputs=100_000, max_program_chars=100_000_000)
@@ -124,10 +123,9 @@ def engine_rows(sizes=(1_000, 10_000, 100_000), smooth=True):
     for n in sizes:
         text, _ = random_dag(n, seed=n, smooth=smooth)
         t_parse = best(partial(parse, text, BIG), 3)
-        prog = parse(text, BIG)
-        t_build = best(partial(build, prog, BIG), 3)
+        t_build = 0.0  # the parser builds the graph in the same pass
         c = compile_program(text, BIG)
-        g, tape = c.graph, c.tape
+        g, tape = c.graph, c.scalar
         vals = bind(g, {})
         gates = sum(1 for op in g.op if op not in ("input", "const"))
         t_fwd = best(partial(forward, tape, g, vals), 5)
@@ -154,24 +152,18 @@ def engine_rows(sizes=(1_000, 10_000, 100_000), smooth=True):
 
 
 def sweep_row(gates=10_000, points=200):
-    import numpy as np
-
-    from app.engine.autodiff import on_path
-
     text, _ = random_dag(gates, seed=7, smooth=True)
     c = compile_program(text, BIG)
     g = c.graph
-    vals = bind(g, {})
-    base = forward(c.tape, g, vals)
-    xs = np.linspace(-1, 1, points)
-    path = on_path(g)
+    path = c.path
     var = next(k for k in g.input_ids.values() if path[k])  # the earliest input the output depends on
+    name = g.label[var]
     dependent = [False] * len(g)
     dependent[var] = True
     for k, ops in enumerate(g.operands):
         if any(dependent[a] for a in ops):
             dependent[k] = True
-    return best(lambda: sweep_arrays(g, base, var, xs), 5), sum(dependent)
+    return best(lambda: sweep(text, variable=name, start=-1, stop=1, points=points, limits=BIG), 5), sum(dependent)
 
 
 def chain_row(depth=100_000):
@@ -179,8 +171,8 @@ def chain_row(depth=100_000):
     t0 = time.perf_counter()
     c = compile_program(text, BIG)
     vals = bind(c.graph, {})
-    v = forward(c.tape, c.graph, vals)
-    gr = backward(c.tape, c.graph, v)
+    v = forward(c.scalar, c.graph, vals)
+    gr = backward(c.scalar, c.graph, v)
     return time.perf_counter() - t0, len(c.graph), gr[c.graph.input_ids["x"]]
 
 

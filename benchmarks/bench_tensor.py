@@ -8,9 +8,7 @@ import time
 
 import numpy as np
 
-from app.engine import Limits, evaluate
-from app.engine import tensor as T
-from app.engine.program import bind, check_values, compile_program
+from app.engine import Limits, compile_function, evaluate
 
 PROGRAM = """h = relu(x @ W1 + b1)
 s = h @ W2 + b2
@@ -69,20 +67,17 @@ def interleaved(a, b, repeat=1000):
 def main() -> None:
     v = data()
     limits = Limits()
-    c = compile_program(PROGRAM, limits)
-    bound = bind(c.graph, check_values(v, limits))
-    params = {"W1", "b1", "W2", "b2"}
+    params = ["W1", "b1", "W2", "b2"]
+    fn = compile_function(PROGRAM, wrt=params, limits=limits)
 
     def engine():
-        T.infer_shapes(c.graph, bound, limits)  # the budgets, checked every call like a request would
-        vals = T.forward(c.graph, bound)
-        return vals, T.backward(c.graph, vals, params)[0]
+        return fn.run(v)  # the budgets planned every call (cached per shapes), like a request
 
-    vals, grads = engine()
+    res = engine()
     loss, ref = numpy_net(v)
-    assert abs(vals[c.graph.output] - loss) < 1e-12
+    assert abs(res.value - loss) < 1e-12
     for k in params:
-        assert np.allclose(grads[c.graph.input_ids[k]], ref[k], rtol=1e-12, atol=1e-15)
+        assert np.allclose(res.gradients[k], ref[k], rtol=1e-12, atol=1e-15)
 
     t_np, t_eng = interleaved(lambda: numpy_net(v), engine)
     t_all = best(lambda: evaluate(PROGRAM, v, limits=limits), repeat=30)

@@ -1,4 +1,7 @@
-"""Every engine limit in one place. The API's settings build this object; so can callers."""
+"""Every engine limit in one place. The API's settings build this object; so can callers.
+
+FLOP budgets count each gate's overhead as tensor.GATE_FLOPS (1,000) FLOPs beside its arithmetic.
+The compile cache is bounded per process in bytes (program.CACHE, 64 MB by default), not here."""
 
 from __future__ import annotations
 
@@ -24,6 +27,9 @@ class Limits:
     max_flops: int = 100_000_000  # floating-point operations per evaluation (from the shapes)
     max_optimize_flops: int = 2_000_000_000  # tensor optimizer: steps x FLOPs per step
     max_check_flops: int = 400_000_000  # tensor numerical check: runs x FLOPs per run
+    max_batch: int = 100_000  # points in one batched evaluation
+    max_batch_work: int = 50_000_000  # batched evaluation: points x graph nodes
+    max_document_numbers: int = 2_000_000  # numbers a tensor document lists (values, gradients, edges)
     summary_above: int = 4_096  # tensors with more elements are summarized in documents (not a limit)
 
 
