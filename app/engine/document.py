@@ -36,13 +36,16 @@ def nonfinite(be: Backend, run: Run) -> tuple[dict[int, str], dict[int, int], li
     badset = set(bad)
     ops, operands = g.op, g.operands
     reasons: dict[int, str] = {}
+    origin: dict[int, int] = {}  # bad node -> the node where the non-finite value first appeared
     warnings: list[str] = []
     scalar = be.mode == "scalar"
     for k in bad:
         src = next((a for a in operands[k] if a in badset), None)
         if src is not None:
             reasons[k] = f"non-finite operand (n{src})"
+            origin[k] = origin[src]
             continue
+        origin[k] = k
         why = be.reason(k, vals) if ops[k] not in (INPUT, CONST) else "the value is not finite"
         reasons[k] = why
         shown = f" -> {be.encode(vals[k])}" if scalar else ""
@@ -57,9 +60,9 @@ def nonfinite(be: Backend, run: Run) -> tuple[dict[int, str], dict[int, int], li
         src = taint.get(k)
         if src is None:
             if k in badset:
-                src = k
+                src = origin[k]
             else:
-                src = next((a for a in operands[k] if a in badset), None)
+                src = next((origin[a] for a in operands[k] if a in badset), None)
         if src is None:
             continue
         for a in operands[k]:

@@ -28,6 +28,8 @@ from .ops import REGISTRY, ShapeError, fmt_shape, size_of
 
 Shape = tuple[int, ...]
 
+_FLOAT_ERRORS = (ArithmeticError, ValueError)
+
 GATE_FLOPS = 1_000
 """What a gate costs beyond its FLOPs (a numpy call and the loop around it, forward and backward),
 counted as this many FLOPs in every FLOP budget (max_flops, max_check_flops, max_optimize_flops), so
@@ -186,12 +188,19 @@ def _elementwise_vjp(rule, in_shapes: list[Shape], out_shape: Shape, need: tuple
         r0 = red[0]
 
         def vjp1(g, y, xs):
-            gi = g * df(xs[0], y)
+            try:
+                d = df(xs[0], y)
+            except _FLOAT_ERRORS:  # plain floats (a scalar node): 1/0 raises where numpy gives inf
+                d = df(np.float64(xs[0]), np.float64(y))
+            gi = g * d
             return (gi if r0 is None else r0(gi),)
         return vjp1
 
     def vjp2(g, y, xs):
-        da, db = df(xs[0], xs[1], y)
+        try:
+            da, db = df(xs[0], xs[1], y)
+        except _FLOAT_ERRORS:
+            da, db = df(np.float64(xs[0]), np.float64(xs[1]), np.float64(y))
         return (back(0, g * da) if need[0] else None, back(1, g * db) if need[1] else None)
     return vjp2
 
@@ -313,13 +322,19 @@ class TensorBackend(Backend):
         return None
 
     def total(self, y: Any) -> float:
-        return float(np.sum(y)) if isinstance(y, np.ndarray) else y
+        if isinstance(y, np.ndarray):
+            with np.errstate(all="ignore"):
+                return float(np.sum(y))
+        return y
 
     def encode(self, x: Any) -> Any:
-        return encode(x, self.summary_above, self.full)
+        with np.errstate(all="ignore"):
+            return encode(x, self.summary_above, self.full)
 
     def encode_all(self, xs: list) -> list:
-        return [encode(x, self.summary_above, self.full) for x in xs]
+        summary_above, full = self.summary_above, self.full
+        with np.errstate(all="ignore"):
+            return [encode(x, summary_above, full) for x in xs]
 
     def bad_values(self, vals: list) -> list[int]:
         return [k for k, v in enumerate(vals) if not _finite(v)]
