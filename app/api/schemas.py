@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
+from app.engine.reference import expression_description
 from app.presets import Preset, presets
 
 Values = dict[str, FiniteFloat | list[Any]]
@@ -35,9 +36,7 @@ Value = Number | list[Any] | TensorSummary
 """A number, a tensor as nested lists of numbers, or a tensor summary."""
 
 _EXPRESSION = Field(
-    description="The program: statements separated by newlines or `;`. `name = number` declares an input "
-    "with a default; `^` is power; functions: exp log sqrt abs sin cos tanh sigmoid relu max min pow. "
-    "The last statement is the output.",
+    description=expression_description(),  # generated from the op registry (app/engine/reference.py)
     examples=["q = x + y; f = q * z"],
 )
 _VALUES = Field(None, description="Input values by name: finite numbers, or tensors as nested lists; "

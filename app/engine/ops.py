@@ -107,6 +107,7 @@ class Doc:
     description: str
     matrix_rule: str = ""  # tensor ops: the local rule in matrix form
     convention: str = ""  # the value the gradient takes on a kink (relu'(0) = 0)
+    operands: tuple[str, ...] = ()  # operand names in the docs' syntax (default a, b or x)
 
 
 @dataclass(frozen=True)
@@ -610,7 +611,7 @@ tensor_op("softmax_cross_entropy", 2, _sce, _sce_vjp, shape=_sce_shape,
                   ("\\frac{\\mathrm{softmax}(z) - t}{N}", "-\\frac{\\log\\mathrm{softmax}(z)}{N}"),
                   "softmax with cross-entropy: the logits' gradient is (softmax - targets) / batch size",
                   "Softmax then cross-entropy, averaged over the batch; targets one-hot or class indices.",
-                  matrix_rule="dL/dZ = (softmax(Z) - T) / N"))
+                  matrix_rule="dL/dZ = (softmax(Z) - T) / N", operands=("logits", "targets")))
 
 
 def _mse(p: Num, t: Num) -> float:
@@ -631,7 +632,7 @@ tensor_op("mse", 2, _mse, _mse_vjp, shape=lambda shapes, p: (broadcast_shapes(*s
                   ("2 (pred - target) / n", "-2 (pred - target) / n"),
                   ("\\frac{2(p - t)}{n}", "-\\frac{2(p - t)}{n}"),
                   "mse: the prediction's gradient is 2 (pred - target) / n, the target's its negative",
-                  "Mean squared error.", matrix_rule="dL/dP = 2 (P - T) / n"))
+                  "Mean squared error.", matrix_rule="dL/dP = 2 (P - T) / n", operands=("pred", "target")))
 
 
 def _onehot_shape(shapes: list[Shape], p: dict) -> Shape:
@@ -652,7 +653,8 @@ def _onehot(labels: Num, classes: float) -> np.ndarray:
 tensor_op("onehot", 1, _onehot, lambda g, y, xs, need, classes: (np.zeros(np.shape(xs[0])) if np.ndim(xs[0]) else 0.0,),
           params=(Param("classes", "count"),), shape=_onehot_shape, flops=lambda shapes, out, p: size_of(out),
           doc=Doc("onehot", "onehot(labels, classes)", "\\mathrm{onehot}(y)", ("0",), ("0",),
-                  "onehot is a lookup: no gradient flows to the labels", "One-hot rows for integer class labels."))
+                  "onehot is a lookup: no gradient flows to the labels", "One-hot rows for integer class labels.",
+                  operands=("labels",)))
 
 
 # --- constructors: constant tensors from number arguments (made after the budgets, see graph.Recipe) --------
