@@ -1,8 +1,12 @@
-"""Engine benchmark: parse, build, forward, backward per gate, beside micrograd and PyTorch eager
-scalars in the same process, plus the vectorized sweep and the 100k-deep chain.
+"""Engine benchmark: parse (which builds the gate graph in the same pass), forward, backward per gate,
+beside micrograd and PyTorch eager scalars in the same process; a new 10k-gate program end to end
+(text -> JSON bytes) beside the PyTorch route on the same program; batched evaluation beside one call
+per point; the sweep and the 100k-deep chain.
 
 Peers run the same gate graph: we walk our node list and apply each peer's own ops (micrograd
-gets the gates it lacks, written in its own closure style below).
+gets the gates it lacks, written in its own closure style below). The PyTorch route is the user's
+alternative to the lab: the same program as PyTorch scalars, forward then backward() (its Python
+source is not even parsed: the graph is walked, so the comparison favours PyTorch).
 """
 
 from __future__ import annotations
@@ -13,9 +17,9 @@ import threading
 import time
 from functools import partial
 
-from app.engine import Limits
+from app.engine import Limits, evaluate
 from app.engine.parser import parse
-from app.engine.program import bind, compile_program
+from app.engine.program import CACHE, bind, compile_program
 from app.engine.scalar import backward, forward
 from app.engine.sweep import sweep
 from benchmarks.programs import chain, random_dag
@@ -166,6 +170,69 @@ def sweep_row(gates=10_000, points=200):
     return best(lambda: sweep(text, variable=name, start=-1, stop=1, points=points, limits=BIG), 5), sum(dependent)
 
 
+def cold_row(gates=10_000, repeat=9, clock=time.process_time):
+    """A program the engine has not seen, end to end: evaluate() (parse, graph, tape, forward, backward,
+    document) and the JSON bytes the API sends; interleaved with the PyTorch route on the same program.
+    Timed by `clock`: the process's CPU time by default (on a shared machine, wall time mostly measures
+    the other processes; on an idle one the two agree), PyTorch limited to one thread like the engine."""
+    import statistics
+
+    import orjson
+
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        return None
+    texts = [random_dag(gates, seed=5000 + i)[0] for i in range(2 * repeat + 2)]
+    graphs = [compile_program(t, BIG).graph for t in texts[repeat + 1:]]  # torch's graphs, built beforehand
+    CACHE.clear()
+    ours, cols, torch_t = [], [], []
+    orjson.dumps(evaluate(texts[-1], limits=BIG))  # warm up imports
+    for i in range(repeat):
+        t0 = clock()
+        size = len(orjson.dumps(evaluate(texts[i], limits=BIG)))
+        t1 = clock()
+        g = graphs[i]
+        run = torch_run(g, bind(g, {}))
+        t2 = clock()
+        _fwd_bwd(run)
+        t3 = clock()
+        text = texts[repeat + 1 + i] + "\n# columns"  # the columnar layout, on a program not seen either
+        t4 = clock()
+        col_size = len(orjson.dumps(evaluate(text, limits=BIG, layout="columns")))
+        t5 = clock()
+        ours.append(t1 - t0)
+        torch_t.append(t3 - t2)
+        cols.append(t5 - t4)
+    med = statistics.median
+    return {"ours": med(ours), "ours_best": min(ours), "cols": med(cols), "cols_best": min(cols),
+            "torch": med(torch_t), "torch_best": min(torch_t), "mb": size / 1e6, "mb_cols": col_size / 1e6}
+
+
+def batch_row(points=1_000, repeat=5):
+    """Batched evaluation of the sigmoid neuron at `points` points beside one evaluate() per point
+    (in process: an API call per point would cost more on top)."""
+    import numpy as np
+
+    from app.engine import evaluate_batch
+
+    program = "f = sigmoid(w0*x0 + w1*x1 + w2)"
+    rng = np.random.default_rng(0)
+    x0, x1 = rng.normal(size=points).tolist(), rng.normal(size=points).tolist()
+    base = {"w0": 2.0, "w1": -3.0, "w2": -3.0}
+    evaluate(program, {**base, "x0": 0.0, "x1": 0.0})
+
+    def one_by_one():
+        return [evaluate(program, {**base, "x0": a, "x1": b})["gradients"]["w0"] for a, b in zip(x0, x1, strict=True)]
+
+    def batched():
+        return evaluate_batch(program, base, batch={"x0": x0, "x1": x1})["gradients"]["w0"]
+    assert np.allclose(one_by_one(), batched(), rtol=1e-12)
+    return best(one_by_one, 2), best(batched, repeat)
+
+
 def chain_row(depth=100_000):
     text = chain(depth)
     t0 = time.perf_counter()
@@ -199,6 +266,21 @@ def main() -> None:
         print(f"{r['kind']:>8} {n:>8} {ns(r['parse'])} {ns(r['build'])} {ns(r['fwd'])} {ns(r['bwd'])} {ns(fb)} "
               f"{(ns(mg) if mg else '       -'):>10} {(f'{mg / fb:7.1f}x' if mg else '       -')} "
               f"{(ns(tc) if tc else '       -')} {(f'{tc / fb:7.1f}x' if tc else '       -')}")
+    cold = cold_row()
+    print("\n## A new 10k-gate program end to end (text -> JSON bytes): CPU time, median of 9, interleaved with "
+          "PyTorch")
+    ms = lambda key: f"{1e3 * cold[key]:6.1f} ms (best {1e3 * cold[key + '_best']:.1f})"  # noqa: E731
+    met = lambda ok: "met" if ok else "NOT met"  # noqa: E731
+    print(f"engine, evaluate() + orjson, nodes layout: {ms('ours')}, {cold['mb']:.1f} MB; "
+          f"goal < 60 ms: {met(cold['ours'] < 0.06)}")
+    print(f"engine, columns layout:                    {ms('cols')}, {cold['mb_cols']:.1f} MB")
+    print(f"PyTorch scalars, forward + backward():     {ms('torch')}")
+    ratio = cold["torch"] / cold["ours"]
+    print(f"  engine (nodes layout) is {ratio:.2f}x faster than the PyTorch route (goal >= 1.5x: {met(ratio >= 1.5)})")
+    one, batched = batch_row()
+    print("\n## Batched evaluation: the sigmoid neuron at 1,000 points")
+    print(f"one evaluate() per point: {1e3 * one:7.1f} ms; one batched evaluate(): {1e3 * batched:6.2f} ms; "
+          f"{one / batched:.0f}x (goal >= 10x: {'met' if one / batched >= 10 else 'NOT met'})")
     t_sweep, dep = sweep_row()
     print(f"\nsweep, 200 points over a 10k-gate program ({dep} nodes depend on the swept input): "
           f"{1e3 * t_sweep:.1f} ms (goal <= 50 ms)")

@@ -11,7 +11,8 @@ branches of their own; this is the shape of JAX's autodidax (one IR, interchange
 Every backend answers:
 - ``forward(inputs)`` -> a value per node; ``backward(vals, wrt)`` -> (gradients, edge gradients);
   ``run(inputs, wrt)`` both;
-- ``local_grads(vals)`` -> d node / d operand per edge (scalar), or None (tensor: ``edges`` instead);
+- ``local_grads(vals)`` -> the document's column of d node / d operand per edge (encoded, None for an
+  edge from a constant; scalar), or None (tensor: ``edges`` instead);
 - ``bad_values(vals)`` / ``reason(k, vals)``: which nodes hold a non-finite value, and why;
 - ``encode(x)`` / ``encode_all(xs)``: values as JSON (non-finite numbers as strings, big tensors summarized);
 - ``total(y)``: the output as one float (the sum of a tensor output);

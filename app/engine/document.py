@@ -107,10 +107,7 @@ def build(be: Backend, run: Run, *, numeric: dict | None = None, layout: str = "
             reason_col[k] = f"the gradient was computed through a non-finite value (n{src})"
     local = be.local_grads(vals)
     if local is not None:  # scalar: d node / d operand per edge, null for an edge from a constant
-        masks = c.const_mask
-        enc = be.encode
-        local_col = [[None if cm else enc(x) for x, cm in zip(lg, masks[k], strict=True)] if lg else []
-                     for k, lg in enumerate(local)]
+        local_col = local
         edge_col = None
     else:  # tensor: the gradient each edge carries, summed back to the operand's shape
         local_col = [[None] * len(args) for args in operands]

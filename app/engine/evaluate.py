@@ -36,10 +36,10 @@ def evaluate(program: str, values: dict[str, Any] | None = None, *, limits: Limi
         if isinstance(tolerance, bool) or not (isinstance(tolerance, (int, float)) and math.isfinite(tolerance)
                                                and tolerance > 0):
             raise EngineError("invalid_value", "tolerance must be a positive number", {"name": "tolerance"})
-    req = prepare("evaluate", program, values, limits, numeric_check=numeric_check, full_tensors=full_tensors)
-    be = req.backend()
-    run = be.run()
-    numeric = check(be, run, h, tolerance) if numeric_check else None
-    given = frozenset(values) if values else frozenset()
-    with quiet_gc():
+    with quiet_gc():  # a large document is hundreds of thousands of small objects: see quiet_gc
+        req = prepare("evaluate", program, values, limits, numeric_check=numeric_check, full_tensors=full_tensors)
+        be = req.backend()
+        run = be.run()
+        numeric = check(be, run, h, tolerance) if numeric_check else None
+        given = frozenset(values) if values else frozenset()
         return build(be, run, numeric=numeric, layout=layout, notes=req.warnings, given=given)

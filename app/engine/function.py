@@ -50,6 +50,7 @@ class Function:
             raise EngineError("unknown_name", f"not inputs of the program: {', '.join(unknown)}", {"names": unknown})
         self.wrt = set(g.input_ids if wrt is None else wrt)
         self._consts: dict[int, Any] | None = None
+        self._recipes = any(isinstance(d, Recipe) for d in g.defaults.values())
 
     def defaults(self) -> dict[str, Any]:
         """Every input's default value (floats and arrays; constructors made), None where there is none."""
@@ -66,11 +67,11 @@ class Function:
         g = self.graph
         bound = bind(g, values)
         p = plan(self.compiled, bound, self.limits)
-        be = TensorBackend(self.compiled, p, materialize(g, bound), self.limits, consts=self._consts)
+        be = TensorBackend(self.compiled, p, materialize(g, bound) if self._recipes else bound, self.limits,
+                           consts=self._consts)
         self._consts = be.consts
-        vals = be.forward()
-        grads, _ = be.backward(vals, self.wrt)
-        return Result(be.total(vals[g.output]), {n: grads[g.input_ids[n]] for n in self.wrt}, vals, g)
+        run = be.run(wrt=self.wrt)
+        return Result(be.total(run.vals[g.output]), {n: run.grads[g.input_ids[n]] for n in self.wrt}, run.vals, g)
 
 
 def compile_function(program: str, wrt: list[str] | None = None, limits: Limits = DEFAULT_LIMITS) -> Function:

@@ -32,5 +32,12 @@ class Limits:
     max_document_numbers: int = 2_000_000  # numbers a tensor document lists (values, gradients, edges)
     summary_above: int = 4_096  # tensors with more elements are summarized in documents (not a limit)
 
+    def __hash__(self) -> int:  # hashed per request (plan and compile-cache keys): the fields once, then kept
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash(tuple(getattr(self, f) for f in self.__dataclass_fields__))
+            self.__dict__["_hash"] = h
+        return h
+
 
 DEFAULT_LIMITS = Limits()

@@ -148,6 +148,9 @@ class Op:
     # per operand (summed back to its shape; None where need[i] is False)
     apply: Callable | None = None
     vjp: Callable | None = None
+    # optional: apply_saving(*operands, **params) -> (value, saved); vjp then gets saved=... (what the
+    # backward pass would recompute, such as softmax's probabilities)
+    apply_saving: Callable | None = None
     # constructors: make(shape, params, rng) -> array; check(params) -> (argument, message) or None
     make: Callable | None = None
     check: Callable[[dict], tuple[str, str] | None] | None = None
@@ -250,10 +253,11 @@ def binary(name: str, f: Callable, df: Callable | tuple[float, float], *, doc: D
 
 
 def tensor_op(name: str, arity: int, apply: Callable, vjp: Callable, *, shape: Callable, flops: Callable,
-              doc: Doc, params: tuple[Param, ...] = (), infix: str | None = None) -> Op:
+              doc: Doc, params: tuple[Param, ...] = (), infix: str | None = None,
+              apply_saving: Callable | None = None) -> Op:
     """An op on whole tensors (matmul, sum, softmax ...): forward, vector-Jacobian product, shape, FLOPs."""
     return register(Op(name=name, kind="tensor", arity=arity, doc=doc, infix=infix, params=params,
-                       apply=apply, vjp=vjp, shape=shape, flops=flops))
+                       apply=apply, vjp=vjp, shape=shape, flops=flops, apply_saving=apply_saving))
 
 
 def constructor(name: str, make: Callable, *, shape: Callable, doc: Doc, params: tuple[Param, ...],
@@ -528,14 +532,14 @@ tensor_op("transpose", 1, np.transpose, lambda g, y, xs, need: (np.transpose(g),
                   "Matrix transpose (a vector or scalar is unchanged).", matrix_rule="dL/dX = (dL/dY)^T"))
 
 
-def softmax(x: Num) -> Num:
-    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
-    return e / np.sum(e, axis=-1, keepdims=True)
+def softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
-def log_softmax(x: Num) -> Num:
-    m = np.max(x, axis=-1, keepdims=True)
-    return x - m - np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True))
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    m = x.max(axis=-1, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
 
 
 def _last_axis_shape(name: str) -> Callable:
@@ -585,25 +589,29 @@ def _sce_shape(shapes: list[Shape], p: dict) -> Shape:
     return ()
 
 
-def _sce(z: Num, t: Num) -> float:
-    t, _ = _targets(z, t)
-    batch = z.shape[0] if z.ndim == 2 else 1
-    return float(-np.sum(t * log_softmax(z)) / batch)
-
-
-def _sce_vjp(g: Num, y: Num, xs: tuple, need: tuple) -> tuple:
-    z, t_in = xs
+def _sce_saving(z: Num, t_in: Num) -> tuple[float, tuple]:
     t, indices = _targets(z, t_in)
     batch = z.shape[0] if z.ndim == 2 else 1
     log_p = log_softmax(z)
-    gz = g * (np.exp(log_p) * np.sum(t, axis=-1, keepdims=True) - t) / batch if need[0] else None
+    return float(-(t * log_p).sum() / batch), (log_p, t, indices)
+
+
+def _sce(z: Num, t: Num) -> float:
+    return _sce_saving(z, t)[0]
+
+
+def _sce_vjp(g: Num, y: Num, xs: tuple, need: tuple, saved: tuple | None = None) -> tuple:
+    z, t_in = xs
+    log_p, t, indices = saved if saved is not None else _sce_saving(z, t_in)[1]
+    batch = z.shape[0] if z.ndim == 2 else 1
+    gz = g * (np.exp(log_p) * t.sum(axis=-1, keepdims=True) - t) / batch if need[0] else None
     if not need[1]:
         return (gz, None)
     gt = np.zeros(np.shape(t_in)) if indices else -g * log_p / batch
     return (gz, gt if np.ndim(t_in) else float(gt))
 
 
-tensor_op("softmax_cross_entropy", 2, _sce, _sce_vjp, shape=_sce_shape,
+tensor_op("softmax_cross_entropy", 2, _sce, _sce_vjp, shape=_sce_shape, apply_saving=_sce_saving,
           flops=lambda shapes, out, p: 8 * size_of(shapes[0]),
           doc=Doc("softmax+CE", "-sum(t * log_softmax(z)) / batch",
                   "-\\frac{1}{N}\\sum_{n,i} t_{ni} \\log \\mathrm{softmax}(z_n)_i",

@@ -37,15 +37,14 @@ from .graph import CONST, INPUT, Graph, Recipe
 from .limits import DEFAULT_LIMITS, Limits
 from .ops import FUNCTIONS, INFIX, MAX_SEED, RESERVED, ShapeError, check_param, size_of
 
-# group 1: leading blanks; 2: the token; 3: a name before '='; 4: a name before '('; 5: a name; 6: a number.
-# Anything else (operators, newline, comment, a bad character) is group 2 alone.
+# group 1: leading blanks; 2: a name, 3: the '=' or '(' that follows it (with blanks between), 4: a number,
+# 5: anything else (an operator, a newline, a comment, a bad character). A name carries the '=' or '(' after
+# it, so assignment targets and calls are classified by the pattern (in C) and cost one token, not two.
 _TOKEN = re.compile(
-    r"([ \t\r]*+)("
-    r"([A-Za-z_][A-Za-z0-9_]*+)(?=[ \t\r]*+=)"
-    r"|([A-Za-z_][A-Za-z0-9_]*+)(?=[ \t\r]*+\()"
-    r"|([A-Za-z_][A-Za-z0-9_]*+)"
+    r"([ \t\r]*+)(?:"
+    r"([A-Za-z_][A-Za-z0-9_]*+)([ \t\r]*+[=(])?"
     r"|((?:[0-9]++(?:\.[0-9]*+)?|\.[0-9]++)(?:[eE][+-]?[0-9]++)?)(?![A-Za-z0-9_.])"
-    r"|\*\*|\#[^\n]*+|.)",
+    r"|(\*\*|\#[^\n]*+|.))",
     re.ASCII | re.DOTALL,
 )
 _NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
@@ -126,6 +125,7 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> Program:
     pos = 0
     calls = 0  # constructor calls so far
     statements = 0
+    out_k, out_name = -1, "out"  # the last statement's root
 
     def err(msg: str, at: int, type: str = "expression_syntax", **ctx) -> EngineError:
         return EngineError.at(type, msg, text, at, **ctx)
@@ -243,13 +243,14 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> Program:
         params: list = []
         want_number = True
         names = ", ".join(fn.param_names)
-        for ws, tok, _t, _c, _n, num in it:
+        for ws, name, after, num, tok in it:
             start = pos + len(ws)
-            pos = start + len(tok)
-            if tok == "\n" or tok[0] == "#":
-                if tok[0] == "#" and "\x00" in tok:
+            pos = start + len(name) + len(after) + len(num) + len(tok)
+            if tok == "\n" or tok[:1] == "#":
+                if "\x00" in tok:
                     raise _bad_token(text, tok, start)
                 continue
+            tok = tok or name or num
             if want_number:
                 sign = 1.0
                 num_start = start
@@ -259,8 +260,8 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> Program:
                     if nxt is None:
                         break
                     start = pos + len(nxt[0])
-                    pos = start + len(nxt[1])
-                    tok, num = nxt[1], nxt[5]
+                    pos = start + sum(map(len, nxt[1:]))
+                    tok, num = nxt[4] or nxt[1] or nxt[3], nxt[3]
                 if num:
                     if len(num) > max_lit:
                         raise limit_error("max_literal_chars", max_lit, f"a number literal has {len(num)} characters",
@@ -283,7 +284,6 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> Program:
 
     def finish() -> None:
         """Close the statement: reduce what is left, then name its root (or make it an input)."""
-        nonlocal st_first, target, statements, pos
         while stack:
             top = stack.pop()
             if top[0] == PAREN:
@@ -292,6 +292,11 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> Program:
                 raise err("'(' is never closed", top[3])
             reduce(top)
         k, s, _e = out.pop()
+        name_root(k, s)
+
+    def name_root(k: int, s: int) -> None:
+        """The statement's root is node k (its text starts at s): label it, or make it an input."""
+        nonlocal st_first, target, statements, pos, out_k, out_name
         name = target if target is not None else "out"
         if target is not None and target not in env and k == st_first and len(ops) == k + 1 and ops[k] == CONST:
             # `x = -2`, `W = [[1, 2], [3, 4]]`, `W = randn(3, 2)`: an input with a default value
@@ -309,54 +314,98 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> Program:
                 labels[k] = name
             if target is not None:
                 env[target] = k
-        g.output, g.output_name = k, name
+        out_k, out_name = k, name
         statements += 1
         if target is None:  # a bare expression: only blanks and comments may follow
             at = pos
-            for ws, tok, *_ in it:
+            for ws, name, after, num, tok in it:
                 at += len(ws)
-                if tok[0] == "#" and "\x00" in tok:
+                if tok[:1] == "#" and "\x00" in tok:
                     raise _bad_token(text, tok, at)
-                at += len(tok)
-                if tok != "\n" and tok != ";" and tok[0] != "#":
+                at += len(name) + len(after) + len(num) + len(tok)
+                if name or num or (tok != "\n" and tok != ";" and tok[0] != "#"):
                     raise err("a bare expression is only allowed as the last statement; give it a name "
                               "(name = ...)", s)
         st_first = len(ops)
         target = None
 
-    def seed_statement() -> None:
+    def seed_statement(paren_at: int) -> None:
         """`seed(N)`: a statement of its own that fixes the random constructors."""
         nonlocal pos
-        toks: list = []  # (text, start, number) of '(' N ')' and what follows
-        for ws, tok, *rest in it:
+        toks: list = []  # (text, start, number) of N ')' and what follows
+        for ws, name, after, num, tok in it:
             s = pos + len(ws)
-            pos = s + len(tok)
-            if tok[0] == "#":
+            pos = s + len(name) + len(after) + len(num) + len(tok)
+            if tok[:1] == "#":
                 continue
-            toks.append((tok, s, rest[3]))
-            if len(toks) == 4 or tok == "\n" or tok == ";":
+            toks.append((tok or name or num, s, num))
+            if len(toks) == 3 or tok == "\n" or tok == ";":
                 break
-        if len(toks) < 3 or not toks[1][2] or toks[2][0] != ")":
-            raise err("seed takes one whole number: seed(42)", toks[1][1] if len(toks) > 1 else len(text))
-        value = float(toks[1][2])
+        if len(toks) < 2 or not toks[0][2] or toks[1][0] != ")":
+            raise err("seed takes one whole number: seed(42)", toks[0][1] if toks else len(text))
+        value = float(toks[0][2])
         if not (value <= MAX_SEED and value == int(value)):
-            raise err(f"seed(): the seed must be a whole number from 0 to {MAX_SEED}", toks[1][1], "invalid_value",
+            raise err(f"seed(): the seed must be a whole number from 0 to {MAX_SEED}", toks[0][1], "invalid_value",
                       name="seed", function="seed")
-        if len(toks) == 4 and toks[3][0] not in ("\n", ";"):
-            raise err("seed(N) is a statement of its own", toks[3][1])
+        if len(toks) == 3 and toks[2][0] not in ("\n", ";"):
+            raise err("seed(N) is a statement of its own", toks[2][1])
         g.seed = int(value)
 
     it = iter(_TOKEN.findall(text))
-    for ws, tok, tgt, call, name, num in it:
+    for ws, name, after, num, tok in it:
         start = pos + len(ws)
-        pos = start + len(tok)
+        if name:
+            pos = start + len(name)
+            if after:
+                mark = pos + len(after) - 1  # the '=' or '(' after the name
+                end = pos
+                pos = mark + 1
+        else:
+            pos = start + len(num or tok)
         if expect:
             if name:
-                k = env.get(name)
-                if k is None:
-                    k = new_input(name, start, pos)
-                push((k, start, pos))
-                expect = False
+                if not after or after[-1] == "=":
+                    if after and target is None and not stack and not out:  # `name =` starts a statement
+                        if name in RESERVED:
+                            raise err(f"{name!r} is a function name and cannot be assigned", start)
+                        if len(name) > max_name:
+                            raise limit_error("max_name_chars", max_name, f"a name has {len(name)} characters",
+                                              **position(text, start))
+                        target, target_span = name, (start, end)
+                        last_op = None
+                        continue
+                    e = end if after else pos
+                    k = env.get(name)
+                    if k is None:
+                        k = new_input(name, start, e)
+                    push((k, start, e))
+                    expect = False
+                    if after:  # `a = b = 1`: the second '=' is misplaced
+                        raise err("expected an operator or the end of the statement, found '=' ('=' only assigns a "
+                                  "name at the start of a statement)", mark, after=e)
+                    continue
+                fn = FUNCTIONS.get(name)  # a call: `name(`
+                if fn is None:
+                    if name == "seed" and target is None and not stack and not out:
+                        seed_statement(mark)
+                        continue
+                    if len(name) > max_name:
+                        raise limit_error("max_name_chars", max_name, f"a name has {len(name)} characters",
+                                          **position(text, start))
+                    names = ", ".join(sorted(FUNCTIONS))
+                    raise err(f"unknown function {name!r}; known functions: {names}", start, "unknown_function",
+                              name=name)
+                depth += 1
+                if depth > max_depth:
+                    raise limit_error("max_depth", max_depth, "brackets nest too deeply", **position(text, mark))
+                if fn.arity == 0:  # a constructor: number arguments only
+                    params, end = read_params(fn, mark)
+                    depth -= 1
+                    close_call((CALL, fn, start), end, len(params), params)
+                    expect = False
+                    continue
+                stack.append([CALL, fn, start, mark, 0])
+                last_op = None
             elif num:
                 if len(num) > max_lit:
                     raise limit_error("max_literal_chars", max_lit, f"a number literal has {len(num)} characters",
@@ -371,49 +420,6 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> Program:
                 const[k] = float(num)
                 push((k, start, pos))
                 expect = False
-            elif tgt:
-                if target is None and not stack and not out:  # `name =` starts a statement
-                    if tgt in RESERVED:
-                        raise err(f"{tgt!r} is a function name and cannot be assigned", start)
-                    if len(tgt) > max_name:
-                        raise limit_error("max_name_chars", max_name, f"a name has {len(tgt)} characters",
-                                          **position(text, start))
-                    target, target_span = tgt, (start, pos)
-                    ws2, tok2, *_ = next(it)  # the '=' (the pattern saw it)
-                    pos += len(ws2) + 1
-                    last_op = None
-                    continue
-                k = env.get(tgt)
-                if k is None:
-                    k = new_input(tgt, start, pos)
-                push((k, start, pos))
-                expect = False
-            elif call:
-                fn = FUNCTIONS.get(call)
-                if fn is None:
-                    if call == "seed" and target is None and not stack:
-                        seed_statement()
-                        continue
-                    if len(call) > max_name:
-                        raise limit_error("max_name_chars", max_name, f"a name has {len(call)} characters",
-                                          **position(text, start))
-                    names = ", ".join(sorted(FUNCTIONS))
-                    raise err(f"unknown function {call!r}; known functions: {names}", start, "unknown_function",
-                              name=call)
-                ws2, tok2, *_ = next(it)  # the '(' (the pattern saw it)
-                paren_at = pos + len(ws2)
-                pos = paren_at + 1
-                depth += 1
-                if depth > max_depth:
-                    raise limit_error("max_depth", max_depth, "brackets nest too deeply", **position(text, paren_at))
-                if fn.arity == 0:  # a constructor: number arguments only
-                    params, end = read_params(fn, paren_at)
-                    depth -= 1
-                    close_call((CALL, fn, start), end, len(params), params)
-                    expect = False
-                    continue
-                stack.append([CALL, fn, start, paren_at, 0])
-                last_op = None
             elif tok == "(":
                 depth += 1
                 if depth > max_depth:
@@ -459,6 +465,9 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> Program:
                 raise _bad_token(text, tok, start)
             continue
         # after an operand
+        if name or num:
+            raise err(f"expected an operator or the end of the statement, found {name or num!r} (is an operator "
+                      "such as '*' missing?)", start, after=out[-1][2])
         b = _BINARY.get(tok)
         if b is not None:
             opname, p = b
@@ -472,16 +481,59 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> Program:
                 else:
                     break
                 if tp > p or (tp == p and p != 4):
-                    reduce(stack.pop())
+                    stack.pop()
+                    if tag == BIN:
+                        b2 = pop()
+                        a2 = pop()
+                        k = len(ops)
+                        if k >= max_nodes:
+                            raise node_limit(a2[1])
+                        op_app(top[1])
+                        operands_app((a2[0], b2[0]))
+                        labels_app(None)
+                        spans_app((a2[1], b2[2]))
+                        push((k, a2[1], b2[2]))
+                    else:
+                        reduce(top)
                 else:
                     break
             stack.append((BIN, opname, start, p))
             last_op = tok
             expect = True
         elif tok == "\n" or tok == ";":
-            if depth and tok == "\n":
-                continue
-            finish()
+            if depth:
+                if tok == "\n":
+                    continue
+                finish()  # ';' inside brackets: raises
+            if target is None:
+                finish()
+            else:  # `name = expr` ends: the same as finish(), inline (most statements come here)
+                while stack:
+                    top = stack.pop()
+                    if top[0] == BIN:
+                        b = pop()
+                        a = pop()
+                        k = len(ops)
+                        if k >= max_nodes:
+                            raise node_limit(a[1])
+                        op_app(top[1])
+                        operands_app((a[0], b[0]))
+                        labels_app(None)
+                        spans_app((a[1], b[2]))
+                        push((k, a[1], b[2]))
+                    else:
+                        reduce(top)
+                k = pop()[0]
+                if k == st_first and len(ops) == k + 1 and ops[k] == CONST:
+                    name_root(k, target_span[0])
+                else:
+                    if labels[k] is None:
+                        labels[k] = target
+                    env[target] = k
+                    out_k, out_name = k, target
+                    statements += 1
+                    st_first = len(ops)
+                    target = None
             expect = True
             last_op = None
         elif tok == ")" or tok == ",":
@@ -507,15 +559,30 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> Program:
             stack.pop()
             depth -= 1
             if top[0] == CALL:
-                close_call(top, pos, top[4] + 1, [])
+                fn = top[1]
+                if fn.params or top[4] + 1 != fn.arity:
+                    close_call(top, pos, top[4] + 1, [])
+                    continue
+                k = len(ops)  # an elementwise call such as sin(x) or max(a, b): emitted here
+                if k >= max_nodes:
+                    raise node_limit(top[2])
+                if fn.arity == 1:
+                    operands_app((pop()[0],))
+                else:
+                    b = pop()
+                    operands_app((pop()[0], b[0]))
+                op_app(fn.name)
+                labels_app(None)
+                spans_app((top[2], pos))
+                push((k, top[2], pos))
         elif tok[0] == "#":
             if "\x00" in tok:
                 raise _bad_token(text, tok, start)
         else:
-            if not (name or tgt or call or num) and tok not in _VALID:
+            if tok not in _VALID:
                 raise _bad_token(text, tok, start)
             hint = ""
-            if name or tgt or call or num or tok == "(":
+            if tok == "(":
                 hint = " (is an operator such as '*' missing?)"
             elif tok == "=":
                 hint = " ('=' only assigns a name at the start of a statement)"
@@ -530,6 +597,7 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> Program:
         finish()
     if not statements:
         raise err("the program is empty: write an expression such as x * y", 0)
+    g.output, g.output_name = out_k, out_name
     return Program(text, g)
 
 
@@ -542,13 +610,14 @@ def _literal(text: str, it, start: int, pos: int, limits: Limits) -> tuple[np.nd
     sign = 0.0  # pending sign
     sign_at = 0
     done: list = []
-    for ws, tok, _t, _c, _n, num in it:
+    for ws, name, after, num, tok in it:
         ts = pos + len(ws)
-        pos = ts + len(tok)
-        if tok == "\n" or tok[0] == "#":
-            if tok[0] == "#" and "\x00" in tok:
+        pos = ts + len(name) + len(after) + len(num) + len(tok)
+        if tok == "\n" or tok[:1] == "#":
+            if "\x00" in tok:
                 raise _bad_token(text, tok, ts)
             continue
+        tok = tok or name or num
         if need_item and not sign:
             if tok == "[":
                 if len(stack) >= limits.max_rank:
@@ -585,7 +654,7 @@ def _literal(text: str, it, start: int, pos: int, limits: Limits) -> tuple[np.nd
                                  + repr("-" if sign < 0 else "+"), text, sign_at)
         want = "a number or '['" if need_item else "',' or ']'"
         raise EngineError.at("expression_syntax", f"in a tensor literal: expected {want}, found {_describe(tok)}"
-                             + (" (tensor literals hold numbers only)" if _n or _t or _c else ""), text, ts)
+                             + (" (tensor literals hold numbers only)" if name else ""), text, ts)
     else:
         if sign:
             raise EngineError.at("expression_syntax", "in a tensor literal: expected a number or '[', found "

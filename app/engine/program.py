@@ -99,12 +99,6 @@ class Compiled:
                 for (s, e), ln, c in zip(self.graph.span, line, column, strict=True)]
 
     @cached_property
-    def const_mask(self) -> list[tuple[bool, ...]]:
-        """Per node: which operands are constants (their edges carry no gradient)."""
-        ops = self.graph.op
-        return [tuple(ops[a] == CONST for a in args) for args in self.graph.operands]
-
-    @cached_property
     def scalar(self):
         """The float tape (the scalar backend's compiled form)."""
         from .scalar import compile_tape

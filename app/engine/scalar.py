@@ -156,6 +156,38 @@ def local_grads(tape: Tape, g: Graph, vals: list[float]) -> list[tuple[float, ..
     return out
 
 
+def local_column(tape: Tape, g: Graph, vals: list[float]) -> list[list]:
+    """The document's local_grads: per node, d node / d operand per edge, None for an edge from a
+    constant, non-finite numbers encoded (see encode.py); [] for inputs and constants."""
+    sink = tape.n
+    out: list[list] = [[] for _ in range(tape.n)]
+    isfinite = math.isfinite
+    tup = tuple
+    bad = False
+    it = iter(tape.bsteps)
+    while True:
+        try:
+            for k, df, a, b, ga, gb in it:
+                if b < 0:
+                    d = df[0] if type(df) is tup else df(vals[a], vals[k])
+                    out[k] = [None if ga == sink else d]
+                    if not isfinite(d):
+                        bad = True
+                else:
+                    la, lb = df if type(df) is tup else df(vals[a], vals[b], vals[k])
+                    out[k] = [None if ga == sink else la, None if gb == sink else lb]
+                    if not (isfinite(la) and isfinite(lb)):
+                        bad = True
+            break
+        except _ERRORS:
+            loc = (_slow_df(g.op[k], vals[a], vals[k]),) if b < 0 else _slow_df(g.op[k], vals[a], vals[b], vals[k])
+            out[k] = [None if s == sink else x for x, s in zip(loc, (ga, gb), strict=False)]
+            bad = True
+    if bad:
+        out = [[x if x is None or isfinite(x) else num(x) for x in row] for row in out]
+    return out
+
+
 def plan(c) -> Plan:
     n = len(c.graph)
     gates = n - len(c.graph.input_ids) - len(c.graph.const)
@@ -181,7 +213,8 @@ class ScalarBackend(Backend):
         return backward(self.tape, self.graph, vals), None
 
     def local_grads(self, vals: list) -> list:
-        return local_grads(self.tape, self.graph, vals)
+        """The document's column: per node, its encoded local gradients (None for an edge from a constant)."""
+        return local_column(self.tape, self.graph, vals)
 
     def total(self, y: Any) -> float:
         return y
@@ -214,4 +247,5 @@ class ScalarBackend(Backend):
         return batch_elementwise(self.compiled, self.inputs, columns, wrt)
 
 
-__all__ = ["Run", "ScalarBackend", "Tape", "backward", "compile_tape", "forward", "local_grads", "plan"]
+__all__ = ["Run", "ScalarBackend", "Tape", "backward", "compile_tape", "forward", "local_column", "local_grads",
+           "plan"]

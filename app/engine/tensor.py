@@ -15,12 +15,13 @@ over the points (or one float where it does not depend on them) and the gradient
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from functools import partial
 from typing import Any
 
 import numpy as np
 
-from .backend import Backend, Plan
+from .backend import Backend, Plan, Run
 from .encode import num
 from .errors import EngineError, limit_error, position
 from .graph import CONST, INPUT, Graph, Recipe
@@ -29,6 +30,7 @@ from .ops import REGISTRY, ShapeError, fmt_shape, size_of
 Shape = tuple[int, ...]
 
 _FLOAT_ERRORS = (ArithmeticError, ValueError)
+_NULL = nullcontext()
 
 GATE_FLOPS = 1_000
 """What a gate costs beyond its FLOPs (a numpy call and the loop around it, forward and backward),
@@ -53,7 +55,7 @@ def _bound_shape(v: Any) -> Shape:
 def plan(c, bound: dict[str, Any], limits) -> Plan:
     """Shapes, FLOPs and elements of every node, checked against the budgets; remembered per input shapes."""
     g = c.graph
-    shapes = tuple(_bound_shape(bound[name]) for name in g.input_ids)
+    shapes = tuple([_bound_shape(bound[name]) for name in g.input_ids])
     return _memo(g, ("plan", limits, shapes), lambda: _infer(g, shapes, limits))
 
 
@@ -106,23 +108,28 @@ def work(plan: Plan) -> int:
 
 # --- forward and backward --------------------------------------------------------------------------------
 
-def _forward_steps(g: Graph) -> list[tuple]:
+def _forward_steps(g: Graph, saving: bool) -> list[tuple]:
     steps = []
     for k, op in enumerate(g.op):
         if op == INPUT or op == CONST:
             continue
         rule = REGISTRY[op]
         args = g.operands[k]
+        save = saving and rule.apply_saving is not None
         if rule.kind == "elementwise":
             f = rule.np_f
         else:
             p = {name: v for name, v in g.attrs.get(k, {}).items() if v is not None}
-            f = partial(rule.apply, **p) if p else rule.apply
-        steps.append((k, f, args[0], args[1] if len(args) > 1 else -1))
+            f = rule.apply_saving if save else rule.apply
+            f = partial(f, **p) if p else f
+        steps.append((k, f, args[0], args[1] if len(args) > 1 else -1, save))
     return steps
 
 
-def forward(g: Graph, inputs: dict[str, Any], consts: dict[int, Any]) -> list[Any]:
+def forward(g: Graph, inputs: dict[str, Any], consts: dict[int, Any], saved: dict | None = None,
+            quiet: bool = True) -> list[Any]:
+    """A value per node. With `saved`, ops that can keep what their backward pass needs (softmax's
+    probabilities for softmax_cross_entropy) put it there, by node."""
     vals: list[Any] = [None] * len(g)
     for name, k in g.input_ids.items():
         vals[k] = inputs[name]
@@ -130,10 +137,13 @@ def forward(g: Graph, inputs: dict[str, Any], consts: dict[int, Any]) -> list[An
         vals[k] = v
     ndarray = np.ndarray
     k = -1
+    saving = saved is not None
     try:
-        with np.errstate(all="ignore"):
-            for k, f, a, b in _memo(g, "forward", lambda: _forward_steps(g)):
+        with np.errstate(all="ignore") if quiet else _NULL:
+            for k, f, a, b, save in _memo(g, ("forward", saving), lambda: _forward_steps(g, saving)):
                 y = f(vals[a]) if b < 0 else f(vals[a], vals[b])
+                if save:
+                    y, saved[k] = y  # type: ignore[index]
                 vals[k] = y if type(y) is ndarray and y.ndim else float(y)
     except ValueError as e:  # a value-dependent problem, such as a class index out of range
         raise EngineError.at("invalid_value", f"{g.op[k]}: {e}", g.text, g.span[k][0]) from None
@@ -163,7 +173,11 @@ def _reducer(in_shape: Shape, out_shape: Shape):
     if not in_shape:
         return lambda g: float(np.sum(g))
     lead = len(out_shape) - len(in_shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(in_shape) if d == 1 and out_shape[lead + i] != 1)
+    keep = tuple(lead + i for i, d in enumerate(in_shape) if d == 1 and out_shape[lead + i] != 1)
+    if not keep:  # only leading axes (a row vector added to a matrix): the sum has the operand's shape
+        axes = tuple(range(lead))
+        return lambda g: g.sum(axis=axes)
+    axes = tuple(range(lead)) + keep
     return lambda g: np.sum(g, axis=axes).reshape(in_shape)
 
 
@@ -179,6 +193,15 @@ def _elementwise_vjp(rule, in_shapes: list[Shape], out_shape: Shape, need: tuple
         return gi if red[i] is None else red[i](gi)
 
     if isinstance(df, tuple):  # constant local gradients (add, sub, neg)
+        if len(df) == 2 and df[0] == 1.0 and need[0] and red[0] is None:
+            r1, c1 = red[1], df[1]  # add and sub whose first operand has the output's shape (a + bias)
+
+            def vjp_add(g, y, xs):
+                if not need[1]:
+                    return (g, None)
+                g1 = g if c1 == 1.0 else (-g if c1 == -1.0 else g * c1)
+                return (g, g1 if r1 is None else r1(g1))
+            return vjp_add
         cs = df
 
         def vjp_const(g, y, xs):
@@ -219,12 +242,12 @@ def _backward_steps(g: Graph, shapes: list[Shape], wrt: frozenset[str] | None) -
         else:
             p = {name: v for name, v in g.attrs.get(k, {}).items() if v is not None}
             vjp = partial(rule.vjp, need=nd, **p)
-        steps.append((k, vjp, args[0], args[1] if len(args) > 1 else -1, nd))
+        steps.append((k, vjp, args[0], args[1] if len(args) > 1 else -1, nd, rule.apply_saving is not None))
     return steps
 
 
 def backward(g: Graph, shapes: list[Shape], vals: list[Any], wrt: frozenset[str] | None = None,
-             key: Any = None) -> tuple[list[Any], list[Any]]:
+             key: Any = None, saved: dict | None = None, quiet: bool = True) -> tuple[list[Any], list[Any]]:
     """Gradients of the output (of sum(output) when it is not a scalar: an upstream gradient of
     ones), and for each gate the gradient carried by each of its input edges. Only nodes that lead
     to an input in `wrt` are differentiated (the others' gradients stay None); with `wrt` None,
@@ -238,12 +261,15 @@ def backward(g: Graph, shapes: list[Shape], vals: list[Any], wrt: frozenset[str]
     steps = _memo(g, ("backward", key, wrt), lambda: _backward_steps(g, shapes, wrt))
     k = -1
     try:
-        with np.errstate(all="ignore"):
-            for k, vjp, a, b, need in steps:
+        with np.errstate(all="ignore") if quiet else _NULL:
+            for k, vjp, a, b, need, saves in steps:
                 gk = grads[k]
                 if gk is None:
                     continue
-                gs = vjp(gk, vals[k], (vals[a],) if b < 0 else (vals[a], vals[b]))
+                if saves and saved:
+                    gs = vjp(gk, vals[k], (vals[a],) if b < 0 else (vals[a], vals[b]), saved=saved.get(k))
+                else:
+                    gs = vjp(gk, vals[k], (vals[a],) if b < 0 else (vals[a], vals[b]))
                 edges[k] = gs
                 ga = gs[0]
                 if need[0]:
@@ -317,6 +343,16 @@ class TensorBackend(Backend):
     def backward(self, vals: list, wrt: set[str] | None = None) -> tuple[list, list]:
         return backward(self.graph, self.plan.shapes, vals, None if wrt is None else frozenset(wrt),  # type: ignore
                         self.plan.key)
+
+    def run(self, inputs: dict[str, Any] | None = None, wrt: set[str] | None = None) -> Run:
+        """Forward then backward, softmax_cross_entropy's probabilities kept from one to the other."""
+        saved: dict = {}
+        g = self.graph
+        with np.errstate(all="ignore"):
+            vals = forward(g, self.inputs if inputs is None else inputs, self.consts, saved, False)
+            grads, edges = backward(g, self.plan.shapes, vals, None if wrt is None else frozenset(wrt),  # type: ignore
+                                    self.plan.key, saved, False)
+        return Run(vals, grads, edges)
 
     def local_grads(self, vals: list) -> None:
         return None
