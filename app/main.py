@@ -25,6 +25,7 @@ from app.api.middleware import (
 )
 from app.api.optimize import router as optimize_router
 from app.api.page import router as page_router
+from app.api.rooms import router as rooms_router
 from app.api.sweep import router as sweep_router
 from app.config import ROOT_DIR, Settings, get_settings
 
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.security_headers = security_headers(content_security_policy(settings.frame_ancestors))
 
     errors.install(app)
-    for router in (evaluate_router, optimize_router, sweep_router, meta_router, page_router,
+    for router in (evaluate_router, optimize_router, sweep_router, meta_router, page_router, rooms_router,
                    docs_router(app.openapi_url, TITLE)):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=ROOT_DIR / "static"), name="static")
