@@ -55,13 +55,26 @@ async def _lifespan(app: FastAPI):
 
 router = APIRouter(prefix="/api/v1/rooms", tags=["rooms"], route_class=_RoomRoute, lifespan=_lifespan)
 
+class RoomErrorBody(BaseModel):
+    detail: str | list[Any] = Field(description="What was refused and why; a cap's message names its setting")
+    setting: str | None = Field(None, description="For a cap: the BACKPROP_* setting that sets it")
+    limit: Any = Field(None, description="For a cap: its value")
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": RoomErrorBody, "description": description}
+
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No teacher key (`Authorization: Bearer <teacher_key>`)"},
-    403: {"description": "Wrong teacher key, or a participant token that did not join this room"},
-    404: {"description": "No such room (or it expired)"},
-    413: {"description": "Body over `BACKPROP_ROOM_MAX_STATE_BYTES` / `BACKPROP_ROOM_MAX_MESSAGE_BYTES`"},
-    429: {"description": "Over a rate cap; `Retry-After` says when to try again"},
-    503: {"description": "Rooms off (several workers without Redis), Redis unreachable, or a capacity cap"},
+    400: _error("The join URL is too long for a QR code, or the body cannot be parsed"),
+    401: _error("No teacher key (`Authorization: Bearer <teacher_key>`)"),
+    403: _error("Wrong teacher key, or a participant token that did not join this room"),
+    404: _error("No such room (or it expired, or was ended)"),
+    409: _error("The room is full (`BACKPROP_ROOM_MAX_MEMBERS`) or has `BACKPROP_ROOM_MAX_QUESTIONS` questions"),
+    413: _error("Body over `BACKPROP_ROOM_MAX_STATE_BYTES` / `BACKPROP_ROOM_MAX_MESSAGE_BYTES`"),
+    422: _error("A malformed body or parameter (not JSON, a name too long, a bad answer...)"),
+    429: _error("Over a rate cap; `Retry-After` says when to try again"),
+    503: _error("Rooms off (several workers without Redis), Redis unreachable, or a capacity cap"),
 }
 
 
