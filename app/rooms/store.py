@@ -260,6 +260,8 @@ class MemoryStore(RoomStore):
 # --- Redis ------------------------------------------------------------------------------------------------
 
 PREFIX = "bpl:"
+REDIS_CONNECTIONS = 32
+"""Redis connections per app process (one of them is the pub/sub listener's)."""
 ROOMS_KEY = PREFIX + "rooms"
 
 _LUA_COMMON = """
@@ -366,8 +368,12 @@ class RedisStore(RoomStore):
         from redis import asyncio as aioredis
 
         self.url = url
-        self.redis = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5,
-                                             health_check_interval=30)
+        # A bounded pool that waits (up to 5 s) for a free connection rather than failing: a burst of 300
+        # answers queues here instead of opening 300 connections or erroring.
+        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=REDIS_CONNECTIONS, timeout=5,
+                                                        socket_connect_timeout=2, socket_timeout=5,
+                                                        health_check_interval=30)
+        self.redis = aioredis.Redis.from_pool(pool)
         self._create = self.redis.register_script(_CREATE)
         self._put_state = self.redis.register_script(_PUT_STATE)
         self._join = self.redis.register_script(_JOIN)
