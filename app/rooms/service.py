@@ -262,7 +262,8 @@ class Rooms:
                 if remaining <= 0:
                     return  # the client reconnects with Last-Event-ID (and may land on another worker)
                 try:
-                    await asyncio.wait_for(waiter.wait(), min(limits.room_heartbeat_seconds, remaining))
+                    async with asyncio.timeout(min(limits.room_heartbeat_seconds, remaining)):
+                        await waiter.wait()  # (not wait_for: see sse.py)
                 except TimeoutError:
                     yield PING
         finally:

@@ -4,6 +4,8 @@ Two tasks per stream: one writes the frames, one waits for ``http.disconnect``; 
 the other, and the frame generator is always closed (so its hub registration is released). A write that
 cannot complete within ``send_timeout`` seconds (the client stopped reading and the socket's buffers are
 full) ends the stream too, so a stalled client holds no more than one frame.
+
+Timeouts use ``asyncio.timeout`` throughout, never ``asyncio.wait_for`` (see ``write``).
 """
 
 from __future__ import annotations
@@ -41,16 +43,24 @@ class EventStreamResponse(Response):
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         finished = False
 
+        gone = asyncio.Event()
+
         async def write() -> None:
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation that arrives as
+            # the write completes, and the server's send() after a disconnect returns silently, so such a
+            # stream would go on writing into the void until room_stream_max_seconds.
             nonlocal finished
             async for frame in self.frames:
-                await asyncio.wait_for(send({"type": "http.response.body", "body": frame, "more_body": True}),
-                                       self.send_timeout)
+                if gone.is_set():
+                    return
+                async with asyncio.timeout(self.send_timeout):
+                    await send({"type": "http.response.body", "body": frame, "more_body": True})
             finished = True
 
         async def watch() -> None:
             while (await receive())["type"] != "http.disconnect":
                 pass
+            gone.set()
 
         writer = asyncio.create_task(write())
         watcher = asyncio.create_task(watch())
@@ -66,9 +76,9 @@ class EventStreamResponse(Response):
                 await self.frames.aclose()  # type: ignore[attr-defined]
         if writer in done and finished:
             self.ended_by = "server"
-            with contextlib.suppress(OSError, asyncio.TimeoutError):
-                await asyncio.wait_for(send({"type": "http.response.body", "body": b"", "more_body": False}),
-                                       self.send_timeout)
+            with contextlib.suppress(OSError, TimeoutError):
+                async with asyncio.timeout(self.send_timeout):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
         elif writer in done:
             # the write timed out (a stalled client) or the connection failed: returning without ending the
             # body makes the server close the connection

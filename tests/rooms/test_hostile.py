@@ -245,17 +245,21 @@ def test_a_stream_that_stops_reading_is_closed(request):
 
 
 def test_a_client_that_disconnects_is_released_at_once(http, app):
+    """Three rounds of 100 streams, half reset and half closed politely. (Before the streams used
+    asyncio.timeout, a cancellation that met a completing write was swallowed by Python 3.11's wait_for, and
+    some streams went on writing into the void: most rounds left streams behind.)"""
     code, _ = new_room(http)
     before = app.streams()
+    for _ in range(3):
+        async def go():
+            opened = await _open_streams(f"{app.url}/api/v1/rooms/{code}/events", 100)
+            assert app.streams() == before + 100
+            await _close(opened[:50], abort=True)
+            await _close(opened[50:])
 
-    async def go():
-        opened = await _open_streams(f"{app.url}/api/v1/rooms/{code}/events", 100)
-        assert app.streams() == before + 100
-        await _close(opened[:50], abort=True)
-        await _close(opened[50:])
-
-    asyncio.run(go())
-    deadline = time.monotonic() + 10
-    while app.streams() != before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert app.streams() == before
+        asyncio.run(go())
+        deadline = time.monotonic() + 10
+        while app.streams() != before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert app.streams() == before, (len(app.server.server_state.connections),
+                                         len(app.server.server_state.tasks))
