@@ -470,3 +470,30 @@ def format_failover(r: dict[str, Any]) -> str:
             f"  answers accepted {r['answers_accepted']}, tallied {r['answers_tallied']}, lost {r['answers_lost']}, "
             f"failed after retries {r['answers_failed']}; teacher updates {r['teacher_updates']} "
             f"(failed {r['teacher_failed']})")
+
+
+SCENARIOS = ("rooms", "rooms-failover")
+
+
+def run_scenarios(scenarios: list[str], report: dict[str, Any]) -> int:
+    """The room scenarios among ``scenarios`` (for `python -m stress`): prints them, adds them to ``report``,
+    returns how many goals of correctness failed (latency goals are reported, not counted)."""
+    from stress.server import nginx_binary
+
+    failed = 0
+    if "rooms" in scenarios:
+        result = run_fanout(participants=100, updates=10, interval=0.5)
+        report["rooms"] = result
+        print(format_fanout(result) + "\n", flush=True)
+        failed += result["missing"] + result["refused_streams"] + result["put_errors"]
+    if "rooms-failover" in scenarios:
+        if nginx_binary() is None or redis_binary() is None:
+            print("rooms-failover: skipped (needs nginx and redis-server: apt-get install -y nginx redis-server)\n")
+            report["rooms-failover"] = "skipped: nginx or redis-server not installed"
+        else:
+            result = run_failover(participants=300, duration=30.0, kill_at=10.0, down_for=3.0)
+            report["rooms-failover"] = result
+            print(format_failover(result) + "\n", flush=True)
+            failed += (result["participants"] - result["on_final_state"]) + result["answers_lost"] + \
+                result["answers_failed"] + result["refused_streams"]
+    return failed

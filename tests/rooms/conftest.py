@@ -23,6 +23,7 @@ from app.config import Settings
 from app.main import create_app
 from stress.rooms import RedisServer, redis_binary
 from stress.server import free_port
+from tests.deploy.conftest import nginx  # noqa: F401 (the same skip-or-fail rule as the deployment tests)
 
 
 @pytest.fixture(scope="session")
