@@ -356,11 +356,15 @@ async def failover_session(url: str, kill, restart, participants: int = 300, dur
         events: dict[str, float] = {}
 
         async def teach() -> None:
+            async with httpx.AsyncClient(base_url=url, timeout=30) as own:  # not queued behind the participants
+                await _teach(own)
+
+        async def _teach(client: httpx.AsyncClient) -> None:
             step = 0
             while time.perf_counter() - t0 < duration:
                 step += 1
                 try:
-                    r = await http.put(f"/api/v1/rooms/{code}/state", headers=auth,
+                    r = await client.put(f"/api/v1/rooms/{code}/state", headers=auth,
                                        json={"step": step, "question": f"q{step % questions}", "sent": time.time()})
                     if r.status_code == 200:
                         teacher["last_id"] = r.json()["id"]
