@@ -78,10 +78,11 @@ class Settings(BaseSettings):
     """A room with no state change, join or answer for this long expires."""
     room_max_members: int = Field(300, gt=0)
     """Participants who may join one room."""
-    room_max_streams: int = Field(600, gt=0)
+    room_max_streams: int = Field(400, gt=0)
     """Open event streams per room in one server process (several tabs, reconnects overlapping)."""
-    max_streams: int = Field(2000, gt=0)
-    """Open event streams in one server process, all rooms together."""
+    max_streams: int = Field(400, gt=0)
+    """Open event streams in one server process, all rooms together. Keep it below the server's connection
+    cap per worker, so streams cannot take every connection from ordinary requests."""
     room_max_state_bytes: int = Field(256 * 1024, gt=0)
     """The teacher's state (a JSON object), in bytes as sent."""
     room_max_message_bytes: int = Field(4096, gt=0)

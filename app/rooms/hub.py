@@ -56,6 +56,8 @@ class Channel:
         self.room_version = 0
         self.room_frame = b""
         self.closed: bytes | None = None
+        self.missing = False  # the store had no such room when the channel was loaded
+        self.loading: asyncio.Future | None = None  # the first stream's read of the store, shared by the others
         self.waiters: set[asyncio.Event] = set()
         self._room_sent_at = 0.0
         self._room_timer: asyncio.TimerHandle | None = None
@@ -112,15 +114,15 @@ class Hub:
 
     def open(self, code: str) -> tuple[Channel, asyncio.Event]:
         """Registers a stream on ``code``'s channel (created if needed), or raises the cap's RoomError."""
+        channel = self.channels.get(code)
+        if channel is not None and len(channel.waiters) >= self.limits.room_max_streams:
+            raise self.limits.error(503, "room_max_streams", "this room has too many open event streams on this "
+                                    "server process", {"Retry-After": "5"})
         if self.streams >= self.limits.max_streams:
             raise self.limits.error(503, "max_streams", "this server process has too many open event streams; "
                                     "try again later", {"Retry-After": "5"})
-        channel = self.channels.get(code)
         if channel is None:
             channel = self.channels[code] = Channel(code)
-        elif len(channel.waiters) >= self.limits.room_max_streams:
-            raise self.limits.error(503, "room_max_streams", "this room has too many open event streams on this "
-                                    "server process", {"Retry-After": "5"})
         waiter = asyncio.Event()
         channel.waiters.add(waiter)
         self.streams += 1

@@ -76,8 +76,8 @@ class RoomLimits:
     max_rooms: int = 100
     room_ttl_seconds: float = 7200
     room_max_members: int = 300
-    room_max_streams: int = 600
-    max_streams: int = 2000
+    room_max_streams: int = 400
+    max_streams: int = 400
     room_max_state_bytes: int = 256 * 1024
     room_max_message_bytes: int = 4096
     room_max_title_chars: int = 100

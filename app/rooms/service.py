@@ -226,19 +226,35 @@ class Rooms:
 
     async def open_stream(self, code: str, last_event_id: int | None) -> AsyncIterator[bytes]:
         """The frames of one event stream (raises RoomError before the stream starts: 404, the stream caps).
-        Registers with the hub first, then loads the current state, so no update falls in between."""
+        Registers with the hub first, then loads the room's current state, so no update falls in between.
+        Only the first stream of a room in this process reads the store; later ones share its channel, which
+        the store keeps current (so 1,000 streams opening at once cost one Redis read, not 1,000)."""
         store = self._store()
         channel, waiter = self.hub.open(code)
         try:
-            info = await store.info(code)
-            if info is None:
+            if channel.state_id < 0:
+                if channel.loading is None:
+                    channel.loading = asyncio.ensure_future(self._load(channel, store))
+                await asyncio.shield(channel.loading)
+            if channel.missing or channel.closed is not None:
                 raise RoomError(404, f"no room {code} (it may have expired or been ended)")
-            channel.offer_state(info.state_id, info.state)
-            channel.offer_room(info.participants, at_once=True)
         except BaseException:
             self.hub.release(channel, waiter)
             raise
         return self._frames(channel, waiter, last_event_id)
+
+    @staticmethod
+    async def _load(channel: Any, store: RoomStore) -> None:
+        try:
+            info = await store.info(channel.code)
+        except BaseException:
+            channel.loading = None  # the next stream tries again
+            raise
+        if info is None:
+            channel.missing = True
+        else:
+            channel.offer_state(info.state_id, info.state)
+            channel.offer_room(info.participants, at_once=True)
 
     async def _frames(self, channel: Any, waiter: asyncio.Event, last_event_id: int | None) -> AsyncIterator[bytes]:
         limits = self.limits

@@ -162,7 +162,7 @@ async def _close(opened, abort: bool = False) -> None:
 
 
 def test_a_thousand_streams_are_capped_and_released(http, app):
-    """1,000 streams on one room at once: the room's cap (600 by default) is served, the rest are refused with
+    """1,000 streams on one room at once: the room's cap (400 by default) is served, the rest are refused with
     503 naming BACKPROP_ROOM_MAX_STREAMS; the server keeps answering; an update reaches every accepted stream;
     closing them releases every registration."""
     code, auth = new_room(http)
