@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from app.rooms.models import RoomError
 from app.rooms.qr import qr_svg
@@ -23,7 +24,22 @@ from app.rooms.sse import EventStreamResponse
 
 
 class _RoomRoute(APIRoute):
-    """Turns RoomError (and an unreachable Redis) into JSON answers for every route of this router."""
+    """Turns RoomError (and an unreachable Redis) into JSON answers for every route of this router, and
+    answers a method the path does not have with 405 and an ``Allow`` listing every method of the path
+    (Starlette lists only the first matching route's, and GET and DELETE /rooms/{code} are two routes)."""
+
+    methods_by_path: ClassVar[dict[str, set[str]]] = {}
+
+    def __init__(self, path: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(path, *args, **kwargs)
+        self.methods_by_path.setdefault(self.path, set()).update(self.methods or ())
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.methods and scope["method"] not in self.methods:
+            allow = ", ".join(sorted(self.methods_by_path.get(self.path, self.methods)))
+            await _json({"detail": "Method Not Allowed"}, 405, {"Allow": allow})(scope, receive, send)
+            return
+        await super().handle(scope, receive, send)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

@@ -433,3 +433,11 @@ def test_streams_are_counted_and_released(http, app):
     while app.streams() != before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert app.streams() == before
+
+
+def test_a_wrong_method_is_405_listing_every_method_of_the_path(http):
+    code, _ = new_room(http)
+    for path, allowed in ((f"/api/v1/rooms/{code}", "DELETE, GET"), (f"/api/v1/rooms/{code}/answers", "GET, POST"),
+                          (f"/api/v1/rooms/{code}/participants", "GET, POST"), (f"/api/v1/rooms/{code}/state", "PUT")):
+        r = http.request("PATCH", path)
+        assert r.status_code == 405 and r.headers["allow"] == allowed, (path, r.headers.get("allow"))
