@@ -65,9 +65,9 @@ def lesson_summaries(lang: Lang) -> list[LessonSummary]:
     return [summary(x, lang) for x in lessons()]
 
 
-@lru_cache(maxsize=64)
 def lesson_document(lesson_id: str, lang: Lang) -> LessonResponse | None:
-    """The lesson with every step evaluated and rendered in ``lang``; None for an unknown id."""
+    """The lesson with every step evaluated (once per process) and rendered in ``lang``; None for
+    an unknown id."""
     lesson = get_lesson(lesson_id)
     if lesson is None:
         return None
