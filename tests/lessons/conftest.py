@@ -15,7 +15,8 @@ def close(a, b, rel: float = REL, abs_tol: float = 1e-12) -> bool:
     if hasattr(b, "tolist"):  # numpy arrays and scalars
         b = b.tolist()
     if isinstance(b, (list, tuple)):
-        return isinstance(a, list) and len(a) == len(b) and all(close(x, y, rel, abs_tol) for x, y in zip(a, b, strict=True))
+        return (isinstance(a, list) and len(a) == len(b)
+                and all(close(x, y, rel, abs_tol) for x, y in zip(a, b, strict=True)))
     return isinstance(a, (int, float)) and math.isclose(a, b, rel_tol=rel, abs_tol=abs_tol)
 
 
