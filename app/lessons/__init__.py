@@ -8,6 +8,7 @@ per process. docs/lessons.md describes the format, the template syntax and the q
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -53,8 +54,18 @@ def get_lesson(lesson_id: str) -> Lesson | None:
     return next((x for x in lessons() if x.id == lesson_id), None)
 
 
-@lru_cache
+_EVALUATING = threading.Lock()
+
+
 def evaluated(lesson_id: str) -> tuple[StepEval, ...]:
+    """The lesson's steps evaluated with the engine, once per process: concurrent first requests
+    wait for one evaluation instead of each running their own (up to ~0.25 s for a lesson)."""
+    with _EVALUATING:
+        return _evaluated(lesson_id)
+
+
+@lru_cache
+def _evaluated(lesson_id: str) -> tuple[StepEval, ...]:
     lesson = get_lesson(lesson_id)
     if lesson is None:
         raise KeyError(lesson_id)
