@@ -4,6 +4,7 @@ identical to the op registry's (so a changed rule fails here until its translati
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import string
@@ -11,7 +12,7 @@ import string
 import pytest
 
 from app.config import ROOT_DIR
-from app.engine import ops_metadata
+from app.engine import Limits, ops_metadata
 
 I18N = ROOT_DIR / "static" / "i18n"
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -78,6 +79,12 @@ def test_every_api_error_type_is_translated():
     assert {"expression_syntax", "unknown_name", "limit_exceeded", "shape_error"} <= types
     for t in types:
         assert f"error_type.{t}" in EN, t
+
+
+def test_every_limit_is_named():
+    """limit_exceeded errors name a limit (ctx.limit): each one has a translation."""
+    names = {f.name for f in dataclasses.fields(Limits)} - {"summary_above"}
+    assert {k.split(".", 1)[1] for k in EN if k.startswith("limit.")} == names
 
 
 def test_every_gate_is_translated_and_matches_the_registry():
