@@ -682,8 +682,8 @@ _MN = (Param("m", "size"), Param("n", "size", required=False))
 
 def _constructor_doc(name: str, formula: str, description: str) -> Doc:
     return Doc(name, formula, f"\\mathrm{{{name}}}", (), (),
-               f"{name} makes a constant tensor; name it (W = {formula}) to make it an input whose gradient "
-               "is computed", description)
+               f"{name} makes a constant tensor when the program is built; name it (W = {formula}) to make it "
+               "an input whose gradient is computed", description)
 
 
 constructor("zeros", lambda shape, p, rng: np.zeros(shape), params=_MN, shape=lambda shapes, p: _dims(p),
