@@ -100,12 +100,66 @@ def _bad_token(text: str, tok: str, start: int) -> EngineError:
     return EngineError.at("expression_syntax", _bad_char(tok), text, start)
 
 
+_NAME_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+_NUMBER_START = frozenset("0123456789.")
+_LEXICAL = re.compile(
+    r"[ \t\r]*([A-Za-z_][A-Za-z0-9_]*|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|\*\*|\#[^\n]*|.)",
+    re.ASCII | re.DOTALL,
+)
+
+
+def lexical_error(text: str, limits: Limits) -> EngineError | None:
+    """The first problem with the program's characters (a bad character, a malformed number, a name or
+    number too long, NUL in a comment, runaway nesting), or None. These are reported before any
+    syntax error, wherever they are: looked for only when parsing failed, so valid programs never pay."""
+    depth = 0
+    for m in _LEXICAL.finditer(text):
+        t, s = m[1], m.start(1)
+        c = t[0]
+        if c in _NAME_START:
+            if len(t) > limits.max_name_chars:
+                return limit_error("max_name_chars", limits.max_name_chars, f"a name has {len(t)} characters",
+                                   **position(text, s))
+        elif c in _NUMBER_START:
+            if t == ".":
+                return EngineError.at("expression_syntax", "unexpected character '.'", text, s)
+            if len(t) > limits.max_literal_chars:
+                return limit_error("max_literal_chars", limits.max_literal_chars,
+                                   f"a number literal has {len(t)} characters", **position(text, s))
+            e = m.end()
+            if e < len(text) and (text[e].isalnum() or text[e] in "_."):
+                return EngineError.at("expression_syntax", f"malformed number {text[s:e + 1]!r}", text, e)
+        elif c == "#":
+            if "\x00" in t:
+                return EngineError.at("expression_syntax", "NUL byte in a comment", text, s + t.index("\x00"))
+        elif c == "(":
+            depth += 1
+            if depth > limits.max_depth:
+                return limit_error("max_depth", limits.max_depth, "brackets nest too deeply", **position(text, s))
+        elif c == ")":
+            depth = max(0, depth - 1)
+        elif t not in _VALID and c not in " \t\r":
+            return EngineError.at("expression_syntax", _bad_char(c), text, s)
+    return None
+
+
 def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> Program:
-    """Parse a whole program into its gate graph. Raises EngineError with line and column on any problem."""
+    """Parse a whole program into its gate graph. Raises EngineError with line and column on any problem:
+    a problem with the characters first (wherever it is), then the first syntax error, in text order."""
     if not isinstance(text, str):
         raise EngineError("invalid_value", "the program must be a string")
     if len(text) > limits.max_program_chars:
         raise limit_error("max_program_chars", limits.max_program_chars, f"the program has {len(text)} characters")
+    try:
+        return _parse(text, limits)
+    except EngineError as e:
+        lexical = lexical_error(text, limits)
+        if lexical is None or (lexical.type == e.type and lexical.ctx == e.ctx):
+            raise
+        raise lexical from None
+
+
+def _parse(text: str, limits: Limits) -> Program:
     g = Graph(text)
     ops, operands, labels, spans, const = g.op, g.operands, g.label, g.span, g.const
     op_app, operands_app, labels_app, spans_app = ops.append, operands.append, labels.append, spans.append
