@@ -15,6 +15,7 @@ Every backend answers:
   edge from a constant; scalar), or None (tensor: ``edges`` instead);
 - ``bad_values(vals)`` / ``reason(k, vals)``: which nodes hold a non-finite value, and why;
 - ``encode(x)`` / ``encode_all(xs)``: values as JSON (non-finite numbers as strings, big tensors summarized);
+  ``shape_column()``, ``shown(x)``, ``document_fields()``: the rest of what the document needs;
 - ``total(y)``: the output as one float (the sum of a tensor output);
 - ``batch(columns, wrt)``: output and gradients at many points of some inputs, in one pass (scalar
   programs) or one run per point (tensor programs).
@@ -70,6 +71,18 @@ class Backend:
 
     def output(self, vals: list) -> float:
         return self.total(vals[self.graph.output])
+
+    def shape_column(self) -> list[list[int]]:
+        """Every node's shape as the document writes it."""
+        return [list(self.shape(k)) for k in range(len(self.graph))]
+
+    def shown(self, x: Any) -> str:
+        """How a non-finite value is quoted in a warning ("" when it would be too long)."""
+        return ""
+
+    def document_fields(self) -> dict[str, Any]:
+        """Fields of the backend's own in the evaluation document."""
+        return {}
 
     # the rest is per backend
     def shape(self, k: int) -> Shape:

@@ -38,7 +38,6 @@ def nonfinite(be: Backend, run: Run) -> tuple[dict[int, str], dict[int, int], li
     reasons: dict[int, str] = {}
     origin: dict[int, int] = {}  # bad node -> the node where the non-finite value first appeared
     warnings: list[str] = []
-    scalar = be.mode == "scalar"
     for k in bad:
         src = next((a for a in operands[k] if a in badset), None)
         if src is not None:
@@ -48,8 +47,7 @@ def nonfinite(be: Backend, run: Run) -> tuple[dict[int, str], dict[int, int], li
         origin[k] = k
         why = be.reason(k, vals) if ops[k] not in (INPUT, CONST) else "the value is not finite"
         reasons[k] = why
-        shown = f" -> {be.encode(vals[k])}" if scalar else ""
-        warnings.append(f"n{k} ({ops[k]}): {why}{shown}")
+        warnings.append(f"n{k} ({ops[k]}): {why}{be.shown(vals[k])}")
     # gradients computed through a non-finite value: a gate's local gradients use its operands' values
     # and its own, so every operand of a gate that touches one (and everything upstream) is tainted
     path = be.compiled.path
@@ -120,12 +118,12 @@ def build(be: Backend, run: Run, *, numeric: dict | None = None, layout: str = "
     warnings += [f"input {name} does not reach the output: its gradient is 0"
                  for name, k in g.input_ids.items() if not path[k]]
     warnings += list(notes)
-    shapes = [list(be.shape(k)) for k in range(n)] if be.mode != "scalar" else None
+    shapes = be.shape_column()
     if layout == "columns":
         line, column = c.lines
         nodes: Any = {
             "id": list(range(n)), "op": ops, "label": labels, "operands": [list(a) for a in operands],
-            "shape": shapes if shapes is not None else [[]] * n, "value": value_col, "grad": grad_col,
+            "shape": shapes, "value": value_col, "grad": grad_col,
             "local_grads": local_col, "span": {"start": [s for s, _ in g.span], "end": [e for _, e in g.span],
                                                "line": line, "column": column},
             "on_path": path, "finite": finite, "reason": reason_col,
@@ -138,13 +136,13 @@ def build(be: Backend, run: Run, *, numeric: dict | None = None, layout: str = "
         append = nodes.append
         if edge_col is None:
             for k in range(n):
-                append({"id": k, "op": ops[k], "label": labels[k], "operands": list(operands[k]), "shape": [],
+                append({"id": k, "op": ops[k], "label": labels[k], "operands": list(operands[k]), "shape": shapes[k],
                         "value": value_col[k], "grad": grad_col[k], "local_grads": local_col[k], "span": spans[k],
                         "on_path": path[k], "finite": finite[k], "reason": reason_col[k]})
         else:
             for k in range(n):
                 append({"id": k, "op": ops[k], "label": labels[k], "operands": list(operands[k]),
-                        "shape": shapes[k], "value": value_col[k], "grad": grad_col[k],  # type: ignore[index]
+                        "shape": shapes[k], "value": value_col[k], "grad": grad_col[k],
                         "local_grads": local_col[k], "edge_grads": edge_col[k], "span": spans[k],
                         "on_path": path[k], "finite": finite[k], "reason": reason_col[k]})
     doc: dict[str, Any] = {
@@ -163,8 +161,7 @@ def build(be: Backend, run: Run, *, numeric: dict | None = None, layout: str = "
     }
     if layout == "columns":
         doc["layout"] = "columns"
-    if be.mode == "tensor":
-        doc["flops"] = be.plan.flops
+    doc.update(be.document_fields())
     return doc
 
 

@@ -206,6 +206,12 @@ class ScalarBackend(Backend):
     def shape(self, k: int) -> tuple[int, ...]:
         return ()
 
+    def shape_column(self) -> list[list[int]]:
+        return [[] for _ in range(len(self.graph))]
+
+    def shown(self, x: Any) -> str:
+        return f" -> {self.encode(x)}"
+
     def forward(self, inputs: dict[str, Any] | None = None) -> list:
         return forward(self.tape, self.graph, self.inputs if inputs is None else inputs)
 

@@ -337,6 +337,9 @@ class TensorBackend(Backend):
     def shape(self, k: int) -> Shape:
         return self.plan.shapes[k]  # type: ignore[index]
 
+    def document_fields(self) -> dict[str, Any]:
+        return {"flops": self.plan.flops}
+
     def forward(self, inputs: dict[str, Any] | None = None) -> list:
         return forward(self.graph, self.inputs if inputs is None else inputs, self.consts)
 
