@@ -12,7 +12,7 @@ that all of them read; ``reference`` writes the docs' gate tables from it.
 from .batch import evaluate_batch
 from .cost import estimate
 from .errors import EngineError
-from .evaluate import evaluate
+from .evaluate import evaluate, evaluate_json
 from .function import Function, compile_function
 from .graph import Graph, build
 from .limits import DEFAULT_LIMITS, Limits
@@ -23,4 +23,5 @@ from .program import compile_program
 from .sweep import sweep
 
 __all__ = ["DEFAULT_LIMITS", "REGISTRY", "EngineError", "Function", "Graph", "Limits", "build", "compile_function",
-           "compile_program", "estimate", "evaluate", "evaluate_batch", "ops_metadata", "optimize", "parse", "sweep"]
+           "compile_program", "estimate", "evaluate", "evaluate_batch", "evaluate_json", "ops_metadata", "optimize",
+           "parse", "sweep"]

@@ -39,6 +39,7 @@ SCALAR_NODE_NS = 1_500  # one node's entry in a document (values, gradients, spa
 SCALAR_PASS_NS = 250  # forward + backward of one gate on the tape (optimizer steps, checks)
 BATCH_NODE_NS = 6_000  # one node of a batched pass: numpy calls forward and backward ...
 BATCH_ELEMENT_NS = 12  # ... plus this per point
+BATCH_OUTPUT_NS = 150  # one number of a batch document (the output and every gradient at every point)
 TENSOR_NODE_NS = 15_000  # numpy call overhead of a tensor gate, forward and backward
 ELEMENT_NS = 5  # touching one element once (allocation, copies, gradients)
 FLOP_NS = 1  # one floating-point operation in numpy
@@ -202,7 +203,8 @@ def prepare(kind: str, program: str, values: dict[str, Any] | None, limits: Limi
             if elements > limits.max_total_elements:
                 raise limit_error("max_total_elements", limits.max_total_elements,
                                   f"{points} points over {arrays} nodes hold {elements} values")
-            work_ns = n * BATCH_NODE_NS + elements * BATCH_ELEMENT_NS
+            outputs = points * (1 + (len(g.input_ids) if kind == "batch" else 2))
+            work_ns = n * BATCH_NODE_NS + elements * BATCH_ELEMENT_NS + outputs * BATCH_OUTPUT_NS
     else:
         raise ValueError(f"unknown kind {kind!r}")
     cost = Cost(float(work_ns), plan.mode, n, elements, plan.flops, runs)

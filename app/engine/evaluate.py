@@ -43,3 +43,12 @@ def evaluate(program: str, values: dict[str, Any] | None = None, *, limits: Limi
         numeric = check(be, run, h, tolerance) if numeric_check else None
         given = frozenset(values) if values else frozenset()
         return build(be, run, numeric=numeric, layout=layout, notes=req.warnings, given=given)
+
+
+def evaluate_json(program: str, values: dict[str, Any] | None = None, **options: Any) -> bytes:
+    """``evaluate`` encoded as compact JSON bytes (what the API sends), encoded before the garbage
+    collector runs again: the document's objects are freed first, so the collector never walks them."""
+    import orjson
+
+    with quiet_gc():
+        return orjson.dumps(evaluate(program, values, **options))

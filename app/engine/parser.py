@@ -417,9 +417,16 @@ def _parse(text: str, limits: Limits) -> Program:
         else:
             pos = start + len(num or tok)
         if expect:
+            if name and not after:  # the most common token: a name used as an operand
+                k = env.get(name)
+                if k is None:
+                    k = new_input(name, start, pos)
+                push((k, start, pos))
+                expect = False
+                continue
             if name:
-                if not after or after[-1] == "=":
-                    if after and target is None and not stack and not out:  # `name =` starts a statement
+                if after[-1] == "=":
+                    if target is None and not stack and not out:  # `name =` starts a statement
                         if name in RESERVED:
                             raise err(f"{name!r} is a function name and cannot be assigned", start)
                         if len(name) > max_name:
@@ -428,16 +435,11 @@ def _parse(text: str, limits: Limits) -> Program:
                         target, target_span = name, (start, end)
                         last_op = None
                         continue
-                    e = end if after else pos
-                    k = env.get(name)
+                    k = env.get(name)  # `a = b = 1`: the second '=' is misplaced
                     if k is None:
-                        k = new_input(name, start, e)
-                    push((k, start, e))
-                    expect = False
-                    if after:  # `a = b = 1`: the second '=' is misplaced
-                        raise err("expected an operator or the end of the statement, found '=' ('=' only assigns a "
-                                  "name at the start of a statement)", mark, after=e)
-                    continue
+                        k = new_input(name, start, end)
+                    raise err("expected an operator or the end of the statement, found '=' ('=' only assigns a "
+                              "name at the start of a statement)", mark, after=end)
                 fn = FUNCTIONS.get(name)  # a call: `name(`
                 if fn is None:
                     if name == "seed" and target is None and not stack and not out:
