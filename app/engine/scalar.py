@@ -48,7 +48,8 @@ def compile_tape(g: Graph) -> Tape:
     sink = len(g.op)
     ops, operands = g.op, g.operands
     fappend, bappend = fsteps.append, bsteps.append
-    rules = {name: (op.f, op.df) for name, op in REGISTRY.items() if op.kind == "elementwise"}
+    rules = {name: (op.f, _unary_df(op.df) if op.arity == 1 else op.df)
+             for name, op in REGISTRY.items() if op.kind == "elementwise"}
     for k, op in enumerate(ops):
         if op == INPUT or op == CONST:
             continue
@@ -65,6 +66,14 @@ def compile_tape(g: Graph) -> Tape:
             bappend((k, df, a, b, ga, sink if ops[b] == CONST else b))
     bsteps.reverse()
     return Tape(len(ops), g.output, fsteps, bsteps, sorted(g.const.items()), dict(g.input_ids))
+
+
+def _unary_df(df):
+    """A unary op's local gradient as a function (a constant such as neg's -1 too): one call, no check."""
+    if isinstance(df, tuple):
+        c = float(df[0])
+        return lambda a, y: c
+    return df
 
 
 def _slow_fwd(op: str, *xs: float) -> float:
@@ -117,10 +126,7 @@ def backward(tape: Tape, g: Graph, vals: list[float]) -> list[float]:
                 if gk == 0.0:
                     continue
                 if b < 0:
-                    if type(df) is tup:
-                        grads[ga] += gk * df[0]
-                    else:
-                        grads[ga] += gk * df(vals[a], vals[k])
+                    grads[ga] += gk * df(vals[a], vals[k])
                 else:
                     la, lb = df if type(df) is tup else df(vals[a], vals[b], vals[k])
                     grads[ga] += gk * la
@@ -144,10 +150,10 @@ def local_grads(tape: Tape, g: Graph, vals: list[float]) -> list[tuple[float, ..
     while True:
         try:
             for k, df, a, b, _ga, _gb in it:
-                if type(df) is tup:
-                    out[k] = df
-                elif b < 0:
+                if b < 0:
                     out[k] = (df(vals[a], vals[k]),)
+                elif type(df) is tup:
+                    out[k] = df
                 else:
                     out[k] = df(vals[a], vals[b], vals[k])
             break
@@ -169,7 +175,7 @@ def local_column(tape: Tape, g: Graph, vals: list[float]) -> list[list]:
         try:
             for k, df, a, b, ga, gb in it:
                 if b < 0:
-                    d = df[0] if type(df) is tup else df(vals[a], vals[k])
+                    d = df(vals[a], vals[k])
                     out[k] = [None if ga == sink else d]
                     if not isfinite(d):
                         bad = True
