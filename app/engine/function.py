@@ -5,6 +5,8 @@ program on many values without documents).
     params = fn.defaults()                       # every input's default (constructors made)
     result = fn({**params, "x": xb, "t": tb})    # forward + backward on the numpy backend
     result.value, result.gradients["W1"], result.node("s")
+    fn.run(values)                               # the same on trusted float64 arrays (no value checks)
+    fn.forward(values).node("s")                 # the forward pass alone (predictions)
 
 Each call checks the values (numbers only, finite, within the limits) and, per distinct set of input
 shapes, the per-evaluation budgets (max_flops, max_total_elements ...: the plan is cached), then runs
@@ -61,15 +63,26 @@ class Function:
         """Forward and backward on caller values (checked: numbers only, finite, within the limits)."""
         return self.run(check_values(values, self.limits))
 
+    def forward(self, values: dict[str, Any]) -> Result:
+        """The forward pass alone, on trusted values (predictions, a test set's loss): no gradients."""
+        be = self._backend(values)
+        vals = be.forward()
+        return Result(be.total(vals[self.graph.output]), {}, vals, self.graph)
+
+    def _backend(self, values: dict[str, Any]) -> TensorBackend:
+        g = self.graph
+        bound = bind(g, values)
+        p = plan(self.compiled, bound, self.limits)  # budgets per input shapes (cached)
+        be = TensorBackend(self.compiled, p, materialize(g, bound) if self._recipes else bound, self.limits,
+                           consts=self._consts)
+        self._consts = be.consts
+        return be
+
     def run(self, values: dict[str, Any]) -> Result:
         """Forward and backward on trusted values (float64 arrays and floats, as ``defaults()`` and a
         training loop make them): only the shapes are planned (cached) and checked against the budgets."""
         g = self.graph
-        bound = bind(g, values)
-        p = plan(self.compiled, bound, self.limits)
-        be = TensorBackend(self.compiled, p, materialize(g, bound) if self._recipes else bound, self.limits,
-                           consts=self._consts)
-        self._consts = be.consts
+        be = self._backend(values)
         run = be.run(wrt=self.wrt)
         return Result(be.total(run.vals[g.output]), {n: run.grads[g.input_ids[n]] for n in self.wrt}, run.vals, g)
 

@@ -160,6 +160,7 @@ def test_compile_function_matches_evaluate():
         for name in ("W1", "b1", "W2", "b2"):
             values[name] = values[name] - lr * r.gradients[name]
     assert fn.run(values).value < res.value
+    assert fn.forward(values).value == fn.run(values).value and fn.forward(values).gradients == {}
     with pytest.raises(EngineError):
         fn({**values, "x": [[1.0, "a"]]})
 
