@@ -17,8 +17,8 @@ Every backend answers:
 - ``encode(x)`` / ``encode_all(xs)``: values as JSON (non-finite numbers as strings, big tensors summarized);
   ``shape_column()``, ``shown(x)``, ``document_fields()``: the rest of what the document needs;
 - ``total(y)``: the output as one float (the sum of a tensor output);
-- ``batch(columns, wrt)``: output and gradients at many points of some inputs, in one pass (scalar
-  programs) or one run per point (tensor programs).
+- ``batch(columns, wrt, chunk)``: output and gradients at many points of some inputs, in one pass (scalar
+  programs; in slices of `chunk` points when memory asks for it) or one run per point (tensor programs).
 """
 
 from __future__ import annotations
@@ -115,5 +115,6 @@ class Backend:
     def reason(self, k: int, vals: list) -> str:
         raise NotImplementedError
 
-    def batch(self, columns: dict[str, Any], wrt: list[str]) -> tuple[Any, dict[str, Any]]:
+    def batch(self, columns: dict[str, Any], wrt: list[str], chunk: int = 0):
+        """tensor.Batch: the output, the gradients of `wrt` and the non-finite points, at every point."""
         raise NotImplementedError

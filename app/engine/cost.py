@@ -14,7 +14,9 @@ Budgets (all in Limits, each error names its limit):
 - optimizer: (steps + 1) x nodes <= max_optimize_work (scalar); (steps + 1) x FLOPs <= max_optimize_flops;
 - sweep: points x nodes <= max_sweep_work (scalar) and points x FLOPs <= max_optimize_flops (tensor);
 - batch: points <= max_batch, points x nodes <= max_batch_work;
-- sweeps and batches hold an array over the points per node: points x nodes <= max_total_elements;
+- sweeps and batches hold an array over the points per node: past max_total_elements values, the
+  points go through in slices (Request.chunk), so memory stays bounded and nothing is refused for it;
+- batch documents: points x (inputs + 1) <= max_document_numbers;
 - documents: the numbers a document lists <= max_document_numbers (full_tensors is refused past it;
   without it, tensors are summarized from a smaller size so that the document fits).
 
@@ -71,6 +73,7 @@ class Request:
     summary_above: int
     full_tensors: bool = False
     warnings: list[str] = field(default_factory=list)
+    chunk: int = 0  # sweeps and batches: points per pass (0: all at once)
 
     def backend(self) -> Backend:
         """The backend for this request, with constructors made (only now: every budget passed)."""
@@ -129,6 +132,7 @@ def prepare(kind: str, program: str, values: dict[str, Any] | None, limits: Limi
     elements = plan.elements
     summary_above = limits.summary_above
     notes: list[str] = []
+    chunk = 0
     if tensor:
         made = sum(v.size for name, v in g.defaults.items() if isinstance(v, Recipe) and name in vals_in)
         if plan.elements + made > limits.max_total_elements:  # overridden constructor defaults are made too
@@ -197,18 +201,22 @@ def prepare(kind: str, program: str, values: dict[str, Any] | None, limits: Limi
             if points * n > limit_value:
                 raise limit_error(limit, limit_value, f"{points} points over {n} nodes is {points * n} "
                                   "gate evaluations")
+            if kind == "batch" and points * (1 + len(g.input_ids)) > limits.max_document_numbers:
+                raise limit_error("max_document_numbers", limits.max_document_numbers,
+                                  f"the batch document would list {points * (1 + len(g.input_ids))} numbers "
+                                  "(the output and every input's gradient at every point)")
             names = frozenset([variable] if kind == "sweep" else list(columns) + list(g.input_ids))
             _, arrays = batch_plan(c, names)
             elements = arrays * points
-            if elements > limits.max_total_elements:
-                raise limit_error("max_total_elements", limits.max_total_elements,
-                                  f"{points} points over {arrays} nodes hold {elements} values")
+            if elements > limits.max_total_elements:  # memory: the points go through in slices
+                chunk = max(1, limits.max_total_elements // max(arrays, 1))
+                elements = arrays * chunk
             outputs = points * (1 + (len(g.input_ids) if kind == "batch" else 2))
             work_ns = n * BATCH_NODE_NS + elements * BATCH_ELEMENT_NS + outputs * BATCH_OUTPUT_NS
     else:
         raise ValueError(f"unknown kind {kind!r}")
     cost = Cost(float(work_ns), plan.mode, n, elements, plan.flops, runs)
-    return Request(kind, c, plan, bound, limits, cost, summary_above, full_tensors, notes)
+    return Request(kind, c, plan, bound, limits, cost, summary_above, full_tensors, notes, chunk)
 
 
 def _document_size(c: Compiled, plan: Plan, limits: Limits, full: bool) -> tuple[int, int]:

@@ -253,10 +253,11 @@ class ScalarBackend(Backend):
             return "the value is not finite"
         return rule.reason(*(vals[a] for a in self.graph.operands[k]))
 
-    def batch(self, columns: dict[str, np.ndarray], wrt: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def batch(self, columns: dict[str, np.ndarray], wrt: list[str], chunk: int = 0):
+        """Every point in one pass on the numpy backend (in slices of `chunk` points if given)."""
         from .tensor import batch_elementwise
 
-        return batch_elementwise(self.compiled, self.inputs, columns, wrt)
+        return batch_elementwise(self.compiled, self.inputs, columns, wrt, chunk)
 
 
 __all__ = ["Run", "ScalarBackend", "Tape", "backward", "compile_tape", "forward", "local_column", "local_grads",

@@ -34,13 +34,13 @@ def sweep(program: str, values: dict[str, float] | None = None, *, variable: str
     n = int(req.cost.runs)
     with np.errstate(all="ignore"):
         xs = points_between(start, stop, n)
-    ys, grads = be.batch({variable: xs}, [variable])
-    slopes = grads[variable]
+    res = be.batch({variable: xs}, [variable], req.chunk)
+    ys, slopes = res.value, res.gradients[variable]
     warnings = []
-    bad = ~(np.isfinite(ys) & np.isfinite(slopes))
+    bad = res.nonfinite | ~(np.isfinite(ys) & np.isfinite(slopes))
     if bad.any():
         first = int(np.argmax(bad))
-        warnings.append(f"{int(bad.sum())} of {n} points have a non-finite value or slope (the first at "
-                        f"{variable} = {xs[first]!r})")
+        warnings.append(f"{int(bad.sum())} of {n} points have a non-finite value or slope, or a value on the path "
+                        f"that is not finite (the first at {variable} = {xs[first]!r})")
     return {"variable": variable, "xs": nums(xs), "ys": nums(ys), "slopes": nums(slopes),
             "at": {"x": be.inputs[variable]}, "warnings": warnings}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from contextlib import nullcontext
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -394,23 +395,24 @@ class TensorBackend(Backend):
         why = rule.reason(*xs)
         return why + (f" (at element {list(map(int, idx))})" if idx else "")
 
-    def batch(self, columns: dict[str, np.ndarray], wrt: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def batch(self, columns: dict[str, np.ndarray], wrt: list[str], chunk: int = 0) -> Batch:
         """One run per point (a tensor program's shapes would change if the points were a new axis)."""
         g = self.graph
         n = len(next(iter(columns.values())))
         ys = np.empty(n)
         grads = {name: np.empty(n) for name in wrt}
+        bad = np.zeros(n, dtype=bool)
+        path = self.compiled.path
         for name in wrt:
             if isinstance(self.inputs[name], np.ndarray):
                 raise EngineError("invalid_value", f"{name!r} is a tensor: sweep a scalar input", {"name": "variable"})
         for i in range(n):
-            inputs = {**self.inputs, **{name: float(col[i]) for name, col in columns.items()}}
-            vals = self.forward(inputs)
-            gr, _ = self.backward(vals, set(wrt))
-            ys[i] = self.total(vals[g.output])
+            run = self.run({**self.inputs, **{name: float(col[i]) for name, col in columns.items()}}, set(wrt))
+            ys[i] = self.total(run.vals[g.output])
             for name in wrt:
-                grads[name][i] = gr[g.input_ids[name]]
-        return ys, grads
+                grads[name][i] = run.grads[g.input_ids[name]]
+            bad[i] = any(path[k] for k in self.bad_values(run.vals))
+        return Batch(ys, grads, bad)
 
 
 # --- many points of a scalar program in one pass --------------------------------------------------------
@@ -431,13 +433,30 @@ def batch_plan(c, names: frozenset[str]) -> tuple[list[Shape], int]:
     return _memo(g, ("batch", names), make)
 
 
-def batch_elementwise(c, inputs: dict[str, Any], columns: dict[str, np.ndarray],
-                      wrt: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+@dataclass
+class Batch:
+    """A batched pass: the output at every point, d output / d input per point for the inputs asked for,
+    and the points where a value on the output's path is not finite (their gradients are not meaningful)."""
+
+    value: np.ndarray
+    gradients: dict[str, np.ndarray]
+    nonfinite: np.ndarray
+
+
+def batch_elementwise(c, inputs: dict[str, Any], columns: dict[str, np.ndarray], wrt: list[str],
+                      chunk: int = 0) -> Batch:
     """The output and d output / d input (inputs `wrt`) at every point, in one forward and one backward
     pass: `columns` gives some inputs an array of N points; the inputs in `wrt` vary per point too
-    (broadcast), so each point's gradient is its own (every op is elementwise: points never mix)."""
-    g = c.graph
+    (broadcast), so each point's gradient is its own (every op is elementwise: points never mix).
+    With `chunk`, the points go through in slices of that many, so memory stays within the budget."""
     n = len(next(iter(columns.values())))
+    if chunk and n > chunk:
+        parts = [batch_elementwise(c, inputs, {k: v[i:i + chunk] for k, v in columns.items()}, wrt)
+                 for i in range(0, n, chunk)]
+        return Batch(np.concatenate([p.value for p in parts]),
+                     {name: np.concatenate([p.gradients[name] for p in parts]) for name in wrt},
+                     np.concatenate([p.nonfinite for p in parts]))
+    g = c.graph
     values = dict(inputs)
     values.update(columns)
     for name in wrt:
@@ -448,8 +467,14 @@ def batch_elementwise(c, inputs: dict[str, Any], columns: dict[str, np.ndarray],
     vals = forward(g, values, g.const)
     grads, _ = backward(g, shapes, vals, frozenset(wrt), ("batch", names))
     out = np.broadcast_to(np.asarray(vals[g.output], dtype=float), (n,))
-    return out, {name: np.broadcast_to(np.asarray(_zero(grads[g.input_ids[name]]), dtype=float), (n,))
-                 for name in wrt}
+    bad = np.zeros(n, dtype=bool)
+    path = c.path
+    with np.errstate(all="ignore"):
+        for k, v in enumerate(vals):
+            if path[k] and not _finite(v):
+                bad |= ~np.isfinite(np.broadcast_to(v, (n,)))
+    return Batch(out, {name: np.broadcast_to(np.asarray(_zero(grads[g.input_ids[name]]), dtype=float), (n,))
+                       for name in wrt}, bad)
 
 
 def _zero(gr: Any) -> Any:

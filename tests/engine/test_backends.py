@@ -219,3 +219,13 @@ def test_the_numeric_check_names_kinks_from_the_registry(monkeypatch):
 def test_decode_round_trip_of_batches():
     res = evaluate_batch("f = 1 / x", batch={"x": [0.0, 2.0]})
     assert decode(res["value"][0]) == math.inf and res["value"][1] == 0.5
+
+
+def test_a_batch_in_slices_matches_one_pass():
+    xs = np.linspace(-3, 3, 1000).tolist()
+    whole = evaluate(PROGRAM, {"a": 1.5, "b": 0.0, "c": 2}, batch={"x": xs})
+    sliced = evaluate(PROGRAM, {"a": 1.5, "b": 0.0, "c": 2}, batch={"x": xs}, limits=Limits(max_total_elements=3_000))
+    assert sliced == whole
+    with pytest.raises(EngineError) as info:
+        evaluate(PROGRAM, {"a": 1.5, "b": 0.0, "c": 2}, batch={"x": xs}, limits=Limits(max_document_numbers=4_999))
+    assert info.value.ctx["limit"] == "max_document_numbers"  # 1,000 points x (4 gradients + the output)
