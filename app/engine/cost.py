@@ -35,7 +35,9 @@ from .errors import EngineError, limit_error
 from .graph import CONST, Recipe
 from .limits import Limits
 from .ops import size_of
-from .program import Compiled, bind, check_values, compile_program, materialize
+from .program import Compiled, bind, check_values, compile_program, materialize, tensor_value
+from .scalar import ScalarBackend
+from .tensor import TensorBackend, batch_plan, work
 
 SCALAR_NODE_NS = 1_500  # one node's entry in a document (values, gradients, spans, JSON)
 SCALAR_PASS_NS = 250  # forward + backward of one gate on the tape (optimizer steps, checks)
@@ -77,9 +79,6 @@ class Request:
 
     def backend(self) -> Backend:
         """The backend for this request, with constructors made (only now: every budget passed)."""
-        from .scalar import ScalarBackend
-        from .tensor import TensorBackend
-
         inputs = materialize(self.compiled.graph, self.bound)
         if self.plan.mode == "scalar":
             return ScalarBackend(self.compiled, self.plan, inputs, self.limits)
@@ -126,8 +125,6 @@ def prepare(kind: str, program: str, values: dict[str, Any] | None, limits: Limi
     plan = c.plan(bound, limits)
     n = len(g)
     tensor = plan.mode == "tensor"
-    from .tensor import batch_plan, work
-
     one = work(plan) if tensor else 0
     elements = plan.elements
     summary_above = limits.summary_above
@@ -263,8 +260,6 @@ def check_batch(batch: Any, g, limits: Limits) -> dict[str, np.ndarray]:
             raise EngineError("invalid_value", f"batch[{label!r}] must be a list of numbers", {"name": label})
         if len(col) > limits.max_batch:
             raise limit_error("max_batch", limits.max_batch, f"batch[{label!r}] has {len(col)} points")
-        from .program import tensor_value
-
         arr = tensor_value(f"batch[{label}]", col, limits.__class__(max_rank=1, max_elements=limits.max_batch))
         if n is None:
             n = arr.size

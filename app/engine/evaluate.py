@@ -41,8 +41,10 @@ def evaluate(program: str, values: dict[str, Any] | None = None, *, limits: Limi
         be = req.backend()
         run = be.run()
         numeric = check(be, run, h, tolerance) if numeric_check else None
-        given = frozenset(values) if values else frozenset()
-        return build(be, run, numeric=numeric, layout=layout, notes=req.warnings, given=given)
+        return build(be, run, numeric=numeric, layout=layout, notes=req.warnings, given=values or _NONE)
+
+
+_NONE: dict = {}
 
 
 def evaluate_json(program: str, values: dict[str, Any] | None = None, **options: Any) -> bytes:

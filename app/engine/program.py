@@ -12,7 +12,6 @@ import gc
 import math
 import threading
 from collections import OrderedDict
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import accumulate
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from . import scalar, tensor  # the backends import nothing from here
 from .errors import EngineError, limit_error
 from .graph import CONST, INPUT, Graph, Recipe, build
 from .limits import DEFAULT_LIMITS, Limits
@@ -27,18 +27,20 @@ from .ops import REGISTRY
 from .parser import parse
 
 
-@contextmanager
-def quiet_gc():
+class quiet_gc:  # noqa: N801 (used as a context manager: `with quiet_gc():`)
     """The cyclic garbage collector off while a program is compiled or a document built: they make
     hundreds of thousands of small acyclic objects, and the collections those allocations trigger
     (each walking every live object) cost about a third of the cold path. Reference counting frees
     everything as usual; only cycle detection waits until the block ends."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
+
+    __slots__ = ("was",)
+
+    def __enter__(self) -> None:
+        self.was = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.was:
             gc.enable()
 
 
@@ -101,18 +103,26 @@ class Compiled:
     @cached_property
     def scalar(self):
         """The float tape (the scalar backend's compiled form)."""
-        from .scalar import compile_tape
+        return scalar.compile_tape(self.graph)
 
-        return compile_tape(self.graph)
+    @cached_property
+    def scalar_plan(self):
+        return scalar.plan(self)
+
+    @cached_property
+    def recipes(self) -> bool:
+        """Do any inputs default to a constructor (made only when the program runs)?"""
+        return any(isinstance(v, Recipe) for v in self.graph.defaults.values())
 
     def plan(self, bound: dict[str, Any], limits: Limits):
         """Choose the backend once for these values (scalar unless there are tensors) and plan the run:
         shapes, FLOPs and elements of every node, every per-evaluation budget checked; nothing allocated."""
-        from . import scalar, tensor
-
-        if self.tensor or any(not isinstance(v, float) for v in bound.values()):
+        if self.tensor:
             return tensor.plan(self, bound, limits)
-        return scalar.plan(self)
+        for v in bound.values():
+            if type(v) is not float:
+                return tensor.plan(self, bound, limits)
+        return self.scalar_plan
 
     @cached_property
     def nbytes(self) -> int:
@@ -207,12 +217,17 @@ def check_values(values: dict | None, limits: Limits) -> dict[str, Any]:
     if len(values) > limits.max_inputs:
         raise limit_error("max_inputs", limits.max_inputs, f"{len(values)} values were given")
     out: dict[str, Any] = {}
+    isfinite = math.isfinite
     for name, v in values.items():
-        label = str(name)[:64]
-        if isinstance(v, (list, tuple, np.ndarray)):
-            out[name] = tensor_value(label, v, limits)
+        t = type(v)
+        if t is float and isfinite(v):  # the common case first
+            out[name] = v
+        elif t is int and -2**53 <= v <= 2**53:
+            out[name] = float(v)
+        elif isinstance(v, (list, tuple, np.ndarray)):
+            out[name] = tensor_value(str(name)[:64], v, limits)
         else:
-            out[name] = scalar_value(label, v)
+            out[name] = scalar_value(str(name)[:64], v)
     return out
 
 
@@ -310,6 +325,8 @@ def bind(g: Graph, values: dict[str, Any]) -> dict[str, Any]:
 
 def materialize(g: Graph, bound: dict[str, Any]) -> dict[str, Any]:
     """The bound values with constructor defaults made into arrays (call only after the budgets)."""
+    if not any(type(v) is Recipe for v in bound.values()):
+        return bound
     return {n: v.make(g.seed) if isinstance(v, Recipe) else v for n, v in bound.items()}
 
 

@@ -239,10 +239,10 @@ class ScalarBackend(Backend):
         return [x if x is None or isfinite(x) else num(x) for x in xs]
 
     def bad_values(self, vals: list) -> list[int]:
-        arr = np.fromiter(vals, dtype=float, count=len(vals))
-        if np.isfinite(arr).all():
+        isfinite = math.isfinite
+        if all(map(isfinite, vals)):
             return []
-        return np.flatnonzero(~np.isfinite(arr)).tolist()
+        return [k for k, v in enumerate(vals) if not isfinite(v)]
 
     def bad_grad(self, gr: Any) -> bool:
         return not math.isfinite(gr)
