@@ -590,10 +590,14 @@ def _sce_shape(shapes: list[Shape], p: dict) -> Shape:
 
 
 def _sce_saving(z: Num, t_in: Num) -> tuple[float, tuple]:
+    """The loss, and what its gradient needs: softmax(z), log_softmax(z) and the targets as rows."""
     t, indices = _targets(z, t_in)
     batch = z.shape[0] if z.ndim == 2 else 1
-    log_p = log_softmax(z)
-    return float(-(t * log_p).sum() / batch), (log_p, t, indices)
+    m = z.max(axis=-1, keepdims=True)
+    e = np.exp(z - m)
+    s = e.sum(axis=-1, keepdims=True)
+    log_p = z - m - np.log(s)
+    return float(-(t * log_p).sum() / batch), (e / s, log_p, t, indices)
 
 
 def _sce(z: Num, t: Num) -> float:
@@ -602,9 +606,13 @@ def _sce(z: Num, t: Num) -> float:
 
 def _sce_vjp(g: Num, y: Num, xs: tuple, need: tuple, saved: tuple | None = None) -> tuple:
     z, t_in = xs
-    log_p, t, indices = saved if saved is not None else _sce_saving(z, t_in)[1]
+    p, log_p, t, indices = saved if saved is not None else _sce_saving(z, t_in)[1]
     batch = z.shape[0] if z.ndim == 2 else 1
-    gz = g * (np.exp(log_p) * t.sum(axis=-1, keepdims=True) - t) / batch if need[0] else None
+    gz = None
+    if need[0]:  # (softmax - t) / batch, scaled by the targets' row sums (1 for one-hot rows)
+        gz = ((p - t) if indices else (p * t.sum(axis=-1, keepdims=True) - t)) / batch
+        if g != 1.0:
+            gz = g * gz
     if not need[1]:
         return (gz, None)
     gt = np.zeros(np.shape(t_in)) if indices else -g * log_p / batch
