@@ -407,7 +407,7 @@ def _parse(text: str, limits: Limits) -> Program:
 
     it = iter(_TOKEN.findall(text))
     for ws, name, after, num, tok in it:
-        start = pos + len(ws)
+        start = pos + len(ws) if ws else pos
         if name:
             pos = start + len(name)
             if after:
