@@ -467,14 +467,22 @@ def batch_elementwise(c, inputs: dict[str, Any], columns: dict[str, np.ndarray],
     vals = forward(g, values, g.const)
     grads, _ = backward(g, shapes, vals, frozenset(wrt), ("batch", names))
     out = np.broadcast_to(np.asarray(vals[g.output], dtype=float), (n,))
-    bad = np.zeros(n, dtype=bool)
-    path = c.path
-    with np.errstate(all="ignore"):
-        for k, v in enumerate(vals):
-            if path[k] and not _finite(v):
-                bad |= ~np.isfinite(np.broadcast_to(v, (n,)))
     return Batch(out, {name: np.broadcast_to(np.asarray(_zero(grads[g.input_ids[name]]), dtype=float), (n,))
-                       for name in wrt}, bad)
+                       for name in wrt}, _nonfinite_points(c.path, vals, n))
+
+
+def _nonfinite_points(path: list[bool], vals: list[Any], n: int) -> np.ndarray:
+    """Per point: is any value on the output's path not finite? (one pass over all the arrays at once)"""
+    arrays, isfinite = [], math.isfinite
+    for k, v in enumerate(vals):
+        if path[k]:
+            if type(v) is np.ndarray:
+                arrays.append(v)
+            elif not isfinite(v):
+                return np.ones(n, dtype=bool)
+    if not arrays:
+        return np.zeros(n, dtype=bool)
+    return ~np.isfinite(np.concatenate(arrays).reshape(len(arrays), n)).all(axis=0)
 
 
 def _zero(gr: Any) -> Any:
