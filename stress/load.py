@@ -247,7 +247,7 @@ def format_summary(title: str, summary: dict[str, Any]) -> str:
     lines = [title, f"  {'kind':<7} {'requests':>8} {'req/s':>7} {'errors':>6} {'5xx':>4} "
                     f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"]
     for kind, s in summary.items():
-        if not isinstance(s, dict):
+        if not isinstance(s, dict) or "requests" not in s:
             continue
         lines.append(f"  {kind:<7} {s['requests']:>8} {s['requests_per_s']:>7} {s['errors']:>6} "
                      f"{s['server_errors_5xx']:>4} {s['p50_ms']:>8} {s['p95_ms']:>8} {s['p99_ms']:>8} {s['max_ms']:>8}")
