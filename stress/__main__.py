@@ -9,7 +9,7 @@ Scenarios (all by default):
             Goal: 0 failed requests; the restarted process takes traffic again within 5 s. Needs nginx.
   tensor    (issue 9) one worker; light users send the 3-node evaluate while --tensor-clients clients send
             short heavy tensor programs. Goals: light p95 < 100 ms, /healthz p95 < 50 ms, 0 5xx.
-  memory    (issue 9) 32 distinct heavy valid programs, over-limit variants and full_tensors, one worker;
+  memory    (issue 9) 32 distinct heavy valid programs, 32 over-limit variants and full_tensors, one worker;
             peak RSS per worker (app process + engine processes). Goal: under the documented bound (< 1 GB).
   hostile   (issue 9) the inputs that answered 500, loose bodies, a minute-long request, a client that
             leaves mid-request. Goal: 0 5xx other than 503/504 naming a limit; the engine stops.
