@@ -226,8 +226,8 @@ def hostile_calls() -> list[tuple[Call, dict[str, str] | None, bytes | None]]:
     return cases
 
 
-MINUTE_PROGRAM = "f = " + " + ".join(f"sum(x{i})" for i in range(1000)) + "\n" + "\n".join(
-    f"x{i} = ones(8)" for i in range(1000))
+MINUTE_PROGRAM = "\n".join(f"x{i} = ones(8)" for i in range(1000)) + "\nf = " + " + ".join(
+    f"sum(x{i})" for i in range(1000))
 """1,000 inputs `ones(8)` summed: with numeric_check, ~51 s of CPU within the FLOP budget (issue 9)."""
 MINUTE_CALL = Call("minute:numeric_check", "/api/v1/evaluate", {"expression": MINUTE_PROGRAM, "numeric_check": True},
                    (200, 422, 503, 504), None)
@@ -370,7 +370,9 @@ def _count(values) -> dict[str, int]:
 
 def hostile_scenario(url: str, server_pid: int | None) -> dict[str, Any]:
     async def main() -> dict[str, Any]:
-        async with httpx.AsyncClient(base_url=url, timeout=120.0) as client:
+        # a fresh connection per case: a 500 closes its connection, which must not fail the next case
+        async with httpx.AsyncClient(base_url=url, timeout=120.0,
+                                     limits=httpx.Limits(max_keepalive_connections=0)) as client:
             outcomes = [await _one(client, call, headers, content) for call, headers, content in hostile_calls()]
             minute = await _one(client, MINUTE_CALL, timeout=90.0)
             return {"outcomes": outcomes, "minute": minute}
