@@ -30,6 +30,7 @@ from app.api.middleware import (
 )
 from app.api.optimize import router as optimize_router
 from app.api.page import router as page_router
+from app.api.runner import pool_for
 from app.api.sweep import router as sweep_router
 from app.config import ROOT_DIR, Settings, get_settings
 
@@ -46,6 +47,9 @@ ROUTERS = [evaluate_router, optimize_router, sweep_router, meta_router, page_rou
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
+    settings: Settings = app.state.settings
+    if settings.engine_processes > 0:  # start the engine processes now, not on the first heavy request
+        pool_for(settings)
     yield
     engine_pool.shutdown()
 

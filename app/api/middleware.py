@@ -73,7 +73,8 @@ def is_json(content_type: str) -> bool:
 
 
 class JSONOnlyMiddleware:
-    """Answers 415 to a POST, PUT, PATCH or DELETE under ``prefix`` whose Content-Type is not JSON.
+    """Answers 415 to a POST, PUT, PATCH or DELETE under ``prefix`` with a body (or a Content-Type) that is
+    not JSON.
 
     A web page can make a browser send text/plain, form or multipart bodies to any site without asking
     it first (no CORS preflight); a JSON body needs the preflight, which this server does not grant
@@ -87,8 +88,10 @@ class JSONOnlyMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in UNSAFE_METHODS and scope["path"].startswith(self.prefix):
-            content_type = Headers(scope=scope).get("content-type", "")
-            if not is_json(content_type):
+            headers = Headers(scope=scope)
+            content_type = headers.get("content-type")
+            has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
+            if (content_type is not None or has_body) and not is_json(content_type or ""):
                 got = content_type.split(";", 1)[0].strip()[:64] or "none"
                 response = SafeJSONResponse(
                     {"detail": f"the request body must be JSON (Content-Type: application/json), not {got}"},

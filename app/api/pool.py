@@ -106,8 +106,11 @@ def _child_main(conn: Any, memory_bytes: int, parent: int, warm: tuple[str, ...]
         # Never below what the process already maps (it could not even answer); the pool reports both.
         limit = max(memory_bytes, _status_kib("VmSize") * 1024 + 64 * 2**20)
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    conn.send(("ready", {"pid": os.getpid(), "vm_kib": _status_kib("VmSize"), "rss_kib": _status_kib("VmRSS"),
-                         "limit_bytes": limit}))
+    try:
+        conn.send(("ready", {"pid": os.getpid(), "vm_kib": _status_kib("VmSize"), "rss_kib": _status_kib("VmRSS"),
+                             "limit_bytes": limit}))
+    except OSError:  # the pool was shut down while this process started
+        return
     while True:
         try:
             message = conn.recv()

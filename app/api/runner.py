@@ -205,13 +205,17 @@ def budget(name: str, total: int) -> ByteBudget:
         return _budgets.setdefault((name, total), ByteBudget(name, total))
 
 
+PLACEMENT_HEADER = "X-Backprop-Placement"
+"""Where an engine answer was computed: ``inline`` (the event loop), ``process`` or ``thread``."""
+
+
 class HeldResponse(Response):
     """A JSON answer that gives its bytes back to a budget once the server has taken the last slice."""
 
     media_type = "application/json"
 
-    def __init__(self, content: bytes, held: ByteBudget, amount: int, **kwargs: Any):
-        super().__init__(content, **kwargs)
+    def __init__(self, content: bytes, held: ByteBudget, amount: int, placement: str):
+        super().__init__(content, headers={PLACEMENT_HEADER: placement})
         self._held, self._amount = held, amount
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -233,6 +237,11 @@ class HeldResponse(Response):
 
 
 # --- the dependency ---------------------------------------------------------------------------------
+
+def pool_for(settings: Settings) -> engine_pool.EnginePool:
+    """The engine processes for these settings (this process's pool, started if need be)."""
+    return engine_pool.get_pool(settings.engine_processes, settings.engine_memory_mb * 2**20, settings.engine_queue)
+
 
 async def _wait_disconnect(receive: Receive) -> None:
     while True:
@@ -256,8 +265,7 @@ class EngineRunner:
         return budget("response_buffer_bytes", self.settings.response_buffer_bytes)
 
     def pool(self) -> engine_pool.EnginePool:
-        s = self.settings
-        return engine_pool.get_pool(s.engine_processes, s.engine_memory_mb * 2**20, s.engine_queue)
+        return pool_for(self.settings)
 
     async def run(self, call: EngineCall) -> Response:
         """The answer to this request for ``call``, placed by its cost (see the module's docstring)."""
@@ -275,7 +283,7 @@ class EngineRunner:
             if not self.responses.try_take(len(data)):
                 raise EngineBusy(f"the server is holding too many answers (limit response_buffer_bytes = "
                                  f"{self.responses.total}); try again", "response_buffer_bytes", self.responses.total)
-            return HeldResponse(data, self.responses, len(data))
+            return HeldResponse(data, self.responses, len(data), "inline")
         del request
         return await self._offload(call, body, replace(plan, estimate=False))
 
@@ -296,7 +304,7 @@ class EngineRunner:
             held.give(reserve)
             raise
         held.give(reserve - len(data))
-        return HeldResponse(data, held, len(data))
+        return HeldResponse(data, held, len(data), "process" if self.settings.engine_processes > 0 else "thread")
 
     async def until_disconnect(self, work: Any) -> Any:
         """Awaits ``work``; if the client disconnects first, cancels it (an engine process running it is

@@ -25,6 +25,8 @@ from pydantic_core import PydanticCustomError
 
 from app.presets import Preset, presets
 
+_MAX_FLOAT = 1.7976931348623157e308
+
 
 def _numbers_only(value: list[Any]) -> list[Any]:
     """A tensor holds finite JSON numbers only: no strings, booleans or nulls (walked without recursion)."""
@@ -39,7 +41,11 @@ def _numbers_only(value: list[Any]) -> list[Any]:
                                               {"found": str(item), "path": f"{path}[{i}]"})
             elif kind is list:
                 stack.append((item, f"{path}[{i}]"))
-            elif kind is not int:
+            elif kind is int:
+                if not -_MAX_FLOAT <= item <= _MAX_FLOAT:
+                    raise PydanticCustomError("tensor_number", "tensors hold finite numbers only: {found} at {path}",
+                                              {"found": "an integer beyond the float range", "path": f"{path}[{i}]"})
+            else:
                 found = "a string" if kind is str else "a boolean" if kind is bool else \
                     "null" if item is None else "an object"
                 raise PydanticCustomError("tensor_number", "tensors hold numbers only: {found} at {path}",
@@ -49,6 +55,8 @@ def _numbers_only(value: list[Any]) -> list[Any]:
 
 def _one_error(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     """A value is a number or a tensor: report the error of the one it looks like, not both."""
+    if type(value) is int and not -_MAX_FLOAT <= value <= _MAX_FLOAT:
+        raise PydanticCustomError("finite_number", "Input should be a finite number")
     try:
         return handler(value)
     except ValidationError as exc:

@@ -5,8 +5,11 @@ sending its header one byte every few seconds (its keep-alive timeout only runs 
 a header of any size, and accepts connections until the process runs out of file descriptors.
 ``GuardedHttpToolsProtocol`` is uvicorn's httptools protocol with, per worker (settings in brackets):
 
-- a cap on open connections (``max_connections``): one more is answered 503 and closed at once, so file
-  descriptors and per-connection buffers stay bounded however many sockets a client opens;
+- a cap on open connections (``max_connections``), so file descriptors and per-connection buffers stay
+  bounded however many sockets clients open. At the cap, a new connection evicts the oldest one that is
+  not running a request (still sending its header, or idle between requests: closed with 408); only when
+  every connection is running a request is the new one answered 503 and closed. So a flood of idle or
+  half-sent connections churns itself, and real clients (whose header arrives at once) still get in;
 - a header deadline (``header_timeout_s``): from a connection's first byte (or a keep-alive request's first
   byte) to the end of its header; past it, 408 and closed. A header dribbled a byte at a time is cut;
 - a header size cap (``max_header_bytes``): request line and headers; past it, 431 and closed, and the rest
@@ -24,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+from collections import OrderedDict
 from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -48,6 +52,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     open_connections: ClassVar[int] = 0
     """Connections this worker holds (it is one process with one event loop: no lock needed)."""
+    evictable: ClassVar[OrderedDict[GuardedHttpToolsProtocol, None]] = OrderedDict()
+    """Connections not running a request (header not complete yet, or idle between requests), oldest first."""
+    evicted: ClassVar[int] = 0
     _settings: ClassVar[Settings | None] = None
 
     @classmethod
@@ -72,36 +79,56 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         cls = type(self)
-        if cls.open_connections >= self.settings().max_connections:
-            transport.write(_plain(503, "Service Unavailable", "too many open connections (limit max_connections = "
-                                   f"{self.settings().max_connections} per worker); try again", retry=True))
+        limit = self.settings().max_connections
+        while cls.open_connections >= limit and cls.evictable:
+            oldest, _ = cls.evictable.popitem(last=False)
+            oldest._evict()
+        if cls.open_connections >= limit:
+            transport.write(_plain(503, "Service Unavailable", "every connection is running a request (limit "
+                                   f"max_connections = {limit} per worker); try again", retry=True))
             transport.close()
             self.transport = transport
             return
         cls.open_connections += 1
         self._counted = True
         super().connection_made(transport)
+        cls.evictable[self] = None
         self._arm(self._header_timeout, self._header_timed_out)
+
+    def _evict(self) -> None:
+        type(self).evicted += 1
+        self._uncount()
+        self._refuse(408, "Request Timeout", "the server needed this idle connection for another client")
+
+    def _uncount(self) -> None:
+        """Stop counting this connection (it is closing, or the websocket protocol took it over)."""
+        cls = type(self)
+        cls.evictable.pop(self, None)
+        if self._counted:
+            self._counted = False
+            cls.open_connections -= 1
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         self._disarm_send()
-        if not self._counted:
+        if self.flow is None:  # refused at connection_made: uvicorn never saw it
             return
-        self._counted = False
-        type(self).open_connections -= 1
+        self._uncount()
         super().connection_lost(exc)
 
     def handle_websocket_upgrade(self) -> None:
         # The websocket protocol takes the connection over (and its own timeouts): stop counting it here.
         self._disarm()
-        if self._counted:
-            self._counted = False
-            type(self).open_connections -= 1
+        self._uncount()
         super().handle_websocket_upgrade()
 
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._counted and not self.transport.is_closing():
+            type(self).evictable[self] = None  # idle until its next request
+
     def data_received(self, data: bytes) -> None:
-        if not self._counted:
+        if self.flow is None or self.transport.is_closing():
             return
         if self._in_header:
             self._header_bytes += len(data)
@@ -121,6 +148,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_header = False
+        type(self).evictable.pop(self, None)
         self._disarm()
         super().on_headers_complete()
         self._arm(self._body_timeout, self._body_timed_out)

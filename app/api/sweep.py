@@ -4,10 +4,19 @@ from fastapi.responses import Response
 from app.api.body import json_body
 from app.api.runner import Engine, EngineCall
 from app.api.schemas import ERROR_RESPONSES, SweepRequest, SweepResponse, sweep_examples
-from app.engine import sweep
+from app.engine import Limits, sweep
+from app.engine.cost import Cost, estimate
 
 router = APIRouter(prefix="/api/v1", tags=["engine"])
-SWEEP = EngineCall("sweep", SweepRequest, sweep)
+
+
+def sweep_cost(request: SweepRequest, limits: Limits) -> Cost:
+    """The estimate with the swept input bound (it needs no value of its own: the sweep gives it every x)."""
+    values = {**(request.values or {}), request.variable: request.start}
+    return estimate("sweep", request.expression, values, limits, points=request.points)
+
+
+SWEEP = EngineCall("sweep", SweepRequest, sweep, cost=sweep_cost)
 
 
 @router.post("/sweep", response_model=SweepResponse, responses=ERROR_RESPONSES,
