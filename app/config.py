@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.engine import Limits
@@ -106,6 +106,13 @@ class Settings(BaseSettings):
     max_check_flops: int = Field(_LIMITS.max_check_flops, gt=0)
     summary_above: int = Field(_LIMITS.summary_above, gt=0)
     """Tensors with more elements are summarized in responses (not a limit: ask for full_tensors)."""
+
+    @model_validator(mode="after")
+    def _buffers_hold_an_answer(self) -> Settings:
+        if self.response_buffer_bytes < self.max_response_bytes:
+            raise ValueError("response_buffer_bytes must be at least max_response_bytes (a call in an engine "
+                             "process reserves max_response_bytes before it runs)")
+        return self
 
     @field_validator("cors_origins", "frame_ancestors", mode="before")
     @classmethod

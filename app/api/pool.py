@@ -91,7 +91,10 @@ def _child_main(conn: Any, memory_bytes: int, parent: int, warm: tuple[str, ...]
     watchdog for the parent, the imports, the memory limit, then one call at a time until the pipe closes."""
     import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the app process, which stops this one
+    # Ctrl-C or a SIGTERM to the whole process group is for the app process: it stops this one (SIGKILL) as it
+    # shuts down, and the watchdog below ends this one if the app process dies first.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     with contextlib.suppress(OSError):
         os.nice(10)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="parent-watchdog").start()

@@ -70,6 +70,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._header_timeout, self._body_timeout, self._send_timeout = (
             s.header_timeout_s, s.body_timeout_s, s.send_timeout_s)
         self._counted = False
+        self._header_too_large = False
         self._in_header = True
         self._header_bytes = 0
         self._timer: asyncio.TimerHandle | None = None
@@ -147,11 +148,23 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._arm(self._header_timeout, self._header_timed_out)
 
     def on_headers_complete(self) -> None:
+        # A header that arrived whole in one read was not counted by data_received: measure it here.
+        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+        if size > self._max_header:
+            self._header_too_large = True
+            raise ValueError("header too large")  # httptools stops parsing; uvicorn calls send_400_response
         self._in_header = False
         type(self).evictable.pop(self, None)
         self._disarm()
         super().on_headers_complete()
         self._arm(self._body_timeout, self._body_timed_out)
+
+    def send_400_response(self, msg: str) -> None:
+        if self._header_too_large:
+            self._refuse(431, "Request Header Fields Too Large",
+                         f"the request header is larger than the limit (max_header_bytes = {self._max_header})")
+        else:
+            super().send_400_response(msg)
 
     def on_message_complete(self) -> None:
         self._disarm()

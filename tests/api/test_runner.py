@@ -293,23 +293,65 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_client_that_disconnects_stops_its_engine_process():
     env = {"BACKPROP_EVALUATE_DEADLINE_S": "120", "BACKPROP_ESTIMATE_MARGIN": "10000"}
     with AppServer(workers=1, env=env) as server:
-        deadline = time.monotonic() + 30
-        while not (engines := _engine_processes(server.process.pid)) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert len(engines) == 1, "the server starts one engine process"
+        warm = httpx.post(server.url + "/api/v1/evaluate", json={"expression": SHORT_HEAVY}, timeout=60)
+        assert warm.status_code == 200 and placement(warm) == "process"  # the engine process is up
+        (engine,) = _engine_processes(server.process.pid)
         body = json.dumps({"expression": MINUTE, "numeric_check": True}).encode()
         with socket.create_connection(("127.0.0.1", server.port)) as conn:
             conn.sendall(b"POST /api/v1/evaluate HTTP/1.1\r\nHost: lab\r\nContent-Type: application/json\r\n"
                          b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-            time.sleep(1.5)  # the engine process is computing
-        (engine,) = engines
+            before = _cpu_seconds(engine)
+            end = time.monotonic() + 30
+            while _cpu_seconds(engine) - before < 0.3 and time.monotonic() < end:
+                time.sleep(0.1)
+            assert _cpu_seconds(engine) - before >= 0.3, "the engine process should be computing"
         end = time.monotonic() + 20
         while _alive(engine) and time.monotonic() < end:
             time.sleep(0.1)
         assert not _alive(engine), "the engine process kept computing for a client that had gone"
         r = httpx.post(server.url + "/api/v1/evaluate", json={"expression": SHORT_HEAVY}, timeout=60)
         assert r.status_code == 200 and placement(r) == "process"  # a fresh engine process answers
+
+
+def test_request_bodies_held_at_once_are_bounded():
+    """A body that would take the worker's held request bodies past request_buffer_bytes gets 503 (retry)."""
+    client = make_client(request_buffer_bytes=10_000)
+    r = client.post("/api/v1/evaluate", json={"expression": "f = x" + " " * 6_000, "values": {"x": 1}})
+    assert r.status_code == 503 and r.headers["retry-after"] == "1"
+    assert r.json()["detail"][0]["ctx"] == {"limit": "request_buffer_bytes", "limit_value": 10_000}
+    assert client.post("/api/v1/evaluate", json={"expression": "f = x", "values": {"x": 1}}).status_code == 200
+
+
+def test_answers_held_at_once_are_bounded():
+    """Engine answers being sent hold at most response_buffer_bytes: past it, 503 (retry), and the budget is
+    given back once an answer has been sent."""
+    from app.api.runner import budget
+
+    program = "\n".join(["a0 = 0.5"] + [f"a{i} = tanh(a{i - 1} * 1.01 + 0.1)" for i in range(1, 100)])
+    client = make_client(response_buffer_bytes=300_000, max_response_bytes=300_000)
+    held = budget("response_buffer_bytes", 300_000)
+    assert held.try_take(250_000)  # answers to other clients, still being sent
+    try:
+        big = client.post("/api/v1/evaluate", json={"expression": program})  # ~124 kB
+        assert big.status_code == 503, big.text[:200]
+        assert big.json()["detail"][0]["ctx"] == {"limit": "response_buffer_bytes", "limit_value": 300_000}
+        for _ in range(50):  # small answers fit, and each gives its bytes back
+            assert client.post("/api/v1/evaluate", json={"expression": "f = x", "values": {"x": 1}}).status_code == 200
+    finally:
+        held.give(250_000)
+    assert held.used == 0
+    assert client.post("/api/v1/evaluate", json={"expression": program}).status_code == 200
+
+
+def test_the_answer_buffer_must_hold_the_largest_answer():
+    with pytest.raises(ValueError, match="response_buffer_bytes"):
+        Settings(max_response_bytes=2_000_000, response_buffer_bytes=1_000_000)
