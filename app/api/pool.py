@@ -236,12 +236,15 @@ class EnginePool:
         self._idle: list[_Process] = []
         self._waiters: collections.deque[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = collections.deque()
         self._closed = False
+        self._failed_starts = 0
         self.restarts = 0
         self._all: set[_Process] = {_Process(self) for _ in range(processes)}
 
     # -- bookkeeping (called from reader threads and event loops) --
 
     def _ready(self, proc: _Process) -> None:
+        with self._lock:
+            self._failed_starts = 0
         self._release(proc)
 
     def _died(self, proc: _Process) -> None:
@@ -252,17 +255,40 @@ class EnginePool:
             if self._closed:
                 return
             self.restarts += 1
+            never_started = not proc.info and not proc.killed
+            self._failed_starts = self._failed_starts + 1 if never_started else 0
+            failed = self._failed_starts
+            waiters = list(self._waiters) if failed >= 3 else []
+            if waiters:
+                self._waiters.clear()
         if not proc.killed:
             log.warning("engine process %s stopped (exit code %s); starting another", proc.pid, proc.process.exitcode)
+        for loop, fut in waiters:  # processes cannot even start: tell the waiting calls now
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_fail, fut, EngineUnavailable("engine processes cannot start; try again"))
+        if failed:  # back off: a process that dies while starting would otherwise restart in a tight loop
+            delay = min(30.0, 0.5 * 2 ** (failed - 1))
+            log.warning("engine process failed to start (%d in a row); next try in %g s", failed, delay)
+            timer = threading.Timer(delay, self._start_one)
+            timer.daemon = True
+            timer.start()
+        else:
+            self._start_one()
+
+    def _start_one(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
         try:
             fresh = _Process(self)
-        except Exception:  # noqa: BLE001 - cannot start one now: the next release or call will notice
+        except Exception:  # noqa: BLE001 - cannot start one now: the next death or call will try again
             log.exception("could not start an engine process")
             return
         with self._lock:
             self._all.add(fresh)
-            if self._closed:
-                fresh.kill()
+            closed = self._closed
+        if closed:
+            fresh.kill()
 
     def _release(self, proc: _Process) -> None:
         """``proc`` is free: hand it to the longest-waiting call, or keep it idle."""

@@ -271,3 +271,17 @@ def test_pool_processes_do_not_outlive_a_killed_server(tmp_path):
         server.send_signal(signal.SIGKILL)  # no graceful shutdown: the watchdog must clean up
         server.wait()
     assert all(wait_dead(k) for k in kids)
+
+
+def test_processes_that_cannot_start_are_retried_with_backoff_not_in_a_loop():
+    broken = EnginePool(1, warm=("tests.api.no_such_module",))  # every start fails at once
+    try:
+        started = time.monotonic()
+        with pytest.raises(EngineUnavailable, match="cannot start"):
+            run(broken.call(fn.add, (1, 2), deadline=30))
+        failed_after = broken.stats()["restarts"]
+        assert failed_after == 3 and time.monotonic() - started < 30
+        time.sleep(1.0)
+        assert broken.stats()["restarts"] <= failed_after + 1  # waits 2 s, 4 s, ... between tries
+    finally:
+        broken.shutdown()
