@@ -25,7 +25,7 @@ import resource
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -488,7 +488,8 @@ def idle_flood(url: str, server_pid: int | None, connections: int = 20_000, hold
         closed_by_server = 0
         for s in socks:
             try:
-                if s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"":
+                head = s.recv(16, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+                if head == b"" or head.startswith((b"HTTP/1.1 408", b"HTTP/1.1 503")):
                     closed_by_server += 1
             except BlockingIOError:
                 pass
@@ -532,32 +533,8 @@ def huge_header(url: str, total: int = 100 * 1024 * 1024, chunk: int = 64 * 1024
 
 
 def slow_scenario(url: str, server_pid: int | None, connections: int = 20_000) -> dict[str, Any]:
-    results: dict[str, Any] = {}
-    with concurrent_slow_header(url) as slow:
-        results["idle_flood"] = idle_flood(url, server_pid, connections)
-        results["huge_header"] = huge_header(url)
-    results["slow_header"] = slow.result
+    """One after another (a flood would evict the slow connection and hide the header deadline)."""
+    results: dict[str, Any] = {"slow_header": slow_header(url)}
+    results["huge_header"] = huge_header(url)
+    results["idle_flood"] = idle_flood(url, server_pid, connections)
     return results
-
-
-@dataclass
-class _Background:
-    url: str
-    result: dict[str, Any] = field(default_factory=dict)
-    thread: threading.Thread | None = None
-
-
-@contextlib.contextmanager
-def concurrent_slow_header(url: str):
-    """Runs ``slow_header`` in a thread while the body of the ``with`` runs; waits for it at the end."""
-    bg = _Background(url)
-
-    def go() -> None:
-        bg.result.update(slow_header(url))
-
-    bg.thread = threading.Thread(target=go, daemon=True)
-    bg.thread.start()
-    try:
-        yield bg
-    finally:
-        bg.thread.join()

@@ -92,7 +92,7 @@ class JSONOnlyMiddleware:
             content_type = headers.get("content-type")
             has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
             if (content_type is not None or has_body) and not is_json(content_type or ""):
-                got = content_type.split(";", 1)[0].strip()[:64] or "none"
+                got = (content_type or "").split(";", 1)[0].strip()[:64] or "none"
                 response = SafeJSONResponse(
                     {"detail": f"the request body must be JSON (Content-Type: application/json), not {got}"},
                     status_code=415)

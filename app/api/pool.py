@@ -345,10 +345,13 @@ class EnginePool:
     # -- calls --
 
     async def call(self, function: Callable[..., Any], args: tuple = (), kwargs: dict | None = None, *,
-                   deadline: float, limit: str = "deadline_s") -> Any:
+                   deadline: float, limit: str = "deadline_s", on_start: Callable[[], None] | None = None) -> Any:
         """``function(*args, **kwargs)`` in an engine process; it waits at most ``deadline`` s for a free
-        process and then runs at most ``deadline`` s. Exceptions raised by the function are raised here."""
-        async with contextlib.aclosing(self._run(function, args, kwargs or {}, deadline, limit, False)) as answers:
+        process and then runs at most ``deadline`` s. Exceptions raised by the function are raised here.
+        ``on_start()`` runs once a process is free, before the call is sent; if it raises, the process is
+        released and the exception propagates (the runner reserves memory for the answer there)."""
+        run = self._run(function, args, kwargs or {}, deadline, limit, False, on_start)
+        async with contextlib.aclosing(run) as answers:
             async for _kind, payload in answers:
                 return payload
         raise EngineUnavailable("the engine process gave no answer; try again")  # not reached
@@ -357,14 +360,20 @@ class EnginePool:
                      deadline: float, limit: str = "deadline_s") -> AsyncIterator[Any]:
         """The items ``function(*args, **kwargs)`` yields in an engine process, as they come; the whole
         stream runs at most ``deadline`` s. Closing the iterator early (the client left) stops the process."""
-        async with contextlib.aclosing(self._run(function, args, kwargs or {}, deadline, limit, True)) as answers:
+        async with contextlib.aclosing(self._run(function, args, kwargs or {}, deadline, limit, True, None)) as answers:
             async for kind, payload in answers:
                 if kind == "item":
                     yield payload
 
     async def _run(self, function: Callable[..., Any], args: tuple, kwargs: dict, deadline: float, limit: str,
-                   stream: bool) -> AsyncIterator[tuple[str, Any]]:
+                   stream: bool, on_start: Callable[[], None] | None) -> AsyncIterator[tuple[str, Any]]:
         proc = await self._acquire(deadline, limit)
+        if on_start is not None:
+            try:
+                on_start()
+            except BaseException:
+                self._release(proc)
+                raise
         job = _Job(asyncio.get_running_loop())
         proc.job = job
         finished = False

@@ -25,8 +25,9 @@ A router declares its engine call once and asks for the runner as a dependency::
    for the run (then the process is killed and replaced: 504 naming the limit). A client that disconnects
    cancels its call the same way. Other clients' calls are not affected.
 5. **Answer**: the engine's JSON bytes, at most ``max_response_bytes``; the answers being sent hold at most
-   ``response_buffer_bytes`` per worker (a call reserves ``max_response_bytes`` before it runs in a
-   process, and keeps what it used until the last byte is handed to the server).
+   ``response_buffer_bytes`` per worker (a call reserves ``max_response_bytes`` when its process starts it,
+   not while it waits, and keeps what it used until the last byte is handed to the server; 503 when there
+   is no room).
 
 ``stream`` is the same for an engine function that yields items (training): the items are sent as they
 come (NDJSON: one JSON document a line), under ``<kind>_deadline_s`` for the whole stream, and a client
@@ -186,15 +187,6 @@ class ByteBudget:
         with self._lock:
             self.used = max(0, self.used - n)
 
-    async def take(self, n: int, wait: float) -> None:
-        """Waits up to ``wait`` s for ``n`` bytes, then raises EngineBusy (503) naming the budget."""
-        end = time.monotonic() + wait
-        while not self.try_take(n):
-            if time.monotonic() >= end:
-                raise EngineBusy(f"the server is holding {self.used} bytes of answers (limit {self.name} = "
-                                 f"{self.total}); try again", self.name, self.total)
-            await asyncio.sleep(0.02)
-
 
 _budgets: dict[tuple[str, int], ByteBudget] = {}
 _budgets_lock = threading.Lock()
@@ -290,18 +282,30 @@ class EngineRunner:
     async def _offload(self, call: EngineCall, body: bytes, plan: Plan) -> Response:
         held = self.responses
         reserve = self.settings.max_response_bytes
-        await held.take(reserve, plan.deadline)
+        reserved = False
+
+        def reserve_answer() -> None:
+            """Room for the answer, taken when the call starts (calls waiting in the queue hold none)."""
+            nonlocal reserved
+            if not held.try_take(reserve):
+                raise EngineBusy(f"the server is holding too many answers (limit response_buffer_bytes = "
+                                 f"{held.total}); try again", "response_buffer_bytes", held.total)
+            reserved = True
+
         try:
             if self.settings.engine_processes > 0:
                 data = await self.until_disconnect(self.pool().call(
-                    execute, (call, body, plan), deadline=plan.deadline, limit=plan.deadline_name))
+                    execute, (call, body, plan), deadline=plan.deadline, limit=plan.deadline_name,
+                    on_start=reserve_answer))
             else:
+                reserve_answer()
                 try:
                     data = await asyncio.wait_for(run_in_threadpool(execute, call, body, plan), plan.deadline)
                 except TimeoutError:
                     raise EngineTimeout(plan.deadline, plan.deadline_name) from None
         except BaseException:
-            held.give(reserve)
+            if reserved:
+                held.give(reserve)
             raise
         held.give(reserve - len(data))
         return HeldResponse(data, held, len(data), "process" if self.settings.engine_processes > 0 else "thread")

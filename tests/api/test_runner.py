@@ -355,3 +355,22 @@ def test_answers_held_at_once_are_bounded():
 def test_the_answer_buffer_must_hold_the_largest_answer():
     with pytest.raises(ValueError, match="response_buffer_bytes"):
         Settings(max_response_bytes=2_000_000, response_buffer_bytes=1_000_000)
+
+
+def test_calls_waiting_for_an_engine_process_hold_no_answer_memory():
+    """Answer memory is reserved when a call starts, not while it waits: three heavy calls queued behind one
+    engine process must not lock light requests out of a buffer that holds two answers."""
+    import threading
+
+    with ready_client(engine_processes=1, estimate_margin=10_000, evaluate_deadline_s=3,
+                      max_response_bytes=16 * 2**20, response_buffer_bytes=32 * 2**20) as client:
+        heavy = [threading.Thread(target=client.post, args=("/api/v1/evaluate",),
+                                  kwargs={"json": {"expression": MINUTE, "numeric_check": True}}) for _ in range(3)]
+        for t in heavy:
+            t.start()
+        time.sleep(1.0)  # one runs, two wait
+        light = client.post("/api/v1/evaluate", json={"expression": "f = x * y", "values": {"x": 2, "y": 3}})
+        for t in heavy:
+            t.join()
+    assert light.status_code == 200, light.text[:300]
+    assert placement(light) == "inline"
