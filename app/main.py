@@ -20,6 +20,7 @@ from app.api import errors
 from app.api import pool as engine_pool
 from app.api.docs import DOCS_CSP_SOURCES, DOCS_PATH, docs_router
 from app.api.evaluate import router as evaluate_router
+from app.api.lessons import router as lessons_router
 from app.api.meta import router as meta_router
 from app.api.middleware import (
     BodySizeLimitMiddleware,
@@ -30,6 +31,7 @@ from app.api.middleware import (
 )
 from app.api.optimize import router as optimize_router
 from app.api.page import router as page_router
+from app.api.rooms import router as rooms_router
 from app.api.runner import pool_for
 from app.api.sweep import router as sweep_router
 from app.config import ROOT_DIR, Settings, get_settings
@@ -41,7 +43,7 @@ OPENAPI_TAGS = [
     {"name": "health", "description": "Liveness for load balancers and container health checks."},
 ]
 
-ROUTERS = [evaluate_router, optimize_router, sweep_router, meta_router, page_router]
+ROUTERS = [evaluate_router, optimize_router, sweep_router, meta_router, lessons_router, page_router, rooms_router]
 """Every area's APIRouter, in the order they are included."""
 
 

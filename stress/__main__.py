@@ -15,6 +15,9 @@ Scenarios (all by default):
             leaves mid-request. Goal: 0 5xx other than 503/504 naming a limit; the engine stops.
   slow      (issue 9) a header dribbled a byte every 2 s (goal: cut < 30 s), ~20,000 idle half-sent
             connections, a 100 MB header, straight to uvicorn (no nginx).
+  rooms, rooms-failover   live rooms (stress/rooms.py): fan-out latency of 100 participants on one worker
+            (goal p95 < 300 ms), and 300 participants over 2 app processes + Redis behind nginx with one
+            process killed (goal: all catch up, no answer lost). rooms-failover needs nginx and redis-server.
 
 Figures are printed and written to --out (JSON). Exit status 1 if any request failed (latency goals are
 reported, not enforced: they depend on the machine).
@@ -31,11 +34,13 @@ import time
 from pathlib import Path
 
 from stress import attacks
+from stress import rooms as rooms_stress
 from stress.failover import run_failover
 from stress.load import format_summary, run, summarize
 from stress.server import AppServer, nginx_binary
 
 ROOT = Path(__file__).resolve().parent.parent
+ROOM_SCENARIOS = rooms_stress.SCENARIOS
 
 
 def load_scenario(args: argparse.Namespace, heavy_clients: int, name: str) -> dict:
@@ -117,12 +122,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"{result.first_proxied_after_restart} s after it was ready (goal < 5 s)\n", flush=True)
             failed += result.failures
     failed += issue9_scenarios(args, scenarios, report)
+    failed += rooms_stress.run_scenarios(scenarios, report)
     args.out.write_text(json.dumps(report, indent=2))
     print(f"figures written to {args.out}")
     return 1 if failed else 0
 
 
-SCENARIOS = ("steady", "heavy", "failover", "tensor", "memory", "hostile", "slow")
+SCENARIOS = ("steady", "heavy", "failover", "tensor", "memory", "hostile", "slow", *ROOM_SCENARIOS)
 
 
 def _on_one_worker(args: argparse.Namespace, name: str, run) -> dict:
