@@ -11,6 +11,7 @@ network), the build and the container use that network and the server listens on
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -211,6 +212,11 @@ def docker_unavailable() -> str | None:
                           timeout=60)
     if info.returncode != 0:
         return f"no Docker daemon reachable: {(info.stderr or info.stdout).strip()[:200]}"
+    if not os.environ.get("DOCKER_NETWORK"):
+        bridge = subprocess.run(["docker", "network", "inspect", "bridge"], capture_output=True, timeout=60)
+        if bridge.returncode != 0:
+            return ("the Docker daemon has no bridge network (builds could not reach the package index): set "
+                    "DOCKER_NETWORK=host, as ../shared/tools/docker-daemon prints")
     return None
 
 
@@ -231,9 +237,10 @@ def _docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.
     return result
 
 
-IMAGE_TAG = "backprop-lab-test:latest"
-"""One tag, rebuilt by every run: the build cache keeps the dependency layer between runs, and the layers of
-the previous build become dangling (``docker image prune``, which the docker-daemon script runs, frees them)."""
+IMAGE_TAG = "backprop-lab-test:" + hashlib.sha1(str(ROOT).encode()).hexdigest()[:12]
+"""One tag per checkout (several checkouts may test at once on one daemon), rebuilt by every run: the build
+cache keeps the dependency layer between runs, and the layers of the previous build become dangling
+(``docker image prune``, which the docker-daemon script runs, frees them)."""
 
 
 @pytest.fixture(scope="module")
