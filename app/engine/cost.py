@@ -60,6 +60,7 @@ class Cost:
     elements: int  # elements of all nodes together (per point in a batch)
     flops: int  # floating-point operations of one forward pass
     runs: float  # forward+backward passes the request makes
+    numbers: int = 0  # tensor documents: the numbers the answer will list (values, gradients, edges)
 
 
 @dataclass
@@ -105,7 +106,7 @@ def _count(name: str, v: Any, minimum: int, limit: str, limit_value: int, what: 
 def prepare(kind: str, program: str, values: dict[str, Any] | None, limits: Limits, *,
             numeric_check: bool = False, steps: int = 0, points: int = 0, full_tensors: bool = False,
             variable: str | None = None, start: float = 0.0, batch: dict[str, Any] | None = None,
-            **_: Any) -> Request:
+            check_document: bool = True, **_: Any) -> Request:
     """Compile, bind and plan a request of `kind` ("evaluate", "optimize", "sweep", "batch") and check
     every budget; raises EngineError as the call itself would. Nothing is allocated."""
     vals_in = check_values(values, limits)
@@ -125,6 +126,7 @@ def prepare(kind: str, program: str, values: dict[str, Any] | None, limits: Limi
     plan = c.plan(bound, limits)
     n = len(g)
     tensor = plan.mode == "tensor"
+    listed = 0
     one = work(plan) if tensor else 0
     elements = plan.elements
     summary_above = limits.summary_above
@@ -152,7 +154,7 @@ def prepare(kind: str, program: str, values: dict[str, Any] | None, limits: Limi
                                       f"the numerical check would evaluate {check} gates (2 x inputs x nodes)")
                 runs += 2 * len(g.input_ids)
         if tensor:
-            summary_above, listed = _document_size(c, plan, limits, full_tensors)
+            summary_above, listed = _document_size(c, plan, limits, full_tensors, check_document)
             if summary_above < limits.summary_above:
                 notes.append(f"a large document: tensors with more than {summary_above} elements are summarized "
                              f"(limit max_document_numbers = {limits.max_document_numbers})")
@@ -212,11 +214,11 @@ def prepare(kind: str, program: str, values: dict[str, Any] | None, limits: Limi
             work_ns = n * BATCH_NODE_NS + elements * BATCH_ELEMENT_NS + outputs * BATCH_OUTPUT_NS
     else:
         raise ValueError(f"unknown kind {kind!r}")
-    cost = Cost(float(work_ns), plan.mode, n, elements, plan.flops, runs)
+    cost = Cost(float(work_ns), plan.mode, n, elements, plan.flops, runs, listed)
     return Request(kind, c, plan, bound, limits, cost, summary_above, full_tensors, notes, chunk)
 
 
-def _document_size(c: Compiled, plan: Plan, limits: Limits, full: bool) -> tuple[int, int]:
+def _document_size(c: Compiled, plan: Plan, limits: Limits, full: bool, check: bool = True) -> tuple[int, int]:
     """The summary threshold a tensor document uses, and the numbers it will list: each node's value,
     gradient and edge gradients; refused with full_tensors past max_document_numbers."""
     g = c.graph
@@ -224,7 +226,7 @@ def _document_size(c: Compiled, plan: Plan, limits: Limits, full: bool) -> tuple
     per_node = [sizes[k] * (1 + (g.op[k] != CONST)) + sum(sizes[a] for a in g.operands[k]) for k in range(len(g))]
     listed = sum(per_node) + sum(sizes[k] for k in g.input_ids.values())
     if full:
-        if listed > limits.max_document_numbers:
+        if check and listed > limits.max_document_numbers:
             raise limit_error("max_document_numbers", limits.max_document_numbers,
                               f"the document would list {listed} numbers in full: leave full_tensors off to "
                               "summarize large tensors")
@@ -273,6 +275,8 @@ def check_batch(batch: Any, g, limits: Limits) -> dict[str, np.ndarray]:
 def estimate(kind: str, program: str, values: dict[str, Any] | None, limits: Limits, **options: Any) -> Cost:
     """The cost of ``kind`` ("evaluate", "optimize", "sweep", "batch") on this program and these values,
     with the request's options (numeric_check, steps, points, full_tensors, variable, start, batch).
-    Raises EngineError for a bad program, bad values or an exceeded budget, as the call itself would.
+    Raises EngineError for a bad program, bad values or an exceeded budget, as the call itself would,
+    except the size of a full_tensors document (max_document_numbers): a caller bounds its answers
+    itself (``Cost.numbers`` counts them; the API bounds bytes) and the call still checks it.
     Nothing is allocated: tensors are planned from their shapes."""
-    return prepare(kind, program, values, limits, **options).cost
+    return prepare(kind, program, values, limits, check_document=False, **options).cost

@@ -29,7 +29,7 @@ class Limits:
     max_check_flops: int = 400_000_000  # tensor numerical check: runs x FLOPs per run
     max_batch: int = 100_000  # points in one batched evaluation
     max_batch_work: int = 50_000_000  # batched evaluation: points x graph nodes
-    max_document_numbers: int = 2_000_000  # numbers a tensor document lists (values, gradients, edges)
+    max_document_numbers: int = 10_000_000  # numbers a document lists (a backstop: the API bounds bytes too)
     summary_above: int = 4_096  # tensors with more elements are summarized in documents (not a limit)
 
     def __hash__(self) -> int:  # hashed per request (plan and compile-cache keys): the fields once, then kept

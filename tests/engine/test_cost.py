@@ -51,3 +51,15 @@ def test_the_estimate_allocates_nothing_for_constructors():
     finally:
         tracemalloc.stop()
     assert cost.elements >= 2_000_000 and peak < 2_000_000  # 8 MB per such tensor were it made
+
+
+def test_the_document_size_is_counted_by_the_estimate_and_checked_by_the_call():
+    from app.engine import evaluate
+
+    limits = Limits(max_document_numbers=100_000)
+    program = "W = ones(300, 300)\nf = sum(W * W)"
+    cost = estimate("evaluate", program, None, limits, full_tensors=True)
+    assert cost.numbers > 100_000  # the API bounds its answers in bytes from this (and its own limit)
+    with pytest.raises(EngineError) as e:
+        evaluate(program, full_tensors=True, limits=limits)
+    assert e.value.ctx["limit"] == "max_document_numbers"
