@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     max_flops: int = Field(_LIMITS.max_flops, gt=0)
     max_optimize_flops: int = Field(_LIMITS.max_optimize_flops, gt=0)
     max_check_flops: int = Field(_LIMITS.max_check_flops, gt=0)
+    max_train_flops: int = Field(_LIMITS.max_train_flops, gt=0)
+    max_epochs: int = Field(_LIMITS.max_epochs, gt=0)
+    max_train_samples: int = Field(_LIMITS.max_train_samples, gt=0)
+    max_csv_bytes: int = Field(_LIMITS.max_csv_bytes, gt=0)
+    max_csv_rows: int = Field(_LIMITS.max_csv_rows, gt=0)
+    max_csv_columns: int = Field(_LIMITS.max_csv_columns, gt=0)
     summary_above: int = Field(_LIMITS.summary_above, gt=0)
     """Tensors with more elements are summarized in responses (not a limit: ask for full_tensors)."""
 
