@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     """Request bodies larger than this get 413 before they are parsed."""
 
+    # The training lab (app/api/train.py, app/datasets.py).
+    data_dir: str | None = None
+    """A directory with datasets the user has (MNIST's four IDX files); nothing is downloaded."""
+    train_deadline: float = Field(300.0, gt=0)
+    """Seconds a training run may take; it is stopped (and says so) when they are over."""
+    train_runs: int = Field(2, ge=1)
+    """Training runs at once per app process (each in its own process); more are answered 503."""
+
     # Every engine limit, with the engine's defaults (see app/engine/limits.py).
     max_program_chars: int = Field(_LIMITS.max_program_chars, gt=0)
     max_nodes: int = Field(_LIMITS.max_nodes, gt=0)

@@ -34,7 +34,7 @@ import numpy as np
 
 from app.engine.errors import EngineError, limit_error
 from app.engine.limits import DEFAULT_LIMITS, Limits
-from app.engine.train import Data
+from app.engine.train import Data, Options, network_program
 
 DATASETS_DIR = Path(__file__).resolve().parent.parent / "data" / "datasets"
 DIGITS_FILE = DATASETS_DIR / "digits.csv.gz"
@@ -485,3 +485,62 @@ def _mnist_info(files: dict[str, Path], limits: Limits) -> dict[str, Any]:
             "options": [],
             "preview": {"kind": "images", "shape": [h, w], "images": np.round(images / 255.0, 4).tolist(),
                         "labels": [str(int(c)) for c in labels]}}
+
+
+# --- one training run, from the options the CLI and the API share -------------------------------------
+
+@dataclass
+class Run:
+    program: str
+    data: Data
+    options: Options
+    dataset: dict[str, Any]
+
+
+def _hidden(hidden: Any) -> list[int]:
+    sizes = [hidden] if isinstance(hidden, int) and not isinstance(hidden, bool) else hidden
+    if not isinstance(sizes, (list, tuple)) or not sizes or len(sizes) > 8 \
+            or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in sizes):
+        raise _error("hidden must be a whole number >= 1, or a list of up to 8 of them (one per hidden layer)",
+                     "hidden")
+    return list(sizes)
+
+
+def prepare(*, dataset: str | None = None, csv: str | None = None, target: str | None = None, task: str = "auto",
+            program: str | None = None, hidden: Any = 128, activation: str = "relu", epochs: int = 10,
+            batch_size: int = 32, lr: float = 0.1, optimizer: str = "sgd", weight_decay: float | None = None,
+            seed: int = 0, data_seed: int = 0, test_fraction: float = 0.2, standardize: bool | None = None,
+            samples: int | None = None, noise: float | None = None, parameters: list[str] | None = None,
+            data_dir: str | os.PathLike | None = None, limits: Limits = DEFAULT_LIMITS) -> Run:
+    """The data, the program and the options of a run. Either ``dataset`` or ``csv`` (a CSV text);
+    either ``hidden`` (and ``activation``, ``weight_decay``: the program is written by
+    ``network_program``) or ``program`` (the learner's own, which holds its own weight decay)."""
+    if (dataset is None) == (csv is None):
+        raise _error("give either dataset (one of " + ", ".join(NAMES) + ") or csv (the text of a CSV file)",
+                     "dataset")
+    for name, v in (("seed", seed), ("data_seed", data_seed)):
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**32:
+            raise _error(f"{name} must be a whole number from 0 to 2^32 - 1", name)
+    if csv is not None:
+        ds = parse_csv(csv, target, task=task, limits=limits, standardize=True)
+    else:
+        if target is not None:
+            raise _error("target names a column of a CSV; the built-in datasets have theirs", "target")
+        ds = load(dataset, data_seed=data_seed, samples=samples, noise=noise, data_dir=data_dir, limits=limits)
+    data = split(ds, test_fraction=test_fraction, data_seed=data_seed, standardize=standardize)
+    if program is None:
+        outputs = len(ds.classes) if ds.task == "classification" else ds.y.shape[1]
+        loss = "softmax_cross_entropy" if ds.task == "classification" else "mse"
+        program = network_program(ds.X.shape[1], _hidden(hidden), outputs, activation=activation, loss=loss,
+                                  weight_decay=0.0 if weight_decay is None else weight_decay, seed=seed)
+    elif weight_decay is not None:
+        raise _error("with your own program, weight decay is part of it (L = data_loss + 0.5 * lam * sum(W1^2)); "
+                     "weight_decay applies to the program written from hidden", "weight_decay")
+    elif not isinstance(program, str):
+        raise _error("program must be text", "program")
+    options = Options(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, seed=seed,
+                      parameters=tuple(parameters) if parameters is not None else None)
+    info = ds.info()
+    info.update({"train_samples": len(data.X_train), "test_samples": len(data.X_test),
+                 "standardized": bool(ds.standardize if standardize is None else standardize)})
+    return Run(program, data, options, info)
