@@ -48,6 +48,7 @@ TITLES = {
     "spirals": "Three spirals (2-D)",
     "xor": "XOR quadrants (2-D)",
     "mnist": "MNIST handwritten digits, 28x28 (60,000 + 10,000 images)",
+    "csv": "Your CSV",
 }
 DEFAULT_SAMPLES = 400  # points of a 2-D set
 DEFAULT_NOISE = {"moons": 0.1, "circles": 0.08, "spirals": 0.2, "xor": 0.1}

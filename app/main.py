@@ -26,11 +26,13 @@ from app.api.middleware import (
 from app.api.optimize import router as optimize_router
 from app.api.page import router as page_router
 from app.api.sweep import router as sweep_router
+from app.api.train import router as train_router
 from app.config import ROOT_DIR, Settings, get_settings
 
 TITLE = "Backprop Lab"
 OPENAPI_TAGS = [
     {"name": "engine", "description": "Evaluate a program: forward values, gradients, optimizer, sweep."},
+    {"name": "training", "description": "Train a network program on a dataset, streamed as server-sent events."},
     {"name": "meta", "description": "The gates and the worked examples."},
     {"name": "health", "description": "Liveness for load balancers and container health checks."},
 ]
@@ -53,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.security_headers = security_headers(content_security_policy(settings.frame_ancestors))
 
     errors.install(app)
-    for router in (evaluate_router, optimize_router, sweep_router, meta_router, page_router,
+    for router in (evaluate_router, optimize_router, sweep_router, train_router, meta_router, page_router,
                    docs_router(app.openapi_url, TITLE)):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=ROOT_DIR / "static"), name="static")

@@ -416,7 +416,7 @@ def train(program: str, data: Data, options: Options = Options(), *, limits: Lim
     s = 0
     t0 = time.perf_counter()
     next_progress = t0
-    ev_test: tuple = (math.nan, None, None)
+    ev_test: tuple = (None, None, None)
     epochs_done = 0
     bound = dict(values)
     for epoch in range(1, options.epochs + 1):
@@ -462,7 +462,7 @@ def train(program: str, data: Data, options: Options = Options(), *, limits: Lim
             curves["test_loss"].append(ev_test[0])
             curves["train_accuracy"].append(tr[1])
             curves["test_accuracy"].append(ev_test[1])
-            ev.update({"train_loss": num(tr[0]), "test_loss": num(ev_test[0]), "train_accuracy": tr[1],
+            ev.update({"train_loss": _num(tr[0]), "test_loss": _num(ev_test[0]), "train_accuracy": tr[1],
                        "test_accuracy": ev_test[1]})
             if data.X_train.shape[1] == 2 and classify:
                 ev["boundary"] = _boundary(step, bound, data, T_train.shape[1])
@@ -476,9 +476,9 @@ def train(program: str, data: Data, options: Options = Options(), *, limits: Lim
     doc: dict[str, Any] = {
         "task": data.task, "loss": step.loss, "epochs": epochs_done, "steps": s, "planned_steps": p.steps,
         "seconds": seconds, "stopped": stopped, "message": message,
-        "train_loss": [num(x) for x in curves["train_loss"]], "test_loss": [num(x) for x in curves["test_loss"]],
+        "train_loss": [_num(x) for x in curves["train_loss"]], "test_loss": [_num(x) for x in curves["test_loss"]],
         "train_accuracy": curves["train_accuracy"], "test_accuracy": curves["test_accuracy"],
-        "test_mse": None if classify or not curves["test_loss"] else num(curves["test_loss"][-1]),
+        "test_mse": None if classify or not curves["test_loss"] else _num(curves["test_loss"][-1]),
         "parameters": {n: encode(bound[n], limits, False) for n in params},
         "program": program,
     }
@@ -494,6 +494,10 @@ def train(program: str, data: Data, options: Options = Options(), *, limits: Lim
     return doc
 
 
+def _num(x: float | None) -> float | str | None:
+    return None if x is None else num(x)
+
+
 def _targets(data: Data, y: np.ndarray) -> np.ndarray:
     """Classification: one-hot rows (the loss gate takes them without building them every step)."""
     if data.task == "classification":
@@ -506,7 +510,7 @@ def _evaluate(step: Step, bound: dict[str, Any], X: np.ndarray, T: np.ndarray, l
     """(mean data loss, accuracy, predicted classes) of a whole split, in chunks of EVAL_CHUNK rows."""
     n = len(X)
     if n == 0:
-        return math.nan, None, None
+        return None, None, None
     total = 0.0
     predicted = [] if labels is not None else None
     b = dict(bound)
