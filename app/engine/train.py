@@ -348,12 +348,14 @@ def plan(step: Step, data: Data, options: Options, values: dict[str, Any]) -> Pl
     batch = min(batch, n_train)
 
     def flops(rows: int) -> int:
-        f, pred, loss_shapes = step.check(values, {"X": (rows, features), "t": (rows, width)})
+        # first with targets that fit any prediction (class indices; one column), to name a wrong last layer
+        probe = (rows,) if data.task == "classification" else (rows, 1)
+        _, pred, _ = step.check(values, {"X": (rows, features), "t": probe})
         if pred != (rows, width):
             what = f"{data.classes} classes" if data.task == "classification" else f"{width} target columns"
             raise EngineError("shape_error", f"the program's prediction has shape {pred} for a batch of {rows}, "
                               f"but the data has {what}: its last layer needs {width} outputs", {"name": "program"})
-        return f
+        return step.check(values, {"X": (rows, features), "t": (rows, width)})[0]
 
     spe = math.ceil(n_train / batch)
     per_epoch = sum(flops(rows) * (n_train // rows if rows == batch else 1) for rows in _chunks(n_train, batch))
