@@ -7,6 +7,7 @@ epoch; the test checks that they end with the same weights (tests/train/test_tra
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from typing import Any
 
@@ -105,11 +106,7 @@ def engine_train(program: str, data: Data, *, epochs: int, batch: int, lr: float
 
 
 def main() -> None:
-    try:
-        import torch
-        torch_ok = True
-    except ImportError:  # pragma: no cover
-        torch_ok = False
+    torch_ok = importlib.util.find_spec("torch") is not None
     data = digits_data()
     s = SIZES
     print(f"\n## Training: digits, 64 -> {s['hidden']} -> 10, batch {s['batch']}, lr {s['lr']}, {s['epochs']} epochs, "

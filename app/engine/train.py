@@ -309,6 +309,7 @@ class Plan:
     flops: int  # the whole run
     parameters: tuple[str, ...]
     shapes: dict[str, tuple[int, ...]]
+    eval_rows: int  # rows per forward pass when a whole split is evaluated
 
 
 def _chunks(n: int, size: int) -> list[int]:
@@ -360,19 +361,31 @@ def plan(step: Step, data: Data, options: Options, values: dict[str, Any]) -> Pl
     spe = math.ceil(n_train / batch)
     per_epoch = sum(flops(rows) * (n_train // rows if rows == batch else 1) for rows in _chunks(n_train, batch))
     per_epoch *= BACKWARD_FACTOR
+    # evaluation passes: as many rows at once as one evaluation's budgets allow (the batch always fits)
+    eval_rows = EVAL_CHUNK
+    while eval_rows > batch:
+        try:
+            flops(eval_rows)
+            break
+        except EngineError as e:
+            if e.type != "limit_exceeded":
+                raise
+            eval_rows //= 2
+    eval_rows = max(eval_rows, batch)
     if options.evaluate:
-        for n in (n_train, n_test):
-            per_epoch += sum(flops(rows) * (n // rows if rows == min(EVAL_CHUNK, n) else 1)
-                             for rows in _chunks(n, EVAL_CHUNK))
+        passes = [n_train, n_test]
         if features == 2 and data.task == "classification":
-            per_epoch += flops(BOUNDARY_SIZE * BOUNDARY_SIZE)
+            passes.append(BOUNDARY_SIZE * BOUNDARY_SIZE)
+        for n in passes:
+            per_epoch += sum(flops(rows) * (n // rows if rows == min(eval_rows, n) else 1)
+                             for rows in _chunks(n, eval_rows))
     total = per_epoch * epochs
     if total > limits.max_train_flops:
         raise limit_error("max_train_flops", limits.max_train_flops,
                           f"{epochs} epochs of {spe} steps (batch {batch}, {n_train} training and {n_test} test "
                           f"samples) need about {total:.3g} floating-point operations", name="epochs")
     return Plan(spe, spe * epochs, BACKWARD_FACTOR * flops(batch), total, params,
-                {n: np.shape(values[n]) for n in params})
+                {n: np.shape(values[n]) for n in params}, eval_rows)
 
 
 Event = Callable[[str, dict[str, Any]], None]
@@ -458,8 +471,9 @@ def train(program: str, data: Data, options: Options = Options(), *, limits: Lim
         epochs_done = epoch
         ev: dict[str, Any] = {"epoch": epoch, "step": s, "steps": p.steps}
         if options.evaluate:
-            tr = _evaluate(step, bound, data.X_train, T_train, data.y_train if classify else None, scale)
-            ev_test = _evaluate(step, bound, data.X_test, T_test, data.y_test if classify else None, scale)
+            tr = _evaluate(step, bound, data.X_train, T_train, data.y_train if classify else None, scale, p.eval_rows)
+            ev_test = _evaluate(step, bound, data.X_test, T_test, data.y_test if classify else None, scale,
+                                p.eval_rows)
             curves["train_loss"].append(tr[0])
             curves["test_loss"].append(ev_test[0])
             curves["train_accuracy"].append(tr[1])
@@ -467,7 +481,7 @@ def train(program: str, data: Data, options: Options = Options(), *, limits: Lim
             ev.update({"train_loss": _num(tr[0]), "test_loss": _num(ev_test[0]), "train_accuracy": tr[1],
                        "test_accuracy": ev_test[1]})
             if data.X_train.shape[1] == 2 and classify:
-                ev["boundary"] = _boundary(step, bound, data, T_train.shape[1])
+                ev["boundary"] = _boundary(step, bound, data, T_train.shape[1], p.eval_rows)
         ev["norms"] = {n: {"weight": num(_norm(bound[n])), "grad": num(_norm(last_grads[n])) if n in last_grads
                            else None} for n in params}
         ev["elapsed"] = time.perf_counter() - t0
@@ -508,18 +522,18 @@ def _targets(data: Data, y: np.ndarray) -> np.ndarray:
 
 
 def _evaluate(step: Step, bound: dict[str, Any], X: np.ndarray, T: np.ndarray, labels: np.ndarray | None,
-              scale: float) -> tuple[float, float | None, np.ndarray | None]:
-    """(mean data loss, accuracy, predicted classes) of a whole split, in chunks of EVAL_CHUNK rows."""
+              scale: float, rows: int) -> tuple[float | None, float | None, np.ndarray | None]:
+    """(mean data loss, accuracy, predicted classes) of a whole split, ``rows`` at a time."""
     n = len(X)
     if n == 0:
         return None, None, None
     total = 0.0
     predicted = [] if labels is not None else None
     b = dict(bound)
-    for i in range(0, n, EVAL_CHUNK):
-        xb = X[i:i + EVAL_CHUNK]
+    for i in range(0, n, rows):
+        xb = X[i:i + rows]
         b["X"] = xb * scale if scale != 1.0 or xb.dtype != np.float64 else xb
-        b["t"] = T[i:i + EVAL_CHUNK]
+        b["t"] = T[i:i + rows]
         loss, pred = step.predict(b)
         total += float(loss) * len(xb)
         if predicted is not None:
@@ -530,7 +544,7 @@ def _evaluate(step: Step, bound: dict[str, Any], X: np.ndarray, T: np.ndarray, l
     return total / n, float(np.count_nonzero(cls == labels) / n), cls
 
 
-def _boundary(step: Step, bound: dict[str, Any], data: Data, classes: int) -> dict[str, Any]:
+def _boundary(step: Step, bound: dict[str, Any], data: Data, classes: int, rows: int) -> dict[str, Any]:
     """The predicted class on a BOUNDARY_SIZE x BOUNDARY_SIZE grid over the data (rows from y max to y min)."""
     X = np.concatenate([data.X_train, data.X_test]) * data.x_scale
     lo, hi = X.min(axis=0), X.max(axis=0)
@@ -540,9 +554,6 @@ def _boundary(step: Step, bound: dict[str, Any], data: Data, classes: int) -> di
     ys = np.linspace(hi[1], lo[1], BOUNDARY_SIZE)
     gx, gy = np.meshgrid(xs, ys)
     grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    b = dict(bound)
-    b["X"] = grid
-    b["t"] = np.zeros((len(grid), classes))
-    _, pred = step.predict(b)
+    _, _, cls = _evaluate(step, bound, grid, np.zeros((len(grid), classes)), np.zeros(len(grid)), 1.0, rows)
     return {"x": [float(lo[0]), float(hi[0])], "y": [float(lo[1]), float(hi[1])], "size": BOUNDARY_SIZE,
-            "classes": pred.argmax(axis=1).reshape(BOUNDARY_SIZE, BOUNDARY_SIZE).tolist()}
+            "classes": cls.reshape(BOUNDARY_SIZE, BOUNDARY_SIZE).tolist()}
