@@ -512,7 +512,8 @@ def prepare(*, dataset: str | None = None, csv: str | None = None, target: str |
             batch_size: int = 32, lr: float = 0.1, optimizer: str = "sgd", weight_decay: float | None = None,
             seed: int = 0, data_seed: int = 0, test_fraction: float = 0.2, standardize: bool | None = None,
             samples: int | None = None, noise: float | None = None, parameters: list[str] | None = None,
-            data_dir: str | os.PathLike | None = None, limits: Limits = DEFAULT_LIMITS) -> Run:
+            full_parameters: bool = False, data_dir: str | os.PathLike | None = None,
+            limits: Limits = DEFAULT_LIMITS) -> Run:
     """The data, the program and the options of a run. Either ``dataset`` or ``csv`` (a CSV text);
     either ``hidden`` (and ``activation``, ``weight_decay``: the program is written by
     ``network_program``) or ``program`` (the learner's own, which holds its own weight decay)."""
@@ -540,7 +541,8 @@ def prepare(*, dataset: str | None = None, csv: str | None = None, target: str |
     elif not isinstance(program, str):
         raise _error("program must be text", "program")
     options = Options(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, seed=seed,
-                      parameters=tuple(parameters) if parameters is not None else None)
+                      parameters=tuple(parameters) if parameters is not None else None,
+                      full_parameters=bool(full_parameters))
     info = ds.info()
     info.update({"train_samples": len(data.X_train), "test_samples": len(data.X_test),
                  "standardized": bool(ds.standardize if standardize is None else standardize)})

@@ -42,7 +42,7 @@ KEEPALIVE = 1.0  # seconds between keep-alive comments when no event comes (a di
 GRACE = 5.0  # seconds past the deadline before the parent kills a run that did not stop itself
 _REQUEST_FIELDS = {"dataset", "csv", "target", "task", "program", "hidden", "activation", "epochs", "batch_size",
                    "lr", "optimizer", "weight_decay", "seed", "data_seed", "test_fraction", "standardize",
-                   "samples", "noise", "parameters", "momentum", "beta1", "beta2", "eps"}
+                   "samples", "noise", "parameters", "full_parameters", "momentum", "beta1", "beta2", "eps"}
 _LIMIT_FIELDS = {"max_train_flops": "epochs", "max_epochs": "epochs", "max_csv_bytes": "csv", "max_csv_rows": "csv",
                  "max_csv_columns": "csv", "max_train_samples": "dataset"}
 
@@ -79,6 +79,8 @@ class TrainRequest(BaseModel):
     noise: FiniteFloat | None = Field(None, description="Noise of a 2-D set.")
     parameters: list[str] | None = Field(None, description="The inputs the optimizer moves (default: every input "
                                          "with a tensor default other than X and t).")
+    full_parameters: bool = Field(False, description="List every trained parameter in full in the done event "
+                                  "(by default those above summary_above elements are summarized).")
 
 
 def train_examples() -> dict[str, dict[str, Any]]:
@@ -105,7 +107,9 @@ _SSE_DOC = """A `text/event-stream`. Every event is `event: NAME` and one line `
   grid), "elapsed"}`
 - `done`: `{"task", "loss", "epochs", "steps", "planned_steps", "seconds", "stopped", "message",
   "train_loss": [...], "test_loss": [...], "train_accuracy": [...], "test_accuracy": [...], "test_mse",
-  "parameters": {name: tensor or summary}, "program", "confusion", "test_predictions", "dataset"}`;
+  "parameters": {name: tensor or summary}, "program", "batch": {"X", "t"} (the last mini-batch: with
+  `program` and `parameters` it is the last step's circuit, for /api/v1/evaluate), "confusion",
+  "test_predictions", "dataset"}`;
   `stopped` is null, "deadline" or "diverged"
 - `error`: `{"detail": "..."}` if the run failed after it started
 """

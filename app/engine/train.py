@@ -45,6 +45,7 @@ OPTIMIZERS = ("sgd", "momentum", "adam")
 BACKWARD_FACTOR = 3  # forward + backward of a step costs about three forward passes
 EVAL_CHUNK = 1024  # rows per forward pass when a whole split is evaluated
 BOUNDARY_SIZE = 40  # the decision-boundary grid of 2-D data: this many cells a side
+MAX_BATCH_SHOWN = 50_000  # the done document carries the last mini-batch when it has at most this many values
 
 
 # --- the model as a program -------------------------------------------------------------------------
@@ -270,6 +271,7 @@ class Options:
     parameters: tuple[str, ...] | None = None  # None: every input with a tensor default but X and t
     progress_every: float = 0.1  # seconds between progress events (and one after the first step)
     evaluate: bool = True  # loss and accuracy of both splits after every epoch
+    full_parameters: bool = False  # every trained parameter in full (else those above summary_above: summarized)
 
 
 @dataclass
@@ -495,9 +497,12 @@ def train(program: str, data: Data, options: Options = Options(), *, limits: Lim
         "train_loss": [_num(x) for x in curves["train_loss"]], "test_loss": [_num(x) for x in curves["test_loss"]],
         "train_accuracy": curves["train_accuracy"], "test_accuracy": curves["test_accuracy"],
         "test_mse": None if classify or not curves["test_loss"] else _num(curves["test_loss"][-1]),
-        "parameters": {n: encode(bound[n], limits, False) for n in params},
+        "parameters": {n: encode(bound[n], limits, options.full_parameters) for n in params},
         "program": program,
+        "batch": None,
     }
+    if s and bound["X"].size <= MAX_BATCH_SHOWN:  # the last mini-batch, to open the step in the circuit
+        doc["batch"] = {"X": encode(bound["X"], limits, True), "t": encode(bound["t"], limits, True)}
     if classify and ev_test[2] is not None:
         predicted = ev_test[2]
         k = T_test.shape[1]

@@ -58,11 +58,18 @@ def test_a_run_streams_start_progress_epochs_and_done(client):
     assert again["test_loss"] == done["test_loss"] and again["parameters"] == done["parameters"]
 
 
-def test_large_parameters_are_summarized(client):
+def test_large_parameters_are_summarized_and_the_last_step_can_be_opened(client):
     r = client.post("/api/v1/train", json={"dataset": "digits", "hidden": 128, "epochs": 1})
     done = events(r.text)[-1][1]
     assert done["parameters"]["W1"]["summary"] is True and done["parameters"]["W1"]["shape"] == [64, 128]
     assert isinstance(done["parameters"]["W2"], list) and len(done["confusion"]) == 10
+    r = client.post("/api/v1/train", json={"dataset": "digits", "hidden": 16, "epochs": 1, "full_parameters": True})
+    done = events(r.text)[-1][1]
+    assert len(done["parameters"]["W1"]) == 64 and len(done["batch"]["X"]) == 1438 % 32  # the last, short batch
+    # the program, the trained parameters and the last batch evaluate as one circuit on /api/v1/evaluate
+    values = {**done["parameters"], **done["batch"]}
+    doc = client.post("/api/v1/evaluate", json={"expression": done["program"], "values": values}).json()
+    assert doc["mode"] == "tensor" and set(doc["gradients"]) >= {"W1", "b1", "W2", "b2", "X", "t"}
 
 
 def test_a_csv_and_your_own_program(client):
