@@ -114,13 +114,62 @@ _SSE_DOC = """A `text/event-stream`. Every event is `event: NAME` and one line `
 - `error`: `{"detail": "..."}` if the run failed after it started
 """
 
+_NUM = {"anyOf": [{"type": "number"}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]}
+_NUM_OR_NULL = {"anyOf": [*_NUM["anyOf"], {"type": "null"}]}
+_FRACTION_OR_NULL = {"anyOf": [{"type": "number"}, {"type": "null"}]}
+_CURVE = {"type": "array", "items": _NUM_OR_NULL}
+
+
+def _obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"type": "object", "required": list(required), "properties": {**required, **(optional or {})}}
+
+
+EVENT_PAYLOADS: dict[str, dict[str, Any]] = {
+    "start": _obj({"epochs": {"type": "integer"}, "steps": {"type": "integer"}, "steps_per_epoch": {"type": "integer"},
+                   "batch_size": {"type": "integer"}, "train_samples": {"type": "integer"},
+                   "test_samples": {"type": "integer"},
+                   "parameters": {"type": "object", "additionalProperties": {"type": "array",
+                                                                             "items": {"type": "integer"}}},
+                   "flops": {"type": "integer"}, "task": {"enum": ["classification", "regression"]},
+                   "loss": {"enum": ["softmax_cross_entropy", "mse"]}, "program": {"type": "string"},
+                   "dataset": {"type": "object"}}),
+    "progress": _obj({"epoch": {"type": "integer"}, "step": {"type": "integer"}, "steps": {"type": "integer"},
+                      "loss": _NUM, "accuracy": _FRACTION_OR_NULL, "elapsed": {"type": "number"}}),
+    "epoch": _obj({"epoch": {"type": "integer"}, "step": {"type": "integer"}, "steps": {"type": "integer"},
+                   "norms": {"type": "object"}, "elapsed": {"type": "number"}},
+                  {"train_loss": _NUM_OR_NULL, "test_loss": _NUM_OR_NULL, "train_accuracy": _FRACTION_OR_NULL,
+                   "test_accuracy": _FRACTION_OR_NULL, "boundary": {"type": "object"}}),
+    "done": _obj({"task": {"enum": ["classification", "regression"]}, "loss": {"type": "string"},
+                  "epochs": {"type": "integer"}, "steps": {"type": "integer"}, "planned_steps": {"type": "integer"},
+                  "seconds": {"type": "number"}, "stopped": {"enum": [None, "diverged", "deadline"]},
+                  "message": {"type": ["string", "null"]}, "train_loss": _CURVE, "test_loss": _CURVE,
+                  "train_accuracy": {"type": "array", "items": _FRACTION_OR_NULL},
+                  "test_accuracy": {"type": "array", "items": _FRACTION_OR_NULL}, "test_mse": _NUM_OR_NULL,
+                  "parameters": {"type": "object"}, "program": {"type": "string"},
+                  "batch": {"type": ["object", "null"]}},
+                 {"confusion": {"type": "array"}, "test_predictions": {"type": "object"},
+                  "dataset": {"type": "object"}}),
+    "error": _obj({"detail": {"type": "string"}}),
+}
+"""The JSON of each event's data line (also in OpenAPI, as each event's contentSchema)."""
+
+EVENT_SCHEMA = {
+    "type": "object", "required": ["event", "data"], "description": _SSE_DOC,
+    "properties": {"event": {"enum": list(EVENT_PAYLOADS)}, "data": {"type": "string"}},
+    "oneOf": [{"properties": {"event": {"const": kind}, "data": {
+        "type": "string", "contentMediaType": "application/json", "contentSchema": payload}}}
+        for kind, payload in EVENT_PAYLOADS.items()],
+}
+
 TRAIN_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The run, as server-sent events", "content": {"text/event-stream": {
-        "schema": {"type": "string", "description": _SSE_DOC},
-        "example": 'event: progress\ndata: {"epoch":1,"step":12,"steps":1350,"loss":1.23,"accuracy":0.61,'
-                   '"elapsed":0.05}\n\n'}}},
+    200: {"description": "The run, as server-sent events (the schema describes one event)",
+          "content": {"text/event-stream": {
+              "schema": EVENT_SCHEMA,
+              "example": 'event: progress\ndata: {"epoch":1,"step":12,"steps":1350,"loss":1.23,"accuracy":0.61,'
+                         '"elapsed":0.05}\n\n'}}},
     **ERROR_RESPONSES,
-    503: {"description": "Too many training runs at once (BACKPROP_TRAIN_RUNS); try again"},
+    503: {"description": "Too many training runs at once (BACKPROP_TRAIN_RUNS); try again",
+          "content": {"application/json": {"schema": {"type": "object", "properties": {"detail": {}}}}}},
 }
 
 
@@ -241,10 +290,11 @@ def _reader(conn, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue) -> None
             loop.call_soon_threadsafe(queue.put_nowait, msg)
             if msg[0] in ("done", "error", "failed"):
                 break
-    except (EOFError, OSError):
+    except (EOFError, OSError, RuntimeError):  # the child ended; or the request (and its loop) did
         pass
     finally:
-        loop.call_soon_threadsafe(queue.put_nowait, None)
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(queue.put_nowait, None)
         with contextlib.suppress(OSError):
             conn.close()
 

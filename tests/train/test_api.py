@@ -37,6 +37,15 @@ def events(text: str) -> list[tuple[str, dict]]:
     return out
 
 
+def check_event_schemas(ev):
+    import jsonschema_rs
+
+    from app.api.train import EVENT_PAYLOADS
+
+    for kind, payload in ev:
+        jsonschema_rs.validate(EVENT_PAYLOADS[kind], payload)
+
+
 def test_a_run_streams_start_progress_epochs_and_done(client):
     r = client.post("/api/v1/train", json={"dataset": "xor", "hidden": 8, "epochs": 3, "lr": 0.05,
                                            "optimizer": "adam", "seed": 1})
@@ -52,6 +61,7 @@ def test_a_run_streams_start_progress_epochs_and_done(client):
     assert done["steps"] == 30 and done["stopped"] is None and len(done["test_accuracy"]) == 3
     assert done["parameters"]["W1"] and len(done["parameters"]["W1"]) == 2  # small: listed in full
     assert [p["test_accuracy"] for k, p in ev if k == "epoch"] == done["test_accuracy"]
+    check_event_schemas(ev)
     # same request, same numbers
     again = events(client.post("/api/v1/train", json={"dataset": "xor", "hidden": 8, "epochs": 3, "lr": 0.05,
                                                       "optimizer": "adam", "seed": 1}).text)[-1][1]
@@ -138,7 +148,8 @@ def test_openapi_documents_the_stream(client):
     spec = client.get("/openapi.json").json()
     post = spec["paths"]["/api/v1/train"]["post"]
     assert "text/event-stream" in post["responses"]["200"]["content"]
-    assert "progress" in post["responses"]["200"]["content"]["text/event-stream"]["schema"]["description"]
+    event = post["responses"]["200"]["content"]["text/event-stream"]["schema"]
+    assert "progress" in event["description"] and event["properties"]["event"]["enum"][:2] == ["start", "progress"]
     assert "digits" in post["requestBody"]["content"]["application/json"]["examples"]
     assert "/api/v1/datasets" in spec["paths"]
 
