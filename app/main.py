@@ -32,7 +32,6 @@ from app.config import ROOT_DIR, Settings, get_settings
 TITLE = "Backprop Lab"
 OPENAPI_TAGS = [
     {"name": "engine", "description": "Evaluate a program: forward values, gradients, optimizer, sweep."},
-    {"name": "training", "description": "Train a network program on a dataset, streamed as server-sent events."},
     {"name": "meta", "description": "The gates and the worked examples."},
     {"name": "health", "description": "Liveness for load balancers and container health checks."},
 ]

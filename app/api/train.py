@@ -36,7 +36,7 @@ from app.api.schemas import ERROR_RESPONSES
 from app.engine.errors import EngineError
 from app.engine.limits import Limits
 
-router = APIRouter(prefix="/api/v1", tags=["training"])
+router = APIRouter(prefix="/api/v1")
 
 KEEPALIVE = 1.0  # seconds between keep-alive comments when no event comes (a disconnect is noticed then)
 GRACE = 5.0  # seconds past the deadline before the parent kills a run that did not stop itself
@@ -299,7 +299,7 @@ def _reader(conn, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue) -> None
             conn.close()
 
 
-@router.post("/train", responses=TRAIN_RESPONSES, response_class=StreamingResponse,
+@router.post("/train", tags=["engine"], responses=TRAIN_RESPONSES, response_class=StreamingResponse,
              openapi_extra=json_body(TrainRequest, train_examples()),
              summary="Train a network on a dataset, streamed as server-sent events")
 async def train_network(request: Request) -> Response:
@@ -397,7 +397,7 @@ class DatasetsResponse(BaseModel):
                                            "or table rows).")
 
 
-@router.get("/datasets", response_model=DatasetsResponse, summary="The datasets available for training")
+@router.get("/datasets", tags=["meta"], response_model=DatasetsResponse, summary="The datasets available for training")
 async def list_datasets(request: Request) -> Response:
     """The built-in datasets (digits, moons, circles, spirals, xor) and MNIST when the server has its
     IDX files in BACKPROP_DATA_DIR, each with its shape and a small preview for the page."""
