@@ -528,6 +528,10 @@ def prepare(*, dataset: str | None = None, csv: str | None = None, target: str |
     else:
         if target is not None:
             raise _error("target names a column of a CSV; the built-in datasets have theirs", "target")
+        for name, v in (("samples", samples), ("noise", noise)):
+            if v is not None and dataset not in PLANAR:
+                raise _error(f"{name} applies to the 2-D sets ({', '.join(PLANAR)}), not to {str(dataset)[:64]}",
+                             name)
         ds = load(dataset, data_seed=data_seed, samples=samples, noise=noise, data_dir=data_dir, limits=limits)
     data = split(ds, test_fraction=test_fraction, data_seed=data_seed, standardize=standardize)
     if program is None:

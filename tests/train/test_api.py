@@ -107,6 +107,9 @@ def test_a_csv_and_your_own_program(client):
     ({"dataset": "digits", "epochs": 900, "hidden": 512}, "epochs", "max_train_flops"),
     ({"dataset": "digits", "batch_size": 0}, "batch_size", "batch_size must be"),
     ({"dataset": "digits", "hidden": [0]}, "hidden", "hidden must be"),
+    ({"dataset": "digits", "samples": 100}, "samples", "applies to the 2-D sets"),
+    ({"dataset": "moons", "samples": 3}, "samples", "samples must be"),
+    ({"dataset": "moons", "test_fraction": 1.0}, "test_fraction", "test_fraction must be"),
     ({"dataset": "digits", "program": "L = sum(X)"}, "program", "no t"),
     ({"dataset": "digits", "program": "f = (x +"}, "program", "expected an operand"),
     ({"dataset": "digits", "program": "seed(0)\nW = randn(64, 10)\nL = softmax_cross_entropy(X @ W, t)",
@@ -220,3 +223,66 @@ def test_the_deadline_stops_a_run(tmp_path):
     done = ev[-1][1]
     assert ev[-1][0] == "done" and done["stopped"] == "deadline" and "BACKPROP_TRAIN_DEADLINE" in done["message"]
     assert 0 < done["steps"] < done["planned_steps"]
+
+
+def _descendants(pid: int) -> list[int]:
+    import subprocess
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [int(x) for x in subprocess.run(["ps", "-o", "pid=", "--ppid", str(p)], capture_output=True,
+                                               text=True).stdout.split()]
+        out += kids
+        todo += kids
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="uses ps and /proc")
+def test_runs_do_not_outlive_a_killed_server():
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port),
+                               "--log-level", "warning"], env=os.environ.copy())
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_for(lambda: _up(url))
+        started = threading.Event()
+
+        def client():
+            try:
+                with httpx.stream("POST", url + "/api/v1/train", json=LONG, timeout=60) as r:
+                    for line in r.iter_lines():
+                        if line.startswith("event: progress"):
+                            started.set()
+            except httpx.HTTPError:
+                pass
+
+        threading.Thread(target=client, daemon=True).start()
+        assert started.wait(30)
+        kids = _descendants(server.pid)
+        assert len(kids) >= 2  # the forkserver and the run (and multiprocessing's resource tracker)
+    finally:
+        server.send_signal(signal.SIGKILL)  # no graceful shutdown
+        server.wait()
+    assert wait_for(lambda: not any(_alive(k) for k in kids), 15)
+
+
+def _up(url: str) -> bool:
+    try:
+        return httpx.get(url + "/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
