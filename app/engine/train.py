@@ -43,7 +43,7 @@ ACTIVATIONS = ("relu", "sigmoid", "tanh")
 LOSSES = ("softmax_cross_entropy", "mse")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 BACKWARD_FACTOR = 3  # forward + backward of a step costs about three forward passes
-EVAL_CHUNK = 1024  # rows per forward pass when a whole split is evaluated
+EVAL_CHUNK = 4096  # rows per forward pass when a whole split is evaluated (fewer if a budget says so)
 BOUNDARY_SIZE = 40  # the decision-boundary grid of 2-D data: this many cells a side
 MAX_BATCH_SHOWN = 50_000  # the done document carries the last mini-batch when it has at most this many values
 
@@ -177,6 +177,10 @@ class Step:
     def predict(self, bound: dict[str, Any]) -> tuple[float, Any]:
         vals = tensor.forward(self._g, bound)
         return vals[self._loss], vals[self._pred]
+
+    def encode(self, x: Any, full: bool = False) -> Any:
+        """A tensor as the evaluation document writes it (summarized above limits.summary_above)."""
+        return encode(x, self.limits, full)
 
 
 # --- optimizers ---------------------------------------------------------------------------------------
@@ -497,12 +501,12 @@ def train(program: str, data: Data, options: Options = Options(), *, limits: Lim
         "train_loss": [_num(x) for x in curves["train_loss"]], "test_loss": [_num(x) for x in curves["test_loss"]],
         "train_accuracy": curves["train_accuracy"], "test_accuracy": curves["test_accuracy"],
         "test_mse": None if classify or not curves["test_loss"] else _num(curves["test_loss"][-1]),
-        "parameters": {n: encode(bound[n], limits, options.full_parameters) for n in params},
+        "parameters": {n: step.encode(bound[n], options.full_parameters) for n in params},
         "program": program,
         "batch": None,
     }
     if s and bound["X"].size <= MAX_BATCH_SHOWN:  # the last mini-batch, to open the step in the circuit
-        doc["batch"] = {"X": encode(bound["X"], limits, True), "t": encode(bound["t"], limits, True)}
+        doc["batch"] = {"X": step.encode(bound["X"], True), "t": step.encode(bound["t"], True)}
     if classify and ev_test[2] is not None:
         predicted = ev_test[2]
         k = T_test.shape[1]

@@ -199,11 +199,11 @@ def test_budgets_are_checked_before_any_work(digits):
 def test_evaluation_passes_fit_the_per_evaluation_budget(digits):
     """Whole splits are evaluated in chunks no larger than one evaluation's FLOP budget allows."""
     program = network_program(64, [256], 10)
-    limits = Limits(max_flops=8_000_000)  # a batch of 32 fits (~1.1 M), a chunk of 1,024 rows (~36 M) does not
+    limits = Limits(max_flops=8_000_000)  # a batch of 32 fits (~1.1 M), a chunk of 4,096 rows (~140 M) does not
     from app.engine.train import plan
     step = Step(program, limits)
     p = plan(step, digits, Options(epochs=1), step.initial())
-    assert 32 <= p.eval_rows < 1024 and p.eval_rows & (p.eval_rows - 1) == 0
+    assert 32 <= p.eval_rows < 4096 and p.eval_rows & (p.eval_rows - 1) == 0
     doc = train(program, digits, Options(epochs=1), limits=limits)
     assert doc["test_accuracy"][0] > 0.5
 
