@@ -490,6 +490,36 @@ def _mnist_info(files: dict[str, Path], limits: Limits) -> dict[str, Any]:
 
 # --- one training run, from the options the CLI and the API share -------------------------------------
 
+def write_program(*, dataset: str | None = None, csv: str | None = None, target: str | None = None,
+                  task: str = "auto", inputs: int | None = None, outputs: int | None = None, loss: str | None = None,
+                  hidden: Any = 128, activation: str = "relu", weight_decay: float = 0.0, seed: int = 0,
+                  data_dir: str | os.PathLike | None = None, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """The network program the training form writes, sized for a dataset (or CSV), or for ``inputs``
+    and ``outputs`` given directly, so the learner can read and edit it before training."""
+    if dataset is not None or csv is not None:
+        if dataset is not None and csv is not None:
+            raise _error("give dataset or csv, not both", "dataset")
+        ds = parse_csv(csv, target, task=task, limits=limits) if csv is not None else \
+            load(dataset, data_dir=data_dir, limits=limits)
+        inputs = ds.X.shape[1]
+        outputs = len(ds.classes) if ds.task == "classification" else ds.y.shape[1]
+        loss = "softmax_cross_entropy" if ds.task == "classification" else "mse"
+    elif inputs is None or outputs is None:
+        raise _error("give dataset, csv, or inputs and outputs (the sizes of the first and last layers)", "inputs")
+    for name, v in (("inputs", inputs), ("outputs", outputs)):
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= limits.max_elements:
+            raise _error(f"{name} must be a whole number >= 1", name)
+    loss = loss or "softmax_cross_entropy"
+    program = network_program(inputs, _hidden(hidden), outputs, activation=activation, loss=loss,
+                              weight_decay=weight_decay, seed=seed)
+    sizes = [inputs, *_hidden(hidden), outputs]
+    shapes = {}
+    for i in range(len(sizes) - 1):
+        shapes[f"W{i + 1}"] = [sizes[i], sizes[i + 1]]
+        shapes[f"b{i + 1}"] = [sizes[i + 1]]
+    return {"program": program, "inputs": inputs, "outputs": outputs, "loss": loss, "parameters": shapes}
+
+
 @dataclass
 class Run:
     program: str

@@ -42,7 +42,8 @@ KEEPALIVE = 1.0  # seconds between keep-alive comments when no event comes (a di
 GRACE = 5.0  # seconds past the deadline before the parent kills a run that did not stop itself
 _REQUEST_FIELDS = {"dataset", "csv", "target", "task", "program", "hidden", "activation", "epochs", "batch_size",
                    "lr", "optimizer", "weight_decay", "seed", "data_seed", "test_fraction", "standardize",
-                   "samples", "noise", "parameters", "full_parameters", "momentum", "beta1", "beta2", "eps"}
+                   "samples", "noise", "parameters", "full_parameters", "inputs", "outputs", "loss",
+                   "momentum", "beta1", "beta2", "eps"}
 _LIMIT_FIELDS = {"max_train_flops": "epochs", "max_epochs": "epochs", "max_csv_bytes": "csv", "max_csv_rows": "csv",
                  "max_csv_columns": "csv", "max_train_samples": "dataset"}
 
@@ -387,6 +388,56 @@ def _finish(runs: Runs, run_id: int, proc: Any, outcome: str) -> None:
     runs.active.pop(run_id, None)
     runs.finished.append({"id": run_id, "outcome": outcome, "exitcode": proc.exitcode})
     del runs.finished[:-20]
+
+
+# --- the program the training form writes -------------------------------------------------------------
+
+class NetworkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    dataset: Literal["digits", "moons", "circles", "spirals", "xor", "mnist"] | None = Field(
+        None, description="Size the network for this dataset (or give csv, or inputs and outputs).")
+    csv: str | None = None
+    target: str | None = None
+    task: Literal["auto", "classification", "regression"] = "auto"
+    inputs: int | None = Field(None, description="Features per sample (the first layer's size).")
+    outputs: int | None = Field(None, description="Classes (or target columns for mse).")
+    loss: Literal["softmax_cross_entropy", "mse"] | None = None
+    hidden: int | list[int] = 128
+    activation: Literal["relu", "sigmoid", "tanh"] = "relu"
+    weight_decay: FiniteFloat = 0.0
+    seed: int = 0
+
+
+class NetworkResponse(BaseModel):
+    program: str
+    inputs: int
+    outputs: int
+    loss: str
+    parameters: dict[str, list[int]]
+
+
+@router.post("/train/program", tags=["engine"], response_model=NetworkResponse, responses=ERROR_RESPONSES,
+             openapi_extra=json_body(NetworkRequest, {"digits": {"summary": "The two-layer network for the digits",
+                                                                 "value": {"dataset": "digits", "hidden": 128,
+                                                                           "weight_decay": 0.0001}}}),
+             summary="The network program the training form writes")
+async def network(request: Request) -> Response:
+    """The program of a fully connected network (layers, sizes, activation, loss, weight decay) for a
+    dataset, a CSV, or given sizes: the training form shows it, the learner may edit it, and
+    `POST /api/v1/train` takes it back as `program`."""
+    from starlette.concurrency import run_in_threadpool
+
+    from app import datasets
+
+    body = await read_body(request, NetworkRequest)
+    try:
+        doc = await run_in_threadpool(lambda: datasets.write_program(
+            **body.model_dump(exclude_unset=True), data_dir=request.app.state.settings.data_dir,
+            limits=request.app.state.limits))
+    except EngineError as e:
+        return SafeJSONResponse({"detail": [e.to_detail(error_loc(e))]}, status_code=422)
+    return Response(render_json(doc), media_type="application/json")
 
 
 # --- the datasets ------------------------------------------------------------------------------------

@@ -286,3 +286,24 @@ def _up(url: str) -> bool:
         return httpx.get(url + "/healthz", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_the_form_writes_the_program(client):
+    r = client.post("/api/v1/train/program", json={"dataset": "digits", "hidden": 128, "weight_decay": 0.0001})
+    assert r.status_code == 200
+    doc = r.json()
+    assert doc["inputs"] == 64 and doc["outputs"] == 10 and doc["parameters"]["W1"] == [64, 128]
+    assert "L = data_loss + 0.5 * lam * (sum(W1^2) + sum(W2^2))" in doc["program"]
+    # edited by the learner, then trained
+    edited = doc["program"].replace("relu(", "tanh(")
+    ev = events(client.post("/api/v1/train", json={"dataset": "digits", "program": edited, "epochs": 1}).text)
+    assert "tanh(X @ W1 + b1)" in ev[0][1]["program"] and ev[-1][0] == "done"
+    doc = client.post("/api/v1/train/program", json={"inputs": 3, "outputs": 1, "loss": "mse", "hidden": [4, 4],
+                                                     "activation": "sigmoid"}).json()
+    assert "L = mse(y, t)" in doc["program"] and set(doc["parameters"]) == {"W1", "b1", "W2", "b2", "W3", "b3"}
+    doc = client.post("/api/v1/train/program", json={"csv": "a,b,y\n1,2,0.5\n2,3,0.25\n"}).json()
+    assert doc["loss"] == "mse" and doc["inputs"] == 2
+    r = client.post("/api/v1/train/program", json={"hidden": 4})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "inputs"]
+    r = client.post("/api/v1/train/program", json={"csv": "a,b\n1\n"})
+    assert r.status_code == 422 and r.json()["detail"][0]["ctx"]["row"] == 2
