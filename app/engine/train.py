@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -153,6 +153,17 @@ class Step:
         bound = bind(g, dummy)  # a missing value is the usual error, naming the inputs
         return {n: (np.array(v, dtype=float) if isinstance(v, np.ndarray) else float(v))
                 for n, v in bound.items() if n not in self.data}
+
+    def unused(self, names: Sequence[str]) -> list[str]:
+        """Those of ``names`` the output does not depend on (their gradient would always be missing)."""
+        g = self._g
+        reach = [False] * len(g)
+        reach[g.output] = True
+        for k in range(g.output, -1, -1):
+            if reach[k]:
+                for a in g.operands[k]:
+                    reach[a] = True
+        return [n for n in names if not reach[g.input_ids[n]]]
 
     def parameters(self) -> list[str]:
         """The inputs the optimizer moves by default: those with a tensor default, but not X or t."""
@@ -290,7 +301,6 @@ class Data:
     task: str  # "classification" | "regression"
     classes: int = 0
     x_scale: float = 1.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _check_number(name: str, v: Any, lo: float | None = None, positive: bool = False) -> float:
@@ -350,6 +360,11 @@ def plan(step: Step, data: Data, options: Options, values: dict[str, Any]) -> Pl
         raise EngineError("invalid_value", (f"not parameters of the program: {', '.join(bad)}" if bad else
                           "the program has no parameters to train (inputs with a tensor default, such as "
                           "W1 = uniform(64, 128, -0.3, 0.3), other than X and t)"), {"name": "program"})
+    unused = step.unused(params)
+    if unused:
+        raise EngineError("invalid_value", f"the output does not depend on {', '.join(unused)}, so training would "
+                          "never move it: use it in the loss, or name the parameters to train",
+                          {"name": "program", "names": unused})
     features = data.X_train.shape[1]
     width = data.classes if data.task == "classification" else data.y_train.shape[1]
     batch = min(batch, n_train)

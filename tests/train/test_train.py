@@ -215,6 +215,9 @@ def test_program_and_data_must_agree(digits):
         train(network_program(5, [8], 10), digits, Options(epochs=1))
     with pytest.raises(EngineError, match="the data is for classification but the program's loss is mse"):
         train(network_program(64, [8], 10, loss="mse"), digits, Options(epochs=1))
+    unused = network_program(64, [8], 10).replace("b2 = zeros(10)", "b2 = zeros(10)\nV = zeros(3)")
+    with pytest.raises(EngineError, match="the output does not depend on V"):
+        train(unused, digits, Options(epochs=1))
     with pytest.raises(EngineError, match="not parameters of the program: V"):
         train(network_program(64, [8], 10), digits, Options(epochs=1, parameters=("W1", "V")))
 
