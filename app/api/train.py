@@ -219,6 +219,12 @@ def run_child(conn, body: dict[str, Any], limits: Limits, data_dir: str | None, 
         except MemoryError:
             conn.send(("failed", "the run ran out of memory"))
             return
+        except Exception as e:  # a bug: say so (the traceback goes to the server's log), never hang
+            import traceback
+
+            traceback.print_exc()
+            conn.send(("failed", f"the run failed ({type(e).__name__})"))
+            return
         doc["dataset"] = run.dataset
         if doc["stopped"] == "deadline":
             doc["message"] = (f"stopped at the deadline ({deadline:g} s, BACKPROP_TRAIN_DEADLINE) after "
@@ -359,9 +365,9 @@ async def train_network(request: Request) -> Response:
                     yield sse("error", {"detail": "the training process stopped unexpectedly"})
                     return
                 kind, data = msg
-                if kind == "failed":
+                if kind in ("failed", "error"):  # after the start: an error event ends the stream
                     outcome = "failed"
-                    yield sse("error", {"detail": data})
+                    yield sse("error", {"detail": data if kind == "failed" else data["msg"]})
                     return
                 yield data
                 if kind == "done":
