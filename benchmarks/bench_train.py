@@ -1,7 +1,8 @@
 """Training benchmark: the issue's run (digits, 64 -> 128 -> 10, batch 32, lr 0.1, 30 epochs, seed 0),
 timed three ways in the same process, interleaved: the engine's training loop (app/engine/train.py:
 the network program compiled once, its tape reused every step), the same loop written by hand in
-numpy (the seeds' layer style), and PyTorch CPU (float64, torch.optim.SGD). All three take the same
+numpy (the seeds' layer style), and PyTorch CPU (float64, torch.optim.SGD, one thread: with more,
+its thread pool spins against the other jobs on a shared 2-core machine). All three take the same
 mini-batches in the same order from the same initial weights and evaluate both splits after every
 epoch; the test checks that they end with the same weights (tests/train/test_train.py)."""
 
@@ -72,6 +73,7 @@ def torch_train(init: dict[str, Any], data: Data, *, epochs: int, batch: int, lr
                 seed: int) -> tuple[float, dict[str, np.ndarray], list[float]]:
     import torch
 
+    torch.set_num_threads(1)  # these matrices are small: numpy's BLAS runs them on one thread too
     p = {k: torch.tensor(np.array(init[k], dtype=float), requires_grad=True) for k in ("W1", "b1", "W2", "b2")}
     opt = torch.optim.SGD(list(p.values()), lr=lr)
     X, y = torch.from_numpy(data.X_train), torch.from_numpy(data.y_train)
@@ -135,7 +137,7 @@ def main() -> None:
         label = f"weight decay {lam:g}" + (" (sum(W^2) in the program)" if lam else "")
         print(f"### {label}")
         for name, title in (("numpy", "hand-written numpy"), ("engine", "engine training loop"),
-                            ("torch", "PyTorch CPU (float64, eager)")):
+                            ("torch", "PyTorch CPU (float64, eager, 1 thread)")):
             if not times[name]:
                 print(f"{title:38} skipped (torch not installed)")
                 continue
