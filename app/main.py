@@ -26,6 +26,7 @@ from app.api.middleware import (
 )
 from app.api.optimize import router as optimize_router
 from app.api.page import router as page_router
+from app.api.rooms import router as rooms_router
 from app.api.sweep import router as sweep_router
 from app.api.train import router as train_router
 from app.config import ROOT_DIR, Settings, get_settings
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     errors.install(app)
     for router in (evaluate_router, optimize_router, sweep_router, train_router, meta_router, lessons_router,
-                   page_router, docs_router(app.openapi_url, TITLE)):
+                   page_router, rooms_router, docs_router(app.openapi_url, TITLE)):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=ROOT_DIR / "static"), name="static")
 
