@@ -129,7 +129,7 @@ def _elementwise_tensor_rules(kw: dict[str, Any]) -> dict[str, Any]:
         return np_fwd(args[0], args[1] if arity == 2 else 0.0)
 
     def tvjp(g: Num, args: list, y: Num, p: dict, need: tuple = (True, True)) -> list:
-        local = np_local(args[0], args[1] if arity == 2 else 0.0, y)
+        local = np_local(*map(np.asarray, (args[0], args[1] if arity == 2 else 0.0, y)))  # 1/0 is inf, not an error
         return [unbroadcast(g if lg is ONE else g * lg, shape_of(x)) if n else None
                 for lg, x, n in zip(local, args, need, strict=False)]
 
