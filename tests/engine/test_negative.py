@@ -116,6 +116,20 @@ def test_tensor_check_numbers_are_central_differences():
     assert doc["numeric"]["ok"] is True and row["ok"] is True
 
 
+@pytest.mark.parametrize("program,values", [("f = exp(a) * b - a / b", {"a": 0.3, "b": 1.7}),
+                                            ("f = sum(exp(a) * b)", {"a": [0.3, -0.2], "b": [1.7, 0.4]})],
+                         ids=["scalar", "tensor"])
+def test_the_tolerance_is_inclusive_and_exact(program, values):
+    """ok means rel_error <= tolerance: at exactly the measured error it passes, just below it fails."""
+    first = evaluate(program, values, numeric_check=True, h=1e-2)["numeric"]["inputs"]["a"]
+    err = first["rel_error"]
+    assert 1e-8 < err < 1e-3  # h = 1e-2 leaves a visible truncation error
+    at = evaluate(program, values, numeric_check=True, h=1e-2, tolerance=err)["numeric"]
+    below = evaluate(program, values, numeric_check=True, h=1e-2, tolerance=err * (1 - 1e-9))["numeric"]
+    assert at["inputs"]["a"]["ok"] is True and below["inputs"]["a"]["ok"] is False
+    assert below["ok"] is False
+
+
 # --- at kinks the check must not pass -------------------------------------------------------------------
 
 def _one_sided(name: str, point: tuple, i: int, h: float = 1e-7) -> tuple[float, float] | None:
