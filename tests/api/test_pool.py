@@ -16,12 +16,27 @@ from app.main import create_app
 from benchmarks.programs import random_dag
 
 
-def test_heavy_calls_run_in_the_pool_and_errors_travel():
+@pytest.fixture
+def no_pool():
+    """Start from no pool: another test's app (the session client has no lifespan) may have left the
+    process-wide pool running, which would make "the pool was started" true before anything ran."""
+    pool.shutdown()
+    assert pool._executor is None
+    yield
+    pool.shutdown()
+
+
+def test_heavy_calls_run_in_the_pool_and_errors_travel(no_pool):
     program, values = random_dag(3_000)
     with TestClient(create_app(Settings(engine_processes=1))) as client:
+        light = client.post("/api/v1/evaluate", json={"expression": "f = x * 2", "values": {"x": 1}})
+        assert light.status_code == 200 and light.json()["value"] == 2.0
+        assert pool._executor is None  # a light call runs inline: no pool was started for it
         r = client.post("/api/v1/evaluate", json={"expression": program, "values": values})
         assert r.status_code == 200 and len(r.json()["nodes"]) > 3_000
-        assert pool._executor is not None  # the heavy call went to the pool
+        assert pool._executor is not None  # the heavy call started the pool
+        workers = list(pool._executor._processes.values())
+        assert len(workers) == 1 and all(p.pid != os.getpid() for p in workers)  # and ran in its process
         bad = program + "\nf = (x0 +"
         r = client.post("/api/v1/evaluate", json={"expression": bad})
         assert r.status_code == 422 and r.json()["detail"][0]["type"] == "expression_syntax"
