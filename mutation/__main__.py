@@ -1,0 +1,256 @@
+"""`python -m mutation` (`make mutate`): mutation testing of the engine and the request-body limit.
+
+Cosmic Ray (a maintained mutation tester that mutates any expression, including the lambdas in the op
+registry, which function-only tools skip) makes one small change at a time to a module (``>`` to
+``>=``, ``+`` to ``-``, a number plus one, a condition negated, ...) and runs a fast subset of the
+tests; a mutant the tests still pass on has *survived*. The score is killed / (all - equivalent):
+equivalent mutants (no behaviour changed) are listed with their reason in mutation/equivalent.toml
+(and docs/testing.md), matched by module, operator and source line so they survive edits elsewhere.
+
+The work happens in copies of the repository under .mutation/ (never in the working tree), niced, one
+module at a time per job; sessions are kept, so an interrupted run resumes. Modules are globbed
+(app/engine/*.py, app/api/middleware.py), so renames in the engine need no change here.
+
+    python -m mutation                      # every module (resumes the kept sessions)
+    python -m mutation ops numeric          # modules whose file name contains these words
+    python -m mutation --fresh              # start the sessions again
+    python -m mutation --retest             # re-run only the survivors (after adding tests)
+    python -m mutation --report             # print the score of the kept sessions, run nothing
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import glob
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = ROOT / ".mutation"
+MODULES = ["app/engine/*.py", "app/api/middleware.py"]
+COPY = ["app", "tests", "data", "templates", "static", "benchmarks", "stress", "pyproject.toml"]
+
+# One replacement per operator (the "sufficient" set of the mutation-testing literature: arithmetic, relational
+# boundaries and negations, logical connectors, constants, loops, exceptions, decorators). Left out: binary
+# operators replaced by bitwise ones and the other relational swaps (redundant with these, or TypeErrors on
+# floats), and `|` (in this code base nearly always a type annotation, which `from __future__ import
+# annotations` never evaluates).
+OPERATORS = re.compile(
+    r"core/(ReplaceBinaryOperator_(Add_Sub|Sub_Add|Mul_Div|Div_Mul|Pow_Mul|FloorDiv_Div|Mod_FloorDiv)"
+    r"|ReplaceComparisonOperator_(Lt_LtE|LtE_Lt|Gt_GtE|GtE_Gt|Eq_NotEq|NotEq_Eq|Is_IsNot|IsNot_Is)"
+    r"|ReplaceUnaryOperator_(USub_UAdd|Delete_Not)|AddNot|ReplaceTrueWithFalse|ReplaceFalseWithTrue"
+    r"|ReplaceAndWithOr|ReplaceOrWithAnd|ReplaceBreakWithContinue|ReplaceContinueWithBreak|ExceptionReplacer"
+    r"|ZeroIterationForLoop|NumberReplacer|RemoveDecorator)$")
+
+# Lines that are test data, not behaviour: the registry's sample points and kinks (tests read them).
+TEST_DATA = re.compile(r"\b(points|kinks)\b\s*[:=]")
+
+ENGINE_TESTS = ["tests/engine/test_agreement.py", "tests/engine/test_negative.py", "tests/engine/test_ops.py",
+                "tests/engine/test_passes.py", "tests/engine/test_tensor.py", "tests/engine/test_parser.py",
+                "tests/engine/test_worked_examples.py", "tests/engine/test_cost.py"]
+SLOW = "not hundred_thousand and not ten_thousand and not pytorch and not cli_json"
+TESTS = {  # module path pattern -> the fast test subset that runs against each of its mutants
+    r"app/api/middleware\.py": ["tests/api/test_limits_exact.py", "tests/api/test_errors.py",
+                                "tests/api/test_security.py"],
+    r"app/engine/.*\.py": ENGINE_TESTS,
+}
+
+
+def test_command(module: str, python: str) -> str:
+    tests = next(t for pattern, t in TESTS.items() if re.fullmatch(pattern, module))
+    existing = [t for t in tests if (ROOT / t).exists()]
+    # plugins off (schemathesis and playwright cost ~2 s per start); -x: the first failure kills the mutant
+    return (f"nice -n 19 env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 {python} -m pytest -x -q -p no:cacheprovider "
+            f"-W ignore::pytest.PytestConfigWarning -k '{SLOW}' " + " ".join(existing))
+
+
+def modules(words: list[str]) -> list[str]:
+    found = sorted({str(Path(p).relative_to(ROOT)) for pattern in MODULES for p in glob.glob(str(ROOT / pattern))})
+    found = [m for m in found if not m.endswith("__init__.py")]
+    return [m for m in found if not words or any(w in Path(m).stem for w in words)]
+
+
+def session_name(module: str) -> str:
+    return module.replace("/", "_").removesuffix(".py")
+
+
+def workdir(job: int) -> Path:
+    """A fresh copy of the repository for one job (cosmic-ray edits the module files in place)."""
+    work = STATE / f"work-{job}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    for name in COPY:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, work / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        elif src.exists():
+            shutil.copy2(src, work / name)
+    return work
+
+
+def run(cmd: list[str], cwd: Path, log) -> None:
+    log.write(f"$ {' '.join(cmd)}\n")
+    log.flush()
+    subprocess.run(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, check=True)
+
+
+def bin_(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def prepare(module: str, work: Path, fresh: bool, retest: bool, timeout: float, log) -> Path:
+    db = STATE / "sessions" / f"{session_name(module)}.sqlite"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    config = STATE / "sessions" / f"{session_name(module)}.toml"
+    config.write_text(
+        "[cosmic-ray]\n"
+        f'module-path = "{module}"\n'
+        f"timeout = {timeout}\n"
+        "excluded-modules = []\n"
+        f"test-command = {json.dumps(test_command(module, sys.executable))}\n"
+        '[cosmic-ray.distributor]\nname = "local"\n')
+    if fresh or not db.exists():
+        db.unlink(missing_ok=True)
+        run([bin_("cosmic-ray"), "init", str(config), str(db)], work, log)
+        skip(db, work / module)
+    elif retest:
+        with sqlite3.connect(db) as con:
+            con.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+    return config
+
+
+def skip(db: Path, source: Path) -> None:
+    """Mark as skipped the mutants outside the operator set and those on test-data lines."""
+    lines = source.read_text().splitlines()
+    with sqlite3.connect(db) as con:
+        rows = con.execute("SELECT job_id, operator_name, start_pos_row FROM mutation_specs").fetchall()
+        for job_id, operator, row in rows:
+            reason = None
+            if not OPERATORS.match(operator):
+                reason = "operator outside the set"
+            elif TEST_DATA.search(lines[row - 1]):
+                reason = "test data (registry points and kinks)"
+            if reason:
+                con.execute("INSERT OR REPLACE INTO work_results (worker_outcome, output, test_outcome, diff, job_id)"
+                            " VALUES ('SKIPPED', ?, NULL, NULL, ?)", (reason, job_id))
+
+
+def run_job(job: int, mods: list[str], args: argparse.Namespace) -> None:
+    work = workdir(job)
+    with open(STATE / f"job-{job}.log", "a") as log:
+        for module in mods:
+            config = prepare(module, work, args.fresh, args.retest, args.timeout, log)
+            db = STATE / "sessions" / f"{session_name(module)}.sqlite"
+            run(["nice", "-n", "19", bin_("cosmic-ray"), "exec", str(config), str(db)], work, log)
+            print(format_module(module, score(module)), flush=True)
+
+
+# --- the score ------------------------------------------------------------------------------------------------
+
+def equivalents() -> list[dict]:
+    path = ROOT / "mutation" / "equivalent.toml"
+    return tomllib.loads(path.read_text()).get("mutant", []) if path.exists() else []
+
+
+def is_equivalent(module: str, operator: str, line: str, known: list[dict]) -> dict | None:
+    for e in known:
+        if (Path(module).name == e["module"] and operator.endswith(e["operator"])
+                and e["line"].strip() == line.strip()):
+            return e
+    return None
+
+
+def score(module: str) -> dict:
+    db = STATE / "sessions" / f"{session_name(module)}.sqlite"
+    out = {"module": module, "total": 0, "killed": 0, "survived": [], "equivalent": [], "pending": 0, "skipped": 0}
+    if not db.exists():
+        return out
+    lines = (ROOT / module).read_text().splitlines()
+    known = equivalents()
+    with sqlite3.connect(db) as con:
+        rows = con.execute(
+            "SELECT s.operator_name, s.start_pos_row, r.worker_outcome, r.test_outcome, r.diff "
+            "FROM mutation_specs s LEFT JOIN work_results r ON r.job_id = s.job_id").fetchall()
+    for operator, row, worker, test, diff in rows:
+        if worker == "SKIPPED":
+            out["skipped"] += 1
+            continue
+        if worker is None:
+            out["pending"] += 1
+            continue
+        out["total"] += 1
+        line = lines[row - 1] if row - 1 < len(lines) else ""
+        if test == "SURVIVED":
+            entry = {"line": row, "operator": operator.removeprefix("core/"), "source": line.strip(),
+                     "diff": diff or ""}
+            if is_equivalent(module, operator, line, known):
+                out["equivalent"].append(entry)
+            else:
+                out["survived"].append(entry)
+        else:
+            out["killed"] += 1
+    return out
+
+
+def format_module(module: str, s: dict) -> str:
+    considered = s["total"] - len(s["equivalent"])
+    pct = 100.0 * s["killed"] / considered if considered else float("nan")
+    text = (f"{module}: {s['killed']} killed / {considered} non-equivalent ({pct:.1f} %); "
+            f"{len(s['equivalent'])} equivalent, {len(s['survived'])} survived, {s['pending']} pending, "
+            f"{s['skipped']} skipped")
+    return text
+
+
+def report(mods: list[str], show: bool) -> int:
+    totals = {"killed": 0, "considered": 0, "equivalent": 0, "survived": 0, "pending": 0}
+    for module in mods:
+        s = score(module)
+        print(format_module(module, s))
+        totals["killed"] += s["killed"]
+        totals["considered"] += s["total"] - len(s["equivalent"])
+        totals["equivalent"] += len(s["equivalent"])
+        totals["survived"] += len(s["survived"])
+        totals["pending"] += s["pending"]
+        if show:
+            for e in s["survived"]:
+                print(f"    survived {Path(module).name}:{e['line']} {e['operator']}: {e['source'][:110]}")
+    pct = 100.0 * totals["killed"] / totals["considered"] if totals["considered"] else float("nan")
+    print(f"\nmutation score: {totals['killed']} killed / {totals['considered']} non-equivalent mutants = {pct:.1f} % "
+          f"({totals['equivalent']} equivalent, {totals['survived']} survived, {totals['pending']} pending)")
+    (STATE / "score.json").write_text(json.dumps({**totals, "score_percent": round(pct, 2)}, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m mutation", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("words", nargs="*", help="only modules whose file name contains one of these")
+    p.add_argument("--jobs", type=int, default=int(os.environ.get("MUTATE_JOBS", "1")))
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per mutant's test run")
+    p.add_argument("--fresh", action="store_true", help="discard the kept sessions")
+    p.add_argument("--retest", action="store_true", help="re-run the survivors of the kept sessions")
+    p.add_argument("--report", action="store_true", help="print the score of the kept sessions only")
+    p.add_argument("--survivors", action="store_true", help="list every surviving mutant")
+    args = p.parse_args(argv)
+    mods = modules(args.words)
+    if not mods:
+        p.error("no module matches")
+    STATE.mkdir(exist_ok=True)
+    if not args.report:
+        groups = [mods[i::args.jobs] for i in range(args.jobs)]
+        with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+            for f in [pool.submit(run_job, i, g, args) for i, g in enumerate(groups) if g]:
+                f.result()
+    return report(mods, args.survivors)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
