@@ -202,3 +202,29 @@ def test_engine_limits_through_the_api_at_and_past_the_limit():
     assert c.post("/api/v1/optimize", json={**opt, "steps": 2}).status_code == 200
     r = c.post("/api/v1/optimize", json={**opt, "steps": 3})
     assert r.status_code == 422 and r.json()["detail"][0]["ctx"]["limit"] == "max_steps"
+
+
+# --- the other middleware in the same module: per-path security headers -----------------------------------
+
+def test_security_headers_are_replaced_for_exact_paths_only():
+    from app.api.middleware import SecurityHeadersMiddleware
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"x-app", b"1")]})
+        await send({"type": "http.response.body", "body": b""})
+
+    def headers_for(path: str) -> dict[str, str]:
+        sent: list[dict] = []
+
+        async def send(message):
+            sent.append(message)
+
+        mw = SecurityHeadersMiddleware(app, {"X-Policy": "default"}, by_path={"/docs": {"X-Policy": "docs"}})
+        asyncio.run(mw({"type": "http", "path": path, "headers": []}, None, send))
+        return {k.decode(): v.decode() for k, v in sent[0]["headers"]}
+
+    assert headers_for("/docs") == {"x-app": "1", "x-policy": "docs"}
+    assert headers_for("/docs/") == {"x-app": "1", "x-policy": "default"}
+    assert headers_for("/") == {"x-app": "1", "x-policy": "default"}
+    plain = SecurityHeadersMiddleware(app, {"X-Policy": "default"})  # no per-path headers at all
+    assert plain.by_path == {}
