@@ -1,0 +1,116 @@
+"""Details of the documents that mutation testing found untested: node reasons and warnings, the numeric
+check's notes, the number encoding, the default limits (against the docs' tables) and the summary threshold."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.engine import DEFAULT_LIMITS, Limits, evaluate
+from app.engine.encode import decode, num, nums
+
+from .test_negative import fresh, wrong_sin  # noqa: F401 (a fixture)
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def node(doc, label):
+    return next(n for n in doc["nodes"] if n["label"] == label)
+
+
+# --- reasons and warnings -------------------------------------------------------------------------------
+
+def test_a_finite_value_with_a_non_finite_gradient_says_so():
+    doc = evaluate("y = sqrt(x)\nf = y * 2", {"x": 0})
+    assert node(doc, "x")["reason"] == "the gradient is not finite" and node(doc, "x")["finite"] is False
+    assert node(doc, "y")["reason"] is None and node(doc, "y")["grad"] == 2.0
+    assert node(doc, "f")["reason"] is None and node(doc, "f")["finite"] is True
+    assert doc["warnings"] == []  # no value is non-finite: nothing to warn about
+
+
+def test_warnings_name_the_origin_with_its_value_in_scalar_mode_only():
+    scalar = evaluate("a = log(x)\nf = a * 2", {"x": 0})
+    assert scalar["warnings"] == ["n1 (log): log of zero -> -Infinity"]
+    tensor = evaluate("a = log(x)\nf = sum(a * 2)", {"x": [1.0, 0.0]})
+    assert tensor["warnings"][-1] == "n1 (log): log of zero (at element [1])"
+    assert node(tensor, "f")["reason"].startswith("non-finite operand")
+
+
+def test_only_inputs_off_the_path_are_warned_about():
+    doc = evaluate("unused = a * 2\nf = x * 3", {"a": 1, "x": 2})
+    assert [w for w in doc["warnings"] if "does not reach" in w] == [
+        "input a does not reach the output: its gradient is 0"]
+    tensor = evaluate("unused = a * 2\nf = sum(x * 3)", {"a": 1, "x": [2.0, 1.0]})
+    assert [w for w in tensor["warnings"] if "does not reach" in w] == [
+        "input a does not reach the output: its gradient is 0"]
+
+
+# --- the numeric check's notes -------------------------------------------------------------------------
+
+def test_a_wrong_gradient_far_from_kinks_is_a_mismatch_not_a_kink(wrong_sin):  # noqa: F811
+    """max(b, c) with b = 1, c = -1 and relu(d) with d = 0.5 are far from their kinks: the failure of the
+    wrong sin must not be blamed on them."""
+    doc = evaluate(fresh("f = sin(a) + max(b, c) + relu(d)"), {"a": 0.4, "b": 1.0, "c": -1.0, "d": 0.5},
+                   numeric_check=True)
+    row = doc["numeric"]["inputs"]["a"]
+    assert row["ok"] is False and row["note"].startswith("mismatch"), row["note"]
+
+
+@pytest.mark.parametrize("program,values,gate", [
+    ("f = sin(a) + relu(d)", {"a": 0.4, "d": 5e-6}, "relu"),  # within h = 1e-5 of relu's kink
+    ("f = sin(a) + abs(d)", {"a": 0.4, "d": -5e-6}, "abs"),
+    ("f = sin(a) + max(b, c)", {"a": 0.4, "b": 1.0, "c": 1.0 + 5e-6}, "max"),  # within h of a tie
+    ("f = sin(a) + min(b, c)", {"a": 0.4, "b": 2.0, "c": 2.0}, "min"),
+])
+def test_a_gate_near_its_kink_is_named_in_the_note(wrong_sin, program, values, gate):  # noqa: F811
+    doc = evaluate(fresh(program), values, numeric_check=True, h=1e-5)
+    row = doc["numeric"]["inputs"]["a"]
+    assert row["ok"] is False and "non-smooth" in row["note"] and f"({gate})" in row["note"], row["note"]
+
+
+def test_one_non_finite_side_makes_the_comparison_infinite():
+    """sqrt(x * x) at 0: the analytic gradient is NaN (inf x 0), the central difference is 0."""
+    doc = evaluate("f = sqrt(x * x)", {"x": 0}, numeric_check=True)
+    row = doc["numeric"]["inputs"]["x"]
+    assert row["analytic"] == "NaN" and row["numeric"] == 0.0
+    assert row["rel_error"] == "Infinity" and row["ok"] is False and "non-finite" in row["note"]
+
+
+# --- the encoding --------------------------------------------------------------------------------------------
+
+def test_num_nums_and_decode():
+    assert [num(x) for x in (1.5, math.inf, -math.inf)] == [1.5, "Infinity", "-Infinity"]
+    assert num(math.nan) == "NaN"
+    assert nums(np.array([0.0, -math.inf, math.nan, 2.0])) == [0.0, "-Infinity", "NaN", 2.0]
+    assert decode(2.5) == 2.5 and decode(3) == 3.0
+    assert decode("Infinity") == math.inf and decode("-Infinity") == -math.inf and math.isnan(decode("NaN"))
+
+
+# --- defaults: the documented ones ------------------------------------------------------------------------
+
+def _table(path: Path, pattern: str) -> dict[str, int]:
+    return {m[0].lower(): int(m[1].replace(",", "")) for m in re.findall(pattern, path.read_text(), re.M)}
+
+
+def test_default_limits_are_the_documented_ones():
+    language = _table(DOCS / "language.md", r"^\| (max_\w+) \| ([\d,]+) \|")
+    api = _table(DOCS / "api.md", r"^\| `BACKPROP_(\w+)` \| `(\d+)` \|")
+    defaults = dataclasses.asdict(Limits())
+    assert DEFAULT_LIMITS == Limits()
+    for name, value in defaults.items():
+        assert api[name] == value, name
+        if name.startswith("max_"):
+            assert language[name] == value, name
+    assert set(defaults) <= set(api) and {n for n in defaults if n.startswith("max_")} == set(language)
+
+
+def test_summary_above_is_exact():
+    at = evaluate("f = sum(a)", {"a": np.zeros(4096).tolist()})
+    over = evaluate("f = sum(a)", {"a": np.zeros(4097).tolist()})
+    assert isinstance(at["inputs"][0]["value"], list) and len(at["inputs"][0]["value"]) == 4096
+    assert over["inputs"][0]["value"]["summary"] is True and over["inputs"][0]["value"]["shape"] == [4097]
