@@ -29,9 +29,10 @@ run: install
 lint: install-dev
 	$(BIN)/ruff check app tests benchmarks stress mutation
 
+# two pytest-xdist workers; browsers, servers and session-wide artifacts are grouped (tests/conftest.py)
 test: install-dev
 	$(BIN)/ruff check app tests benchmarks stress mutation
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 bench: install-dev
 	$(BIN)/python -m benchmarks

@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".mutation"
 MODULES = ["app/engine/*.py", "app/api/middleware.py"]
-COPY = ["app", "tests", "data", "templates", "static", "benchmarks", "stress", "pyproject.toml"]
+COPY = ["app", "tests", "data", "docs", "templates", "static", "benchmarks", "stress", "pyproject.toml", "README.md"]
 
 # One replacement per operator (the "sufficient" set of the mutation-testing literature: arithmetic, relational
 # boundaries and negations, logical connectors, constants, loops, exceptions, decorators). Left out: binary
@@ -156,6 +156,16 @@ def skip(db: Path, source: Path) -> None:
                             " VALUES ('SKIPPED', ?, NULL, NULL, ?)", (reason, job_id))
 
 
+def baseline(module: str, work: Path, log) -> None:
+    """The test command must pass on the unmutated copy, or every mutant would count as killed."""
+    command = test_command(module, sys.executable)
+    log.write(f"baseline: {command}\n")
+    log.flush()
+    result = subprocess.run(shlex.split(command), cwd=work, stdout=log, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        raise SystemExit(f"the tests fail on the unmutated code of {module} (see {log.name}): fix them first")
+
+
 def run_job(job: int, todo: queue.Queue, args: argparse.Namespace) -> None:
     work = workdir(job)
     with open(STATE / f"job-{job}.log", "a") as log:
@@ -166,6 +176,7 @@ def run_job(job: int, todo: queue.Queue, args: argparse.Namespace) -> None:
                 return
             config = prepare(module, work, args.fresh, args.retest, args.timeout, log)
             db = STATE / "sessions" / f"{session_name(module)}.sqlite"
+            baseline(module, work, log)
             run(["nice", "-n", "19", bin_("cosmic-ray"), "exec", str(config), str(db)], work, log)
             print(format_module(module, score(module)), flush=True)
 
