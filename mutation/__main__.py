@@ -134,9 +134,11 @@ def prepare(module: str, work: Path, fresh: bool, retest: bool, timeout: float, 
         db.unlink(missing_ok=True)
         run([bin_("cosmic-ray"), "init", str(config), str(db)], work, log)
         skip(db, work / module)
-    elif retest:
-        with sqlite3.connect(db) as con:
-            con.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+    else:
+        with sqlite3.connect(db) as con:  # a mutant that could not be tested (interrupted run) is tried again
+            con.execute("DELETE FROM work_results WHERE test_outcome = 'INCOMPETENT'")
+            if retest:
+                con.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
     return config
 
 
@@ -198,7 +200,8 @@ def is_equivalent(module: str, operator: str, line: str, known: list[dict]) -> d
 
 def score(module: str) -> dict:
     db = STATE / "sessions" / f"{session_name(module)}.sqlite"
-    out = {"module": module, "total": 0, "killed": 0, "survived": [], "equivalent": [], "pending": 0, "skipped": 0}
+    out = {"module": module, "total": 0, "killed": 0, "survived": [], "equivalent": [], "pending": 0, "skipped": 0,
+           "incompetent": 0}
     if not db.exists():
         return out
     lines = (ROOT / module).read_text().splitlines()
@@ -213,6 +216,9 @@ def score(module: str) -> dict:
             continue
         if worker is None:
             out["pending"] += 1
+            continue
+        if test == "INCOMPETENT":  # the mutation could not be applied or run: neither killed nor survived
+            out["incompetent"] += 1
             continue
         out["total"] += 1
         line = lines[row - 1] if row - 1 < len(lines) else ""
@@ -233,7 +239,7 @@ def format_module(module: str, s: dict) -> str:
     pct = 100.0 * s["killed"] / considered if considered else float("nan")
     text = (f"{module}: {s['killed']} killed / {considered} non-equivalent ({pct:.1f} %); "
             f"{len(s['equivalent'])} equivalent, {len(s['survived'])} survived, {s['pending']} pending, "
-            f"{s['skipped']} skipped")
+            f"{s['skipped']} skipped" + (f", {s['incompetent']} incompetent" if s["incompetent"] else ""))
     return text
 
 
