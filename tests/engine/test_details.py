@@ -114,3 +114,26 @@ def test_summary_above_is_exact():
     over = evaluate("f = sum(a)", {"a": np.zeros(4097).tolist()})
     assert isinstance(at["inputs"][0]["value"], list) and len(at["inputs"][0]["value"]) == 4096
     assert over["inputs"][0]["value"]["summary"] is True and over["inputs"][0]["value"]["shape"] == [4097]
+
+
+# --- sweep details ---------------------------------------------------------------------------------------
+
+def test_sweep_carries_on_past_gates_that_do_not_depend_on_the_variable():
+    """c * 3 comes after x but does not depend on it: the sum after it must still be swept."""
+    from app.engine import sweep
+
+    res = sweep("f = x * 2 + c * 3", {"c": 1.5}, variable="x", start=-1.0, stop=1.0, points=3)
+    assert res["ys"] == [2.5, 4.5, 6.5] and res["slopes"] == [2.0, 2.0, 2.0]
+
+
+def test_sweep_of_an_unknown_variable_names_the_inputs():
+    from app.engine import EngineError, sweep
+
+    with pytest.raises(EngineError) as e:
+        sweep("f = x * c", {"x": 1, "c": 2}, variable="y" * 100, start=0, stop=1, points=2)
+    assert e.value.type == "unknown_name"
+    assert e.value.msg == f"{'y' * 64!r} is not an input of the program; its inputs are: x, c"
+    assert e.value.ctx["names"] == ["y" * 64]
+    with pytest.raises(EngineError) as e:
+        sweep("f = 2 * 3", variable="x", start=0, stop=1, points=2)
+    assert e.value.msg.endswith("its inputs are: none")
