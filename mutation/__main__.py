@@ -97,7 +97,7 @@ def session_name(module: str) -> str:
 
 def workdir(job: int) -> Path:
     """A fresh copy of the repository for one job (cosmic-ray edits the module files in place)."""
-    work = STATE / f"work-{job}"
+    work = STATE / f"work-{os.getpid()}-{job}"  # per run: two runs (on different modules) never share a copy
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     for name in COPY:
@@ -170,17 +170,18 @@ def baseline(module: str, work: Path, log) -> None:
 
 def run_job(job: int, todo: queue.Queue, args: argparse.Namespace) -> None:
     work = workdir(job)
-    with open(STATE / f"job-{job}.log", "a") as log:
+    with open(STATE / f"job-{os.getpid()}-{job}.log", "a") as log:
         while True:
             try:
                 module = todo.get_nowait()
             except queue.Empty:
-                return
+                break
             config = prepare(module, work, args.fresh, args.retest, args.timeout, log)
             db = STATE / "sessions" / f"{session_name(module)}.sqlite"
             baseline(module, work, log)
             run(["nice", "-n", "19", bin_("cosmic-ray"), "exec", str(config), str(db)], work, log)
             print(format_module(module, score(module)), flush=True)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 # --- the score ------------------------------------------------------------------------------------------------
