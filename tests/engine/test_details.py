@@ -137,3 +137,82 @@ def test_sweep_of_an_unknown_variable_names_the_inputs():
     with pytest.raises(EngineError) as e:
         sweep("f = 2 * 3", variable="x", start=0, stop=1, points=2)
     assert e.value.msg.endswith("its inputs are: none")
+
+
+# --- the evaluate() signature and argument checks ---------------------------------------------------------
+
+def test_evaluate_takes_program_and_values_by_name_and_options_by_keyword_only():
+    assert evaluate(program="f = x * 2", values={"x": 1.5})["value"] == 3.0
+    with pytest.raises(TypeError):
+        evaluate("f = x", {"x": 1}, DEFAULT_LIMITS)  # limits, numeric_check, h ... are keyword-only
+
+
+@pytest.mark.parametrize("h,ok", [(1.0, True), (1e-9, True), (0.0, False), (-1e-5, False), (1.5, False),
+                                  (math.inf, False), (math.nan, False), ("1e-5", False)])
+def test_h_must_be_in_zero_one(h, ok):
+    call = lambda: evaluate("f = x * x", {"x": 0.5}, numeric_check=True, h=h)  # noqa: E731
+    if ok:
+        assert call()["numeric"]["h"] == h
+    else:
+        with pytest.raises(Exception) as e:
+            call()
+        assert getattr(e.value, "type", None) == "invalid_value" and e.value.ctx == {"name": "h"}
+
+
+@pytest.mark.parametrize("tolerance,ok", [(1e-12, True), (5.0, True), (0.0, False), (-0.5, False),
+                                          (math.inf, False), (math.nan, False), (None, False)])
+def test_tolerance_must_be_positive(tolerance, ok):
+    call = lambda: evaluate("f = x * x", {"x": 0.5}, numeric_check=True, tolerance=tolerance)  # noqa: E731
+    if ok:
+        assert call()["numeric"]["tolerance"] == tolerance
+    else:
+        with pytest.raises(Exception) as e:
+            call()
+        assert getattr(e.value, "type", None) == "invalid_value" and e.value.ctx == {"name": "tolerance"}
+
+
+def test_check_arguments_are_not_validated_without_a_check():
+    assert evaluate("f = x", {"x": 1}, h=0, tolerance=-1)["numeric"] is None
+
+
+# --- tensor op messages and FLOPs ------------------------------------------------------------------------
+
+def test_rank_errors_name_what_the_op_needs():
+    from app.engine import EngineError
+
+    with pytest.raises(EngineError) as e:
+        evaluate("f = sum(s @ v)", {"s": 2.0, "v": [1.0, 2.0]})
+    assert "matmul's left operand needs a vector or a matrix, got shape scalar" in e.value.msg
+    with pytest.raises(EngineError) as e:
+        evaluate("f = softmax(s)", {"s": 2.0})
+    assert "softmax needs a vector or a matrix, got shape scalar" in e.value.msg
+    with pytest.raises(EngineError) as e:
+        evaluate("f = sum(onehot(l, 3))", {"l": [[1.0]]})
+    assert "onehot's labels needs a scalar or a vector, got shape (1, 1)" in e.value.msg
+
+
+def test_class_index_errors_name_the_number_of_classes():
+    from app.engine import EngineError
+
+    with pytest.raises(EngineError) as e:  # 2 rows of 5 classes: indices 0 to 4
+        evaluate("f = softmax_cross_entropy(z, [1, 7])", {"z": np.zeros((2, 5)).tolist()})
+    assert "class indices must be whole numbers from 0 to 4" in e.value.msg
+    with pytest.raises(EngineError) as e:
+        evaluate("f = sum(onehot(l, 3))", {"l": [0.0, 3.0]})
+    assert "onehot labels must be whole numbers from 0 to 2" in e.value.msg
+
+
+@pytest.mark.parametrize("program,flops", [
+    ("f = sum(transpose(a))", 6),  # transpose moves no number: 0, then sum 6
+    ("f = sum(softmax(a))", 5 * 6 + 6),
+    ("f = sum(log_softmax(a))", 5 * 6 + 6),
+    ("f = mean(a * a)", 6 + 6),
+    ("f = mse(a, a)", 3 * 6),
+    ("f = softmax_cross_entropy(a, [0, 2])", 8 * 6),
+    ("f = sum(onehot(l, 4))", 2 * 4 + 8),
+    ("f = sum(a @ transpose(a))", 2 * 4 * 3 + 4),  # (2, 3) @ (3, 2): 2 x 4 outputs x 3, then sum 4
+])
+def test_flops_per_op(program, flops):
+    values = {"l": [1.0, 3.0]} if "onehot" in program else {"a": np.arange(6.0).reshape(2, 3).tolist()}
+    doc = evaluate(program, values)
+    assert doc["flops"] == flops
