@@ -424,7 +424,7 @@ def test_mse_with_broadcast_targets(tshape):
 def test_onehot_is_a_lookup_without_gradient():
     value, g = ev("f = sum(onehot(l, 4) * w)", l=np.array([3.0, 0.0, 1.0]), w=W34)
     assert value == pytest.approx(W34[0, 3] + W34[1, 0] + W34[2, 1], rel=1e-12)
-    np.testing.assert_array_equal(g["l"], [0.0, 0.0, 0.0])
+    assert g["l"].shape == (3,) and not g["l"].any()
     np.testing.assert_allclose(g["w"], np.eye(4)[[3, 0, 1]], rtol=0)
 
 

@@ -216,3 +216,29 @@ def test_flops_per_op(program, flops):
     values = {"l": [1.0, 3.0]} if "onehot" in program else {"a": np.arange(6.0).reshape(2, 3).tolist()}
     doc = evaluate(program, values)
     assert doc["flops"] == flops
+
+
+def test_constructor_sizes_must_be_whole_and_positive():
+    from app.engine import EngineError
+
+    assert evaluate("f = sum(ones(1, 2))")["value"] == 2.0
+    for bad in ("zeros(0)", "zeros(2.5)", "ones(2, 0)", "ones(-1, 2)"):
+        with pytest.raises(EngineError) as e:
+            evaluate(f"f = sum({bad})")
+        assert e.value.type == "shape_error" and "sizes must be whole numbers >= 1" in e.value.msg, bad
+
+
+def test_non_finite_local_gradients_are_encoded():
+    doc = evaluate("f = sqrt(x)", {"x": 0})
+    assert node(doc, "f")["local_grads"] == ["Infinity"]
+    assert evaluate("f = x * 3", {"x": 2})["nodes"][-1]["local_grads"] == [3.0, None]  # constant: no gradient
+
+
+def test_at_most_100_warnings():
+    unused = "\n".join(f"a{i} = 1" for i in range(150))
+    doc = evaluate(unused + "\nf = x * 2", {"x": 1})
+    assert len(doc["warnings"]) == 100 and doc["warnings"][0] == "input a0 does not reach the output: its gradient is 0"
+    tensor = evaluate(unused + "\nf = sum(x * 2)", {"x": [1.0, 2.0]})
+    assert len(tensor["warnings"]) == 100
+    few = evaluate("\n".join(f"a{i} = 1" for i in range(99)) + "\nf = x * 2", {"x": 1})
+    assert len(few["warnings"]) == 99
