@@ -242,3 +242,8 @@ def test_at_most_100_warnings():
     assert len(tensor["warnings"]) == 100
     few = evaluate("\n".join(f"a{i} = 1" for i in range(99)) + "\nf = x * 2", {"x": 1})
     assert len(few["warnings"]) == 99
+
+
+def test_onehot_of_a_scalar_label_has_a_zero_gradient():
+    doc = evaluate("f = sum(onehot(l, 3) * w)", {"l": 2.0, "w": [0.5, 1.5, 2.5]})
+    assert doc["value"] == 2.5 and doc["gradients"]["l"] == 0.0 and doc["gradients"]["w"] == [0.0, 0.0, 1.0]
