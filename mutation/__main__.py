@@ -55,15 +55,18 @@ OPERATORS = re.compile(
 # Lines that are test data, not behaviour: the registry's sample points and kinks (tests read them).
 TEST_DATA = re.compile(r"\b(points|kinks)\b\s*[:=]")
 
-# the fast, sharp tests first (-x stops at the first failure), then every other engine test file except the
-# Hypothesis properties (random examples: a kill must be reproducible)
-FIRST = ["tests/engine/test_agreement.py", "tests/engine/test_negative.py", "tests/engine/test_details.py",
-         "tests/engine/test_ops.py", "tests/engine/test_passes.py", "tests/engine/test_tensor.py"]
-ENGINE_TESTS = FIRST + sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests" / "engine").glob("test_*.py")
-                              if str(p.relative_to(ROOT)) not in FIRST and p.name != "test_properties.py")
+# The fast, sharp tests first (-x stops at the first failure; the first stage of each list is its first three
+# files), then the module's other tests. Not the Hypothesis properties (random examples: a kill must be
+# reproducible), nor the 100,000-statement parser tests (slow; the parser's limits are tested at small sizes).
+SHARP = ["tests/engine/test_agreement.py", "tests/engine/test_negative.py", "tests/engine/test_details.py"]
+ENGINE_TESTS = SHARP + sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests" / "engine").glob("test_*.py")
+                              if str(p.relative_to(ROOT)) not in SHARP and p.name != "test_properties.py")
 SLOW = "not hundred_thousand and not ten_thousand and not pytorch and not cli_json"
-TESTS = {  # module path pattern -> the fast test subset that runs against each of its mutants
+TESTS = {  # module path pattern -> the fast test subset that runs against each of its mutants (first match)
     r"app/api/middleware\.py": ["tests/api/test_limits_exact.py", "tests/api/test_security.py"],
+    r"app/engine/ops\.py": SHARP + ["tests/engine/test_ops.py", "tests/engine/test_tensor.py"],
+    r"app/engine/parser\.py": ["tests/engine/test_parser.py", "tests/engine/test_negative.py",
+                               "tests/engine/test_details.py", "tests/engine/test_passes.py"],
     r"app/engine/.*\.py": ENGINE_TESTS,
 }
 
