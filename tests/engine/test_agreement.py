@@ -349,7 +349,7 @@ def test_matmul_non_square_and_vectors():
     np.testing.assert_allclose(g["q"], v, rtol=1e-12)
 
 
-@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+@pytest.mark.parametrize("axis", [None, 0, 1, -1, -2])
 @pytest.mark.parametrize("reduce", ["sum", "mean"])
 def test_reductions(reduce, axis):
     x = RNG.normal(size=(3, 4))

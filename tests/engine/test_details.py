@@ -247,3 +247,40 @@ def test_at_most_100_warnings():
 def test_onehot_of_a_scalar_label_has_a_zero_gradient():
     doc = evaluate("f = sum(onehot(l, 3) * w)", {"l": 2.0, "w": [0.5, 1.5, 2.5]})
     assert doc["value"] == 2.5 and doc["gradients"]["l"] == 0.0 and doc["gradients"]["w"] == [0.0, 0.0, 1.0]
+
+
+# --- more mutation survivors: the check's numbers, optimizer recording, constructors' shapes -------------
+
+def test_both_zero_is_a_relative_error_of_zero():
+    doc = evaluate("f = x * 0 + y", {"x": 2, "y": 1}, numeric_check=True)
+    row = doc["numeric"]["inputs"]["x"]
+    assert row["numeric"] == 0.0 and row["analytic"] == 0.0 and row["rel_error"] == 0.0 and row["ok"] is True
+
+
+def test_the_kink_note_names_at_most_five_gates():
+    doc = evaluate("f = " + " + ".join(["relu(x)"] * 7), {"x": 0}, numeric_check=True)
+    note = doc["numeric"]["inputs"]["x"]["note"]
+    assert note.count("(relu)") == 5 and note.startswith("non-smooth point: n1 (relu), n2 (relu)")
+
+
+def test_optimizer_records_1001_evenly_spaced_steps_and_defaults():
+    from app.engine import optimize
+
+    res = optimize("f = -(x^2)", {"x": 1}, steps=10_000, step_size=1e-4)
+    steps = [t["step"] for t in res["trajectory"]]
+    assert len(steps) == 1001 and steps[:3] == [0, 10, 20] and steps[-1] == 10_000
+    short = optimize("f = -(x^2)", {"x": 1}, steps=7, step_size=0.1)
+    assert [t["step"] for t in short["trajectory"]] == list(range(8))
+    default = optimize("f = x", {"x": 1})
+    assert default["steps"] == 100 and default["step_size"] == 0.01 and default["mode"] == "ascent"
+    zero = optimize("f = x * 3", {"x": 1}, steps=0)
+    assert [t["step"] for t in zero["trajectory"]] == [0] and zero["final"]["values"] == {"x": 1.0}
+
+
+def test_eye_is_square_for_the_budgets():
+    from app.engine import EngineError
+
+    assert evaluate("f = sum(eye(3))", limits=Limits(max_elements=9))["value"] == 3.0
+    with pytest.raises(EngineError) as e:
+        evaluate("f = sum(eye(3))", limits=Limits(max_elements=8))
+    assert e.value.ctx["limit"] == "max_elements"
