@@ -277,7 +277,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--retest", action="store_true", help="re-run the survivors of the kept sessions")
     p.add_argument("--report", action="store_true", help="print the score of the kept sessions only")
     p.add_argument("--survivors", action="store_true", help="list every surviving mutant")
+    p.add_argument("--equivalents", action="store_true", help="print mutation/equivalent.toml as a markdown table")
     args = p.parse_args(argv)
+    if args.equivalents:
+        print("| module | operator | line | why it changes no behaviour |\n|---|---|---|---|")
+        for e in equivalents():
+            print(f"| {e['module']} | {e['operator']} | `{e['line'].strip()}` | {e['reason']} |")
+        return 0
     mods = modules(args.words)
     if not mods:
         p.error("no module matches")
