@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import glob
+import hashlib
 import json
 import os
 import queue
@@ -122,7 +123,7 @@ def bin_(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
-def prepare(module: str, work: Path, fresh: bool, retest: bool, timeout: float, log) -> Path:
+def prepare(module: str, work: Path, fresh: bool, retest: bool, timeout: float, log, sample: int = 0) -> Path:
     db = STATE / "sessions" / f"{session_name(module)}.sqlite"
     db.parent.mkdir(parents=True, exist_ok=True)
     config = STATE / "sessions" / f"{session_name(module)}.toml"
@@ -142,7 +143,18 @@ def prepare(module: str, work: Path, fresh: bool, retest: bool, timeout: float, 
             con.execute("DELETE FROM work_results WHERE test_outcome = 'INCOMPETENT'")
             if retest:
                 con.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+    with sqlite3.connect(db) as con:
+        con.execute(f"DELETE FROM work_results WHERE output = '{OUTSIDE}'")  # a previous sample's leftovers
+        if sample:
+            pending = [j for (j,) in con.execute("SELECT job_id FROM work_items WHERE job_id NOT IN "
+                                                 "(SELECT job_id FROM work_results)")]
+            pending.sort(key=lambda j: hashlib.sha1(j.encode()).hexdigest())  # a random but repeatable sample
+            con.executemany("INSERT INTO work_results (worker_outcome, output, test_outcome, diff, job_id) "
+                            f"VALUES ('SKIPPED', '{OUTSIDE}', NULL, NULL, ?)", [(j,) for j in pending[sample:]])
     return config
+
+
+OUTSIDE = "outside the sample"
 
 
 def skip(db: Path, source: Path) -> None:
@@ -179,7 +191,7 @@ def run_job(job: int, todo: queue.Queue, args: argparse.Namespace) -> None:
                 module = todo.get_nowait()
             except queue.Empty:
                 break
-            config = prepare(module, work, args.fresh, args.retest, args.timeout, log)
+            config = prepare(module, work, args.fresh, args.retest, args.timeout, log, args.sample)
             db = STATE / "sessions" / f"{session_name(module)}.sqlite"
             baseline(module, work, log)
             run(["nice", "-n", "19", bin_("cosmic-ray"), "exec", str(config), str(db)], work, log)
@@ -205,16 +217,19 @@ def is_equivalent(module: str, operator: str, line: str, known: list[dict]) -> d
 def score(module: str) -> dict:
     db = STATE / "sessions" / f"{session_name(module)}.sqlite"
     out = {"module": module, "total": 0, "killed": 0, "survived": [], "equivalent": [], "pending": 0, "skipped": 0,
-           "incompetent": 0}
+           "incompetent": 0, "unsampled": 0}
     if not db.exists():
         return out
     lines = (ROOT / module).read_text().splitlines()
     known = equivalents()
     with sqlite3.connect(db) as con:
         rows = con.execute(
-            "SELECT s.operator_name, s.start_pos_row, r.worker_outcome, r.test_outcome, r.diff "
+            "SELECT s.operator_name, s.start_pos_row, r.worker_outcome, r.test_outcome, r.diff, r.output "
             "FROM mutation_specs s LEFT JOIN work_results r ON r.job_id = s.job_id").fetchall()
-    for operator, row, worker, test, diff in rows:
+    for operator, row, worker, test, diff, output in rows:
+        if output == OUTSIDE:
+            out["unsampled"] += 1
+            continue
         if worker == "SKIPPED":
             out["skipped"] += 1
             continue
@@ -243,12 +258,13 @@ def format_module(module: str, s: dict) -> str:
     pct = 100.0 * s["killed"] / considered if considered else float("nan")
     text = (f"{module}: {s['killed']} killed / {considered} non-equivalent ({pct:.1f} %); "
             f"{len(s['equivalent'])} equivalent, {len(s['survived'])} survived, {s['pending']} pending, "
-            f"{s['skipped']} skipped" + (f", {s['incompetent']} incompetent" if s["incompetent"] else ""))
+            f"{s['skipped']} skipped" + (f", {s['incompetent']} incompetent" if s["incompetent"] else "")
+            + (f", {s['unsampled']} outside the sample (not tested yet)" if s["unsampled"] else ""))
     return text
 
 
 def report(mods: list[str], show: bool) -> int:
-    totals = {"killed": 0, "considered": 0, "equivalent": 0, "survived": 0, "pending": 0}
+    totals = {"killed": 0, "considered": 0, "equivalent": 0, "survived": 0, "pending": 0, "unsampled": 0}
     for module in mods:
         s = score(module)
         print(format_module(module, s))
@@ -257,12 +273,14 @@ def report(mods: list[str], show: bool) -> int:
         totals["equivalent"] += len(s["equivalent"])
         totals["survived"] += len(s["survived"])
         totals["pending"] += s["pending"]
+        totals["unsampled"] += s["unsampled"]
         if show:
             for e in s["survived"]:
                 print(f"    survived {Path(module).name}:{e['line']} {e['operator']}: {e['source'][:110]}")
     pct = 100.0 * totals["killed"] / totals["considered"] if totals["considered"] else float("nan")
     print(f"\nmutation score: {totals['killed']} killed / {totals['considered']} non-equivalent mutants = {pct:.1f} % "
-          f"({totals['equivalent']} equivalent, {totals['survived']} survived, {totals['pending']} pending)")
+          f"({totals['equivalent']} equivalent, {totals['survived']} survived, {totals['pending']} pending"
+          + (f", {totals['unsampled']} outside the sample" if totals["unsampled"] else "") + ")")
     (STATE / "score.json").write_text(json.dumps({**totals, "score_percent": round(pct, 2)}, indent=2))
     return 0
 
@@ -276,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fresh", action="store_true", help="discard the kept sessions")
     p.add_argument("--retest", action="store_true", help="re-run the survivors of the kept sessions")
     p.add_argument("--report", action="store_true", help="print the score of the kept sessions only")
+    p.add_argument("--sample", type=int, default=0, metavar="N",
+                   help="test at most N more mutants per module, a repeatable random sample (a quick estimate; "
+                        "the next run without --sample tests the rest)")
     p.add_argument("--survivors", action="store_true", help="list every surviving mutant")
     p.add_argument("--equivalents", action="store_true", help="print mutation/equivalent.toml as a markdown table")
     args = p.parse_args(argv)
