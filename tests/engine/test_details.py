@@ -284,3 +284,86 @@ def test_eye_is_square_for_the_budgets():
     with pytest.raises(EngineError) as e:
         evaluate("f = sum(eye(3))", limits=Limits(max_elements=8))
     assert e.value.ctx["limit"] == "max_elements"
+
+
+# --- optimizer and sweep arguments, domain reasons, reduction shapes ------------------------------------------
+
+@pytest.mark.parametrize("steps", [1000, 1001, 2500, 9999])
+def test_the_trajectory_never_exceeds_1001_entries_and_is_evenly_spaced(steps):
+    from app.engine import optimize
+
+    res = optimize("f = -(x^2)", {"x": 1}, steps=steps, step_size=1e-6)
+    recorded = [t["step"] for t in res["trajectory"]]
+    assert len(recorded) <= 1001 and recorded[0] == 0 and recorded[-1] == steps
+    gaps = {b - a for a, b in zip(recorded[:-1], recorded[1:-1], strict=False)} if len(recorded) > 2 else set()
+    assert len(gaps) <= 1  # every recorded step but the last is a multiple of one spacing
+
+
+@pytest.mark.parametrize("bad", [True, "0.1", math.inf, math.nan, None])
+def test_number_arguments_are_checked(bad):
+    from app.engine import EngineError, optimize, sweep
+
+    with pytest.raises(EngineError) as e:
+        optimize("f = x", {"x": 1}, step_size=bad)
+    assert e.value.type == "invalid_value" and e.value.ctx == {"name": "step_size"}
+    with pytest.raises(EngineError) as e:
+        sweep("f = x", variable="x", start=bad, stop=1, points=2)
+    assert e.value.type == "invalid_value" and e.value.ctx == {"name": "start"}
+
+
+@pytest.mark.parametrize("bad", [True, 1.5, -1, "3", None])
+def test_count_arguments_are_checked(bad):
+    from app.engine import EngineError, optimize, sweep
+
+    with pytest.raises(EngineError) as e:
+        optimize("f = x", {"x": 1}, steps=bad)
+    assert e.value.type == "invalid_value" and e.value.ctx == {"name": "steps"}
+    with pytest.raises(EngineError) as e:
+        sweep("f = x", variable="x", start=0, stop=1, points=bad)
+    assert e.value.type == "invalid_value" and e.value.ctx == {"name": "points"}
+
+
+def test_sweep_needs_two_points():
+    from app.engine import EngineError, sweep
+
+    assert len(sweep("f = x", variable="x", start=0, stop=1, points=2)["xs"]) == 2
+    with pytest.raises(EngineError) as e:
+        sweep("f = x", variable="x", start=0, stop=1, points=1)
+    assert e.value.msg == "points must be a whole number >= 2"
+
+
+def test_unknown_optimizer_variables_are_listed_up_to_limits():
+    from app.engine import EngineError, optimize
+
+    names = [f"v{i}" for i in range(120)]
+    with pytest.raises(EngineError) as e:
+        optimize("f = x", {"x": 1}, variables=names)
+    assert e.value.msg == f"not inputs of the program: {', '.join(names[:20])}; its inputs are: x"
+    assert e.value.ctx["names"] == names[:100]
+
+
+def test_optimizer_final_tensors_are_summarized_like_documents():
+    from app.engine import optimize
+
+    res = optimize("f = sum(w * w)", {"w": np.full(5000, 0.5).tolist()}, steps=1, step_size=0.5, mode="descent")
+    final = res["final"]["values"]["w"]
+    assert final["summary"] is True and final["shape"] == [5000] and final["mean"] == 0.0
+    small = optimize("f = sum(w * w)", {"w": [0.5, 1.0]}, steps=1, step_size=0.5, mode="descent")
+    assert small["final"]["values"]["w"] == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("program,values,reason", [
+    ("f = x ^ y", {"x": 0.5, "y": -2000.5}, "overflow"),  # a fractional power of a positive number overflows
+    ("f = x ^ y", {"x": -0.5, "y": 0.5}, "negative number to a fractional power"),
+    ("f = log(x)", {"x": -0.5}, "log of a negative number"),
+    ("f = sqrt(x)", {"x": -0.5}, "square root of a negative number"),
+])
+def test_domain_reasons(program, values, reason):
+    doc = evaluate(program, values)
+    assert reason in doc["nodes"][-1]["reason"]
+
+
+def test_reduction_shapes_in_the_document():
+    doc = evaluate("s = sum(x, 0)\nm = mean(x, 1)\nt = sum(x, -2)\nf = sum(s) + sum(m) + sum(t)",
+                   {"x": np.ones((3, 4)).tolist()})
+    assert node(doc, "s")["shape"] == [4] and node(doc, "m")["shape"] == [3] and node(doc, "t")["shape"] == [4]
