@@ -367,3 +367,48 @@ def test_reduction_shapes_in_the_document():
     doc = evaluate("s = sum(x, 0)\nm = mean(x, 1)\nt = sum(x, -2)\nf = sum(s) + sum(m) + sum(t)",
                    {"x": np.ones((3, 4)).tolist()})
     assert node(doc, "s")["shape"] == [4] and node(doc, "m")["shape"] == [3] and node(doc, "t")["shape"] == [4]
+
+
+# --- the tape when the first node is a gate's second operand; node 0 on the path; tensor node fields ---------
+
+def test_node_zero_as_a_second_operand():
+    """x is node 0; in 2 * x it is the second operand (index 0, like the 'no operand' marks of unary gates)."""
+    doc = evaluate("x = 3\ny = 2\nf = y * x + (y - x) + y / x")
+    assert doc["value"] == pytest.approx(6 - 1 + 2 / 3)
+    assert doc["gradients"]["x"] == pytest.approx(2 - 1 - 2 / 9)
+    assert doc["gradients"]["y"] == pytest.approx(3 + 1 + 1 / 3)
+    const = evaluate("x = 3\nf = 2 * x")
+    assert const["value"] == 6.0 and const["gradients"]["x"] == 2.0
+    slow = evaluate("x = 0\nf = 1 / x")  # the local gradient raises in the float rule: the numpy fallback
+    assert slow["value"] == "Infinity" and slow["gradients"]["x"] == "-Infinity"
+
+
+def test_node_zero_is_on_the_path():
+    doc = evaluate("f = x * y", {"x": 1, "y": 2})
+    assert doc["nodes"][0]["label"] == "x" and all(n["on_path"] for n in doc["nodes"])
+
+
+def test_tensor_nodes_carry_their_gradients_and_constants_none():
+    doc = evaluate("f = sum(w * 2 + b)", {"w": [1.0, 2.0], "b": [0.5, 0.5]})
+    for n in doc["nodes"]:
+        if n["op"] == "const":
+            assert n["grad"] is None
+        else:
+            assert n["grad"] is not None and np.shape(n["grad"]) == tuple(n["shape"]), n
+    assert node(doc, "w")["grad"] == [2.0, 2.0]
+
+
+def test_tensor_summaries():
+    doc = evaluate("f = sum(x)", {"x": np.arange(5000.0).tolist()})
+    s = doc["inputs"][0]["value"]
+    assert s["summary"] is True and (s["min"], s["max"], s["mean"]) == (0.0, 4999.0, 2499.5)
+    assert s["finite"] is True and s["sample"] == [float(i) for i in range(16)]
+
+
+def test_max_check_flops_counts_a_run_of_zero_flops_as_one():
+    prog, values = "f = transpose(a)", {"a": np.ones((2, 3)).tolist()}  # transpose: 0 FLOPs; 2 x 6 runs
+    assert evaluate(prog, values)["flops"] == 0
+    assert evaluate(prog, values, numeric_check=True, limits=Limits(max_check_flops=12))["numeric"]["ok"]
+    with pytest.raises(Exception) as e:
+        evaluate(prog, values, numeric_check=True, limits=Limits(max_check_flops=11))
+    assert e.value.ctx["limit"] == "max_check_flops"
