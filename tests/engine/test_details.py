@@ -412,3 +412,49 @@ def test_max_check_flops_counts_a_run_of_zero_flops_as_one():
     with pytest.raises(Exception) as e:
         evaluate(prog, values, numeric_check=True, limits=Limits(max_check_flops=11))
     assert e.value.ctx["limit"] == "max_check_flops"
+
+
+# --- tensor mode: messages, positions, edge gradients, unused inputs, reasons --------------------------------
+
+def _error(program, values=None, **kw):
+    from app.engine import EngineError
+
+    with pytest.raises(EngineError) as e:
+        evaluate(program, values, **kw)
+    return e.value
+
+
+def test_shape_error_messages_name_the_op_once():
+    assert _error("f = sum(a + b)", {"a": [1.0, 2.0], "b": [1.0, 2.0, 3.0]}).msg.startswith(
+        "add: shapes (2,) and (3,) do not broadcast")
+    assert _error("f = sum(a @ b)", {"a": np.ones((2, 3)).tolist(), "b": np.ones((4, 5)).tolist()}).msg.startswith(
+        "matmul (2, 3) @ (4, 5): the inner sizes 3 and 4 differ")
+
+
+def test_tensor_errors_point_at_the_start_of_the_gate():
+    e = _error("f = sum(transpose(a) @ a)", {"a": [[1.0, 2.0, 3.0]]}, limits=Limits(max_elements=6))
+    assert e.ctx["limit"] == "max_elements" and (e.ctx["line"], e.ctx["column"]) == (1, 9)
+    e = _error("f = softmax_cross_entropy(z, [1, 7])", {"z": np.zeros((2, 5)).tolist()})
+    assert e.type == "invalid_value" and e.ctx["column"] == 5
+
+
+def test_edge_gradients_in_tensor_documents():
+    doc = evaluate("f = sum(w * 2 + b)", {"w": [1.0, 2.0], "b": [0.5, 0.5]})
+    edges = {n["op"]: n["edge_grads"] for n in doc["nodes"] if n["operands"]}
+    assert edges == {"mul": [[2.0, 2.0], None], "add": [[1.0, 1.0], [1.0, 1.0]], "sum": [[1.0, 1.0]]}
+
+
+@pytest.mark.parametrize("unused,zero", [([1.0, 2.0], [0.0, 0.0]), (1.0, 0.0)])
+def test_unused_inputs_get_zero_gradients_in_tensor_mode(unused, zero):
+    doc = evaluate("unused = a * 2\nf = sum(x * 3)", {"a": unused, "x": [1.0]})
+    assert doc["gradients"] == {"a": zero, "x": [3.0]}
+    assert node(doc, "unused")["grad"] == zero
+
+
+def test_tensor_reasons():
+    matmul = evaluate("f = sum(a @ b)", {"a": [[1e308, 1e308]], "b": [[10.0], [10.0]]})
+    assert matmul["value"] == "Infinity" and matmul["nodes"][2]["reason"].startswith("overflow")
+    div = evaluate("f = sum(a / b)", {"a": [1e308, 1.0], "b": [1e-10, 1.0]})
+    assert div["nodes"][2]["reason"] == "overflow: the result is beyond the float64 range (at element [0])"
+    scalar = evaluate("f = log(x) * ones(2)", {"x": 0.0})
+    assert scalar["nodes"][1]["reason"] == "log of zero"
