@@ -37,11 +37,10 @@ def server():
         yield server
 
 
-def record(name: str, summary: dict) -> None:
-    """This scenario's figures in a file of its own."""
+def record(name: str, result: dict) -> None:
+    """This scenario's figures in a file of its own (no file is shared between tests or xdist workers)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / f"{name}.json").write_text(json.dumps(summary, indent=2))
-    print(format_summary(name, summary.get("summary", summary)))
+    (ARTIFACTS / f"{name}.json").write_text(json.dumps(result, indent=2, default=str))
 
 
 def canonical(doc):
@@ -89,6 +88,7 @@ def test_a_room_of_100_users(server):
     samples = asyncio.run(run(server.url, users=USERS, rate=RATE, duration=DURATION, seed=SEED, keep=True))
     summary = summarize(samples, DURATION)
     record("steady", summary)
+    print(format_summary("steady", summary))
     assert check_light(samples) > 0.9 * summary["light"]["requests"]
     health = [s for s in samples if s.kind == "health"]
     assert health and not [s.error for s in health if s.error]
@@ -99,6 +99,7 @@ def test_heavy_clients_at_the_limits_do_not_break_light_ones(server):
                               keep=True))
     summary = summarize(samples, DURATION)
     record("heavy", summary)
+    print(format_summary("heavy", summary))
     for kind in ("light", "heavy", "health"):
         assert summary[kind]["errors"] == 0, (kind, summary[kind]["first_errors"])
     check_light(samples)
