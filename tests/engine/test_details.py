@@ -458,3 +458,26 @@ def test_tensor_reasons():
     assert div["nodes"][2]["reason"] == "overflow: the result is beyond the float64 range (at element [0])"
     scalar = evaluate("f = log(x) * ones(2)", {"x": 0.0})
     assert scalar["nodes"][1]["reason"] == "log of zero"
+
+
+def test_ops_metadata_matrix_rules():
+    from app.engine import ops_metadata
+
+    meta = {m["name"]: m for m in ops_metadata()}
+    assert meta["matmul"]["matrix_rule"] == "dL/dA = dL/dY @ B^T;  dL/dB = A^T @ dL/dY"
+    assert meta["add"]["matrix_rule"] is None and meta["sum"]["params"] == ["axis"]
+
+
+def test_a_class_index_equal_to_the_number_of_classes_is_refused():
+    e = _error("f = softmax_cross_entropy(z, [1, 5])", {"z": np.zeros((2, 5)).tolist()})
+    assert "class indices must be whole numbers from 0 to 4" in e.msg
+    assert evaluate("f = softmax_cross_entropy(z, [1, 4])", {"z": np.zeros((2, 5)).tolist()})["value"] == (
+        pytest.approx(math.log(5)))
+
+
+def test_optimize_takes_program_and_values_by_name_and_options_by_keyword_only():
+    from app.engine import optimize
+
+    assert optimize(program="f = x", values={"x": 1.0}, steps=1, step_size=0.5)["final"]["values"]["x"] == 1.5
+    with pytest.raises(TypeError):
+        optimize("f = x", {"x": 1}, "descent")
