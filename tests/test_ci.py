@@ -46,3 +46,35 @@ def test_every_component_ci_installs_is_read_by_the_tests():
     assert set(installed) <= set(REQUIREMENTS)
     assert "warning" not in CI  # no install failure is only warned about
     assert CI.rstrip().endswith("make test")
+
+
+SKIPPING = '''
+import pytest
+
+@pytest.mark.redis
+def test_needs_redis():
+    pytest.skip("no redis-server here")
+
+def test_plain():
+    pytest.skip("an ordinary skip")
+'''
+
+
+def run_pytest(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    (tmp_path / "test_skipping.py").write_text(SKIPPING)
+    import os
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("BACKPROP_REQUIRE_")}
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest",
+                           "--rootdir", str(tmp_path), str(tmp_path / "test_skipping.py")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**clean, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **env})
+
+
+def test_a_required_component_turns_skips_into_failures(tmp_path):
+    relaxed = run_pytest(tmp_path, {})
+    assert relaxed.returncode == 0 and "2 skipped" in relaxed.stdout, relaxed.stdout[-500:]
+    strict = run_pytest(tmp_path, {"BACKPROP_REQUIRE_REDIS": "1"})
+    assert strict.returncode == 1 and "1 failed, 1 skipped" in strict.stdout, strict.stdout[-500:]
+    assert "skipped although BACKPROP_REQUIRE_REDIS=1" in strict.stdout
