@@ -481,3 +481,22 @@ def test_optimize_takes_program_and_values_by_name_and_options_by_keyword_only()
     assert optimize(program="f = x", values={"x": 1.0}, steps=1, step_size=0.5)["final"]["values"]["x"] == 1.5
     with pytest.raises(TypeError):
         optimize("f = x", {"x": 1}, "descent")
+
+
+def test_max_total_elements_points_at_the_gate_that_crossed_it():
+    e = _error("a = ones(2, 3)\nf = sum(a)", limits=Limits(max_total_elements=6))
+    assert e.ctx["limit"] == "max_total_elements" and (e.ctx["line"], e.ctx["column"]) == (2, 5)
+
+
+def test_backward_goes_on_past_an_off_path_gate():
+    """`unused` sits between the output and t in the node order: the backward pass must carry on to x."""
+    doc = evaluate("t = x * 3\nunused = a * 2\nf = sum(t)", {"x": [1.0, 2.0], "a": [1.0, 1.0]})
+    assert doc["gradients"] == {"x": [3.0, 3.0], "a": [0.0, 0.0]}
+
+
+def test_tensor_check_rows_for_scalar_inputs():
+    doc = evaluate("f = sum(w * s)", {"w": [1.0, 2.0], "s": 0.5}, numeric_check=True)
+    row = doc["numeric"]["inputs"]["s"]
+    assert isinstance(row["numeric"], float) and row["numeric"] == pytest.approx(3.0)
+    assert row["analytic"] == 3.0 and "indices" not in row and row["note"] is None
+    assert doc["numeric"]["inputs"]["w"]["indices"] == [[0], [1]]
