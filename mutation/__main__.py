@@ -144,8 +144,9 @@ def prepare(module: str, work: Path, fresh: bool, retest: bool, timeout: float, 
             if retest:
                 con.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
     with sqlite3.connect(db) as con:
-        con.execute(f"DELETE FROM work_results WHERE output = '{OUTSIDE}'")  # a previous sample's leftovers
-        if sample:
+        if not retest:  # a previous sample's leftovers are tested now (a retest re-runs the survivors only)
+            con.execute(f"DELETE FROM work_results WHERE output = '{OUTSIDE}'")
+        if sample and not retest:
             pending = [j for (j,) in con.execute("SELECT job_id FROM work_items WHERE job_id NOT IN "
                                                  "(SELECT job_id FROM work_results)")]
             pending.sort(key=lambda j: hashlib.sha1(j.encode()).hexdigest())  # a random but repeatable sample
