@@ -144,8 +144,7 @@ def _cmd_ops(a: argparse.Namespace) -> int:
 
 
 def _cmd_serve(a: argparse.Namespace) -> int:
-    import uvicorn
-
+    from app.api.server import serve
     from app.config import get_settings
 
     s = get_settings()
@@ -153,8 +152,7 @@ def _cmd_serve(a: argparse.Namespace) -> int:
     port = a.port if a.port is not None else s.port
     workers = a.workers if a.workers is not None else s.workers
     print(f"Backprop Lab: http://{host}:{port}/  (API docs: http://{host}:{port}/docs)", flush=True)
-    uvicorn.run("app.main:app", host=host, port=port, workers=workers, log_level=a.log_level,
-                proxy_headers=True, server_header=False)
+    serve(s, host, port, workers, a.log_level)  # uvicorn with the guarded protocol (app/api/server.py)
     return 0
 
 
