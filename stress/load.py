@@ -134,8 +134,9 @@ async def send(client: httpx.AsyncClient, call: Call, kind: str, t0: float, samp
         status = response.status_code
         if status not in call.ok:
             error = f"status {status}: {response.text[:200]}"
-        elif status >= 400:
-            pass  # an allowed refusal (a limit, or "busy, retry" in time): no document to check
+        elif status >= 400:  # an allowed refusal (a limit, or "busy, retry" in time): keep what it names
+            if keep:
+                answer = digest(response.json())
         elif kind == "heavy":  # megabytes: check the shape cheaply instead of decoding
             if not response.content.startswith(b"{") or (call.expect_key is not None
                                                           and f'"{call.expect_key}":'.encode() not in response.content):

@@ -103,19 +103,23 @@ def test_heavy_clients_at_the_limits_do_not_break_light_ones(server):
     for kind in ("light", "heavy", "health"):
         assert summary[kind]["errors"] == 0, (kind, summary[kind]["first_errors"])
     check_light(samples)
-    expected = {}
-    for call in heavy_calls():  # what each heavy request must answer, from the engine in this process
-        if 422 in call.ok:
-            expected[call.name] = {"limit": call.name.removeprefix("heavy:over_")}
-        elif call.path.endswith("sweep"):
-            expected[call.name] = {"points": call.body["points"]}
+    expected = {}  # what each heavy request must answer when it is not refused as busy (503), from the engine here
+    for call in heavy_calls():
+        if call.name.startswith("heavy:over_"):
+            expected[call.name] = {422: [{"limit": call.name.removeprefix("heavy:over_")}]}
+        elif call.path.endswith("sweep"):  # done, or refused by the memory estimate
+            expected[call.name] = {200: [{"points": call.body["points"]}],
+                                   422: [{"limit": "max_total_elements"}, {"limit": "engine_memory_mb"}]}
         else:
-            expected[call.name] = {"nodes": len(compile_program(call.body["expression"]).graph)}
-    assert expected["heavy:max_nodes"]["nodes"] > 19_000
+            expected[call.name] = {200: [{"nodes": len(compile_program(call.body["expression"]).graph)}]}
+    assert expected["heavy:max_nodes"][200][0]["nodes"] > 19_000
     heavy = [s for s in samples if s.kind == "heavy"]
     assert heavy
     for s in heavy:
-        assert {k: s.answer[k] for k in expected[s.name]} == expected[s.name], (s.name, s.answer)
+        if s.status == 503:  # busy past the call's deadline: refused in time (the server's documented answer)
+            continue
+        wants = expected[s.name][s.status]
+        assert any({k: s.answer[k] for k in want} == want for want in wants), (s.name, s.status, s.answer)
     # the scenario really ran its heavy requests during the light traffic and the health probes
     assert overlapping(samples, "light", "heavy") > 0
     assert overlapping(samples, "health", "heavy") > 0
