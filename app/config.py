@@ -60,7 +60,6 @@ class Settings(BaseSettings):
     evaluate_deadline_s: float = Field(5.0, gt=0)
     optimize_deadline_s: float = Field(20.0, gt=0)
     sweep_deadline_s: float = Field(20.0, gt=0)
-    train_deadline_s: float = Field(120.0, gt=0)
     estimate_margin: float = Field(2.0, gt=0)
     """A request whose estimated work is over this many times its deadline is refused (422) before it runs."""
 
@@ -86,6 +85,14 @@ class Settings(BaseSettings):
     keep_alive_s: int = Field(5, ge=1)
     """Idle keep-alive connections are closed after this."""
 
+    # The training lab (app/api/train.py, app/datasets.py).
+    data_dir: str | None = None
+    """A directory with datasets the user has (MNIST's four IDX files); nothing is downloaded."""
+    train_deadline_s: float = Field(300.0, gt=0)
+    """Seconds a training run (or any streaming engine call) may take; then it stops and says so."""
+    train_runs: int = Field(2, ge=1)
+    """Training runs at once per app process (each in its own process); more are answered 503."""
+
     # Every engine limit, with the engine's defaults (see app/engine/limits.py).
     max_program_chars: int = Field(_LIMITS.max_program_chars, gt=0)
     max_nodes: int = Field(_LIMITS.max_nodes, gt=0)
@@ -107,6 +114,12 @@ class Settings(BaseSettings):
     max_batch: int = Field(_LIMITS.max_batch, gt=0)
     max_batch_work: int = Field(_LIMITS.max_batch_work, gt=0)
     max_document_numbers: int = Field(_LIMITS.max_document_numbers, gt=0)
+    max_train_flops: int = Field(_LIMITS.max_train_flops, gt=0)
+    max_epochs: int = Field(_LIMITS.max_epochs, gt=0)
+    max_train_samples: int = Field(_LIMITS.max_train_samples, gt=0)
+    max_csv_bytes: int = Field(_LIMITS.max_csv_bytes, gt=0)
+    max_csv_rows: int = Field(_LIMITS.max_csv_rows, gt=0)
+    max_csv_columns: int = Field(_LIMITS.max_csv_columns, gt=0)
     summary_above: int = Field(_LIMITS.summary_above, gt=0)
     """Tensors with more elements are summarized in responses (not a limit: ask for full_tensors)."""
 

@@ -34,6 +34,7 @@ from app.api.page import router as page_router
 from app.api.rooms import router as rooms_router
 from app.api.runner import pool_for
 from app.api.sweep import router as sweep_router
+from app.api.train import router as train_router
 from app.config import ROOT_DIR, Settings, get_settings
 
 TITLE = "Backprop Lab"
@@ -43,7 +44,8 @@ OPENAPI_TAGS = [
     {"name": "health", "description": "Liveness for load balancers and container health checks."},
 ]
 
-ROUTERS = [evaluate_router, optimize_router, sweep_router, meta_router, lessons_router, page_router, rooms_router]
+ROUTERS = [evaluate_router, optimize_router, sweep_router, train_router, meta_router, lessons_router, page_router,
+           rooms_router]
 """Every area's APIRouter, in the order they are included."""
 
 

@@ -38,7 +38,7 @@ class Plan:
     flops: int  # floating-point operations of one forward pass (scalar: one per gate)
     elements: int  # elements of all nodes together
     gates: int  # nodes that are neither inputs nor constants
-    key: Any  # tensor mode: the input shapes the plan was made for
+    key: Any  # tensor mode: what the backward steps depend on (the broadcast pattern of every elementwise gate)
 
     def shape(self, k: int) -> Shape:
         return () if self.shapes is None else self.shapes[k]

@@ -30,6 +30,13 @@ class Limits:
     max_batch: int = 100_000  # points in one batched evaluation
     max_batch_work: int = 50_000_000  # batched evaluation: points x graph nodes
     max_document_numbers: int = 10_000_000  # numbers a document lists (a backstop: the API bounds bytes too)
+    # training (app/engine/train.py, app/datasets.py)
+    max_train_flops: int = 100_000_000_000  # a training run: steps x FLOPs per step (x3 for backward) + evaluations
+    max_epochs: int = 1_000
+    max_train_samples: int = 100_000  # samples of a dataset (train and test splits together)
+    max_csv_bytes: int = 10_000_000  # a CSV file (the API's body limit applies first)
+    max_csv_rows: int = 100_000
+    max_csv_columns: int = 1_000
     summary_above: int = 4_096  # tensors with more elements are summarized in documents (not a limit)
 
     def __hash__(self) -> int:  # hashed per request (plan and compile-cache keys): the fields once, then kept

@@ -63,6 +63,7 @@ def plan(c, bound: dict[str, Any], limits) -> Plan:
 def _infer(g: Graph, input_shapes: tuple[Shape, ...], limits) -> Plan:
     shapes: list[Shape] = []
     flops = total = gates = 0
+    patterns: list = []  # the broadcast pattern of every elementwise gate (what its backward step depends on)
     in_shape = dict(zip(g.input_ids.values(), input_shapes, strict=True))
     for k, op in enumerate(g.op):
         if op == INPUT:
@@ -78,6 +79,8 @@ def _infer(g: Graph, input_shapes: tuple[Shape, ...], limits) -> Plan:
             except ShapeError as e:
                 raise EngineError.at("shape_error", f"{op}: {e}" if not str(e).startswith(op) else str(e),
                                      g.text, g.span[k][0], shapes=[list(s) for s in ins], op=op) from None
+            if rule.kind == "elementwise":
+                patterns.append(tuple(_pattern(s, shape) for s in ins))
             if len(shape) <= limits.max_rank and size_of(shape) <= limits.max_elements:
                 flops += rule.flops(ins, shape, p)
                 gates += 1
@@ -99,7 +102,7 @@ def _infer(g: Graph, input_shapes: tuple[Shape, ...], limits) -> Plan:
                               f"the program's values hold more than {limits.max_total_elements} elements in all",
                               **position(g.text, g.span[k][0]))
         shapes.append(shape)
-    return Plan("tensor", shapes, flops, total, gates, input_shapes)
+    return Plan("tensor", shapes, flops, total, gates, ("pattern", tuple(patterns)))
 
 
 def work(plan: Plan) -> int:
@@ -167,19 +170,31 @@ def needs_grad(g: Graph, wrt: frozenset[str] | None) -> list[bool]:
     return need
 
 
-def _reducer(in_shape: Shape, out_shape: Shape):
-    """The gradient of an operand of shape `in_shape` from the upstream of a broadcast result (None: as is)."""
+def _pattern(in_shape: Shape, out_shape: Shape) -> Any:
+    """What summing a gradient back from `out_shape` to `in_shape` depends on: not the sizes, only which
+    axes broadcast (so a training loop's smaller last batch reuses the same backward steps)."""
     if in_shape == out_shape:
         return None
     if not in_shape:
-        return lambda g: float(np.sum(g))
+        return ()
     lead = len(out_shape) - len(in_shape)
-    keep = tuple(lead + i for i, d in enumerate(in_shape) if d == 1 and out_shape[lead + i] != 1)
+    return lead, tuple(i for i, d in enumerate(in_shape) if d == 1 and out_shape[lead + i] != 1)
+
+
+def _reducer(in_shape: Shape, out_shape: Shape):
+    """The gradient of an operand of shape `in_shape` from the upstream of a broadcast result (None: as is)."""
+    pattern = _pattern(in_shape, out_shape)
+    if pattern is None:
+        return None
+    if pattern == ():
+        return lambda g: float(np.sum(g))
+    lead, keep = pattern
+    lead_axes = tuple(range(lead))
     if not keep:  # only leading axes (a row vector added to a matrix): the sum has the operand's shape
-        axes = tuple(range(lead))
-        return lambda g: g.sum(axis=axes)
-    axes = tuple(range(lead)) + keep
-    return lambda g: np.sum(g, axis=axes).reshape(in_shape)
+        return lambda g: g.sum(axis=lead_axes)
+    if not lead:
+        return lambda g: g.sum(axis=keep, keepdims=True)
+    return lambda g: g.sum(axis=lead_axes).sum(axis=keep, keepdims=True)
 
 
 def _elementwise_vjp(rule, in_shapes: list[Shape], out_shape: Shape, need: tuple[bool, ...]):

@@ -190,7 +190,7 @@ def test_an_answer_over_max_response_bytes_is_refused_not_sent():
 def test_the_limits_endpoint_shows_this_servers_settings():
     default = make_client().get("/api/v1/limits").json()
     assert default["engine"] == {name: getattr(Limits(), name) for name in Settings.engine_limit_names()}
-    assert default["deadlines_s"] == {"evaluate": 5.0, "optimize": 20.0, "sweep": 20.0, "train": 120.0}
+    assert default["deadlines_s"] == {"evaluate": 5.0, "optimize": 20.0, "sweep": 20.0, "train": 300.0}
     assert default["max_body_bytes"] == 1024 * 1024 and default["max_response_bytes"] == 16 * 2**20
     custom = make_client(max_nodes=7, evaluate_deadline_s=2.5, max_response_bytes=1000).get("/api/v1/limits").json()
     assert custom["engine"]["max_nodes"] == 7
