@@ -136,9 +136,11 @@ export function parseTensorText(text) {
 }
 
 // ---- colour ------------------------------------------------------------------------------------
-// Diverging blue (negative) - white (0) - orange (positive), symmetric around 0, so it never
-// competes with the page's green (values) and red (gradients).
-const NEG = [37, 99, 235], POS = [234, 88, 12], MID = [255, 255, 255];
+// Diverging purple (negative) - white (0) - green (positive), symmetric around 0 (the ends of
+// ColorBrewer's colour-blind safe PRGn), so it never competes with the page's teal (values) and
+// red-orange (gradients).
+export const NEG = [118, 42, 131], POS = [27, 120, 55];
+const MID = [255, 255, 255];
 
 export function heatColor(x, absmax) {
   if (!Number.isFinite(x)) return "#1c2430";

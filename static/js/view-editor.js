@@ -1,5 +1,7 @@
 // The program editor: a textarea with a line-number gutter and an error caret drawn under the
 // character at the line/column the API reports.
+import { t } from "./strings.js";
+
 const LINE_H = 20, PAD_X = 10, PAD_Y = 8;
 
 export function createEditor({ textarea, gutter, overlay, errorBox, onChange }) {
@@ -62,7 +64,7 @@ export function createEditor({ textarea, gutter, overlay, errorBox, onChange }) 
     }
     errorBox.hidden = false;
     const head = document.createElement("div");
-    const where = error.line ? `line ${error.line}, column ${error.column}: ` : "";
+    const where = error.line ? t("editor.where", { line: error.line, column: error.column }) : "";
     head.textContent = `${where}${error.msg}`;
     head.dataset.testid = "error-message";
     errorBox.replaceChildren(head);
@@ -74,7 +76,7 @@ export function createEditor({ textarea, gutter, overlay, errorBox, onChange }) 
     if (error.kept) {
       const k = document.createElement("span");
       k.className = "kept";
-      k.textContent = "The circuit shows the last program that worked.";
+      k.textContent = t("editor.kept");
       errorBox.appendChild(k);
     }
   }

@@ -2,6 +2,7 @@
 // and one of the gradient (SVG rects, diverging colour scale), or min/mean/max lines for a
 // summarized tensor; and the hover tooltip that reads the numbers under the pointer. View only.
 import { fmt, fmtFull } from "./format.js";
+import { t } from "./strings.js";
 import { at, blockValues, cardGeom, fmtShape, HEAT, heatColor, isSummary, shapeText, stats } from "./tensor.js";
 
 const SVGNS = "http://www.w3.org/2000/svg";
@@ -110,15 +111,15 @@ export function bindTooltip(svgNode, tip, { nodeOf, nameOf, gradShown, outputNam
     lv.className = "tip-v";
     lv.dataset.testid = "tip-value";
     lv.dataset.value = String(value);
-    lv.textContent = `value ${fmtFull(value)}`;
+    lv.textContent = t("tip.value", { v: fmtFull(value) });
     const lg = document.createElement("div");
     lg.className = "tip-g";
     lg.dataset.testid = "tip-grad";
-    if (grad === null) lg.textContent = "constant: no gradient";
+    if (grad === null) lg.textContent = t("tip.constant");
     else if (gradShown(id)) {
       lg.dataset.value = String(grad);
       lg.textContent = `∂${outputName()}/∂· ${fmtFull(grad)}`;
-    } else lg.textContent = "gradient: after the backward pass";
+    } else lg.textContent = t("tip.later");
     tip.replaceChildren(head, lv, lg);
     tip.dataset.row = String(r);
     tip.dataset.col = String(c);
