@@ -135,11 +135,13 @@ export function createCircuitView(svgNode, opts = {}) {
   function fitTransform() {
     const r = svgNode.getBoundingClientRect();
     const b = bounds();
-    const m = present ? 10 : 14; // margin in screen pixels
+    // room for what floats over the circuit: the status line and zoom buttons above, the legend below
+    const m = { top: 40, bottom: 38, left: 10, right: 10 };
     const cw = b.x1 - b.x0, ch = b.y1 - b.y0;
-    const k = Math.max(0.005, Math.min((r.width - 2 * m) / cw, (r.height - 2 * m) / ch, fitCap));
-    const x = (r.width - cw * k) / 2 - b.x0 * k;
-    const y = (r.height - ch * k) / 2 - b.y0 * k;
+    const aw = Math.max(20, r.width - m.left - m.right), ah = Math.max(20, r.height - m.top - m.bottom);
+    const k = Math.max(0.005, Math.min(aw / cw, ah / ch, fitCap));
+    const x = m.left + (aw - cw * k) / 2 - b.x0 * k;
+    const y = m.top + (ah - ch * k) / 2 - b.y0 * k;
     return d3.zoomIdentity.translate(x, y).scale(k);
   }
 
