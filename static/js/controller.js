@@ -15,7 +15,7 @@
 import { api, ApiError, decodeNumbers, evaluateReconciled } from "./api.js";
 import * as busy from "./busy.js";
 import { displayGraph, findByKey, groupsOf, nodeKey, resolveFolds, subexpressionGroup } from "./groups.js";
-import { structureKey, structureOf } from "./layout.js";
+import { structureKey, structureOf, unpackLayout } from "./layout.js";
 import { buildSchedule } from "./schedule.js";
 import {
   bus, DEFAULT_PROGRAM, DEFAULT_VALUES, decodeTree, fromHash, snapshot, state, writeHashNow, writeHashSoon,
@@ -53,11 +53,12 @@ export function createController() {
   function startWorker(fastOnly = false) {
     worker = new Worker(`/static/js/layout-worker.js${fastOnly ? "?fast" : ""}`, { type: "module" });
     worker.onmessage = (ev) => {
-      const { key, layout, error, ms, engine } = ev.data;
+      const { key, packed, error, ms, engine } = ev.data;
       const p = pending.get(key);
       if (!p) return;
       pending.delete(key);
       clearTimeout(p.timer);
+      const layout = packed ? unpackLayout(packed, p.structure) : null;
       if (layout) {
         layoutCache.set(key, layout);
         if (layoutCache.size > 40) layoutCache.delete(layoutCache.keys().next().value);
@@ -78,7 +79,7 @@ export function createController() {
         pending.get(key).waiters.push({ resolve, reject });
         return;
       }
-      const entry = { waiters: [{ resolve, reject }], timer: null };
+      const entry = { waiters: [{ resolve, reject }], timer: null, structure };
       pending.set(key, entry);
       worker.postMessage({ key, structure, engine });
       if (engine === "dot") {
@@ -89,11 +90,10 @@ export function createController() {
           pending.clear();
           startWorker(true);
           for (const [k, e] of waiting) {
-            pending.set(k, { waiters: e.waiters, timer: null });
-            worker.postMessage({ key: k, structure: k === key ? structure : e.structure, engine: "fast" });
+            pending.set(k, { waiters: e.waiters, timer: null, structure: e.structure });
+            worker.postMessage({ key: k, structure: e.structure, engine: "fast" });
           }
         }, DOT_DEADLINE_MS);
-        entry.structure = structure;
       }
     });
     return busy.track(promise, "layout");
@@ -115,6 +115,7 @@ export function createController() {
     evalAbort = new AbortController();
     const program = state.program;
     const end = busy.begin("evaluate");
+    const t0 = performance.now();
     try {
       const { doc, values } = await evaluateReconciled(program, state.values,
         { bases: state.bases, memory, numericCheck: state.numericCheck, signal: evalAbort.signal });
@@ -132,7 +133,9 @@ export function createController() {
       Object.assign(memory, keep);
       state.error = null;
       editor.showError(null);
-      await showDocument(doc, { fit, pos, seq });
+      const evalMs = performance.now() - t0;
+      const timings = await showDocument(doc, { fit, pos, seq });
+      if (timings) ctx.lastTimings = { ...timings, evalMs };
     } catch (err) {
       if (err.name === "AbortError" || seq !== evalSeq) return;
       showError(err);
@@ -160,6 +163,7 @@ export function createController() {
 
   // Draw a document: same structure -> numbers change in place; new structure -> layout + render.
   async function showDocument(doc, { fit = false, pos = null, seq = null, force = false } = {}) {
+    const tStart = performance.now();
     const sched = buildSchedule(doc, state.ops);
     const total = sched.steps.length;
     const folds = resolveFolds(doc, state.folded);
@@ -167,7 +171,7 @@ export function createController() {
     const display = displayGraph(doc, folds);
     const key = structureKey(doc.nodes, doc.output_id, `${state.folded.join("|")}|${state.present ? "P" : ""}`);
     const programChanged = !state.doc || state.doc.program !== doc.program;
-    const timings = { nodes: doc.nodes.length, layoutMs: 0, drawMs: 0 };
+    const timings = { nodes: doc.nodes.length, layoutMs: 0, drawMs: 0, prepMs: performance.now() - tStart };
     const selectedBefore = state.selected;
     if (!force && key === state.structureKey && state.layout) {
       state.doc = doc;
@@ -213,9 +217,11 @@ export function createController() {
       + (timings.layoutMs ? t("status.timings", { layout: Math.round(timings.layoutMs), draw: Math.round(timings.drawMs),
         engine: timings.engine === "fast" ? t("status.engineFast") : "Graphviz" }) : "")
       + (st.big && circuit.getTransform().k < 0.55 ? t("status.zoomIn") : "");
+    const tPanels = performance.now();
     inputsView.update(doc, { selected: state.selected, rebuild: !!timings.rebuilt });
     renderPanelInspector();
     bus.emit("doc", { doc, sched, rebuilt: !!timings.rebuilt, programChanged, timings });
+    timings.panelsMs = performance.now() - tPanels;
     if (selectedBefore !== state.selected) bus.emit("select", { id: state.selected });
     writeHashSoon();
     return timings;

@@ -1,5 +1,8 @@
 // Geometry helpers shared by the layouts (worker), the label placer and the canvas overview.
-// An edge's shape is a cubic Bezier chain: pts = [[x, y], c1, c2, p1, c1, c2, p2, ...]. Pure.
+// An edge's shape is a cubic Bezier chain. Layouts store it flat, e.p = [x0, y0, c1x, c1y, c2x, c2y,
+// x1, y1, ...] plus the point where it meets the target's outline (e.ex, e.ey): one array per edge
+// crosses from the worker quickly. pairsOf(e) and edgeD(e) give the [[x, y], ...] form and the SVG
+// path on demand (memoized: only edges that get drawn in SVG or labelled pay for them). Pure.
 
 export function cubicAt(p0, p1, p2, p3, t) {
   const u = 1 - t;
@@ -100,4 +103,29 @@ export class RectGrid {
     });
     return hit;
   }
+}
+
+export function flatten(pts) {
+  const out = new Array(pts.length * 2);
+  for (let i = 0; i < pts.length; i++) {
+    out[2 * i] = pts[i][0];
+    out[2 * i + 1] = pts[i][1];
+  }
+  return out;
+}
+
+export function pairsOf(e) {
+  if (e.pts) return e.pts;
+  const p = e.p, out = [];
+  for (let i = 0; i < p.length; i += 2) out.push([p[i], p[i + 1]]);
+  e.pts = out;
+  return out;
+}
+
+export function edgeD(e) {
+  if (e.d) return e.d;
+  const p = e.p, n = p.length;
+  const moved = e.ex !== undefined && (e.ex !== p[n - 2] || e.ey !== p[n - 1]);
+  e.d = pathD(pairsOf(e), moved ? [e.ex, e.ey] : null);
+  return e.d;
 }

@@ -9,7 +9,7 @@
 //   kind "value" | "grad" place along request.edge (value on the upper side, grad on the lower);
 //   "fork" | "reason" below request.node; "name" above it; "fixed" exactly at request.at.
 // returns {placed: Map key -> {x, y, w, h, text, leader, abbreviated, hidden}, bounds}
-import { RectGrid, sample, splinePoint } from "./geometry.js";
+import { pairsOf, RectGrid, sample, splinePoint } from "./geometry.js";
 
 const FRACTIONS = [0.32, 0.44, 0.22, 0.56, 0.68, 0.14, 0.8];
 
@@ -33,7 +33,7 @@ export function placeLabels(layout, requests, measure, { obstacles = [], prev = 
   }
   if (edgesSoft) {
     for (const [id, e] of Object.entries(layout.edges)) {
-      const line = sample(e.pts, 5);
+      const line = sample(pairsOf(e), 5);
       for (let i = 1; i < line.length; i++) {
         const a = line[i - 1], b = line[i];
         soft.add({ x0: Math.min(a[0], b[0]) - 1, y0: Math.min(a[1], b[1]) - 1, x1: Math.max(a[0], b[0]) + 1,

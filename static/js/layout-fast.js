@@ -7,7 +7,7 @@
 //
 // wrapBands() folds a very wide layout (any engine) into bands stacked top to bottom, like lines
 // of text, so a long program's overview is not a thin line.
-import { endOnOutline, f1, pathD } from "./geometry.js";
+import { endOnOutline, f1 } from "./geometry.js";
 import { nodeSize } from "./layout.js";
 
 export function fastLayout(structure, opts = {}) {
@@ -150,16 +150,15 @@ export function edgeGeometry(e, s, t, ports) {
   const forward = tx > sx + 10;
   const dx = forward ? Math.max(24, (tx - sx) * 0.45) : 90;
   const bend = forward ? 0 : (py - sy) * 0.25;
-  const pts = [[f1(sx), f1(sy)], [f1(sx + dx), f1(sy + bend)], [f1(tx - dx), f1(py - bend)], [f1(tx), f1(py)]];
-  const last = pts[3];
-  const end = endOnOutline(t, last);
-  return { source: e.source, target: e.target, port: e.port, pts, end: [f1(end[0]), f1(end[1])],
-    d: pathD(pts, end !== last ? end : null) };
+  const end = endOnOutline(t, [tx, py]);
+  return { source: e.source, target: e.target, port: e.port,
+    p: [f1(sx), f1(sy), f1(sx + dx), f1(sy + bend), f1(tx - dx), f1(py - bend), f1(tx), f1(py)],
+    ex: f1(end[0]), ey: f1(end[1]) };
 }
 
 // Fold a wide layout into bands (rows) when it is far wider than `aspect`. Nodes keep their order
 // inside a band; an edge inside a band moves with it, an edge between bands is redrawn as one
-// curve. Returns the layout unchanged when it is not much wider than the target.
+// curve. Works in place; returns the layout (unchanged when it is not much wider than the target).
 export function wrapBands(layout, structure, aspect = 1.6) {
   const ids = Object.keys(layout.nodes);
   const W = layout.width, H = layout.height;
@@ -170,38 +169,41 @@ export function wrapBands(layout, structure, aspect = 1.6) {
   const bandGap = 60;
   const left = new Array(b).fill(Infinity);
   const right = new Array(b).fill(-Infinity);
+  const band = new Map();
   for (const id of ids) {
     const n = layout.nodes[id];
     const k = bandOf(n.x);
+    band.set(id, k);
     left[k] = Math.min(left[k], n.x - n.w / 2);
     right[k] = Math.max(right[k], n.x + n.w / 2);
   }
   const dx = left.map((l) => (Number.isFinite(l) ? 20 - l : 0));
   const dy = Array.from({ length: b }, (_, k) => k * (H + bandGap));
-  const nodes = {};
-  const band = {};
   for (const id of ids) {
     const n = layout.nodes[id];
-    const k = bandOf(n.x);
-    band[id] = k;
-    nodes[id] = { ...n, x: f1(n.x + dx[k]), y: f1(n.y + dy[k]) };
+    const k = band.get(id);
+    n.x = f1(n.x + dx[k]);
+    n.y = f1(n.y + dy[k]);
   }
   const ports = new Map(structure.nodes.map((n) => [String(n.id), n.ports || 1]));
-  const edges = {};
   for (const [id, e] of Object.entries(layout.edges)) {
-    const ks = band[e.source], kt = band[e.target];
+    const ks = band.get(String(e.source)), kt = band.get(String(e.target));
     if (ks === kt) {
-      const m = (p) => [f1(p[0] + dx[ks]), f1(p[1] + dy[ks])];
-      const pts = e.pts.map(m);
-      const end = m(e.end);
-      const last = pts[pts.length - 1];
-      const moved = end[0] !== last[0] || end[1] !== last[1];
-      edges[id] = { ...e, pts, end, d: pathD(pts, moved ? end : null) };
+      const p = e.p;
+      for (let i = 0; i < p.length; i += 2) {
+        p[i] = f1(p[i] + dx[ks]);
+        p[i + 1] = f1(p[i + 1] + dy[ks]);
+      }
+      e.ex = f1(e.ex + dx[ks]);
+      e.ey = f1(e.ey + dy[ks]);
     } else {
-      edges[id] = edgeGeometry(e, nodes[e.source], nodes[e.target], ports.get(String(e.target)) || 1);
+      layout.edges[id] = edgeGeometry(e, layout.nodes[e.source], layout.nodes[e.target], ports.get(String(e.target)) || 1);
     }
   }
   let width = 0;
   for (let k = 0; k < b; k++) if (Number.isFinite(right[k])) width = Math.max(width, right[k] + dx[k] + 20);
-  return { ...layout, width, height: b * H + (b - 1) * bandGap, nodes, edges, bands: b };
+  layout.width = width;
+  layout.height = b * H + (b - 1) * bandGap;
+  layout.bands = b;
+  return layout;
 }

@@ -2,7 +2,7 @@
 // description from the graph *structure* and turn Graphviz's json0 output into plain geometry.
 // No DOM, no values: a layout depends only on structure, so it can be cached by structureKey().
 // In tensor mode shapes are structure too (a tensor node's card is sized by its shape).
-import { endOnOutline, f1, pathD } from "./geometry.js";
+import { endOnOutline, f1, flatten } from "./geometry.js";
 import { cardGeom, isSummary, isTensorShape, shapeText } from "./tensor.js";
 
 export const SIZES = {
@@ -152,7 +152,7 @@ function parsePoints(pos) {
 }
 
 // Convert Graphviz json0 output into {width, height, nodes: {id: {x,y,w,h,shape}},
-// edges: {id: {source, target, pts, end, d}}} with y pointing down (SVG convention).
+// edges: {id: {source, target, port, p, ex, ey}}} with y pointing down (SVG convention).
 export function parseLayout(json, structure) {
   const bb = json.bb.split(",").map(Number);
   const H = bb[3];
@@ -171,10 +171,57 @@ export function parseLayout(json, structure) {
     const se = byId.get(e.id);
     if (!se) continue;
     const pts = parsePoints(e.pos).map(([x, y]) => [f1(x), f1(H - y)]);
-    const last = pts[pts.length - 1];
-    const end = endOnOutline(nodes[se.target], last);
-    edges[se.id] = { source: se.source, target: se.target, port: se.port, pts, end: [f1(end[0]), f1(end[1])],
-      d: pathD(pts, end !== last ? end : null) };
+    const end = endOnOutline(nodes[se.target], pts[pts.length - 1]);
+    edges[se.id] = { source: se.source, target: se.target, port: se.port, p: flatten(pts), ex: f1(end[0]), ey: f1(end[1]) };
   }
   return { width: bb[2], height: H, nodes, edges, engine: "dot" };
+}
+
+// ---- transfer: a layout crosses from the worker as typed arrays (moved, not copied), then becomes
+// plain objects again here; a 20,000-node layout as objects took longer to clone than to compute.
+const SHAPES = ["gate", "input", "const", "tensor", "group"];
+
+export function packLayout(layout, structure) {
+  const N = structure.nodes.length, E = structure.edges.length;
+  const geo = new Float64Array(4 * N);
+  const shape = new Uint8Array(N);
+  structure.nodes.forEach((n, i) => {
+    const g = layout.nodes[n.id];
+    geo.set([g.x, g.y, g.w, g.h], 4 * i);
+    shape[i] = SHAPES.indexOf(g.shape);
+  });
+  let total = 0;
+  for (const e of structure.edges) total += layout.edges[e.id] ? layout.edges[e.id].p.length : 0;
+  const pts = new Float64Array(total);
+  const off = new Int32Array(E + 1);
+  const ends = new Float64Array(2 * E);
+  let k = 0;
+  structure.edges.forEach((e, i) => {
+    off[i] = k;
+    const g = layout.edges[e.id];
+    if (!g) return;
+    pts.set(g.p, k);
+    k += g.p.length;
+    ends[2 * i] = g.ex;
+    ends[2 * i + 1] = g.ey;
+  });
+  off[E] = k;
+  const meta = { width: layout.width, height: layout.height, engine: layout.engine, bands: layout.bands || 1,
+    layers: layout.layers || null };
+  return { meta, geo, shape, pts, off, ends, transfer: [geo.buffer, shape.buffer, pts.buffer, off.buffer, ends.buffer] };
+}
+
+export function unpackLayout(packed, structure) {
+  const { meta, geo, shape, pts, off, ends } = packed;
+  const nodes = {};
+  structure.nodes.forEach((n, i) => {
+    nodes[n.id] = { x: geo[4 * i], y: geo[4 * i + 1], w: geo[4 * i + 2], h: geo[4 * i + 3], shape: SHAPES[shape[i]] };
+  });
+  const edges = {};
+  structure.edges.forEach((e, i) => {
+    if (off[i + 1] === off[i]) return;
+    edges[e.id] = { source: e.source, target: e.target, port: e.port, p: pts.subarray(off[i], off[i + 1]),
+      ex: ends[2 * i], ey: ends[2 * i + 1] };
+  });
+  return { ...meta, nodes, edges };
 }

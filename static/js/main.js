@@ -44,6 +44,8 @@ window.backpropLab = {
   pause: () => ctx.pause(),
   setSpeed: (s) => ctx.setSpeed(s),
   circuitStats: () => ctx.circuit.stats(),
+  lastTimings: () => ctx.lastTimings || {},
+  focusNode: (id) => ctx.circuit.focusNode(id),
   fold: (key) => ctx.fold(key),
   unfold: (key) => ctx.unfold(key),
 };

@@ -5,6 +5,7 @@
 // nodes in view once they are big enough to read (a window, rebuilt as the view moves).
 // View only: it never calls the API and never orders nodes itself.
 import { debouncer } from "./busy.js";
+import { edgeD, pairsOf } from "./geometry.js";
 import { fmt, fmtFull, raw } from "./format.js";
 import { placeLabels } from "./labels.js";
 import { cardTitle, SIZES } from "./layout.js";
@@ -262,7 +263,7 @@ export function createCircuitView(svgNode, opts = {}) {
       if (!geo) continue;
       const g = el("g", { class: "edge", "data-edge-id": e.id, "data-source": e.origSource, "data-target": e.origTarget }, edgeFrag);
       const title = el("title", {}, g);
-      const line = el("path", { class: "edge-line", d: geo.d, "marker-end": "url(#arrow)" }, g);
+      const line = el("path", { class: "edge-line", d: edgeD(geo), "marker-end": "url(#arrow)" }, g);
       edgeEls.set(e.id, { g, line, title, value: null, grad: null, pill: null, name: null, leaders: [], geo, e });
     }
     const outId = display.rep[doc.output_id];
@@ -272,7 +273,8 @@ export function createCircuitView(svgNode, opts = {}) {
       const g = el("g", { class: "edge output-edge", "data-edge-id": "out" }, edgeFrag);
       const title = el("title", {}, g);
       const line = el("path", { class: "edge-line", d: `M${x0},${out.y}L${x1},${out.y}`, "marker-end": "url(#arrow)" }, g);
-      edgeEls.set("out", { g, line, title, value: null, grad: null, pill: null, name: null, leaders: [], geo: { d: `M${x0},${out.y}L${x1},${out.y}`, pts: [[x0, out.y], [x0 + 20, out.y], [x1 - 20, out.y], [x1, out.y]] }, stub: { x0, x1, y: out.y } });
+      const stubGeo = { p: [x0, out.y, x0 + 20, out.y, x1 - 20, out.y, x1, out.y] };
+      edgeEls.set("out", { g, line, title, value: null, grad: null, pill: null, name: null, leaders: [], geo: stubGeo, stub: { x0, x1, y: out.y } });
     }
     gEdges.node().appendChild(edgeFrag);
 
@@ -467,7 +469,7 @@ export function createCircuitView(svgNode, opts = {}) {
     for (const e of sched.edges) {
       const x = edgeEls.get(e.id);
       if (!x || !x.e) continue;
-      const edge = { id: e.id, pts: x.geo.pts };
+      const edge = { id: e.id, pts: pairsOf(x.geo) };
       reqs.push({ key: `v:${e.id}`, kind: "value", text: valueLabel(e.value), alts: isTensorValue(e.value) ? [] : shorter(valueLabel, e.value),
         size: fontSize("value"), edge, pair: `g:${e.id}` });
       reqs.push({ key: `g:${e.id}`, kind: "grad", text: gradLabel(e.grad), alts: isTensorValue(e.grad) ? [] : shorter(gradLabel, e.grad),
@@ -648,7 +650,7 @@ export function createCircuitView(svgNode, opts = {}) {
   // A coloured stroke grows along the edge (forward: source to target; backward: the reverse)
   // and a marker carries the number: a dot forward, a diamond backward (shape, not only colour).
   function flow(e, dir) {
-    const p = gFlows.append("path").attr("class", `edge-flow ${dir}`).attr("d", e.geo.d);
+    const p = gFlows.append("path").attr("class", `edge-flow ${dir}`).attr("d", edgeD(e.geo));
     const node = p.node();
     const L = node.getTotalLength();
     const dur = Math.max(120, stepMs * 0.8);
@@ -723,8 +725,9 @@ export function createCircuitView(svgNode, opts = {}) {
       const grp = display.groupOf.get(id);
       if (onSelect) onSelect(grp ? grp.head : id);
     } else if (key === "Escape") {
-      ev.target.blur();
+      leaving = true;
       svgNode.focus({ preventScroll: true });
+      leaving = false;
     } else if (key === "+" || key === "-") {
       if (onFold) onFold(id, display.groupOf.get(id)?.key ?? null, key === "+" ? "unfold" : "fold");
     } else return;
@@ -734,10 +737,12 @@ export function createCircuitView(svgNode, opts = {}) {
 
   // Tab into the circuit: the selected node, else the first input.
   svgNode.setAttribute("tabindex", "0");
+  let leaving = false; // Escape puts the focus on the circuit itself, where arrows step the animation
   svgNode.addEventListener("focus", (ev) => {
-    if (!display || (ev.relatedTarget && svgNode.contains(ev.relatedTarget))) return;
+    if (!display || leaving || (ev.relatedTarget && svgNode.contains(ev.relatedTarget))) return;
     const start = selected !== null ? display.rep[selected] : display.nodes[0];
-    if (start !== undefined) focusNode(start);
+    // (moving the focus from inside the svg's own focus event does not take; do it right after)
+    if (start !== undefined) queueMicrotask(() => focusNode(start));
   });
 
   return {

@@ -21,18 +21,29 @@ export function createEditor({ textarea, gutter, overlay, errorBox, onChange }) 
     return w || 8.4;
   }
 
+  // Line numbers as three text runs (before, the error line, after): a 20,000-line program costs
+  // one text node, not 20,000 elements.
+  let shownLines = -1, shownErr = -2;
   function renderGutter() {
-    const n = textarea.value.split("\n").length;
+    let n = 1;
+    for (let i = textarea.value.indexOf("\n"); i >= 0; i = textarea.value.indexOf("\n", i + 1)) n++;
     const errLine = error && error.line ? error.line : -1;
-    gutter.replaceChildren();
-    for (let i = 1; i <= n; i++) {
-      const d = document.createElement("div");
-      d.textContent = String(i);
-      if (i === errLine) d.className = "err";
-      gutter.appendChild(d);
+    if (n !== shownLines || errLine !== shownErr) {
+      shownLines = n;
+      shownErr = errLine;
+      const nums = (a, b) => Array.from({ length: Math.max(0, b - a + 1) }, (_, k) => a + k).join("\n");
+      const parts = [];
+      if (errLine >= 1 && errLine <= n) {
+        if (errLine > 1) parts.push(document.createTextNode(nums(1, errLine - 1) + "\n"));
+        const e = document.createElement("span");
+        e.className = "err";
+        e.textContent = String(errLine);
+        parts.push(e);
+        if (errLine < n) parts.push(document.createTextNode("\n" + nums(errLine + 1, n)));
+      } else parts.push(document.createTextNode(nums(1, n)));
+      gutter.replaceChildren(...parts);
     }
     gutter.scrollTop = textarea.scrollTop;
-    gutter.style.paddingTop = `${PAD_Y}px`;
   }
 
   function renderOverlay() {

@@ -86,15 +86,16 @@ export function createOverview(canvas, minimap, { onPan } = {}) {
     ctx.strokeStyle = COLORS.edge;
     ctx.globalAlpha = t.k > 0.2 ? 0.9 : 0.45;
     ctx.beginPath();
-    for (const e of Object.values(layout.edges)) {
-      const p = e.pts;
-      const a = p[0], b = e.end;
-      if (Math.max(a[0], b[0]) < vx0 || Math.min(a[0], b[0]) > vx1 || Math.max(a[1], b[1]) < vy0 || Math.min(a[1], b[1]) > vy1) continue;
-      ctx.moveTo(a[0], a[1]);
+    for (const id in layout.edges) {
+      const e = layout.edges[id];
+      const p = e.p;
+      const ax = p[0], ay = p[1], bx = e.ex, by = e.ey;
+      if ((ax > bx ? ax : bx) < vx0 || (ax < bx ? ax : bx) > vx1 || (ay > by ? ay : by) < vy0 || (ay < by ? ay : by) > vy1) continue;
+      ctx.moveTo(ax, ay);
       if (curves) {
-        for (let i = 1; i + 2 < p.length; i += 3) ctx.bezierCurveTo(p[i][0], p[i][1], p[i + 1][0], p[i + 1][1], p[i + 2][0], p[i + 2][1]);
-        ctx.lineTo(b[0], b[1]);
-      } else ctx.lineTo(b[0], b[1]);
+        for (let i = 2; i + 5 < p.length; i += 6) ctx.bezierCurveTo(p[i], p[i + 1], p[i + 2], p[i + 3], p[i + 4], p[i + 5]);
+      }
+      ctx.lineTo(bx, by);
     }
     ctx.stroke();
     ctx.globalAlpha = 1;
@@ -186,9 +187,10 @@ export function createOverview(canvas, minimap, { onPan } = {}) {
       o.strokeStyle = "rgba(120,130,150,0.35)";
       o.lineWidth = 1 / g.s;
       o.beginPath();
-      for (const e of Object.values(layout.edges)) {
-        o.moveTo(e.pts[0][0], e.pts[0][1]);
-        o.lineTo(e.end[0], e.end[1]);
+      for (const id in layout.edges) {
+        const e = layout.edges[id];
+        o.moveTo(e.p[0], e.p[1]);
+        o.lineTo(e.ex, e.ey);
       }
       o.stroke();
       o.fillStyle = "#44506a";

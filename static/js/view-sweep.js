@@ -37,7 +37,7 @@ export function mountSweep(ctx) {
     const status = $("sweep-status");
     if (abort) abort.abort();
     const mySeq = ++seq;
-    if (!doc) return;
+    if (!doc || !doc.program) return; // a document shown without its program (benchmarks) cannot be swept
     const names = scalarInputs(doc);
     const v = names.includes(variable) ? variable : null;
     if (!v) {

@@ -16,10 +16,14 @@ export function mountTraining(ctx) {
   let path = [];          // optimizer path for the contour: [[x, y], ...]
   let contour = null;     // {program, vars, domain, grid}
   let contourSeq = 0;
+  let contourAbort = null;
+  const contourLater = busy.debouncer("contour-debounce");
 
   // ---- reset: nothing carries over to a new program ------------------------------------------
   function reset() {
     cancelAnim();
+    contourLater.cancel();
+    if (contourAbort) contourAbort.abort();
     runSeq++;
     path = [];
     contour = null;
@@ -162,7 +166,7 @@ export function mountTraining(ctx) {
 
   // ---- contour plot (two scalar inputs) -------------------------------------------------------
   function contourVars(doc) {
-    if (!doc || typeof doc.value !== "number") return null;
+    if (!doc || !doc.program || typeof doc.value !== "number") return null;
     const scalars = doc.inputs.filter((i) => !isTensorShape(i.shape) && typeof i.value === "number");
     return doc.inputs.length === 2 && scalars.length === 2 ? [scalars[0].name, scalars[1].name] : null;
   }
@@ -205,6 +209,8 @@ export function mountTraining(ctx) {
     }
     const domain = wantedDomain(doc, two);
     const seq = ++contourSeq;
+    if (contourAbort) contourAbort.abort();
+    const abort = (contourAbort = new AbortController());
     const end = busy.begin("contour");
     try {
       const rows = Array.from({ length: GRID_Y }, (_, j) => domain.y0 + ((domain.y1 - domain.y0) * j) / (GRID_Y - 1));
@@ -214,7 +220,8 @@ export function mountTraining(ctx) {
       const worker = async () => {
         while (next < rows.length) {
           const j = next++;
-          const res = await api.sweep(doc.program, { ...base, [two[1]]: rows[j] }, two[0], domain.x0, domain.x1, GRID_X);
+          const res = await api.sweep(doc.program, { ...base, [two[1]]: rows[j] }, two[0], domain.x0, domain.x1, GRID_X,
+            abort.signal);
           if (seq !== contourSeq) return;
           res.ys.forEach((v, i) => { grid[j * GRID_X + i] = v; });
         }
@@ -224,7 +231,7 @@ export function mountTraining(ctx) {
       contour = { program: doc.program, vars: two, domain, grid };
       paintContour();
     } catch (err) {
-      if (seq === contourSeq) $("contour-status").textContent = err.message;
+      if (seq === contourSeq && err.name !== "AbortError") $("contour-status").textContent = err.message;
     } finally {
       end();
     }
@@ -263,9 +270,13 @@ export function mountTraining(ctx) {
     if (programChanged && doc.program !== presetProgram) reset();
     if (doc.program !== presetProgram) presetProgram = null;
     updateTrainVars();
+    // the grid costs one sweep per row: wait until the program has settled (a fast run through the
+    // presets sends none)
     if (contourVars(state.doc)) {
-      if (!anim) ensureContour();
+      if (!anim) contourLater.run(() => ensureContour(), contour && contour.program === state.doc.program ? 0 : 350);
     } else {
+      contourLater.cancel();
+      if (contourAbort) contourAbort.abort();
       $("contour-box").hidden = true;
     }
   });

@@ -101,7 +101,9 @@ def browser():
 
 
 class PageProblems:
-    """Console errors, uncaught exceptions, failed requests and HTTP errors seen by a page."""
+    """Console errors, uncaught exceptions, failed requests and HTTP errors seen by a page. A request
+    the page cancelled itself (net::ERR_ABORTED: a newer program or a new grid replaced it) is not a
+    problem."""
 
     def __init__(self, page):
         self.console: list[str] = []
@@ -110,7 +112,7 @@ class PageProblems:
         self.http: list[str] = []
         page.on("console", lambda m: m.type == "error" and self.console.append(m.text))
         page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.on("requestfailed", lambda r: self.failed.append(f"{r.url} {r.failure}"))
+        page.on("requestfailed", lambda r: "ERR_ABORTED" not in str(r.failure) and self.failed.append(f"{r.url} {r.failure}"))
         page.on("response", lambda r: r.status >= 400 and self.http.append(f"{r.status} {r.url}"))
 
     def all(self) -> list[str]:
