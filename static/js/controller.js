@@ -212,11 +212,9 @@ export function createController() {
     circuit.setSelected(state.selected);
     document.body.classList.toggle("tensor-mode", doc.mode === "tensor");
     $("legend-tensor").hidden = doc.mode !== "tensor";
-    const st = circuit.stats();
     $("stage-status").textContent = t("status.nodes", { n: doc.nodes.length })
       + (timings.layoutMs ? t("status.timings", { layout: Math.round(timings.layoutMs), draw: Math.round(timings.drawMs),
-        engine: timings.engine === "fast" ? t("status.engineFast") : "Graphviz" }) : "")
-      + (st.big && circuit.getTransform().k < 0.55 ? t("status.zoomIn") : "");
+        engine: timings.engine === "fast" ? t("status.engineFast") : "Graphviz" }) : "");
     const tPanels = performance.now();
     inputsView.update(doc, { selected: state.selected, rebuild: !!timings.rebuilt });
     renderPanelInspector();

@@ -156,6 +156,18 @@ export function edgeGeometry(e, s, t, ports) {
     ex: f1(end[0]), ey: f1(end[1]) };
 }
 
+// An edge from one band to a later one: out of the source to the right, down into the gap below
+// the source's band, along that gap (a channel the crossing edges share), and up into the target
+// from the left. Three cubic segments.
+function channelEdge(e, s, t, ports, gy) {
+  const g = edgeGeometry(e, s, t, ports);
+  const [sx, sy] = [g.p[0], g.p[1]];
+  const [tx, ty] = [g.p[6], g.p[7]];
+  const a = sx + 40, b = tx - 40;
+  g.p = [sx, sy, a, sy, a, gy, a - 40, gy, (a + b) / 2, gy, (a + b) / 2, gy, b + 40, gy, b, gy, b, ty, tx, ty].map(f1);
+  return g;
+}
+
 // Fold a wide layout into bands (rows) when it is far wider than `aspect`. Nodes keep their order
 // inside a band; an edge inside a band moves with it, an edge between bands is redrawn as one
 // curve. Works in place; returns the layout (unchanged when it is not much wider than the target).
@@ -197,7 +209,8 @@ export function wrapBands(layout, structure, aspect = 1.6) {
       e.ex = f1(e.ex + dx[ks]);
       e.ey = f1(e.ey + dy[ks]);
     } else {
-      layout.edges[id] = edgeGeometry(e, layout.nodes[e.source], layout.nodes[e.target], ports.get(String(e.target)) || 1);
+      layout.edges[id] = channelEdge(e, layout.nodes[e.source], layout.nodes[e.target], ports.get(String(e.target)) || 1,
+        dy[ks] + H + bandGap / 2 + ((Number(e.target) * 7) % 21) - 10);
     }
   }
   let width = 0;

@@ -77,7 +77,7 @@ const en = {
   "status.nodes": "{n} nodes",
   "status.timings": " · layout {layout} ms ({engine}) · draw {draw} ms",
   "status.engineFast": "layered",
-  "status.zoomIn": " · zoom in to read the numbers",
+  "status.zoomInHint": "zoom in to read the numbers",
   "narration.ready": "ready",
   "narration.done": "done",
   "narration.start": "Press play (space) or step (→): values flow forward through the gates in topological order, then gradients flow back.",

@@ -213,7 +213,7 @@ export function createCircuitView(svgNode, opts = {}) {
   function paintOverview() {
     if (!overview || !overview.hasGraph) return;
     updateMinimap();
-    const step = sched && pos > 0 && pos <= sched.steps.length ? sched.steps[pos - 1] : null;
+    const step = sched && pos > 0 && pos < sched.steps.length ? sched.steps[pos - 1] : null;
     overview.draw({ x: transform.x, y: transform.y, k: transform.k }, {
       sched, pos, selected: selected === null ? null : display.rep[selected],
       active: big && step ? display.rep[step.node] : null, activeDir: step && step.phase === "backward" ? "bwd" : "fwd",
@@ -443,9 +443,12 @@ export function createCircuitView(svgNode, opts = {}) {
       const outNode = doc.nodes[doc.output_id];
       const tensorOut = isTensorValue(outNode.value);
       const hv = fontSize("value") * 1.2;
-      reqs.push({ key: "out:v", kind: "fixed", text: valueLabel(outNode.value), size: fontSize("value"), at: [(x0 + x1) / 2, y - 3 - hv / 2] });
-      reqs.push({ key: "out:g", kind: "fixed", text: tensorOut ? "ones" : fmt(outNode.grad), size: fontSize("grad"), pad: GRAD_PAD, at: [(x0 + x1) / 2, y + 4 + hv / 2] });
-      reqs.push({ key: "out:n", kind: "fixed", text: doc.output, size: fontSize("name"), at: [x1 + 8 + measurer(doc.output, "name", fontSize("name")).w / 2, y] });
+      const vText = valueLabel(outNode.value), gText = tensorOut ? "ones" : fmt(outNode.grad);
+      const wide = Math.max(measurer(vText, "value", fontSize("value")).w, measurer(gText, "grad", fontSize("grad")).w + 2 * GRAD_PAD[0]);
+      const nameX = Math.max(x1, (x0 + x1) / 2 + wide / 2) + 8 + measurer(doc.output, "name", fontSize("name")).w / 2;
+      reqs.push({ key: "out:v", kind: "fixed", text: vText, size: fontSize("value"), at: [(x0 + x1) / 2, y - 3 - hv / 2] });
+      reqs.push({ key: "out:g", kind: "fixed", text: gText, size: fontSize("grad"), pad: GRAD_PAD, at: [(x0 + x1) / 2, y + 4 + hv / 2] });
+      reqs.push({ key: "out:n", kind: "fixed", text: doc.output, size: fontSize("name"), at: [nameX, y] });
     }
     const ids = windowIds === null ? display.nodes : display.nodes.filter((id) => windowIds.has(id));
     for (const id of ids) {

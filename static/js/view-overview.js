@@ -92,9 +92,9 @@ export function createOverview(canvas, minimap, { onPan } = {}) {
       const ax = p[0], ay = p[1], bx = e.ex, by = e.ey;
       if ((ax > bx ? ax : bx) < vx0 || (ax < bx ? ax : bx) > vx1 || (ay > by ? ay : by) < vy0 || (ay < by ? ay : by) > vy1) continue;
       ctx.moveTo(ax, ay);
-      if (curves) {
-        for (let i = 2; i + 5 < p.length; i += 6) ctx.bezierCurveTo(p[i], p[i + 1], p[i + 2], p[i + 3], p[i + 4], p[i + 5]);
-      }
+      // zoomed out: straight lines through the curve's anchor points (a channel edge keeps its route)
+      if (curves) for (let i = 2; i + 5 < p.length; i += 6) ctx.bezierCurveTo(p[i], p[i + 1], p[i + 2], p[i + 3], p[i + 4], p[i + 5]);
+      else for (let i = 6; i + 1 < p.length; i += 6) ctx.lineTo(p[i], p[i + 1]);
       ctx.lineTo(bx, by);
     }
     ctx.stroke();
@@ -190,6 +190,7 @@ export function createOverview(canvas, minimap, { onPan } = {}) {
       for (const id in layout.edges) {
         const e = layout.edges[id];
         o.moveTo(e.p[0], e.p[1]);
+        for (let i = 6; i + 1 < e.p.length; i += 6) o.lineTo(e.p[i], e.p[i + 1]);
         o.lineTo(e.ex, e.ey);
       }
       o.stroke();
