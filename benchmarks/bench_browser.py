@@ -183,7 +183,8 @@ def main() -> None:
             page.goto(url + "/")
             page.wait_for_selector("body[data-ready=true][data-idle=true]", timeout=30_000)
             print("\n## bench_browser: circuit page in headless Chromium")
-            print(f"{'nodes':>6} {'edges':>6} {'layout ms':>10} {'draw ms':>8} {'total ms':>9}  (layered DAGs, median of {REPEATS})")
+            print(f"{'nodes':>6} {'edges':>6} {'layout ms':>10} {'draw ms':>8} {'total ms':>9}"
+                  f"  (layered DAGs, median of {REPEATS})")
             for n in SIZES:
                 rows = []
                 for r in range(REPEATS):
@@ -205,8 +206,9 @@ def main() -> None:
                 med = {k: statistics.median(row[k] or 0 for row in rows)
                        for k in ("open", "evalMs", "layoutMs", "drawMs", "zoomIn", "select")}
                 last = rows[-1]
-                print(f"{gates:>6} {last['nodes']:>6} {med['open']:>8.0f} {med['evalMs']:>13.0f} {med['layoutMs']:>9.0f} "
-                      f"{med['drawMs']:>7.0f} {med['zoomIn']:>10.0f} {med['select']:>9.0f}  {last['engine']} / "
+                print(f"{gates:>6} {last['nodes']:>6} {med['open']:>8.0f} {med['evalMs']:>13.0f} "
+                      f"{med['layoutMs']:>9.0f} {med['drawMs']:>7.0f} {med['zoomIn']:>10.0f} {med['select']:>9.0f}"
+                      f"  {last['engine']} / "
                       f"{last['svgNodesOverview']} -> {last['svgNodes']}")
 
             print("\nlayout engines on dense DAGs (worker time, one run each; Graphviz stopped after 60 s):")

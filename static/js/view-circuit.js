@@ -254,6 +254,9 @@ export function createCircuitView(svgNode, opts = {}) {
 
   // Build SVG elements for the window (all display nodes for graphs that are not big).
   function build() {
+    // a rebuilt window must not drop the keyboard focus (it sat on an element that is replaced)
+    const keepFocus = focusId !== null && document.activeElement && document.activeElement !== svgNode
+      && svgNode.contains(document.activeElement);
     clearElements();
     const inWin = (id) => windowIds === null || windowIds.has(id);
     const edgeFrag = document.createDocumentFragment();
@@ -290,6 +293,11 @@ export function createCircuitView(svgNode, opts = {}) {
     updateValues(doc, sched);
     applyPos(pos, false, true);
     setSelected(selected);
+    const f = focusId !== null ? nodeEls.get(focusId) : null;
+    if (f) {
+      f.g.setAttribute("tabindex", "0");
+      if (keepFocus) f.g.focus({ preventScroll: true });
+    }
   }
 
   function buildNode(id, geo) {

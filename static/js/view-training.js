@@ -131,7 +131,9 @@ export function mountTraining(ctx) {
       let lastEval = 0;
       const endAnim = busy.begin("optimize-animation");
       const frame = (now) => {
-        const k = Math.min(traj.length - 1, Math.floor(((now - t0) / dur) * (traj.length - 1)));
+        // (a frame's timestamp can be earlier than t0: clamp, or traj[-1] is undefined; this was the
+        // uncaught "reading 'step'" error of the issue)
+        const k = Math.max(0, Math.min(traj.length - 1, Math.floor(((now - t0) / dur) * (traj.length - 1))));
         drawTrajectory($("opt-chart"), traj.slice(0, k + 1).map((s) => s.value), traj.length - 1, out);
         status.textContent = t("opt.progress", { step: traj[k].step, steps: res.steps, out, value: fmt(traj[k].value, 8) });
         if (two) {
@@ -142,7 +144,7 @@ export function mountTraining(ctx) {
           lastEval = now;
           ctx.setValues(usable(k === traj.length - 1 ? res.final.values : traj[k].values));
         }
-        if (k < traj.length - 1) anim.frame = requestAnimationFrame(frame);
+        if (k < traj.length - 1) anim.frame = requestAnimationFrame(safe);
         else {
           anim = null;
           endAnim();
@@ -156,7 +158,17 @@ export function mountTraining(ctx) {
           }
         }
       };
-      anim = { frame: requestAnimationFrame(frame), end: endAnim };
+      // a failing frame must not leave the page busy forever
+      const safe = (now) => {
+        try {
+          frame(now);
+        } catch (err) {
+          console.error(err);
+          status.textContent = err.message;
+          if (anim) cancelAnim();
+        }
+      };
+      anim = { frame: requestAnimationFrame(safe), end: endAnim };
     } catch (err) {
       if (seq === runSeq) status.textContent = err.message;
     } finally {

@@ -120,7 +120,8 @@ class PageProblems:
         self.http: list[str] = []
         page.on("console", lambda m: m.type == "error" and self.console.append(m.text))
         page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.on("requestfailed", lambda r: "ERR_ABORTED" not in str(r.failure) and self.failed.append(f"{r.url} {r.failure}"))
+        page.on("requestfailed",
+                lambda r: "ERR_ABORTED" not in str(r.failure) and self.failed.append(f"{r.url} {r.failure}"))
         page.on("response", lambda r: r.status >= 400 and self.http.append(f"{r.status} {r.url}"))
 
     def all(self) -> list[str]:
@@ -172,8 +173,8 @@ MEASURE_LABELS = """() => {
     if (!t.textContent.trim() || !visible(t)) continue;
     const b = t.getBoundingClientRect();
     if (!b.width || !b.height) continue;
-    boxes.push({text: t.textContent, cls: t.getAttribute('class') || '', x0: b.left, y0: b.top, x1: b.right, y1: b.bottom,
-                h: b.height});
+    boxes.push({text: t.textContent, cls: t.getAttribute('class') || '', x0: b.left, y0: b.top, x1: b.right,
+                y1: b.bottom, h: b.height});
   }
   const pairs = [];
   for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {

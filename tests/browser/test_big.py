@@ -70,7 +70,8 @@ def test_big_program_layered_layout_overview_and_zooming_in(page, server_url):
       const id = ids[Math.floor(ids.length / 3)], n = L.nodes[id];
       const r = document.querySelector('[data-testid=minimap]').getBoundingClientRect();
       const s = Math.min((r.width - 12) / L.width, (r.height - 12) / L.height);
-      return {id, x: r.left + (r.width - L.width * s) / 2 + n.x * s, y: r.top + (r.height - L.height * s) / 2 + n.y * s};
+      return {id, x: r.left + (r.width - L.width * s) / 2 + n.x * s,
+              y: r.top + (r.height - L.height * s) / 2 + n.y * s};
     }""")
     page.mouse.click(target["x"], target["y"])
     wait_idle(page)

@@ -22,7 +22,8 @@ def swatch_colors(page, cdp, kind):
     out = []
     for sel in ("[data-testid=swatch-value]", "[data-testid=swatch-grad]"):
         b = page.locator(sel).bounding_box()
-        png = page.screenshot(clip={"x": b["x"] + b["width"] / 2 - 3, "y": b["y"] + b["height"] / 2 - 3, "width": 6, "height": 6})
+        clip = {"x": b["x"] + b["width"] / 2 - 3, "y": b["y"] + b["height"] / 2 - 3, "width": 6, "height": 6}
+        png = page.screenshot(clip=clip)
         out.append(mean_color(png))
     return out
 
@@ -32,7 +33,10 @@ def test_values_and_gradients_differ_by_more_than_hue(page):
     style = page.evaluate("""() => {
       const v = document.querySelector('#circuit [data-edge-id=e4_0] .edge-value');
       const g = document.querySelector('#circuit [data-edge-id=e4_0] .edge-grad');
-      const s = (e) => { const c = getComputedStyle(e); return {style: c.fontStyle, weight: c.fontWeight, fill: c.fill}; };
+      const s = (e) => {
+        const c = getComputedStyle(e);
+        return {style: c.fontStyle, weight: c.fontWeight, fill: c.fill};
+      };
       return {v: s(v), g: s(g), pills: document.querySelectorAll('#circuit .grad-pill').length,
               grads: document.querySelectorAll('#circuit .edge-grad').length,
               values: document.querySelectorAll('#circuit .edge-value').length};

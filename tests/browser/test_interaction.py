@@ -72,7 +72,7 @@ def test_scrubber_sets_the_position(page):
 
 def test_keyboard_moves_along_edges_and_enter_inspects(page):
     load_two_gate(page)
-    focused = "() => document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.nodeId : null"
+    focused = "() => document.activeElement.dataset ? document.activeElement.dataset.nodeId : null"
     page.focus("#circuit")
     assert page.evaluate(focused) == "0"  # x, the first node
     pos = page.get_attribute("#circuit", "data-pos")

@@ -1,0 +1,95 @@
+"""The page's structure (issue 11, item 8, and the extension points later work builds on): one state
+object that round-trips through getState()/applyState() (a live room's teacher drives participants'
+pages this way), a controller with views as modules (main.js only wires them), and every UI string in
+one catalogue (static/js/strings.js) that the template and the code both use."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.request import urlopen
+
+import pytest
+
+from .conftest import wait_idle
+from .test_page import expect, load_two_gate, num_attr, wait_ready
+
+pytestmark = pytest.mark.browser
+
+STATIC = Path(__file__).resolve().parents[2] / "static" / "js"
+
+
+def test_state_round_trips_through_get_and_apply(page, browser, server_url):
+    load_two_gate(page)
+    page.click("#circuit [data-node-id='2'] .node-shape")
+    page.select_option("[data-testid=unit]", "statement")
+    page.click("[data-testid=btn-start]")
+    page.keyboard.press("ArrowRight")
+    wait_idle(page)
+    snap = page.evaluate("() => window.backpropLab.getState()")
+    assert snap["program"] == "q = x + y; f = q * z" and snap["values"] == {"x": -2, "y": 5, "z": -4}
+    assert snap["selectedKey"] == "q" and snap["unit"] == "statement" and snap["pos"] == 3
+    other = browser.new_context(viewport={"width": 1200, "height": 800}, reduced_motion="reduce", base_url=server_url)
+    try:
+        p2 = other.new_page()
+        p2.goto("/")
+        wait_idle(p2)
+        p2.evaluate("s => window.backpropLab.applyState(s)", {**snap, "present": True})
+        wait_idle(p2)
+        num_attr(p2, "[data-testid=output-value]", expected=-12)
+        expect()(p2.locator("#circuit")).to_have_attribute("data-pos", "3")
+        expect()(p2.locator("body")).to_have_class("present")
+        expect()(p2.locator("#circuit [data-node-id='2']")).to_have_class(re.compile(r"\bselected\b"))
+        again = p2.evaluate("() => window.backpropLab.getState()")
+        for k in ("program", "values", "selectedKey", "pos", "unit", "folded", "numericCheck"):
+            assert again[k] == snap[k], k
+        # a partial state: only the position moves
+        p2.evaluate("() => window.backpropLab.applyState({pos: 10})")
+        wait_idle(p2)
+        expect()(p2.locator("#circuit")).to_have_attribute("data-pos", "10")
+        num_attr(p2, "[data-testid=output-value]", expected=-12)
+    finally:
+        other.close()
+
+
+def test_every_ui_string_comes_from_the_catalogue(page, server_url):
+    wait_ready(page)
+    keys = set(page.evaluate("() => import('/static/js/strings.js').then((m) => m.keys())"))
+    # the template's static text: every key exists and the English matches the catalogue
+    html = urlopen(server_url + "/").read().decode()
+    template_keys = set(re.findall(r'data-i18n(?:-title|-aria)?="([\w.]+)"', html))
+    assert template_keys and template_keys <= keys, template_keys - keys
+    mismatched = page.evaluate("""async () => {
+      const { t } = await import('/static/js/strings.js');
+      const doc = new DOMParser().parseFromString(await (await fetch('/')).text(), 'text/html');
+      return [...doc.querySelectorAll('[data-i18n]')].filter((e) => e.textContent.trim() !== t(e.dataset.i18n))
+        .map((e) => [e.dataset.i18n, e.textContent.trim()]);
+    }""")
+    assert mismatched == []
+    # the code: every t("...") key exists
+    used = set()
+    for f in STATIC.glob("*.js"):
+        used |= set(re.findall(r'\bt(?:r)?\("([\w.]+)"', f.read_text()))
+    assert used and used <= keys, used - keys
+    # a registered catalogue switches the words (a translator's later work: per-language catalogues)
+    page.evaluate("""async () => {
+      const m = await import('/static/js/strings.js');
+      m.registerCatalogue('xx', {'controls.endFwd': 'FWD-XX'});
+    }""")
+    page.evaluate("() => window.backpropLab.applyState({lang: 'xx'})")
+    wait_idle(page)
+    expect()(page.get_by_test_id("btn-end-fwd")).to_have_text("FWD-XX")
+    expect()(page.get_by_test_id("btn-end-bwd")).to_have_text("backward ⇥")  # missing keys fall back to English
+
+
+def test_main_is_only_wiring_and_views_are_modules():
+    main = (STATIC / "main.js").read_text()
+    assert len(main.splitlines()) < 80
+    assert not re.findall(r"^let ", main, re.M)  # no module-level state (the old main.js had 13 variables)
+    for view in ("view-animation.js", "view-narration.js", "view-training.js", "view-sweep.js", "controller.js"):
+        assert (STATIC / view).exists()
+        assert f"./{view}" in main
+    # the event bus is used: the controller emits, the views listen
+    assert "bus.emit(" in (STATIC / "controller.js").read_text()
+    for view in ("view-animation.js", "view-narration.js", "view-training.js", "view-sweep.js"):
+        assert "bus.on(" in (STATIC / view).read_text(), view
