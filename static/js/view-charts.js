@@ -102,7 +102,14 @@ export function drawContour(svgNode, c, path, cur, outName) {
   svgNode.dataset.points = String(path.length);
   if (!fin.length) return;
   const [lo, hi] = d3.extent(fin);
-  const thresholds = lo === hi ? [lo] : d3.range(12).map((i) => lo + ((hi - lo) * (i + 0.5)) / 12);
+  svgNode.dataset.range = `${lo},${hi}`;
+  svgNode.dataset.domain = [domain.x0, domain.x1, domain.y0, domain.y1].join(",");
+  if (path.length) svgNode.dataset.last = path[path.length - 1].join(",");
+  else delete svgNode.dataset.last;
+  // bands of equal area (quantiles), so a surface that is flat almost everywhere still shows its shape
+  const sorted = fin.slice().sort((a, b) => a - b);
+  const thresholds = lo === hi ? [lo]
+    : [...new Set([lo, ...d3.range(1, 12).map((i) => d3.quantileSorted(sorted, i / 12))])];
   const bands = d3.contours().size([nx, ny]).thresholds(thresholds)(values.map((v) => (Number.isFinite(v) ? v : lo)));
   const color = d3.scaleSequential(d3.interpolateRgb("#f7f5fb", "#5b4a8b")).domain([lo, hi]);
   const sx = (W - M.left - M.right) / (nx - 1), sy = (H - M.top - M.bottom) / (ny - 1);

@@ -183,8 +183,10 @@ export function createCircuitView(svgNode, opts = {}) {
     const r = svgNode.getBoundingClientRect();
     const k = transform.k;
     const wantK = zoomIn && k < LOD_SCALE ? Math.min(1.1, Math.max(LOD_SCALE + 0.15, fitTransform().k)) : k;
-    const sx = n.x * wantK + (wantK === k ? transform.x : 0), sy = n.y * wantK + (wantK === k ? transform.y : 0);
-    const inside = wantK === k && sx > r.width * 0.15 && sx < r.width * 0.85 && sy > r.height * 0.15 && sy < r.height * 0.85;
+    // a node already in full view stays put (no panning while the whole graph is on screen)
+    const x0 = (n.x - n.w / 2) * k + transform.x, x1 = (n.x + n.w / 2) * k + transform.x;
+    const y0 = (n.y - n.h / 2) * k + transform.y, y1 = (n.y + n.h / 2) * k + transform.y;
+    const inside = wantK === k && x0 > 30 && x1 < r.width - 30 && y0 > 44 && y1 < r.height - 44;
     if (inside) return;
     centerAt(n.x, n.y, wantK, animate);
   }

@@ -188,14 +188,15 @@ export function mountTraining(ctx) {
     ensureContour();
   }
 
+  // A square-ish window around the current point and the path: +-2.5 with no path yet (the path
+  // of a run should be big enough to see), wider when the path needs it.
   function wantedDomain(doc, two) {
     const cur = two.map((n) => doc.inputs.find((i) => i.name === n).value);
     const xs = [cur[0], ...path.map((p) => p[0])], ys = [cur[1], ...path.map((p) => p[1])];
-    const span = (a) => Math.max(Math.max(...a) - Math.min(...a), 1e-9);
-    const r = Math.max(1e-3, Number($("sweep-range").value) || 5);
-    const rx = Math.max(r, span(xs) * 0.75), ry = Math.max(r, span(ys) * 0.75);
+    const span = (a) => Math.max(...a) - Math.min(...a);
+    const r = Math.max(2.5, span(xs) * 0.75, span(ys) * 0.75);
     const cx = (Math.max(...xs) + Math.min(...xs)) / 2, cy = (Math.max(...ys) + Math.min(...ys)) / 2;
-    return { x0: cx - rx, x1: cx + rx, y0: cy - ry, y1: cy + ry };
+    return { x0: cx - r, x1: cx + r, y0: cy - r, y1: cy + r };
   }
 
   function covers(d, pts) {
@@ -264,7 +265,6 @@ export function mountTraining(ctx) {
     const n = Math.max(1, Math.min(10000, Math.round(Number($("opt-n").value) || 1)));
     optimize($("opt-mode").value, n);
   });
-  $("sweep-range").addEventListener("change", () => ensureContour());
 
   bus.on("preset", ({ preset }) => {
     reset();
