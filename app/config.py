@@ -11,7 +11,7 @@ import dataclasses
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -61,6 +61,52 @@ class Settings(BaseSettings):
     max_check_flops: int = Field(_LIMITS.max_check_flops, gt=0)
     summary_above: int = Field(_LIMITS.summary_above, gt=0)
     """Tensors with more elements are summarized in responses (not a limit: ask for full_tensors)."""
+
+    # Live rooms (app/rooms, docs/rooms.md). Every cap's error names its BACKPROP_* setting.
+    redis_url: str | None = None
+    """Redis for rooms (``redis://host:6379/0``): required when the server runs several worker processes
+    or replicas, so they share rooms and fan events out through Redis pub/sub."""
+    rooms_store: Literal["auto", "memory", "redis"] = "auto"
+    """``auto``: Redis when redis_url is set, else in-process (refused when several workers are detected);
+    ``memory``: in-process even if several workers seem to run; ``redis``: redis_url is required."""
+    public_url: str | None = None
+    """The base URL participants open (``http://192.168.1.10:8080``) for join links and QR codes;
+    by default the URL the request came in on."""
+    max_rooms: int = Field(100, gt=0)
+    """Rooms alive at once (across all workers with Redis)."""
+    room_ttl_seconds: float = Field(7200, gt=0)
+    """A room with no state change, join or answer for this long expires."""
+    room_max_members: int = Field(300, gt=0)
+    """Participants who may join one room."""
+    room_max_streams: int = Field(400, gt=0)
+    """Open event streams per room in one server process (several tabs, reconnects overlapping)."""
+    max_streams: int = Field(400, gt=0)
+    """Open event streams in one server process, all rooms together. Keep it below the server's connection
+    cap per worker, so streams cannot take every connection from ordinary requests."""
+    room_max_state_bytes: int = Field(256 * 1024, gt=0)
+    """The teacher's state (a JSON object), in bytes as sent."""
+    room_max_message_bytes: int = Field(4096, gt=0)
+    """Any other room request body (create, join, answer), in bytes."""
+    room_max_title_chars: int = Field(100, gt=0)
+    room_max_name_chars: int = Field(40, gt=0)
+    """A participant's display name, in characters."""
+    room_max_questions: int = Field(200, gt=0)
+    """Distinct questions answered in one room."""
+    room_max_answer_chars: int = Field(64, gt=0)
+    """A text answer, in characters (numbers are numbers)."""
+    room_answers_per_minute: int = Field(30, gt=0)
+    """Answers one participant may send per minute; more get 429 with Retry-After."""
+    room_states_per_second: int = Field(20, gt=0)
+    """State updates one room accepts per second; more get 429 with Retry-After (send the latest again)."""
+    room_heartbeat_seconds: float = Field(15, gt=0)
+    """A comment line on every quiet event stream this often, so proxies keep it open."""
+    room_send_timeout_seconds: float = Field(30, gt=0)
+    """An event stream whose client stops reading for this long is closed."""
+    room_stream_max_seconds: float = Field(900, gt=0)
+    """An event stream is closed after this long (the client reconnects at once with Last-Event-ID), which
+    spreads streams again over workers that restarted."""
+    room_retry_ms: int = Field(2000, gt=0)
+    """The SSE ``retry:`` the server sends: how soon a cut client reconnects."""
 
     @field_validator("cors_origins", "frame_ancestors", mode="before")
     @classmethod

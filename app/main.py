@@ -16,6 +16,7 @@ from app.api import errors
 from app.api import pool as engine_pool
 from app.api.docs import DOCS_CSP_SOURCES, DOCS_PATH, docs_router
 from app.api.evaluate import router as evaluate_router
+from app.api.lessons import router as lessons_router
 from app.api.meta import router as meta_router
 from app.api.middleware import (
     BodySizeLimitMiddleware,
@@ -25,6 +26,7 @@ from app.api.middleware import (
 )
 from app.api.optimize import router as optimize_router
 from app.api.page import router as page_router
+from app.api.rooms import router as rooms_router
 from app.api.sweep import router as sweep_router
 from app.config import ROOT_DIR, Settings, get_settings
 
@@ -53,8 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.security_headers = security_headers(content_security_policy(settings.frame_ancestors))
 
     errors.install(app)
-    for router in (evaluate_router, optimize_router, sweep_router, meta_router, page_router,
-                   docs_router(app.openapi_url, TITLE)):
+    for router in (evaluate_router, optimize_router, sweep_router, meta_router, lessons_router, page_router,
+                   rooms_router, docs_router(app.openapi_url, TITLE)):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=ROOT_DIR / "static"), name="static")
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.config import ROOT_DIR
+from app.lessons.sources import SourceRef
 
 PRESETS_DIR = ROOT_DIR / "data" / "presets"
 
@@ -58,7 +59,10 @@ class Preset(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str
     title: str
-    source: str
+    source: str = Field(description="A short citation in words")
+    sources: list[SourceRef] = Field(min_length=1, description="Where the example comes from: an article of "
+                                     "data/lessons/articles.yaml and its section, with their titles in English "
+                                     "and Chinese and the heading as the article prints it")
     program: str
     values: dict[str, Tensor]
     notes: str

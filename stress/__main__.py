@@ -7,6 +7,9 @@ Scenarios (all by default):
             Goal: light requests keep p95 < 250 ms, /healthz keeps answering, 0 errors.
   failover  nginx (deploy/nginx.conf) in front of two app processes; one is killed mid-run and restarted.
             Goal: 0 failed requests; the restarted process takes traffic again within 5 s. Needs nginx.
+  rooms, rooms-failover   live rooms (stress/rooms.py): fan-out latency of 100 participants on one worker
+            (goal p95 < 300 ms), and 300 participants over 2 app processes + Redis behind nginx with one
+            process killed (goal: all catch up, no answer lost). rooms-failover needs nginx and redis-server.
 
 Figures are printed and written to --out (JSON). Exit status 1 if any request failed (latency goals are
 reported, not enforced: they depend on the machine).
@@ -22,11 +25,13 @@ import sys
 import time
 from pathlib import Path
 
+from stress import rooms as rooms_stress
 from stress.failover import run_failover
 from stress.load import format_summary, run, summarize
 from stress.server import AppServer, nginx_binary
 
 ROOT = Path(__file__).resolve().parent.parent
+ROOM_SCENARIOS = rooms_stress.SCENARIOS
 
 
 def load_scenario(args: argparse.Namespace, heavy_clients: int, name: str) -> dict:
@@ -50,7 +55,8 @@ def load_scenario(args: argparse.Namespace, heavy_clients: int, name: str) -> di
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m stress", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("scenarios", nargs="*", metavar="steady|heavy|failover", help="default: all three")
+    p.add_argument("scenarios", nargs="*", metavar="steady|heavy|failover|rooms|rooms-failover",
+                   help="default: all")
     p.add_argument("--users", type=int, default=100)
     p.add_argument("--rate", type=float, default=1.0, help="requests per second per user")
     p.add_argument("--duration", type=float, default=60.0, help="seconds per load scenario")
@@ -61,9 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", type=Path, default=ROOT / "artifacts" / "stress.json")
     args = p.parse_args(argv)
-    scenarios = args.scenarios or ["steady", "heavy", "failover"]
+    scenarios = args.scenarios or ["steady", "heavy", "failover", *ROOM_SCENARIOS]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    if unknown := set(scenarios) - {"steady", "heavy", "failover"}:
+    if unknown := set(scenarios) - {"steady", "heavy", "failover", *ROOM_SCENARIOS}:
         p.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
 
     report: dict = {"machine": {"python": platform.python_version(), "cpus": _cpus(), "platform": platform.platform()},
@@ -104,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{result.retried_requests}; restarted process proxied to "
                   f"{result.first_proxied_after_restart} s after it was ready (goal < 5 s)\n", flush=True)
             failed += result.failures
+    failed += rooms_stress.run_scenarios(scenarios, report)
     args.out.write_text(json.dumps(report, indent=2))
     print(f"figures written to {args.out}")
     return 1 if failed else 0
