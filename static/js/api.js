@@ -1,6 +1,7 @@
 // HTTP client for the Backprop Lab API (docs/contract.md). No DOM; every request keeps the page
 // busy (busy.js) until it settles.
 import { track } from "./busy.js";
+import { t } from "./strings.js";
 
 export class ApiError extends Error {
   constructor(status, detail, message) {
@@ -79,7 +80,7 @@ async function send(method, path, body, signal) {
     });
   } catch (err) {
     if (err.name === "AbortError") throw err;
-    throw new ApiError(0, null, `network error: ${err.message}`);
+    throw new ApiError(0, null, t("error.network", { message: err.message }));
   }
   let data = null;
   try {

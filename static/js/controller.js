@@ -20,7 +20,7 @@ import { buildSchedule } from "./schedule.js";
 import {
   bus, DEFAULT_PROGRAM, DEFAULT_VALUES, decodeTree, fromHash, snapshot, state, writeHashNow, writeHashSoon,
 } from "./state.js";
-import { applyStrings, setLang, t } from "./strings.js";
+import { applyStrings, loadStrings, t } from "./strings.js";
 import { isSummary } from "./tensor.js";
 import { createCircuitView } from "./view-circuit.js";
 import { createEditor } from "./view-editor.js";
@@ -156,13 +156,13 @@ export function createController() {
     e.kept = !!state.doc;
     state.error = e;
     editor.showError(e);
-    $("stage-status").textContent = state.doc ? t("status.kept") : "";
+    $("stage-status").textContent = state.doc ? t("stage.last_good") : "";
     bus.emit("error", { error: e });
     writeHashSoon();
   }
 
   // Draw a document: same structure -> numbers change in place; new structure -> layout + render.
-  async function showDocument(doc, { fit = false, pos = null, seq = null, force = false } = {}) {
+  async function showDocument(doc, { fit = false, pos = null, seq = null, force = false, keepView = false } = {}) {
     const tStart = performance.now();
     const sched = buildSchedule(doc, state.ops);
     const total = sched.steps.length;
@@ -183,7 +183,7 @@ export function createController() {
       timings.drawMs = performance.now() - t0;
     } else {
       const structure = structureOf(doc, state.ops, display, { present: state.present });
-      $("stage-status").textContent = doc.nodes.length > 300 ? t("status.layingOut", { n: doc.nodes.length }) : "";
+      $("stage-status").textContent = doc.nodes.length > 300 ? t("stage.laying_out", { count: doc.nodes.length }) : "";
       const t0 = performance.now();
       const { layout, engine } = await layoutFor(key, structure);
       timings.layoutMs = performance.now() - t0;
@@ -199,7 +199,9 @@ export function createController() {
       if (state.selected === null) state.selectedKey = null;
       const t1 = performance.now();
       circuit.render({ doc, layout, sched, ops: state.ops, display, present: state.present, selected: state.selected });
-      if (firstRender && state.view) circuit.setTransform(state.view);
+      const before = keepView ? circuit.getTransform() : null;
+      if (before) circuit.setTransform(before);
+      else if (firstRender && state.view) circuit.setTransform(state.view);
       else circuit.fit(!firstRender && fit !== "instant");
       firstRender = false;
       timings.drawMs = performance.now() - t1;
@@ -212,9 +214,9 @@ export function createController() {
     circuit.setSelected(state.selected);
     document.body.classList.toggle("tensor-mode", doc.mode === "tensor");
     $("legend-tensor").hidden = doc.mode !== "tensor";
-    $("stage-status").textContent = t("status.nodes", { n: doc.nodes.length })
-      + (timings.layoutMs ? t("status.timings", { layout: Math.round(timings.layoutMs), draw: Math.round(timings.drawMs),
-        engine: timings.engine === "fast" ? t("status.engineFast") : "Graphviz" }) : "");
+    $("stage-status").textContent = t("stage.nodes", { count: doc.nodes.length })
+      + (timings.layoutMs ? t("stage.timings", { layout: Math.round(timings.layoutMs), draw: Math.round(timings.drawMs),
+        engine: timings.engine === "fast" ? t("stage.engine_layered") : "Graphviz" }) : "");
     const tPanels = performance.now();
     inputsView.update(doc, { selected: state.selected, rebuild: !!timings.rebuilt });
     renderPanelInspector();
@@ -392,10 +394,12 @@ export function createController() {
         state.folded = [...p.folded];
         redrawNeeded = true;
       }
+      let relabel = false;
       if (typeof p.lang === "string" && p.lang !== state.lang) {
-        state.lang = setLang(p.lang);
+        state.lang = await loadStrings(p.lang);
+        $("lang").value = state.lang;
         applyStrings(document);
-        bus.emit("lang", { lang: state.lang });
+        relabel = true;
       }
       if (typeof p.follow === "boolean") state.follow = p.follow;
       if (p.unit === "gate" || p.unit === "statement") {
@@ -412,13 +416,17 @@ export function createController() {
       }
       const pos = Number.isInteger(p.pos) ? p.pos : null;
       if (evaluate || !state.doc) await evaluateNow({ fit: !p.view, pos });
-      else if (redrawNeeded) await redraw({ pos: pos ?? state.pos });
+      else if (redrawNeeded || relabel) await redraw({ pos: pos ?? state.pos, keepView: relabel && !redrawNeeded });
       else if (pos !== null) setPos(pos);
       if ("selectedKey" in p && state.doc) {
         const id = findByKey(state.doc, state.selectedKey);
         if (id !== state.selected) select(id);
       }
       if (p.view && state.doc) circuit.setTransform(p.view);
+      if (relabel) {
+        bus.emit("lang", { lang: state.lang });
+        writeHashSoon();
+      }
     } finally {
       end();
     }
@@ -468,6 +476,7 @@ export function createController() {
       state.numericCheck = ev.target.checked;
       evaluateNow();
     });
+    $("lang").addEventListener("change", () => applyState({ lang: $("lang").value }));
     $("preset-select").addEventListener("change", () => {
       const p = state.presets.find((q) => q.id === $("preset-select").value);
       if (p) loadPreset(p);
@@ -489,8 +498,8 @@ export function createController() {
     try {
       startWorker();
       const fromUrl = fromHash(location.hash);
-      if (fromUrl && fromUrl.lang) state.lang = setLang(fromUrl.lang);
       applyStrings(document);
+      $("lang").value = state.lang;
       if (fromUrl && fromUrl.program !== undefined) {
         state.program = fromUrl.program;
         state.values = fromUrl.values;

@@ -1,5 +1,6 @@
 // Export the annotated circuit as SVG or PNG, and the evaluation as JSON.
 import { SIZES } from "./layout.js";
+import { t } from "./strings.js";
 
 let circuitCss = null;
 async function css() {
@@ -53,7 +54,8 @@ export async function circuitSvgString(svgNode, layout, doc, step = {}) {
   clone.insertBefore(style, clone.firstChild);
   const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
   const total = step.total ?? 0, pos = step.pos ?? total;
-  title.textContent = `Backprop Lab: ${doc.output} = ${doc.value}` + (pos < total ? ` (step ${pos} of ${total})` : "");
+  title.textContent = t("export.title", { output: doc.output, value: doc.value })
+    + (pos < total ? t("export.step_suffix", { pos, total }) : "");
   clone.insertBefore(title, clone.firstChild);
   return { text: '<?xml version="1.0" encoding="UTF-8"?>\n' + new XMLSerializer().serializeToString(clone), w, h };
 }
@@ -81,7 +83,7 @@ export async function exportPng(svgNode, layout, doc, step = {}, scale = 2) {
     const img = new Image();
     await new Promise((resolve, reject) => {
       img.onload = resolve;
-      img.onerror = () => reject(new Error("could not rasterise the SVG"));
+      img.onerror = () => reject(new Error(t("error.rasterise")));
       img.src = url;
     });
     const maxSide = 8000;

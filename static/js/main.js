@@ -3,7 +3,8 @@
 import { busyTasks, whenIdle } from "./busy.js";
 import { createController } from "./controller.js";
 import { mountControls } from "./controls.js";
-import { state } from "./state.js";
+import { fromHash, state } from "./state.js";
+import { loadStrings } from "./strings.js";
 import { mountAnimation } from "./view-animation.js";
 import { mountNarration } from "./view-narration.js";
 import { mountSweep } from "./view-sweep.js";
@@ -50,6 +51,8 @@ window.backpropLab = {
   unfold: (key) => ctx.unfold(key),
 };
 
+// the words first: every view writes text as it mounts
+state.lang = await loadStrings((fromHash(location.hash) || {}).lang || "en");
 ctx.mount();
 ctx.circuit.setReducedMotion(reducedMotion.matches);
 reducedMotion.addEventListener("change", () => ctx.circuit.setReducedMotion(reducedMotion.matches));
@@ -59,5 +62,5 @@ ctx.start().catch((err) => {
   console.error(err);
   const box = document.getElementById("program-error");
   box.hidden = false;
-  box.textContent = `The page could not start: ${err.message}`;
+  box.textContent = `The page could not start: ${err.message}`; // (not from the catalogue: it may be what failed)
 });

@@ -53,9 +53,9 @@ export function outEdges(doc, edges = edgesOf(doc)) {
 export function forkSum(doc, id, outs, { full = false } = {}) {
   const es = outs[id];
   if (!es || es.length < 2) return null;
-  if (isTensorNode(doc.nodes[id])) return t("fork.tensor", { n: es.length });
+  if (isTensorNode(doc.nodes[id])) return t("circuit.fork_tensor", { count: es.length });
   // more than three terms: the sum's size and result (the inspector and the caption list them all)
-  if (es.length > 3 && !full) return t("fork.many", { n: es.length, g: fmt(doc.nodes[id].grad) });
+  if (es.length > 3 && !full) return t("circuit.fork_many", { count: es.length, value: fmt(doc.nodes[id].grad) });
   const terms = es.map((e) => fmt(e.grad)).join(" + ").replace(/\+ −/g, "− ");
   return `${terms} = ${fmt(doc.nodes[id].grad)}`;
 }
@@ -105,7 +105,7 @@ export function chainRule(doc, id, outs) {
   const nm = nodeName(doc, id);
   if (id === doc.output_id) return `d${f}/d${f} = 1`;
   const es = outs[id];
-  if (!es.length) return `d${f}/d${nm} = 0   ${t("chain.unreached", { name: nm, out: f })}`;
+  if (!es.length) return `d${f}/d${nm} = 0   ${t("chain.unreached", { name: nm, output: f })}`;
   const sym = es.map((e) => {
     const t = nodeName(doc, e.target);
     return `d${f}/d${t} * d${t}/d${nm}`;
@@ -206,6 +206,12 @@ export function nextStop(stops, pos, dir) {
   return stops[lo] < pos ? stops[lo] : 0;
 }
 
+// the gate's rule in the page's language (catalogue op.<name>.rule), else the registry's English
+function opRule(op, fallback) {
+  const s = t(`op.${op}.rule`);
+  return s === `op.${op}.rule` ? fallback : s;
+}
+
 function paren(s) {
   return s.startsWith("−") ? `(${s})` : s;
 }
@@ -214,7 +220,7 @@ function forwardCaption(doc, id, ops) {
   const n = doc.nodes[id];
   const nm = nodeName(doc, id);
   if (n.op === "input") return t("caption.input", { name: nm, value: fmtT(n.value) });
-  if (n.op === "const") return t("caption.const", { value: fmtT(n.value) });
+  if (n.op === "const") return t("caption.constant", { value: fmtT(n.value) });
   const text = formulaText(doc, id, ops);
   let s;
   if (doc.mode === "tensor" && (isTensorNode(n) || n.operands.some((o) => isTensorNode(doc.nodes[o])))) {
@@ -233,25 +239,25 @@ function backwardCaption(doc, id, outs, ops) {
   const f = doc.output;
   const nm = nodeName(doc, id);
   let head;
-  if (id === doc.output_id) head = `∂${f}/∂${f} = 1 ${t("caption.seed")}`;
+  if (id === doc.output_id) head = t("caption.output_seed", { output: f });
   else {
     const fs = forkSum(doc, id, outs, { full: true });
-    head = fs ? `∂${f}/∂${nm} = ${fs} ${t("caption.forkAdds")}` : `∂${f}/∂${nm} = ${fmtT(n.grad)}`;
-    if (fs && isTensorNode(n)) head = `∂${f}/∂${nm}: ${t("caption.tensorFork", { fs, g: fmtT(n.grad) })}`;
+    head = fs ? `∂${f}/∂${nm} = ${fs} ${t("caption.fork")}` : `∂${f}/∂${nm} = ${fmtT(n.grad)}`;
+    if (fs && isTensorNode(n)) head = t("caption.fork_tensor", { output: f, name: nm, sum: fs, value: fmtT(n.grad) });
   }
   if (!n.operands.length) return head;
   if (n.edge_grads) {
     const parts = n.operands.map((o, i) => `∂${f}/∂${nodeName(doc, o)} ← ${fmtT(n.edge_grads[i])}`);
     const meta = ops.get(n.op);
-    const rule = meta ? meta.matrix_rule || meta.rule.split(":")[0] : null;
+    const rule = meta ? meta.matrix_rule || opRule(n.op, meta.rule).split(/[:：]/)[0] : null;
     return `${head}; ${parts.join(", ")}${rule ? ` — ${rule}` : ""}`;
   }
   const parts = n.operands.map((s, i) => {
     const g = mulGrad(n.grad, n.local_grads[i]);
     return `∂${f}/∂${nodeName(doc, s)} ← ${fmt(n.grad)} × ${paren(fmt(n.local_grads[i]))} = ${fmt(g)}`;
   });
-  const rule = ops.get(n.op)?.rule;
-  return `${head}; ${parts.join(", ")}${rule ? ` — ${rule.split(":")[0]}` : ""}`;
+  const rule = ops.get(n.op) ? opRule(n.op, ops.get(n.op).rule) : null;
+  return `${head}; ${parts.join(", ")}${rule ? ` — ${rule.split(/[:：]/)[0]}` : ""}`;
 }
 
 // What is visible at animation position pos (0 = nothing computed, steps.length = everything).

@@ -109,7 +109,7 @@ export function mountAnimation(ctx) {
     state.speed = s;
     ctx.circuit.setStepMs(stepMs());
     $("speed").value = String(s);
-    $("speed-out").textContent = `${s}×`;
+    $("speed-out").textContent = t("controls.speed_value", { speed: s });
   }
 
   function setUnit(unit) {

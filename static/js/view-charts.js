@@ -1,6 +1,7 @@
 // Small d3 charts: the sweep (f along one input with the tangent line), the optimizer's output per
 // step, and the contour plot of a two-input program with the optimizer's path.
 import { fmt } from "./format.js";
+import { t } from "./strings.js";
 
 // The page's value and gradient colours (circuit.css --value / --grad), chosen to stay apart
 // under protanopia and deuteranopia (docs/page.md).
@@ -59,7 +60,7 @@ export function drawSweep(svgNode, data, x0, f0, slope, varName, outName) {
   svg.append("text").attr("x", W - M.right).attr("y", H - 3).attr("text-anchor", "end")
     .attr("font-size", 11).attr("fill", "#667085").text(varName);
   svg.append("text").attr("x", M.left + 4).attr("y", M.top + 10).attr("font-size", 11).attr("fill", "#667085")
-    .text(`${outName}   tangent slope ${fmt(slope, 4)}`);
+    .text(t("sweep.tangent_slope", { output: outName, slope: fmt(slope, 4) }));
 }
 
 export function drawTrajectory(svgNode, values, totalSteps, outName) {
@@ -81,7 +82,7 @@ export function drawTrajectory(svgNode, values, totalSteps, outName) {
       .attr("cx", x(values.length - 1)).attr("cy", y(values[values.length - 1]));
   }
   svg.append("text").attr("x", W - M.right).attr("y", H - 3).attr("text-anchor", "end")
-    .attr("font-size", 11).attr("fill", "#667085").text("step");
+    .attr("font-size", 11).attr("fill", "#667085").text(t("optimize.chart_x"));
   svg.append("text").attr("x", M.left + 4).attr("y", M.top + 10).attr("font-size", 11).attr("fill", "#667085")
     .text(outName);
 }

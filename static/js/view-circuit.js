@@ -316,7 +316,7 @@ export function createCircuitView(svgNode, opts = {}) {
       const t = el("text", { class: "group-title", y: 5 }, g);
       t.textContent = grp.title;
       const badge = el("text", { class: "group-badge", x: geo.w / 2 - 6, y: -geo.h / 2 - 4 }, g);
-      badge.textContent = tr("circuit.groupBadge", { n: grp.members.length });
+      badge.textContent = tr("circuit.group_badge", { count: grp.members.length });
     } else if (geo.shape === "tensor") {
       g.classList.add(n.op === "input" ? "t-input" : n.op === "const" ? "t-const" : "t-gate");
       const meta = ops.get(n.op);
@@ -405,7 +405,7 @@ export function createCircuitView(svgNode, opts = {}) {
       } else {
         x.g.classList.toggle("nonfinite", !Number.isFinite(e.value) || (e.grad !== null && !Number.isFinite(e.grad)));
       }
-      x.title.textContent = tr("circuit.edgeTitle", { from: nodeName(doc, e.source), to: nodeName(doc, e.target),
+      x.title.textContent = tr("circuit.edge_title", { from: nodeName(doc, e.source), to: nodeName(doc, e.target),
         value: isTensorValue(e.value) ? fmtT(e.value) : fmtFull(e.value), grad: isTensorValue(e.grad) ? fmtT(e.grad) : fmtFull(e.grad) });
     }
     const o = edgeEls.get("out");
@@ -413,7 +413,7 @@ export function createCircuitView(svgNode, opts = {}) {
       const outNode = doc.nodes[doc.output_id];
       o.g.setAttribute("data-value", dataOf(outNode.value));
       o.g.setAttribute("data-grad", dataOf(outNode.grad));
-      o.title.textContent = tr("circuit.outTitle", { name: doc.output, value: fmtT(outNode.value) });
+      o.title.textContent = tr("circuit.output_title", { name: doc.output, value: fmtT(outNode.value) });
     }
     for (const [id, x] of nodeEls) {
       const n = doc.nodes[id];
@@ -431,9 +431,9 @@ export function createCircuitView(svgNode, opts = {}) {
         const t = x.g.querySelector(".node-const");
         if (t) t.textContent = fmt(n.value);
       }
-      const title = x.grp ? tr("circuit.groupTitle", { title: x.grp.title, n: x.grp.members.length, value: fmtT(n.value), grad: fmtT(n.grad) })
-        : x.card ? `${nodeName(doc, id)} (${n.op}, ${fmtShape(n.shape)}): value ${fmtT(n.value)}, grad ${fmtT(n.grad)}`
-          : `${nodeName(doc, id)} (${n.op}): value ${fmtFull(n.value)}, grad ${fmtFull(n.grad)}`;
+      const title = x.grp ? tr("circuit.group_title", { title: x.grp.title, count: x.grp.members.length, value: fmtT(n.value), grad: fmtT(n.grad) })
+        : x.card ? tr("circuit.node_aria_tensor", { name: nodeName(doc, id), op: n.op, shape: fmtShape(n.shape), value: fmtT(n.value), grad: fmtT(n.grad) })
+          : tr("circuit.node_aria", { name: nodeName(doc, id), op: n.op, value: fmtFull(n.value), grad: fmtFull(n.grad) });
       x.g.setAttribute("aria-label", title);
     }
     placeAll();
@@ -453,7 +453,7 @@ export function createCircuitView(svgNode, opts = {}) {
       const outNode = doc.nodes[doc.output_id];
       const tensorOut = isTensorValue(outNode.value);
       const hv = fontSize("value") * 1.2;
-      const vText = valueLabel(outNode.value), gText = tensorOut ? "ones" : fmt(outNode.grad);
+      const vText = valueLabel(outNode.value), gText = tensorOut ? tr("circuit.ones") : fmt(outNode.grad);
       const wide = Math.max(measurer(vText, "value", fontSize("value")).w, measurer(gText, "grad", fontSize("grad")).w + 2 * GRAD_PAD[0]);
       const nameX = Math.max(x1, (x0 + x1) / 2 + wide / 2) + 8 + measurer(doc.output, "name", fontSize("name")).w / 2;
       reqs.push({ key: "out:v", kind: "fixed", text: vText, size: fontSize("value"), at: [(x0 + x1) / 2, y - 3 - hv / 2] });
@@ -471,7 +471,7 @@ export function createCircuitView(svgNode, opts = {}) {
       const fs = grp ? null : forkSum(doc, id, sched.outs);
       if (fs) {
         const alts = [];
-        if (!isTensorValue(n.grad)) alts.push(tr("circuit.forkShort", { n: sched.outs[id].length, g: fmt(n.grad) }));
+        if (!isTensorValue(n.grad)) alts.push(tr("circuit.fork_many", { count: sched.outs[id].length, value: fmt(n.grad) }));
         reqs.push({ key: `f:${id}`, kind: "fork", text: fs, alts, size: fontSize("fork"), node: geo });
       }
       const reasonNode = grp ? grp.members.find((m) => doc.nodes[m].reason) : n.reason ? id : undefined;

@@ -87,7 +87,7 @@ export function createEditor({ textarea, gutter, overlay, errorBox, onChange }) 
     if (error.kept) {
       const k = document.createElement("span");
       k.className = "kept";
-      k.textContent = t("editor.kept");
+      k.textContent = t("editor.last_good");
       errorBox.appendChild(k);
     }
   }

@@ -58,7 +58,7 @@ export function buildCard(g, n, geo, title) {
 function summaryLine(label, v) {
   if (v === null || v === undefined) return "";
   const s = stats(v);
-  return `${label} min ${fmt(s.min, 3)} · mean ${fmt(s.mean, 3)} · max ${fmt(s.max, 3)}`;
+  return t("heatmap.stats", { label, min: fmt(s.min, 3), mean: fmt(s.mean, 3), max: fmt(s.max, 3) });
 }
 
 // Colour the cells from the node's value and gradient (each on its own symmetric scale).
@@ -111,15 +111,15 @@ export function bindTooltip(svgNode, tip, { nodeOf, nameOf, gradShown, outputNam
     lv.className = "tip-v";
     lv.dataset.testid = "tip-value";
     lv.dataset.value = String(value);
-    lv.textContent = t("tip.value", { v: fmtFull(value) });
+    lv.textContent = t("heatmap.value", { value: fmtFull(value) });
     const lg = document.createElement("div");
     lg.className = "tip-g";
     lg.dataset.testid = "tip-grad";
-    if (grad === null) lg.textContent = t("tip.constant");
+    if (grad === null) lg.textContent = t("heatmap.constant");
     else if (gradShown(id)) {
       lg.dataset.value = String(grad);
       lg.textContent = `∂${outputName()}/∂· ${fmtFull(grad)}`;
-    } else lg.textContent = t("tip.later");
+    } else lg.textContent = t("heatmap.grad_pending");
     tip.replaceChildren(head, lv, lg);
     tip.dataset.row = String(r);
     tip.dataset.col = String(c);

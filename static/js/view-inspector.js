@@ -29,7 +29,7 @@ function tensorTable(v, shape, testid) {
   }
   if (R > rows) {
     const tr = el("tr");
-    tr.appendChild(el("td", { class: "more", colspan: String(cols + (C > cols ? 1 : 0)) }, t("inspector.moreRows", { n: R - rows })));
+    tr.appendChild(el("td", { class: "more", colspan: String(cols + (C > cols ? 1 : 0)) }, t("inspector.more_rows", { count: R - rows })));
     table.appendChild(tr);
   }
   return table;
@@ -75,8 +75,8 @@ export function renderInspector(container, doc, sched, ops, id, { folds = null, 
 
   const title = el("h3", { testid: "inspector-name" }, name);
   container.appendChild(title);
-  const kind = n.op === "input" ? t("inspector.input") : n.op === "const" ? t("inspector.constant") : t("inspector.gate", { op: n.op });
-  const desc = meta ? `${kind} · ${meta.description}` : kind;
+  const kind = n.op === "input" ? t("inspector.kind_input") : n.op === "const" ? t("inspector.kind_constant") : t("inspector.kind_gate", { op: n.op });
+  const desc = meta ? `${kind} · ${opText(n.op, "description", meta.description)}` : kind;
   container.appendChild(el("div", { class: "op-desc", testid: "inspector-op" }, desc));
   if (folds) foldButtons(container, folds, onFold, onUnfold);
 
@@ -87,7 +87,7 @@ export function renderInspector(container, doc, sched, ops, id, { folds = null, 
   }
 
   if (meta && meta.matrix_rule && doc.mode === "tensor") {
-    container.appendChild(el("div", { class: "muted small" }, t("inspector.matrixRule")));
+    container.appendChild(el("div", { class: "muted small" }, t("inspector.matrix_rule")));
     container.appendChild(el("div", { class: "matrix-rule", testid: "inspector-matrix-rule" }, meta.matrix_rule));
   }
 
@@ -102,7 +102,7 @@ export function renderInspector(container, doc, sched, ops, id, { folds = null, 
   if (n.reason) container.appendChild(el("div", { class: "reason", testid: "inspector-reason" }, `⚠ ${n.reason}`));
 
   if (n.operands.length) {
-    container.appendChild(el("div", { class: "muted small" }, t("inspector.localGrads")));
+    container.appendChild(el("div", { class: "muted small" }, t("inspector.local_grads")));
     const table = el("table", { testid: "inspector-local-grads" });
     n.operands.forEach((src, i) => {
       const tr = el("tr");
@@ -118,7 +118,7 @@ export function renderInspector(container, doc, sched, ops, id, { folds = null, 
     container.appendChild(table);
   }
 
-  chainAndRule(container, doc, sched, meta, n, id, t("inspector.inputRule"));
+  chainAndRule(container, doc, sched, meta, n, id, t("inspector.input_rule"));
 }
 
 /** The value and gradient rows (when `numbers`), and a note when the node does not reach the output. */
@@ -131,17 +131,17 @@ function valueRows(dl, n, f, name, numbers = true) {
   }
   if (!n.on_path) {
     dl.append(el("dt", {}, t("inspector.path")));
-    dl.append(el("dd", {}, t("inspector.unreached", { out: f })));
+    dl.append(el("dd", {}, t("inspector.not_on_path", { output: f })));
   }
 }
 
 /** The chain-rule line and the gate's rule in words (scalar and tensor nodes alike). */
 function chainAndRule(container, doc, sched, meta, n, id, inputRule) {
-  container.appendChild(el("div", { class: "muted small" }, t("inspector.chainRule")));
+  container.appendChild(el("div", { class: "muted small" }, t("inspector.chain_rule")));
   container.appendChild(el("div", { class: "chain", testid: "inspector-chain" }, chainRule(doc, id, sched.outs)));
-  let rule = meta ? meta.rule : null;
+  let rule = meta ? opText(n.op, "rule", meta.rule) : null;
   if (n.op === "input") rule = inputRule;
-  if (n.op === "const") rule = t("inspector.constRule");
+  if (n.op === "const") rule = t("inspector.constant_rule");
   if (rule) container.appendChild(el("div", { class: "rule", testid: "inspector-rule" }, rule));
 }
 
@@ -170,13 +170,13 @@ function renderTensorNode(container, doc, sched, ops, id) {
       container.appendChild(cap("g", `∂${f}/∂${name}`, ` ${fmtShape(n.shape)}`));
       container.appendChild(tensorTable(n.grad, n.shape, "inspector-grad"));
     } else {
-      container.appendChild(el("div", { class: "muted small" }, t("inspector.noGrad")));
+      container.appendChild(el("div", { class: "muted small" }, t("inspector.no_gradient")));
     }
   }
   if (n.reason) container.appendChild(el("div", { class: "reason", testid: "inspector-reason" }, `⚠ ${n.reason}`));
 
   if (n.operands.length) {
-    container.appendChild(el("div", { class: "muted small" }, t("inspector.localRule")));
+    container.appendChild(el("div", { class: "muted small" }, t("inspector.local_rule")));
     const table = el("table", { testid: "inspector-local-grads" });
     n.operands.forEach((src, i) => {
       const tr = el("tr");
@@ -186,7 +186,7 @@ function renderTensorNode(container, doc, sched, ops, id) {
       tex(cell, `\\frac{\\partial ${latexName(name)}}{\\partial ${latexName(srcName)}} : ${lg ?? "?"}`);
       tr.append(cell);
       const g = n.edge_grads ? n.edge_grads[i] : null;
-      const sent = g === null || g === undefined ? t("inspector.noneConst")
+      const sent = g === null || g === undefined ? t("inspector.none_constant")
         : isTensorValue(g) ? `${fmtShape(doc.nodes[src].shape)}, ‖g‖ ${fmt(stats(g).norm, 4)}` : fmt(g, 6);
       tr.append(el("td", { class: "num g" }, `→ ${sent}`));
       table.appendChild(tr);
@@ -194,7 +194,7 @@ function renderTensorNode(container, doc, sched, ops, id) {
     container.appendChild(table);
   }
 
-  chainAndRule(container, doc, sched, meta, n, id, t("inspector.inputRuleTensor"));
+  chainAndRule(container, doc, sched, meta, n, id, t("inspector.input_rule_tensor"));
 }
 
 // Fold the node's statement or sub-expression into one box, or unfold the box it is drawn in.
@@ -212,4 +212,12 @@ function foldButtons(container, folds, onFold, onUnfold) {
     if (folds.expression) btn(t("fold.expression"), "fold-expression", folds.expression.title, () => onFold && onFold(folds.expression.key));
   }
   if (row.childNodes.length) container.appendChild(row);
+}
+
+// A gate's rule or description in the page's language (the catalogue translates /api/v1/ops'
+// English; the English catalogue equals the registry, tests/lessons/test_i18n.py).
+function opText(op, field, fallback) {
+  const key = `op.${op}.${field}`;
+  const s = t(key);
+  return s === key ? fallback : s;
 }

@@ -19,19 +19,19 @@ export function mountNarration(ctx) {
     if (pos === 0) {
       badge.className = "phase done";
       badge.textContent = t("narration.ready");
-      text.textContent = t("narration.start");
+      text.textContent = t("narration.ready_text");
     } else if (pos === total) {
       badge.className = "phase done";
       badge.textContent = t("narration.done");
       text.textContent = state.doc.mode === "tensor"
-        ? t("narration.endTensor", { out: state.doc.output, value: fmtT(state.doc.value, { digits: 8 }) })
-        : t("narration.end", { out: state.doc.output, value: fmt(state.doc.value, 8) });
+        ? t("narration.done_tensor", { output: state.doc.output, value: fmtT(state.doc.value, { digits: 8 }) })
+        : t("narration.done_scalar", { output: state.doc.output, value: fmt(state.doc.value, 8) });
     } else {
       const step = sched.steps[pos - 1];
       badge.className = `phase ${step.phase}`;
       const k = step.phase === "forward" ? pos : pos - F;
       const n = step.phase === "forward" ? F : total - F;
-      badge.textContent = t(step.phase === "forward" ? "narration.forward" : "narration.backward", { k, n });
+      badge.textContent = t("narration.step", { phase: t(step.phase === "forward" ? "narration.phase_forward" : "narration.phase_backward"), k, n });
       text.textContent = step.text;
     }
     box.replaceChildren(badge, text);

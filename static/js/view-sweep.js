@@ -42,7 +42,7 @@ export function mountSweep(ctx) {
     const v = names.includes(variable) ? variable : null;
     if (!v) {
       $("sweep-chart").replaceChildren();
-      status.textContent = doc.inputs.length ? t("sweep.noScalar") : t("sweep.noInputs");
+      status.textContent = doc.inputs.length ? t("sweep.no_scalar_inputs") : t("sweep.no_inputs");
       return;
     }
     const x0 = doc.inputs.find((i) => i.name === v).value;
@@ -53,7 +53,7 @@ export function mountSweep(ctx) {
       if (mySeq !== seq || doc !== state.doc) return;
       const f0 = typeof doc.value === "number" ? doc.value : NaN; // a tensor output: no tangent line
       drawSweep($("sweep-chart"), res, x0, f0, doc.gradients[v], v, doc.output);
-      status.textContent = t("sweep.caption", { out: doc.output, v, lo: fmt(x0 - r), hi: fmt(x0 + r), x0: fmt(x0),
+      status.textContent = t("sweep.status", { output: doc.output, input: v, from: fmt(x0 - r), to: fmt(x0 + r), x: fmt(x0),
         slope: fmt(doc.gradients[v], 6) });
     } catch (err) {
       if (err.name !== "AbortError" && mySeq === seq) status.textContent = err.message;

@@ -32,7 +32,7 @@ export function mountTraining(ctx) {
     const status = $("opt-status");
     status.textContent = "";
     delete status.dataset.final;
-    drawTrajectory($("opt-chart"), [], 1, t("opt.placeholder"));
+    drawTrajectory($("opt-chart"), [], 1, t("optimize.chart_empty"));
     $("contour-box").hidden = true;
     $("contour").replaceChildren();
   }
@@ -65,7 +65,7 @@ export function mountTraining(ctx) {
     box.dataset.key = key;
     box.hidden = false;
     const label = document.createElement("span");
-    label.textContent = t("opt.move");
+    label.textContent = t("optimize.move");
     const items = names.map((n) => {
       const l = document.createElement("label");
       const c = document.createElement("input");
@@ -102,11 +102,11 @@ export function mountTraining(ctx) {
     const size = Number($("opt-size").value);
     const status = $("opt-status");
     if (!(size >= 0)) {
-      status.textContent = t("opt.badSize");
+      status.textContent = t("optimize.bad_step_size");
       return;
     }
     if (doc.mode === "tensor" && trainVars && !trainVars.length) {
-      status.textContent = t("opt.tickOne");
+      status.textContent = t("optimize.tick_one");
       return;
     }
     cancelAnim();
@@ -120,7 +120,7 @@ export function mountTraining(ctx) {
       const two = contourVars(doc);
       if (steps === 1) {
         drawTrajectory($("opt-chart"), traj.map((s) => s.value), 1, out);
-        status.textContent = t("opt.oneStep", { mode: t(`opt.${mode}`), out, from: fmt(traj[0].value, 6), to: fmt(res.final.value, 6) });
+        status.textContent = t("optimize.one_step", { mode: t(`optimize.mode_${mode}`), output: out, before: fmt(traj[0].value, 6), after: fmt(res.final.value, 6) });
         if (two) extendPath([traj[0].values, res.final.values], two);
         await ctx.setValues(usable(res.final.values));
         return;
@@ -135,7 +135,7 @@ export function mountTraining(ctx) {
         // uncaught "reading 'step'" error of the issue)
         const k = Math.max(0, Math.min(traj.length - 1, Math.floor(((now - t0) / dur) * (traj.length - 1))));
         drawTrajectory($("opt-chart"), traj.slice(0, k + 1).map((s) => s.value), traj.length - 1, out);
-        status.textContent = t("opt.progress", { step: traj[k].step, steps: res.steps, out, value: fmt(traj[k].value, 8) });
+        status.textContent = t("optimize.progress", { step: traj[k].step, steps: res.steps, output: out, value: fmt(traj[k].value, 8) });
         if (two) {
           path = traj.slice(0, k + 1).map((s) => [s.values[two[0]], s.values[two[1]]]);
           paintContour();
@@ -150,7 +150,7 @@ export function mountTraining(ctx) {
           endAnim();
           const vals = Object.entries(res.final.values).filter(([n]) => res.variables.includes(n))
             .map(([n, v]) => `${n} ${fmtT(v, { digits: 6 })}`).join(", ");
-          status.textContent = t("opt.after", { steps: res.steps, vals, out, value: fmt(res.final.value, 10) });
+          status.textContent = t("optimize.done", { steps: res.steps, values: vals, output: out, value: fmt(res.final.value, 10) });
           status.dataset.final = String(res.final.value);
           if (two) {
             path.push([res.final.values[two[0]], res.final.values[two[1]]]);
@@ -255,7 +255,7 @@ export function mountTraining(ctx) {
     if (!contour || !doc || doc.program !== contour.program) return;
     const cur = contour.vars.map((n) => doc.inputs.find((i) => i.name === n)?.value);
     drawContour($("contour"), { ...contour, nx: GRID_X, ny: GRID_Y }, path, cur, doc.output);
-    $("contour-status").textContent = t("contour.caption", { out: doc.output, x: contour.vars[0], y: contour.vars[1], n: path.length });
+    $("contour-status").textContent = t("contour.caption", { output: doc.output, x: contour.vars[0], y: contour.vars[1], count: path.length });
   }
 
   // ---- wiring -----------------------------------------------------------------------------------
@@ -293,7 +293,7 @@ export function mountTraining(ctx) {
     }
   });
   bus.on("resize", () => paintContour());
-  drawTrajectory($("opt-chart"), [], 1, t("opt.placeholder"));
+  drawTrajectory($("opt-chart"), [], 1, t("optimize.chart_empty"));
 
   Object.assign(ctx, { optimize, resetTraining: reset });
 }
