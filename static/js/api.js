@@ -82,9 +82,10 @@ async function send(method, path, body, signal) {
     if (err.name === "AbortError") throw err;
     throw new ApiError(0, null, t("error.network", { message: err.message }));
   }
-  let data = null;
+  let data = null, text = "";
   try {
-    data = await res.json();
+    text = await res.text();
+    data = JSON.parse(text);
   } catch {
     data = null;
   }
@@ -94,7 +95,8 @@ async function send(method, path, body, signal) {
       : data && typeof data.detail === "string" ? data.detail : `HTTP ${res.status}`;
     throw new ApiError(res.status, detail, msg);
   }
-  return decodeNumbers(data);
+  // walking a 5 MB document costs; most have no non-finite number to decode
+  return /"(?:NaN|-?Infinity)"/.test(text) ? decodeNumbers(data) : data;
 }
 
 export const api = {

@@ -298,7 +298,7 @@ export function createController() {
     state.pos = Math.max(0, Math.min(total, p));
     circuit.setPos(state.pos, animate, from);
     bus.emit("pos", { pos: state.pos, animate, from });
-    writeHashSoon();
+    if (!state.playing) writeHashSoon(); // (replaceState on every step of a playback costs; stop() writes it)
   }
 
   function setPresent(on) {

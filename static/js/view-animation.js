@@ -91,6 +91,7 @@ export function mountAnimation(ctx) {
     if (endBusy) {
       endBusy();
       endBusy = null;
+      ctx.writeHashNow();
     }
   }
 

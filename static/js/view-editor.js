@@ -25,8 +25,9 @@ export function createEditor({ textarea, gutter, overlay, errorBox, onChange }) 
   // one text node, not 20,000 elements.
   let shownLines = -1, shownErr = -2;
   function renderGutter() {
+    const text = textarea.value; // (the getter copies the text: read it once)
     let n = 1;
-    for (let i = textarea.value.indexOf("\n"); i >= 0; i = textarea.value.indexOf("\n", i + 1)) n++;
+    for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) n++;
     const errLine = error && error.line ? error.line : -1;
     if (n !== shownLines || errLine !== shownErr) {
       shownLines = n;
@@ -43,8 +44,17 @@ export function createEditor({ textarea, gutter, overlay, errorBox, onChange }) 
       } else parts.push(document.createTextNode(nums(1, n)));
       gutter.replaceChildren(...parts);
     }
-    gutter.scrollTop = textarea.scrollTop;
+    // reading textarea.scrollTop forces the textarea's layout at once (hundreds of ms for a 20,000-line
+    // program): sync in the next frame, when that layout happens anyway
+    if (!syncing) {
+      syncing = true;
+      requestAnimationFrame(() => {
+        syncing = false;
+        gutter.scrollTop = textarea.scrollTop;
+      });
+    }
   }
+  let syncing = false;
 
   function renderOverlay() {
     overlay.replaceChildren();
