@@ -32,8 +32,10 @@ export function mountAnimation(ctx) {
     if (!state.follow || !state.schedule || !ctx.circuit) return;
     const pos = state.pos;
     if (pos <= 0 || pos > state.schedule.steps.length) return;
-    const id = state.display.rep[state.schedule.steps[pos - 1].node];
-    ctx.circuit.follow(id, { zoomIn: playing || state.present, animate: !playing || state.speed <= 2 });
+    const step = state.schedule.steps[pos - 1];
+    const id = state.display.rep[step.node];
+    ctx.circuit.follow(id, { zoomIn: playing || state.present, animate: !playing || state.speed <= 2,
+      lead: playing ? (step.phase === "forward" ? 1 : -1) : 0 });
   }
 
   function go(target, animate, playing = false) {

@@ -192,26 +192,35 @@ export function createCircuitView(svgNode, opts = {}) {
     moveTo(fitTransform(), animate);
   }
 
-  function centerAt(x, y, k = null, animate = true) {
+  function centerAt(x, y, k = null, animate = true, fx = 0.5) {
     const r = svgSize();
     const kk = k ?? transform.k;
-    moveTo(d3.zoomIdentity.translate(r.width / 2 - x * kk, r.height / 2 - y * kk).scale(kk), animate);
+    moveTo(d3.zoomIdentity.translate(r.width * fx - x * kk, r.height / 2 - y * kk).scale(kk), animate);
   }
 
   // Keep display node `id` in view: pan when it is outside the middle 70 % of the view, and zoom in
   // to reading size when the view is zoomed out too far to read it (playback of big graphs).
-  function follow(id, { zoomIn = true, animate = true } = {}) {
+  // `lead` > 0 (forward pass): put the node a third of the way in from the left, so the camera moves
+  // less often along the flow (each move repaints the whole circuit); < 0 (backward): from the right.
+  function follow(id, { zoomIn = true, animate = true, lead = 0 } = {}) {
     const n = layout && layout.nodes[id];
     if (!n) return;
     const r = svgSize();
     const k = transform.k;
-    const wantK = zoomIn && k < LOD_SCALE ? Math.min(1.1, Math.max(LOD_SCALE + 0.15, fitTransform().k)) : k;
+    // zooming in: to reading size, and when the whole height still fits at that size, to the height
+    // (then the camera only has to move sideways along the flow)
+    let wantK = k;
+    if (zoomIn && k < LOD_SCALE) {
+      const b = bounds(), r = svgSize();
+      const heightK = (r.height - 80) / (b.y1 - b.y0);
+      wantK = heightK >= LOD_SCALE + 0.05 ? Math.min(1.1, heightK) : Math.min(1.1, Math.max(LOD_SCALE + 0.15, fitTransform().k));
+    }
     // a node already in full view stays put (no panning while the whole graph is on screen)
     const x0 = (n.x - n.w / 2) * k + transform.x, x1 = (n.x + n.w / 2) * k + transform.x;
     const y0 = (n.y - n.h / 2) * k + transform.y, y1 = (n.y + n.h / 2) * k + transform.y;
     const inside = wantK === k && x0 > 30 && x1 < r.width - 30 && y0 > 44 && y1 < r.height - 44;
     if (inside) return;
-    centerAt(n.x, n.y, wantK, animate);
+    centerAt(n.x, n.y, wantK, animate, lead > 0 ? 0.3 : lead < 0 ? 0.7 : 0.5);
   }
 
   function setTransform(v) {
