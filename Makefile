@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench stress install install-dev clean
+.PHONY: run test lint bench stress mutate install install-dev clean
 
 $(BIN)/python:
 	@$(PY) -c "import sys; assert sys.version_info >= (3, 11), sys.version" || { echo "need Python >= 3.11 (set PY=...)"; exit 1; }
@@ -27,11 +27,12 @@ run: install
 	$(BIN)/backprop-lab serve --host $(HOST) --port $(PORT)
 
 lint: install-dev
-	$(BIN)/ruff check app tests benchmarks stress
+	$(BIN)/ruff check app tests benchmarks stress mutation
 
+# two pytest-xdist workers; browsers, servers and session-wide artifacts are grouped (tests/conftest.py)
 test: install-dev
-	$(BIN)/ruff check app tests benchmarks stress
-	$(BIN)/python -m pytest -q
+	$(BIN)/ruff check app tests benchmarks stress mutation
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 bench: install-dev
 	$(BIN)/python -m benchmarks
@@ -41,5 +42,10 @@ stress: install-dev
 	$(BIN)/python -m stress
 	BACKPROP_FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest -q tests/fuzz
 
+# mutation testing of app/engine/*.py and the body-limit middleware (docs/testing.md): slow, niced, resumable;
+# not part of `make test`. MUTATE="ops numeric" limits it to those modules, MUTATE_JOBS=2 runs two at a time.
+mutate: install-dev
+	$(BIN)/python -m mutation $(MUTATE) --survivors
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .mutation

@@ -1,4 +1,4 @@
-"""Command line: `backprop-lab serve | eval | optimize | sweep | ops` (`python -m app` is the same).
+"""Command line: `backprop-lab serve | eval | optimize | sweep | train | ops` (`python -m app` is the same).
 
 Exit status: 0 on success, 2 for a bad program or bad arguments (the error is printed with the
 source line and a caret).
@@ -143,9 +143,90 @@ def _cmd_ops(a: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_serve(a: argparse.Namespace) -> int:
-    import uvicorn
+def _cmd_train(a: argparse.Namespace) -> int:
+    from tqdm import tqdm
 
+    from app import datasets
+    from app.config import get_settings
+    from app.engine.train import train
+
+    settings = get_settings()
+    limits = settings.limits()
+    csv_text = None
+    if a.csv:
+        import os
+
+        size = os.path.getsize(a.csv)
+        if size > limits.max_csv_bytes:  # before reading it
+            from app.engine.errors import limit_error
+
+            raise limit_error("max_csv_bytes", limits.max_csv_bytes, f"{a.csv} has {size} bytes")
+        with open(a.csv, encoding="utf-8-sig", newline="") as fh:
+            csv_text = fh.read()
+    hidden = [int(h) for h in a.hidden.split(",")] if a.hidden else 128
+    run = datasets.prepare(dataset=None if a.csv else a.dataset, csv=csv_text, target=a.target, task=a.task,
+                           program=_program(a.program) if a.program else None, hidden=hidden,
+                           activation=a.activation, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr,
+                           optimizer=a.optimizer, weight_decay=a.weight_decay, seed=a.seed, data_seed=a.data_seed,
+                           test_fraction=a.test_fraction, standardize=a.standardize, samples=a.samples,
+                           noise=a.noise, data_dir=a.data_dir or settings.data_dir, limits=limits)
+    bar = None
+
+    def on_event(kind: str, ev: dict[str, Any]) -> None:
+        nonlocal bar
+        if kind == "start":
+            bar = tqdm(total=ev["steps"], unit="step", file=sys.stderr, disable=None if not a.no_progress else True,
+                       desc=f"{run.dataset['name']}: epoch 1/{ev['epochs']}", dynamic_ncols=True)
+        elif kind == "progress" and bar is not None:
+            bar.update(ev["step"] - bar.n)
+        elif kind == "epoch" and bar is not None:
+            bar.update(ev["step"] - bar.n)
+            bar.set_description(f"{run.dataset['name']}: epoch {ev['epoch']}/{run.options.epochs}")
+            post = {"loss": f"{ev['train_loss']:.4g}" if isinstance(ev.get("train_loss"), float) else "-"}
+            if ev.get("test_accuracy") is not None:
+                post["test acc"] = f"{100 * ev['test_accuracy']:.2f}%"
+            elif ev.get("test_loss") is not None:
+                post["test mse"] = f"{ev['test_loss']:.4g}"
+            bar.set_postfix(post)
+
+    try:
+        doc = train(run.program, run.data, run.options, limits=limits, on_event=on_event)
+    finally:
+        if bar is not None:
+            bar.close()
+    final_acc = doc["test_accuracy"][-1] if doc["test_accuracy"] else None
+    if a.json:
+        print(json.dumps({"test_accuracy": final_acc, "train_loss": doc["train_loss"], "test_loss": doc["test_loss"],
+                          "seconds": doc["seconds"], "train_accuracy": doc["train_accuracy"],
+                          "epochs": doc["epochs"], "steps": doc["steps"], "task": doc["task"],
+                          "stopped": doc["stopped"]}, allow_nan=False))
+        return 0 if not doc["stopped"] else 1
+    if a.show_program:
+        print(run.program, end="\n\n")
+    classify = doc["task"] == "classification"
+    rows = []
+    for i in range(len(doc["train_loss"])):
+        row = [str(i + 1), _fmt(doc["train_loss"][i]), _fmt(doc["test_loss"][i])]
+        if classify:
+            row += [f"{100 * doc['train_accuracy'][i]:.2f}%",
+                    "-" if doc["test_accuracy"][i] is None else f"{100 * doc['test_accuracy'][i]:.2f}%"]
+        rows.append(row)
+    header = ["epoch", "train loss", "test loss"] + (["train acc", "test acc"] if classify else [])
+    if rows:
+        print(_table(rows, header))
+    ds = run.dataset
+    what = (f"test accuracy {100 * final_acc:.2f} %" if final_acc is not None else
+            f"test MSE {_fmt(doc['test_loss'][-1])}" if doc["test_loss"] else "no test split")
+    print(f"\n{ds['name']}: {ds['train_samples']} training and {ds['test_samples']} test samples; {what} "
+          f"after {doc['epochs']} epochs ({doc['steps']} steps, {doc['seconds']:.2f} s)")
+    if doc["stopped"]:
+        print(f"warning: {doc['message']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_serve(a: argparse.Namespace) -> int:
+    from app.api.server import serve
     from app.config import get_settings
 
     s = get_settings()
@@ -153,8 +234,7 @@ def _cmd_serve(a: argparse.Namespace) -> int:
     port = a.port if a.port is not None else s.port
     workers = a.workers if a.workers is not None else s.workers
     print(f"Backprop Lab: http://{host}:{port}/  (API docs: http://{host}:{port}/docs)", flush=True)
-    uvicorn.run("app.main:app", host=host, port=port, workers=workers, log_level=a.log_level,
-                proxy_headers=True, server_header=False)
+    serve(s, host, port, workers, a.log_level)  # uvicorn with the guarded protocol (app/api/server.py)
     return 0
 
 
@@ -197,6 +277,34 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--stop", type=float, required=True)
     w.add_argument("--points", type=int, default=11)
     w.set_defaults(fn=_cmd_sweep)
+
+    t = sub.add_parser("train", help="train a network program on a dataset (progress bar, then the curves)")
+    t.add_argument("--dataset", default="digits", choices=["digits", "moons", "circles", "spirals", "xor", "mnist"])
+    t.add_argument("--csv", metavar="FILE", help="train on a CSV file (header row) instead of --dataset")
+    t.add_argument("--target", metavar="COL", help="the CSV's target column (default: the last)")
+    t.add_argument("--task", choices=["auto", "classification", "regression"], default="auto",
+                   help="a CSV's problem (auto: classes when the targets are text or a few whole numbers)")
+    t.add_argument("--program", help="your own network program (text, '-' for stdin, or @file) instead of --hidden")
+    t.add_argument("--hidden", default="128", help="hidden layer sizes, e.g. 128 or 64,32 (default 128)")
+    t.add_argument("--activation", choices=["relu", "sigmoid", "tanh"], default="relu")
+    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
+    t.add_argument("--optimizer", choices=["sgd", "momentum", "adam"], default="sgd")
+    t.add_argument("--weight-decay", type=float, default=None, help="L2 weight decay lambda (default 0)")
+    t.add_argument("--seed", type=int, default=0, help="initial weights and batch order (default 0)")
+    t.add_argument("--data-seed", type=int, default=0, help="the 2-D sets and the train/test split (default 0)")
+    t.add_argument("--test-fraction", type=float, default=0.2)
+    t.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=None,
+                   help="standardize the features (default: only for a CSV)")
+    t.add_argument("--samples", type=int, help="points of a 2-D set (default 400)")
+    t.add_argument("--noise", type=float, help="noise of a 2-D set")
+    t.add_argument("--data-dir", metavar="DIR", help="where MNIST's IDX files are (default: BACKPROP_DATA_DIR)")
+    t.add_argument("--json", action="store_true",
+                   help='print {"test_accuracy", "train_loss", "test_loss", "seconds", ...} (the loop\'s seconds)')
+    t.add_argument("--show-program", action="store_true", help="print the network program first")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.set_defaults(fn=_cmd_train)
 
     ops = sub.add_parser("ops", help="list the gates")
     ops.add_argument("--json", action="store_true")

@@ -1,4 +1,4 @@
-"""Service settings: every engine limit plus host, port, workers and the HTTP policy.
+"""Service settings: every engine limit plus host, port, workers, placement, deadlines and the HTTP policy.
 
 Read from the environment with the prefix ``BACKPROP_`` (``BACKPROP_MAX_NODES=5000``,
 ``BACKPROP_CORS_ORIGINS=https://a.example,https://b.example``). List settings take either a JSON
@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.engine import Limits
@@ -41,6 +41,58 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     """Request bodies larger than this get 413 before they are parsed."""
 
+    # --- Placement of engine calls (app/api/runner.py) ---------------------------------------------
+    inline_work_ms: float = Field(2.0, ge=0)
+    """Engine calls whose estimated work (app.engine.cost) is at most this run on the event loop; every
+    other call runs in an engine process (or a thread when engine_processes is 0)."""
+    inline_body_bytes: int = Field(64 * 1024, ge=0)
+    """Larger request bodies are not parsed on the event loop: an engine process parses, estimates and runs them."""
+    inline_parse_chars: int = Field(2_000, ge=0)
+    """Longer programs are not compiled on the event loop (parsing is work): an engine process compiles,
+    estimates and runs them."""
+    engine_queue: int = Field(32, ge=0)
+    """Requests that may wait for a busy engine process, per worker; more get 503 (retry)."""
+    engine_memory_mb: int = Field(640, ge=0)
+    """Address-space limit of each engine process (RLIMIT_AS; 0: none): a request that would need more is
+    refused with 422 naming this limit, and no sequence of requests can grow the process past it."""
+
+    # --- Deadlines: past them the engine process is killed and replaced, and the client gets 504 ------
+    evaluate_deadline_s: float = Field(5.0, gt=0)
+    optimize_deadline_s: float = Field(20.0, gt=0)
+    sweep_deadline_s: float = Field(20.0, gt=0)
+    estimate_margin: float = Field(2.0, gt=0)
+    """A request whose estimated work is over this many times its deadline is refused (422) before it runs."""
+
+    # --- Memory of the app process ----------------------------------------------------------------
+    max_response_bytes: int = Field(16 * 1024 * 1024, gt=0)
+    """Largest JSON answer; full_tensors past it is refused (422) before the work, from the shapes."""
+    response_buffer_bytes: int = Field(64 * 1024 * 1024, gt=0)
+    """Engine answers held in memory at once (being sent), per worker; past it requests wait, then get 503."""
+    request_buffer_bytes: int = Field(32 * 1024 * 1024, gt=0)
+    """Request bodies held in memory at once (being read or run), per worker; past it new bodies get 503."""
+
+    # --- The HTTP server (app/api/server.py, `backprop-lab serve`): no proxy needed in front -----------
+    max_connections: int = Field(512, gt=0)
+    """Open connections per worker; more are answered 503 and closed at once (file descriptors stay bounded)."""
+    header_timeout_s: float = Field(10.0, gt=0)
+    """From a connection's (or a request's) first byte to the end of its header; then 408 and closed."""
+    body_timeout_s: float = Field(20.0, gt=0)
+    """From the end of the header to the end of the body; then 408 and closed."""
+    send_timeout_s: float = Field(30.0, gt=0)
+    """How long an answer may wait for a client that does not read it; then the connection is closed."""
+    max_header_bytes: int = Field(16 * 1024, gt=0)
+    """Request line plus headers; larger gets 431 and the connection is closed (the rest is never read)."""
+    keep_alive_s: int = Field(5, ge=1)
+    """Idle keep-alive connections are closed after this."""
+
+    # The training lab (app/api/train.py, app/datasets.py).
+    data_dir: str | None = None
+    """A directory with datasets the user has (MNIST's four IDX files); nothing is downloaded."""
+    train_deadline_s: float = Field(300.0, gt=0)
+    """Seconds a training run (or any streaming engine call) may take; then it stops and says so."""
+    train_runs: int = Field(2, ge=1)
+    """Training runs at once per app process (each in its own process); more are answered 503."""
+
     # Every engine limit, with the engine's defaults (see app/engine/limits.py).
     max_program_chars: int = Field(_LIMITS.max_program_chars, gt=0)
     max_nodes: int = Field(_LIMITS.max_nodes, gt=0)
@@ -59,6 +111,12 @@ class Settings(BaseSettings):
     max_flops: int = Field(_LIMITS.max_flops, gt=0)
     max_optimize_flops: int = Field(_LIMITS.max_optimize_flops, gt=0)
     max_check_flops: int = Field(_LIMITS.max_check_flops, gt=0)
+    max_train_flops: int = Field(_LIMITS.max_train_flops, gt=0)
+    max_epochs: int = Field(_LIMITS.max_epochs, gt=0)
+    max_train_samples: int = Field(_LIMITS.max_train_samples, gt=0)
+    max_csv_bytes: int = Field(_LIMITS.max_csv_bytes, gt=0)
+    max_csv_rows: int = Field(_LIMITS.max_csv_rows, gt=0)
+    max_csv_columns: int = Field(_LIMITS.max_csv_columns, gt=0)
     summary_above: int = Field(_LIMITS.summary_above, gt=0)
     """Tensors with more elements are summarized in responses (not a limit: ask for full_tensors)."""
 
@@ -108,6 +166,13 @@ class Settings(BaseSettings):
     room_retry_ms: int = Field(2000, gt=0)
     """The SSE ``retry:`` the server sends: how soon a cut client reconnects."""
 
+    @model_validator(mode="after")
+    def _buffers_hold_an_answer(self) -> Settings:
+        if self.response_buffer_bytes < self.max_response_bytes:
+            raise ValueError("response_buffer_bytes must be at least max_response_bytes (a call in an engine "
+                             "process reserves max_response_bytes before it runs)")
+        return self
+
     @field_validator("cors_origins", "frame_ancestors", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
@@ -119,8 +184,22 @@ class Settings(BaseSettings):
         return value
 
     def limits(self) -> Limits:
-        """The engine's Limits built from these settings."""
-        return Limits(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Limits)})
+        """The engine's Limits built from these settings (built once per settings object)."""
+        cached = self.__dict__.get("_limits")
+        if cached is None:
+            cached = Limits(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Limits)})
+            self.__dict__["_limits"] = cached  # frozen: not a field, kept beside them
+        return cached
+
+    @staticmethod
+    def engine_limit_names() -> list[str]:
+        """The settings that are the engine's Limits."""
+        return [f.name for f in dataclasses.fields(Limits)]
+
+    def deadline(self, kind: str) -> float:
+        """The deadline in seconds of an engine call of this kind ("evaluate", "optimize", "sweep", "train";
+        other kinds get evaluate's)."""
+        return float(getattr(self, f"{kind}_deadline_s", self.evaluate_deadline_s))
 
 
 @lru_cache

@@ -4,7 +4,7 @@ import importlib
 import shutil
 import sys
 
-SCRIPTS = ["bench_engine", "bench_tensor", "bench_api", "bench_browser"]
+SCRIPTS = ["bench_engine", "bench_tensor", "bench_train", "bench_api", "bench_browser"]
 
 for name in SCRIPTS:
     if name == "bench_browser" and not shutil.which("chromium"):

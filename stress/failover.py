@@ -28,8 +28,11 @@ class FailoverResult:
     restarted_ready_at: float  # the restarted process answered /healthz directly
     first_proxied_after_restart: float | None  # seconds from ready to the first request nginx sent it
     retried_requests: int  # requests nginx sent to more than one upstream
-    requests: int
+    requests: int  # requests sent (and answered or failed)
+    scheduled: int  # requests the schedule planned (fixed before the run)
     failures: int
+    sent_while_down: int  # requests sent between the kill and the restarted process answering /healthz
+    ok_while_down: int  # ... of which answered 200
     nginx_overrides: dict[str, str]
 
     def as_dict(self) -> dict[str, Any]:
@@ -46,18 +49,29 @@ def parse_access_log(text: str) -> list[tuple[float, list[str], list[str]]]:
     return rows
 
 
-async def _traffic(client: httpx.AsyncClient, calls: list[Call], users: int, rate: float, t0: float,
-                   duration: float, samples: list[Sample]) -> None:
-    async def one_user(i: int) -> None:
-        next_at = i / (users * rate)
-        while next_at < duration:
-            delay = next_at - (time.perf_counter() - t0)
+def traffic_schedule(users: int, rate: float, duration: float) -> list[list[float]]:
+    """Each user's send times: user i starts at i / (users x rate) and sends every 1 / rate s until ``duration``
+    (the users together send ``users x rate`` requests per second, evenly spread)."""
+    plans = []
+    for i in range(users):
+        times, k = [], 0
+        while (t := i / (users * rate) + k / rate) < duration:
+            times.append(t)
+            k += 1
+        plans.append(times)
+    return plans
+
+
+async def _traffic(client: httpx.AsyncClient, calls: list[Call], plans: list[list[float]], t0: float,
+                   samples: list[Sample]) -> None:
+    async def one_user(i: int, times: list[float]) -> None:
+        for at in times:
+            delay = at - (time.perf_counter() - t0)
             if delay > 0:
                 await asyncio.sleep(delay)
-            await send(client, calls[(i + int(next_at * 1000)) % len(calls)], "light", t0, samples)
-            next_at += 1 / rate
+            await send(client, calls[(i + int(at * 1000)) % len(calls)], "light", t0, samples, scheduled=at)
 
-    await asyncio.gather(*(one_user(i) for i in range(users)))
+    await asyncio.gather(*(one_user(i, times) for i, times in enumerate(plans)))
 
 
 async def _run(duration: float, kill_at: float, down_for: float, users: int, rate: float,
@@ -68,7 +82,8 @@ async def _run(duration: float, kill_at: float, down_for: float, users: int, rat
             samples: list[Sample] = []
             async with httpx.AsyncClient(base_url=proxy.url, timeout=httpx.Timeout(30.0)) as client:
                 t0 = time.perf_counter()
-                traffic = asyncio.create_task(_traffic(client, calls, users, rate, t0, duration, samples))
+                plans = traffic_schedule(users, rate, duration)
+                traffic = asyncio.create_task(_traffic(client, calls, plans, t0, samples))
                 await asyncio.sleep(kill_at)
                 b.kill()
                 killed_at = time.perf_counter() - t0
@@ -83,11 +98,14 @@ async def _run(duration: float, kill_at: float, down_for: float, users: int, rat
     after = [t for t, ups, statuses in rows if t >= ready_wall and ups[-1] == b_addr and statuses[-1] == "200"]
     summary = summarize(samples, duration)
     light = summary.get("light", {})
+    down = [s for s in samples if s.kind == "light" and killed_at <= s.start <= ready_at]
     return FailoverResult(
         summary=summary, killed_at=round(killed_at, 2), restarted_ready_at=round(ready_at, 2),
         first_proxied_after_restart=round(min(after) - ready_wall, 3) if after else None,
         retried_requests=sum(1 for _, ups, _ in rows if len(ups) > 1),
-        requests=light.get("requests", 0), failures=light.get("errors", 0), nginx_overrides=overrides)
+        requests=light.get("requests", 0), scheduled=sum(map(len, plans)), failures=light.get("errors", 0),
+        sent_while_down=len(down), ok_while_down=sum(1 for s in down if s.status == 200 and not s.error),
+        nginx_overrides=overrides)
 
 
 def run_failover(duration: float = 12.0, kill_at: float = 3.0, down_for: float = 2.0, users: int = 20,

@@ -1,13 +1,13 @@
-"""JSON responses that never fail to encode, and the one way routers call the engine."""
+"""JSON that never fails to encode: ``render_json`` for engine documents, ``SafeJSONResponse`` for errors.
+
+Engine calls themselves go through app/api/runner.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import orjson
-from starlette.concurrency import run_in_threadpool
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 
 from app.engine.encode import num
 
@@ -56,37 +56,3 @@ class SafeJSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return render_json(content)
-
-
-INLINE_COST = 2_000
-"""Work up to this estimate (about a 2,000-character program evaluated once) takes well under a
-millisecond: it runs on the event loop, where a thread or process hop would cost more than the work."""
-POOL_COST = 50_000
-"""Work above this estimate goes to the engine processes (when there are any); between the two, threads."""
-
-
-def estimate(expression: str, values: dict[str, Any] | None, runs: float = 1) -> float:
-    """A cheap work estimate made before parsing: program size plus tensor elements, times the runs."""
-    size = len(expression)
-    for v in (values or {}).values():
-        if isinstance(v, list):
-            size += len(v) * (len(v[0]) if v and isinstance(v[0], list) else 1)
-    return size * runs
-
-
-async def run_engine(function: Callable[..., dict[str, Any]], *args: Any, cost: float, processes: int = 0,
-                     **kwargs: Any) -> Response:
-    """Run an engine call and the JSON encoding of its document, placed by its estimated ``cost``:
-    on the event loop (tiny), in the threadpool (medium), or in the engine process pool (heavy, when
-    ``processes`` > 0: app/api/pool.py, so heavy work never holds this process's GIL). CPU-bound
-    work off the event loop keeps /healthz and other requests answering. The document is returned
-    unchanged; EngineError propagates to its 422 handler."""
-    if cost <= INLINE_COST:
-        body = render_json(function(*args, **kwargs))
-    elif cost > POOL_COST and processes > 0:
-        from app.api import pool
-
-        body = await pool.run(processes, function, args, kwargs)
-    else:
-        body = await run_in_threadpool(lambda: render_json(function(*args, **kwargs)))
-    return Response(body, media_type="application/json")

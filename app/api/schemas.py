@@ -7,14 +7,74 @@ unchanged: the response models below describe them for /docs and /openapi.json.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    WrapValidator,
+)
+from pydantic_core import PydanticCustomError
 
 from app.presets import Preset, presets
 
-Values = dict[str, FiniteFloat | list[Any]]
-"""Numbers, or tensors as nested lists of numbers (the engine checks rank, shape and finiteness)."""
+_MAX_FLOAT = 1.7976931348623157e308
+
+
+def _numbers_only(value: list[Any]) -> list[Any]:
+    """A tensor holds finite JSON numbers only: no strings, booleans or nulls (walked without recursion)."""
+    stack: list[tuple[list[Any], str]] = [(value, "")]
+    while stack:
+        items, path = stack.pop()
+        for i, item in enumerate(items):
+            kind = type(item)
+            if kind is float:
+                if not math.isfinite(item):
+                    raise PydanticCustomError("tensor_number", "tensors hold finite numbers only: {found} at {path}",
+                                              {"found": str(item), "path": f"{path}[{i}]"})
+            elif kind is list:
+                stack.append((item, f"{path}[{i}]"))
+            elif kind is int:
+                if not -_MAX_FLOAT <= item <= _MAX_FLOAT:
+                    raise PydanticCustomError("tensor_number", "tensors hold finite numbers only: {found} at {path}",
+                                              {"found": "an integer beyond the float range", "path": f"{path}[{i}]"})
+            else:
+                found = "a string" if kind is str else "a boolean" if kind is bool else \
+                    "null" if item is None else "an object"
+                raise PydanticCustomError("tensor_number", "tensors hold numbers only: {found} at {path}",
+                                          {"found": found, "path": f"{path}[{i}]"})
+    return value
+
+
+def _one_error(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """A value is a number or a tensor: report the error of the one it looks like, not both."""
+    if type(value) is int and not -_MAX_FLOAT <= value <= _MAX_FLOAT:
+        raise PydanticCustomError("finite_number", "Input should be a finite number")
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        errors = exc.errors()
+        wanted = "tensor_number" if isinstance(value, list) else None
+        error = next((e for e in errors if wanted is None or e["type"] == wanted), errors[0])
+        raise PydanticCustomError(error["type"], error["msg"].replace("{", "(").replace("}", ")")) from None
+
+
+_TENSOR_SCHEMA: dict[str, Any] = {"type": "array", "items": {"type": "number"}}
+for _ in range(2):  # up to rank 3 in the schema; the engine checks max_rank
+    _TENSOR_SCHEMA = {"type": "array", "items": {"anyOf": [{"type": "number"}, _TENSOR_SCHEMA]}}
+Tensor = Annotated[list[Any], AfterValidator(_numbers_only), WithJsonSchema(_TENSOR_SCHEMA)]
+"""A tensor as nested lists of JSON numbers: no strings, booleans or nulls (the engine then checks rank
+against max_rank, shape and size)."""
+Value = Annotated[FiniteFloat | Tensor, WrapValidator(_one_error)]
+Values = dict[str, Value]
+"""Input values by name: numbers, or tensors as nested lists of numbers."""
 NonFinite = Literal["NaN", "Infinity", "-Infinity"]
 Number = float | NonFinite
 """A float64; non-finite values are the strings "NaN", "Infinity" and "-Infinity" (JSON has no NaN)."""
@@ -194,6 +254,18 @@ class PresetsResponse(BaseModel):
     presets: list[Preset]
 
 
+class LimitsResponse(BaseModel):
+    engine: dict[str, int] = Field(description="The engine's limits (max_nodes, max_elements, max_flops, ...): "
+                                   "the names 422 answers give in ctx.limit")
+    deadlines_s: dict[str, float] = Field(description="Seconds an evaluate / optimize / sweep / train call may "
+                                          "run (504 past it)")
+    estimate_margin: float = Field(description="A request estimated to take more than this many times its "
+                                   "deadline is refused (422) before it runs")
+    max_body_bytes: int
+    max_response_bytes: int
+    engine_memory_mb: int
+
+
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
 
@@ -217,7 +289,12 @@ class MessageResponse(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": MessageResponse, "description": "The body is not parseable (e.g. not UTF-8, or nested too deeply)"},
     413: {"model": MessageResponse, "description": "The request body is larger than the limit"},
-    422: {"model": ErrorResponse, "description": "A bad program, bad values or a limit exceeded"},
+    415: {"model": MessageResponse, "description": "The body is not `Content-Type: application/json`"},
+    422: {"model": ErrorResponse, "description": "A bad program, bad values or a limit exceeded (ctx.limit names it)"},
+    503: {"model": ErrorResponse, "description": "The engine is busy or an engine process stopped: retry "
+          "(Retry-After); ctx.limit names the limit that was reached"},
+    504: {"model": ErrorResponse, "description": "The computation ran past its deadline and was stopped; "
+          "ctx.limit names the deadline (e.g. evaluate_deadline_s)"},
 }
 
 

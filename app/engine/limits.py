@@ -24,6 +24,13 @@ class Limits:
     max_flops: int = 100_000_000  # floating-point operations per evaluation (from the shapes)
     max_optimize_flops: int = 2_000_000_000  # tensor optimizer: steps x FLOPs per step
     max_check_flops: int = 400_000_000  # tensor numerical check: runs x FLOPs per run
+    # training (app/engine/train.py, app/datasets.py)
+    max_train_flops: int = 100_000_000_000  # a training run: steps x FLOPs per step (x3 for backward) + evaluations
+    max_epochs: int = 1_000
+    max_train_samples: int = 100_000  # samples of a dataset (train and test splits together)
+    max_csv_bytes: int = 10_000_000  # a CSV file (the API's body limit applies first)
+    max_csv_rows: int = 100_000
+    max_csv_columns: int = 1_000
     summary_above: int = 4_096  # tensors with more elements are summarized in documents (not a limit)
 
 

@@ -91,6 +91,10 @@ class Op:
     domain: Callable[[float, float], str | None] = lambda a, b: None
     kink: Callable[[float, float], bool] = lambda a, b: False
     points: tuple[tuple[float, ...], ...] = field(default=((0.7, 1.3), (-1.1, 0.4), (2.5, -0.6)))
+    # operand points where the op is not smooth: kinks (relu, abs at 0), ties (max, min at a == b) and domain
+    # edges (sqrt, log at 0, 1/0, pow at a = 0 or b = 0). The rule there is a documented convention or a
+    # non-finite value; tests/engine/test_agreement.py evaluates every mode (scalar, tensor, sweep) at each.
+    kinks: tuple[tuple[float, ...], ...] = ()
     # tensor rules: kind "elementwise" ops get them derived from np_fwd / np_local (with unbroadcast)
     kind: str = "elementwise"  # elementwise | tensor | constructor
     params: tuple[str, ...] = ()  # static number arguments after the operands
@@ -125,7 +129,7 @@ def _elementwise_tensor_rules(kw: dict[str, Any]) -> dict[str, Any]:
         return np_fwd(args[0], args[1] if arity == 2 else 0.0)
 
     def tvjp(g: Num, args: list, y: Num, p: dict, need: tuple = (True, True)) -> list:
-        local = np_local(args[0], args[1] if arity == 2 else 0.0, y)
+        local = np_local(*map(np.asarray, (args[0], args[1] if arity == 2 else 0.0, y)))  # 1/0 is inf, not an error
         return [unbroadcast(g if lg is ONE else g * lg, shape_of(x)) if n else None
                 for lg, x, n in zip(local, args, need, strict=False)]
 
@@ -218,7 +222,7 @@ _op(name="div", arity=2, symbol="÷", infix="/", callable=False,
     fwd=operator.truediv, local=lambda a, b, y: (1.0 / b, -a / (b * b)),
     np_fwd=np.divide, np_local=lambda a, b, y: (1.0 / b, -a / (b * b)),
     domain=lambda a, b: "division by zero" if b == 0 else _overflow(a, b),
-    points=((0.7, 1.3), (-1.1, 0.4), (2.5, -0.6)))
+    points=((0.7, 1.3), (-1.1, 0.4), (2.5, -0.6)), kinks=((1.0, 0.0), (-2.0, 0.0), (0.0, 0.0)))
 
 _op(name="pow", arity=2, symbol="^", infix="^",
     formula="a ^ b", latex="a^{b}", grad_text=("b * a^(b-1)", "a^b * ln(a)"),
@@ -227,7 +231,8 @@ _op(name="pow", arity=2, symbol="^", infix="^",
          "times upstream (defined for a > 0)",
     description="a raised to the power b; a**b and pow(a, b) are the same gate.",
     fwd=math.pow, local=_pow_local, np_fwd=np.power, np_local=_np_pow_local, domain=_pow_domain,
-    points=((0.7, 1.3), (1.9, -0.4), (2.5, 2.0)))
+    points=((0.7, 1.3), (1.9, -0.4), (2.5, 2.0)),
+    kinks=((0.0, 2.0), (0.0, 1.0), (0.0, 3.0), (0.0, 0.5), (0.0, 0.0), (2.0, 0.0), (-2.0, 2.0), (-2.0, 3.0)))
 
 _op(name="neg", arity=1, symbol="−", callable=False,
     formula="-a", latex="-a", grad_text=("-1",), grad_latex=("-1",),
@@ -250,7 +255,7 @@ _op(name="log", arity=1, symbol="log", formula="log(a)", latex="\\ln a",
     fwd=lambda a, b: math.log(a), local=lambda a, b, y: (1.0 / a,),
     np_fwd=lambda a, b: np.log(a), np_local=lambda a, b, y: (1.0 / a,),
     domain=lambda a, b: "log of zero" if a == 0 else ("log of a negative number" if a < 0 else None),
-    points=((0.7,), (1.9,), (4.2,)))
+    points=((0.7,), (1.9,), (4.2,)), kinks=((0.0,),))
 
 _op(name="sqrt", arity=1, symbol="√", formula="sqrt(a)", latex="\\sqrt{a}",
     grad_text=("1/(2 sqrt(a))",), grad_latex=("\\frac{1}{2\\sqrt{a}}",),
@@ -259,7 +264,7 @@ _op(name="sqrt", arity=1, symbol="√", formula="sqrt(a)", latex="\\sqrt{a}",
     fwd=lambda a, b: math.sqrt(a), local=lambda a, b, y: (0.5 / y,),
     np_fwd=lambda a, b: np.sqrt(a), np_local=lambda a, b, y: (0.5 / y,),
     domain=lambda a, b: "square root of a negative number" if a < 0 else None,
-    points=((0.7,), (1.9,), (4.2,)))
+    points=((0.7,), (1.9,), (4.2,)), kinks=((0.0,),))
 
 _op(name="abs", arity=1, symbol="|a|", formula="abs(a)", latex="|a|",
     grad_text=("sign(a)",), grad_latex=("\\operatorname{sign}(a)",),
@@ -267,7 +272,7 @@ _op(name="abs", arity=1, symbol="|a|", formula="abs(a)", latex="|a|",
     description="Absolute value.",
     fwd=lambda a, b: abs(a), local=lambda a, b, y: (1.0 if a > 0 else (-1.0 if a < 0 else 0.0),),
     np_fwd=lambda a, b: np.abs(a), np_local=lambda a, b, y: (np.sign(a),),
-    kink=lambda a, b: a == 0)
+    kink=lambda a, b: a == 0, kinks=((0.0,),))
 
 _op(name="sin", arity=1, symbol="sin", formula="sin(a)", latex="\\sin a",
     grad_text=("cos(a)",), grad_latex=("\\cos a",),
@@ -303,7 +308,7 @@ _op(name="relu", arity=1, symbol="ReLU", formula="max(0, a)", latex="\\max(0, a)
     fwd=lambda a, b: a if a > 0 else 0.0, local=lambda a, b, y: (1.0 if a > 0 else 0.0,),
     np_fwd=lambda a, b: np.maximum(a, 0.0),
     np_local=lambda a, b, y: (np.greater(a, 0),),  # a boolean mask: upstream * mask is the cheapest gate
-    kink=lambda a, b: a == 0)
+    kink=lambda a, b: a == 0, kinks=((0.0,),))
 
 _op(name="max", arity=2, symbol="max", formula="max(a, b)", latex="\\max(a, b)",
     grad_text=("1 if a >= b else 0", "1 if b > a else 0"), grad_latex=("[a \\ge b]", "[b > a]"),
@@ -313,7 +318,7 @@ _op(name="max", arity=2, symbol="max", formula="max(a, b)", latex="\\max(a, b)",
     local=lambda a, b, y: (1.0, 0.0) if a >= b else (0.0, 1.0),
     np_fwd=lambda a, b: np.where(np.asarray(a) >= b, a, b),
     np_local=lambda a, b, y: (np.where(np.asarray(a) >= b, 1.0, 0.0), np.where(np.asarray(a) >= b, 0.0, 1.0)),
-    kink=lambda a, b: a == b)
+    kink=lambda a, b: a == b, kinks=((1.5, 1.5), (0.0, 0.0), (-2.0, -2.0)))
 
 _op(name="min", arity=2, symbol="min", formula="min(a, b)", latex="\\min(a, b)",
     grad_text=("1 if a <= b else 0", "1 if b < a else 0"), grad_latex=("[a \\le b]", "[b < a]"),
@@ -323,7 +328,7 @@ _op(name="min", arity=2, symbol="min", formula="min(a, b)", latex="\\min(a, b)",
     local=lambda a, b, y: (1.0, 0.0) if a <= b else (0.0, 1.0),
     np_fwd=lambda a, b: np.where(np.asarray(a) <= b, a, b),
     np_local=lambda a, b, y: (np.where(np.asarray(a) <= b, 1.0, 0.0), np.where(np.asarray(a) <= b, 0.0, 1.0)),
-    kink=lambda a, b: a == b)
+    kink=lambda a, b: a == b, kinks=((1.5, 1.5), (0.0, 0.0), (-2.0, -2.0)))
 
 INFIX["**"] = "pow"
 

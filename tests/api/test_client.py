@@ -16,7 +16,9 @@ def test_sync_client(client):
     lab = Client(client)
     doc = lab.evaluate("q = x + y; f = q * z", {"x": -2, "y": 5, "z": -4})
     assert doc["value"] == -12.0 and doc["gradients"] == {"x": -4.0, "y": -4.0, "z": 3.0}
-    assert lab.evaluate("f = x * y", {"x": -2, "y": 3}, numeric_check=True, h=1e-4)["numeric"]["ok"]
+    check = lab.evaluate("f = x * y", {"x": -2, "y": 3}, numeric_check=True, h=1e-4)["numeric"]
+    assert check["ok"] and check["inputs"]["x"]["numeric"] == pytest.approx(3.0, abs=1e-6)  # df/dx = y
+    assert check["inputs"]["y"]["numeric"] == pytest.approx(-2.0, abs=1e-6)  # df/dy = x
     run = lab.optimize("f = 100 - (x - y)^2", {"x": 3, "y": 4}, steps=100)
     assert run["final"]["value"] == pytest.approx(99.99971539232473, rel=1e-9)
     curve = lab.sweep("f = x * x", variable="x", start=-1, stop=1, points=3)

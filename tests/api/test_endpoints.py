@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .conftest import close, post
+import re
+
+from .conftest import post
 
 TWO_GATE = {"expression": "q = x + y; f = q * z", "values": {"x": -2, "y": 5, "z": -4}}
 
@@ -34,9 +36,10 @@ def test_evaluate_numeric_check(client):
     doc = post(client, "evaluate", **TWO_GATE, numeric_check=True, h=1e-4).json()
     assert doc["numeric"]["ok"] is True and doc["numeric"]["h"] == 1e-4
     assert set(doc["numeric"]["inputs"]) == {"x", "y", "z"}
+    seed = {"x": -4.0, "y": -4.0, "z": 3.0}  # the seed's gradients of q = x + y; f = q * z at (-2, 5, -4)
     for name, check in doc["numeric"]["inputs"].items():
-        assert close(check["analytic"], doc["gradients"][name])
-        assert abs(check["numeric"] - check["analytic"]) < 1e-6
+        assert check["analytic"] == seed[name] == doc["gradients"][name]
+        assert abs(check["numeric"] - seed[name]) < 1e-6
 
 
 def test_evaluate_defaults_and_nonfinite_encoding(client):
@@ -98,8 +101,16 @@ def test_page_and_static(client):
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "<script>" not in r.text  # no inline script: the CSP would block it
-    static = client.get("/static/js/layout.js")
-    assert static.status_code in (200, 404)  # the page's files are someone else's; the mount answers
+    # every script the page loads is served, byte for byte, as JavaScript
+    from app.config import ROOT_DIR
+    scripts = re.findall(r'src="(/static/[^"]+\.js)"', r.text)
+    assert scripts, "the page loads no script from /static"
+    for src in scripts:
+        static = client.get(src)
+        assert static.status_code == 200, src
+        assert static.headers["content-type"].startswith("text/javascript"), src
+        assert static.content == (ROOT_DIR / src.lstrip("/")).read_bytes(), src
+    assert client.get("/static/js/no-such-file.js").status_code == 404
 
 
 def test_openapi_tags_and_examples(client):

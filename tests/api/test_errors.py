@@ -215,3 +215,24 @@ def test_no_program_gives_a_500(client, expression):
 def test_no_json_body_gives_a_500(client, body):
     r = raw(client, json.dumps(body, allow_nan=True).encode())
     assert r.status_code < 500, (body, r.text)
+
+
+@pytest.mark.parametrize(("headers", "status"), [
+    ({}, 415),  # a body without a Content-Type
+    ({"content-type": "text/plain"}, 415),
+    ({"content-type": "application/x-www-form-urlencoded"}, 415),
+    ({"content-type": "multipart/form-data; boundary=x"}, 415),
+    ({"content-type": "application/json"}, 200),
+    ({"content-type": "application/json; charset=utf-8"}, 200),
+    ({"content-type": "application/merge-patch+json"}, 200),
+])
+def test_post_bodies_must_be_json(client, headers, status):
+    r = client.post("/api/v1/evaluate", content=b'{"expression": "f = 2"}', headers=headers)
+    assert r.status_code == status, r.text[:200]
+    if status == 415:
+        assert "application/json" in r.json()["detail"]
+
+
+def test_a_post_without_a_body_is_not_a_415(client):
+    r = client.post("/api/v1/evaluate")
+    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid"

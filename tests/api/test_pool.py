@@ -1,5 +1,10 @@
-"""The engine process pool: heavy calls run there, errors come back as 422, no orphans are left."""
+"""The engine processes (app/api/pool.py): one call per process, a deadline on every call, a process killed
+and replaced when its call runs too long or its caller goes away, other calls unaffected, a memory limit,
+and no process outliving its app."""
 
+from __future__ import annotations
+
+import asyncio
 import os
 import signal
 import subprocess
@@ -11,21 +16,231 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api import pool
+from app.api.pool import EngineBusy, EngineMemoryExceeded, EnginePool, EngineTimeout, EngineUnavailable
 from app.config import Settings
+from app.engine import EngineError
 from app.main import create_app
 from benchmarks.programs import random_dag
+
+from . import engine_functions as fn
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and signals")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_dead(pid: int, seconds: float = 10.0) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if not alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def _all_ready(p: EnginePool) -> EnginePool:
+    """Waits until every process has started (a call queued before that waits for the start-up)."""
+    while len(p.stats()["started"]) < p.processes or p.stats()["idle"] < p.processes:
+        await asyncio.sleep(0.05)
+    return p
+
+
+def ready(p: EnginePool) -> EnginePool:
+    return run(asyncio.wait_for(_all_ready(p), 60))
+
+
+def pids_after_change(p: EnginePool, before: set[int], seconds: float = 10.0) -> set[int]:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and set(p.stats()["pids"]) == before:
+        time.sleep(0.05)
+    return set(p.stats()["pids"])
+
+
+@pytest.fixture(scope="module")
+def two():
+    p = EnginePool(2, queue=4)
+    yield ready(p)
+    p.shutdown()
+
+
+async def both(p: EnginePool, seconds: float) -> list[int]:
+    return await asyncio.gather(*(p.call(fn.spin, (seconds,), deadline=30) for _ in range(2)))
+
+
+def test_calls_run_in_other_processes_and_errors_travel(two):
+    pids = run(both(two, 0.3))
+    assert os.getpid() not in pids and len(set(pids)) == 2  # two processes, one call each
+    assert run(two.call(fn.add, (2, 3), deadline=30)) == 5
+    with pytest.raises(EngineError) as err:
+        run(two.call(fn.bad_program, deadline=30))
+    assert err.value.type == "expression_syntax" and err.value.ctx == {"line": 1, "column": 2}
+
+
+def test_past_its_deadline_the_process_is_killed_and_replaced(two):
+    async def main():
+        victim = await two.call(fn.pid, deadline=30)
+        started = time.monotonic()
+        with pytest.raises(EngineTimeout) as err:
+            await two.call(fn.spin, (60,), deadline=0.5, limit="evaluate_deadline_s")
+        return victim, time.monotonic() - started, err.value
+
+    _, took, err = run(main())
+    assert err.limit == "evaluate_deadline_s" and err.seconds == 0.5
+    assert "evaluate_deadline_s = 0.5" in str(err)
+    assert took < 30  # not the 60 s the call wanted (the bound is loose: machines are shared)
+    assert run(two.call(fn.add, (1, 1), deadline=30)) == 2  # the pool still answers
+
+
+def test_the_killed_process_is_really_gone(two):
+    ready(two)
+    before = set(two.stats()["pids"])
+    with pytest.raises(EngineTimeout):
+        run(two.call(fn.spin, (60,), deadline=1))
+    after = pids_after_change(two, before)
+    killed = before - after
+    assert len(killed) == 1 and len(after) == 2, (before, after)
+    assert all(wait_dead(p) for p in killed)
+
+
+def test_other_calls_are_not_lost_when_one_is_killed():
+    """One process: a call that runs past its deadline and two calls queued behind it. The stuck one gets
+    504, the queued ones run on the replacement process and answer."""
+    solo = ready(EnginePool(1, queue=4))
+    try:
+        async def main():
+            stuck = asyncio.ensure_future(solo.call(fn.spin, (60,), deadline=1.0))
+            await asyncio.sleep(0.2)
+            queued = [asyncio.ensure_future(solo.call(fn.add, (i, 10), deadline=30)) for i in range(2)]
+            return await asyncio.gather(stuck, *queued, return_exceptions=True)
+
+        stuck, *queued = run(main())
+        assert isinstance(stuck, EngineTimeout)
+        assert queued == [10, 11]
+    finally:
+        solo.shutdown()
+
+
+def test_a_cancelled_call_stops_its_process(two):
+    """The client went away: the awaiting task is cancelled, and the process running its call is killed."""
+    ready(two)
+    before = set(two.stats()["pids"])
+
+    async def main():
+        task = asyncio.ensure_future(two.call(fn.spin, (60,), deadline=60))
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    run(main())
+    killed = before - pids_after_change(two, before)
+    assert len(killed) == 1 and all(wait_dead(p) for p in killed)
+    assert run(two.call(fn.add, (2, 2), deadline=30)) == 4
+
+
+def test_a_process_that_dies_fails_only_its_call(two):
+    with pytest.raises(EngineUnavailable):
+        run(two.call(fn.die, deadline=30))
+    assert run(two.call(fn.add, (3, 4), deadline=30)) == 7
+
+
+def test_a_full_queue_is_refused_at_once():
+    solo = ready(EnginePool(1, queue=1))
+    try:
+        async def main():
+            first = asyncio.ensure_future(solo.call(fn.spin, (1.5,), deadline=30))
+            await asyncio.sleep(0.3)
+            second = asyncio.ensure_future(solo.call(fn.add, (1, 2), deadline=30))  # waits: the queue holds 1
+            await asyncio.sleep(0.1)
+            with pytest.raises(EngineBusy) as err:
+                await solo.call(fn.add, (1, 2), deadline=30)
+            return err.value, await first, await second
+
+        err, _, second = run(main())
+        assert (err.limit, err.limit_value) == ("engine_queue", 1)
+        assert second == 3
+    finally:
+        solo.shutdown()
+
+
+def test_waiting_past_the_deadline_is_a_busy_answer():
+    solo = ready(EnginePool(1, queue=4))
+    try:
+        async def main():
+            first = asyncio.ensure_future(solo.call(fn.spin, (2.0,), deadline=30))
+            await asyncio.sleep(0.3)
+            with pytest.raises(EngineBusy) as err:
+                await solo.call(fn.add, (1, 2), deadline=0.3, limit="sweep_deadline_s")
+            await first
+            return err.value
+
+        err = run(main())
+        assert err.limit == "sweep_deadline_s"
+    finally:
+        solo.shutdown()
+
+
+def test_memory_limit_fails_the_call_and_replaces_the_process():
+    small = ready(EnginePool(1, memory_bytes=400 * 2**20))
+    try:
+        info = small.stats()["started"][0]
+        with pytest.raises(EngineMemoryExceeded) as err:
+            run(small.call(fn.allocate, (1024,), deadline=60))
+        assert err.value.limit_bytes == info["limit_bytes"] >= 400 * 2**20
+        assert wait_dead(info["pid"])
+        assert run(small.call(fn.allocate, (16,), deadline=60)) == 16 * 2**20  # a fresh process
+    finally:
+        small.shutdown()
+
+
+def test_streams_arrive_item_by_item_and_stop_when_closed(two):
+    async def main():
+        items = [item async for item in two.stream(fn.count, (3,), deadline=30)]
+        stream = two.stream(fn.count, (1000, 0.05), deadline=60)
+        first = await anext(stream)
+        await stream.aclose()  # the client left after one item
+        return items, first
+
+    items, first = run(main())
+    assert [i["i"] for i in items] == [0, 1, 2]
+    assert wait_dead(first["pid"])
+
+
+def test_shutdown_stops_every_process():
+    p = ready(EnginePool(2))
+    pids = run(both(p, 0.2))
+    p.shutdown()
+    assert all(wait_dead(pid) for pid in pids)
+    with pytest.raises(EngineUnavailable):
+        run(p.call(fn.add, (1, 2), deadline=5))
 
 
 def test_heavy_calls_run_in_the_pool_and_errors_travel():
     program, values = random_dag(3_000)
+    pool.shutdown()
     with TestClient(create_app(Settings(engine_processes=1))) as client:
         r = client.post("/api/v1/evaluate", json={"expression": program, "values": values})
         assert r.status_code == 200 and len(r.json()["nodes"]) > 3_000
-        assert pool._executor is not None  # the heavy call went to the pool
+        assert r.headers["x-backprop-placement"] == "process"
+        assert pool.current() is not None and pool.current().stats()["started"]
         bad = program + "\nf = (x0 +"
         r = client.post("/api/v1/evaluate", json={"expression": bad})
         assert r.status_code == 422 and r.json()["detail"][0]["type"] == "expression_syntax"
-    assert pool._executor is None  # shut down with the app
+    assert pool.current() is None  # shut down with the app
 
 
 def _children(pid: int) -> list[int]:
@@ -33,16 +248,6 @@ def _children(pid: int) -> list[int]:
     return [int(x) for x in out.split()]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as fh:
-        return fh.read().split()[2] != "Z"
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses ps and /proc")
 def test_pool_processes_do_not_outlive_a_killed_server(tmp_path):
     import socket
     with socket.socket() as s:
@@ -65,7 +270,18 @@ def test_pool_processes_do_not_outlive_a_killed_server(tmp_path):
     finally:
         server.send_signal(signal.SIGKILL)  # no graceful shutdown: the watchdog must clean up
         server.wait()
-    deadline = time.time() + 10
-    while time.time() < deadline and any(_alive(k) for k in kids):
-        time.sleep(0.2)
-    assert not any(_alive(k) for k in kids)
+    assert all(wait_dead(k) for k in kids)
+
+
+def test_processes_that_cannot_start_are_retried_with_backoff_not_in_a_loop():
+    broken = EnginePool(1, warm=("tests.api.no_such_module",))  # every start fails at once
+    try:
+        started = time.monotonic()
+        with pytest.raises(EngineUnavailable, match="cannot start"):
+            run(broken.call(fn.add, (1, 2), deadline=30))
+        failed_after = broken.stats()["restarts"]
+        assert failed_after == 3 and time.monotonic() - started < 30
+        time.sleep(1.0)
+        assert broken.stats()["restarts"] <= failed_after + 1  # waits 2 s, 4 s, ... between tries
+    finally:
+        broken.shutdown()

@@ -173,6 +173,9 @@ def test_sigmoid_neuron_and_mse_regression():
     assert res["final"]["value"] < 0.03
     doc = evaluate("w = [0.5, -0.3]\nx = [1.0, 2.0]\nf = sigmoid(sum(w * x) + 0.1)", numeric_check=True)
     assert doc["numeric"]["ok"]
+    np.testing.assert_allclose(doc["numeric"]["inputs"]["w"]["numeric"],
+                               grads_fd("f = sigmoid(sum(w * x) + 0.1)", {"w": [0.5, -0.3], "x": [1.0, 2.0]})["w"],
+                               rtol=1e-6)
     z = 0.5 - 0.6 + 0.1
     s = 1 / (1 + math.exp(-z))
     assert doc["gradients"]["w"] == pytest.approx([s * (1 - s) * 1.0, s * (1 - s) * 2.0])
@@ -181,9 +184,23 @@ def test_sigmoid_neuron_and_mse_regression():
 def test_numeric_check_and_sweep_on_tensors():
     doc = evaluate(LAYER_NET, numeric_check=True, tolerance=1e-5)
     assert doc["numeric"]["ok"], doc["numeric"]
-    assert len(doc["numeric"]["inputs"]["W1"]["indices"]) == 8
+    row = doc["numeric"]["inputs"]["W1"]
+    assert len(row["indices"]) == 8
+    W1 = np.array(doc["inputs"][1]["value"])
+    for idx, n in zip(row["indices"], row["numeric"], strict=True):  # the check's numbers, recomputed here
+        plus, minus = W1.copy(), W1.copy()
+        plus[tuple(idx)] += 1e-5
+        minus[tuple(idx)] -= 1e-5
+        fd = (evaluate(LAYER_NET, {"W1": plus.tolist()})["value"]
+              - evaluate(LAYER_NET, {"W1": minus.tolist()})["value"]) / 2e-5
+        assert n == pytest.approx(fd, rel=1e-9, abs=1e-12)
+        assert n == pytest.approx(doc["gradients"]["W1"][idx[0]][idx[1]], rel=1e-5, abs=1e-8)
     res = sweep(LAYER_NET, variable="lam", start=0, stop=1, points=5)
-    assert res["ys"][0] < res["ys"][-1] and all(s > 0 for s in res["slopes"])
+    # L is linear in lam: slope = 0.5 * (sum(W1^2) + sum(W2^2)) at every point, and ys a straight line
+    W2 = np.array(doc["inputs"][3]["value"])
+    slope = 0.5 * (np.sum(W1 ** 2) + np.sum(W2 ** 2))
+    np.testing.assert_allclose(res["slopes"], [slope] * 5, rtol=1e-12)
+    np.testing.assert_allclose(np.diff(res["ys"]), [slope / 4] * 4, rtol=1e-9)
 
 
 # --- errors and budgets --------------------------------------------------------------------------

@@ -79,8 +79,11 @@ def test_t_squared_gradient_is_two_x_plus_y():
 
 def test_numeric_check_h_1e4_matches_to_1e6():
     doc = evaluate("f = x * y", {"x": -2, "y": 3}, numeric_check=True, h=1e-4)
+    seed = {"x": 3.0, "y": -2.0}  # the seed's gradients: df/dx = y, df/dy = x
+    assert set(doc["numeric"]["inputs"]) == set(seed)
     for name, row in doc["numeric"]["inputs"].items():
-        assert abs(row["numeric"] - row["analytic"]) < 1e-6, name
+        assert abs(row["numeric"] - seed[name]) < 1e-6, name
+        assert row["analytic"] == seed[name]
         assert row["ok"]
 
 

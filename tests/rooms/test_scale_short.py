@@ -1,22 +1,13 @@
 """The `make stress` rooms scenarios, short: correctness only (every update reaches every participant, every
 participant catches up after a worker is killed, no answer is lost). The latencies are recorded in
-artifacts/stress-short.json, never asserted (they depend on the machine); docs/reliability.md quotes the
-full `make stress` figures."""
+artifacts/stress-short/<scenario>.json (one file per test), never asserted (they depend on the machine);
+docs/reliability.md quotes the full `make stress` figures."""
 
 from __future__ import annotations
 
-import json
-
 from stress.rooms import format_failover, format_fanout, run_failover, run_fanout
 
-from ..stress.test_load_short import ARTIFACT
-
-
-def record(name: str, result: dict) -> None:
-    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(ARTIFACT.read_text()) if ARTIFACT.exists() else {}
-    data[name] = result
-    ARTIFACT.write_text(json.dumps(data, indent=2))
+from ..stress.test_load_short import record
 
 
 def test_100_participants_get_all_10_updates_on_one_worker():

@@ -1,0 +1,47 @@
+"""Functions the pool tests run in engine processes (module-level: calls travel by pickle)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from app.engine import EngineError
+
+
+def pid() -> int:
+    return os.getpid()
+
+
+def add(a: float, b: float) -> float:
+    return a + b
+
+
+def spin(seconds: float) -> int:
+    """Burns CPU for ``seconds`` (a stand-in for an engine call that runs too long)."""
+    end = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < end:
+        n += 1
+    return os.getpid()
+
+
+def bad_program() -> None:
+    raise EngineError("expression_syntax", "a bad program", {"line": 1, "column": 2})
+
+
+def die() -> None:
+    os._exit(9)  # a crash: the process ends without answering
+
+
+def allocate(megabytes: int) -> int:
+    block = bytearray(megabytes * 2**20)  # touched: counts in the resident set
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    return len(block)
+
+
+def count(n: int, delay: float = 0.0):
+    for i in range(n):
+        if delay:
+            time.sleep(delay)
+        yield {"i": i, "pid": os.getpid()}

@@ -1,0 +1,203 @@
+"""`backprop-lab serve` defends itself without nginx (app/api/server.py): header and body deadlines, a header
+size cap, a connection cap that evicts idle connections first, a send deadline for clients that do not read.
+
+Each test starts a real server (uvicorn, one worker) with small limits from the environment and talks to it
+over raw sockets. The bounds on time are functional (the connection must be cut at all, well before the
+test's own socket timeout), not speed measurements: `make stress` measures the times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from stress.server import AppServer
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+LIMITS = {"BACKPROP_HEADER_TIMEOUT_S": "2", "BACKPROP_BODY_TIMEOUT_S": "2", "BACKPROP_SEND_TIMEOUT_S": "2",
+          "BACKPROP_MAX_HEADER_BYTES": "8192", "BACKPROP_MAX_CONNECTIONS": "40"}
+
+
+@pytest.fixture(scope="module")
+def server():
+    with AppServer(workers=1, env=LIMITS) as s:
+        yield s
+
+
+def connect(server: AppServer, timeout: float = 20.0) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+
+
+def read_until_closed(conn: socket.socket) -> bytes:
+    data = b""
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := conn.recv(65536):
+            data += chunk
+    return data
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_a_header_dribbled_a_byte_at_a_time_is_cut(server):
+    started = time.monotonic()
+    with connect(server) as conn:
+        conn.settimeout(0.5)
+        header = b"GET /healthz HTTP/1.1\r\nHost: lab\r\nX-Slow: " + b"a" * 1000
+        answer = b""
+        for byte in header:  # one byte every 0.5 s: 500 s for the whole header
+            try:
+                conn.sendall(bytes([byte]))
+                answer = conn.recv(4096)
+                if answer == b"" or answer:
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if time.monotonic() - started > 20:
+                pytest.fail("a dribbled header was still being read after 20 s (header_timeout_s = 2)")
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+    assert b"header_timeout_s = 2" in answer
+
+
+def test_a_connection_that_sends_nothing_is_closed(server):
+    with connect(server) as conn:
+        conn.settimeout(20)
+        answer = read_until_closed(conn)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+
+
+def test_a_huge_header_is_refused_without_reading_it(server):
+    sent = 0
+    with connect(server) as conn:
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: lab\r\nX-Big: ")
+        block = b"a" * 65536
+        with contextlib.suppress(OSError):
+            while sent < 100 * 2**20:  # a 100 MB header
+                conn.sendall(block)
+                sent += len(block)
+        with contextlib.suppress(OSError):
+            answer = conn.recv(4096)
+    assert sent < 100 * 2**20, "the server read a 100 MB header"
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:100]
+    assert b"max_header_bytes = 8192" in answer
+
+
+def test_a_long_url_counts_as_header(server):
+    with connect(server) as conn:
+        conn.sendall(b"GET /" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: lab\r\n\r\n")
+        answer = read_until_closed(conn)
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:100]
+
+
+def test_a_body_that_stalls_is_cut(server):
+    with connect(server) as conn:
+        conn.sendall(b"POST /api/v1/evaluate HTTP/1.1\r\nHost: lab\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 1000\r\n\r\n{\"expression\": ")
+        answer = read_until_closed(conn)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+    assert b"body_timeout_s = 2" in answer
+
+
+def test_normal_requests_and_keep_alive_still_work(server):
+    with httpx.Client(base_url=server.url) as client:
+        for x in range(5):  # one kept-alive connection
+            r = client.post("/api/v1/evaluate", json={"expression": "f = x * 2", "values": {"x": x}})
+            assert r.status_code == 200 and r.json()["value"] == 2 * x
+        time.sleep(2.5)  # longer than header_timeout_s while idle: keep-alive's own timeout applies
+        assert client.get("/healthz").status_code == 200
+
+
+def test_a_flood_of_idle_connections_neither_exhausts_descriptors_nor_locks_others_out(server):
+    """300 half-sent connections against max_connections = 40: the server holds at most 40 (it evicts the
+    oldest idle one for each newcomer), and a real client still gets its answer."""
+    pid = server.process.pid
+    base = open_fds(pid)
+    flood: list[socket.socket] = []
+    try:
+        for _ in range(300):
+            s = connect(server, timeout=5)
+            s.sendall(b"GET /healthz HT")
+            flood.append(s)
+        time.sleep(0.3)
+        held = open_fds(pid) - base
+        assert held <= 40, f"the server holds {held} more descriptors than before the flood"
+        for _ in range(5):
+            r = httpx.get(server.url + "/healthz", timeout=10)
+            assert r.status_code == 200
+        closed = 0
+        for s in flood:
+            s.settimeout(0.01)
+            try:
+                data = s.recv(4096)
+                closed += data == b"" or data.startswith(b"HTTP/1.1 408")
+            except (TimeoutError, BlockingIOError):
+                pass
+            except OSError:
+                closed += 1
+        assert closed >= 250, f"only {closed} of 300 idle connections were closed by the server"
+    finally:
+        for s in flood:
+            s.close()
+
+
+def test_when_every_connection_is_busy_a_new_one_gets_503():
+    env = {**LIMITS, "BACKPROP_MAX_CONNECTIONS": "3", "BACKPROP_BODY_TIMEOUT_S": "30"}
+    with AppServer(workers=1, env=env) as small:
+        busy = []
+        try:
+            for _ in range(3):  # each is reading its body: running a request, not evictable
+                s = connect(small)
+                s.sendall(b"POST /api/v1/evaluate HTTP/1.1\r\nHost: lab\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: 100\r\n\r\n{")
+                busy.append(s)
+            time.sleep(0.3)
+            with connect(small) as extra:
+                extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: lab\r\n\r\n")
+                answer = read_until_closed(extra)
+            assert answer.startswith(b"HTTP/1.1 503"), answer[:100]
+            assert b"max_connections = 3" in answer and b"retry-after: 1" in answer.lower()
+        finally:
+            for s in busy:
+                s.close()
+        time.sleep(0.3)
+        assert httpx.get(small.url + "/healthz", timeout=10).status_code == 200  # slots free again
+
+
+def test_a_client_that_does_not_read_its_answer_is_disconnected(server):
+    """A ~5 MB answer to a client whose receive window is tiny and that never reads: past send_timeout_s the
+    server drops the connection (and the answer) instead of holding it."""
+    program = "\n".join(["a0 = 0.5"] + [f"a{i} = tanh(a{i - 1} * 1.01 + 0.1)" for i in range(1, 4000)])
+    body = json.dumps({"expression": program}).encode()
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(30)
+    s.connect(("127.0.0.1", server.port))
+    try:
+        s.sendall(b"POST /api/v1/evaluate HTTP/1.1\r\nHost: lab\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        time.sleep(8)  # the answer is computed, then stalls in the server's send buffer past send_timeout_s
+        received = read_until_closed(s)
+    finally:
+        s.close()
+    head, _, rest = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    (length,) = [int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")]
+    assert length > 1_000_000 and len(rest) < length, "the whole answer was delivered: no send deadline"
+
+
+def test_descriptors_come_back_after_the_flood(server):
+    time.sleep(2.5)  # header_timeout_s: whatever the flood left behind is closed
+    assert open_fds(server.process.pid) < 60
+    assert Path(f"/proc/{server.process.pid}").exists()
