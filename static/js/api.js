@@ -1,4 +1,7 @@
-// HTTP client for the Backprop Lab API (docs/contract.md). No DOM.
+// HTTP client for the Backprop Lab API (docs/contract.md). No DOM; every request keeps the page
+// busy (busy.js) until it settles.
+import { track } from "./busy.js";
+import { t } from "./strings.js";
 
 export class ApiError extends Error {
   constructor(status, detail, message) {
@@ -62,7 +65,11 @@ function encodeValues(values) {
   return out;
 }
 
-async function request(method, path, body, signal) {
+function request(method, path, body, signal) {
+  return track(send(method, path, body, signal), `${method} ${path}`);
+}
+
+async function send(method, path, body, signal) {
   let res;
   try {
     res = await fetch(path, {
@@ -73,11 +80,12 @@ async function request(method, path, body, signal) {
     });
   } catch (err) {
     if (err.name === "AbortError") throw err;
-    throw new ApiError(0, null, `network error: ${err.message}`);
+    throw new ApiError(0, null, t("error.network", { message: err.message }));
   }
-  let data = null;
+  let data = null, text = "";
   try {
-    data = await res.json();
+    text = await res.text();
+    data = JSON.parse(text);
   } catch {
     data = null;
   }
@@ -87,7 +95,8 @@ async function request(method, path, body, signal) {
       : data && typeof data.detail === "string" ? data.detail : `HTTP ${res.status}`;
     throw new ApiError(res.status, detail, msg);
   }
-  return decodeNumbers(data);
+  // walking a 5 MB document costs; most have no non-finite number to decode
+  return /"(?:NaN|-?Infinity)"/.test(text) ? decodeNumbers(data) : data;
 }
 
 export const api = {
@@ -105,29 +114,43 @@ export const api = {
       { expression, values: encodeValues(values), variable, start, stop, points }, signal),
 };
 
+export function sameValue(a, b) {
+  if (Array.isArray(a) || Array.isArray(b)) return JSON.stringify(a) === JSON.stringify(b);
+  return Object.is(a, b) || a === b;
+}
+
 // Evaluate, reconciling the value map with the program's inputs: drop values for names the
-// program no longer has (unknown_name) and give new inputs a starting value (missing_value).
-export async function evaluateReconciled(expression, values, memory, opts = {}) {
+// program no longer has (unknown_name), give new inputs a starting value (missing_value), and let
+// the program win over a value the learner set when the program's default for that name changed
+// since (bases[name] is the default at the time the value was set; undefined = not known yet).
+export async function evaluateReconciled(expression, values, { bases = {}, memory = {}, ...opts } = {}) {
   let vals = { ...values };
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 4; attempt++) {
+    let doc;
     try {
-      const doc = await api.evaluate(expression, vals, opts);
-      return { doc, values: vals };
+      doc = await api.evaluate(expression, vals, opts);
     } catch (err) {
       const d = err instanceof ApiError ? err.first : null;
-      if (d && d.type === "unknown_name" && d.ctx && Array.isArray(d.ctx.names)) {
+      if (attempt < 3 && d && d.type === "unknown_name" && d.ctx && Array.isArray(d.ctx.names)) {
         vals = { ...vals };
         for (const n of d.ctx.names) delete vals[n];
         continue;
       }
-      if (d && d.type === "missing_value" && d.ctx && Array.isArray(d.ctx.names)) {
+      if (attempt < 3 && d && d.type === "missing_value" && d.ctx && Array.isArray(d.ctx.names)) {
         vals = { ...vals };
         for (const n of d.ctx.names) vals[n] = n in memory ? memory[n] : 1;
         continue;
       }
       throw err;
     }
+    const stale = doc.inputs.filter((i) => i.name in vals && bases[i.name] !== undefined
+      && !sameValue(bases[i.name], i.default ?? null));
+    if (stale.length && attempt < 3) {
+      vals = { ...vals };
+      for (const i of stale) delete vals[i.name];
+      continue;
+    }
+    return { doc, values: vals };
   }
-  const doc = await api.evaluate(expression, vals, opts);
-  return { doc, values: vals };
+  throw new ApiError(0, null, "could not reconcile the inputs with the program");
 }

@@ -1,5 +1,6 @@
 // Export the annotated circuit as SVG or PNG, and the evaluation as JSON.
 import { SIZES } from "./layout.js";
+import { t } from "./strings.js";
 
 let circuitCss = null;
 async function css() {
@@ -13,40 +14,48 @@ async function css() {
   return circuitCss;
 }
 
-// A standalone SVG document of the whole circuit with every value and gradient shown.
-export async function circuitSvgString(svgNode, layout, doc) {
+// A standalone SVG document of the circuit as it is at the current animation step: labels not yet
+// revealed are left out, so an export of step 3 shows what step 3 shows. (For big graphs: the
+// part of the circuit the page has drawn in SVG, i.e. the nodes in view.)
+export async function circuitSvgString(svgNode, layout, doc, step = {}) {
   const clone = svgNode.cloneNode(true);
   clone.removeAttribute("id");
   clone.removeAttribute("style");
+  clone.removeAttribute("tabindex");
   clone.setAttribute("class", "circuit-export");
   clone.setAttribute("xmlns", "http://www.w3.org/2000/svg");
-  const out = layout.nodes[doc.output_id];
-  const right = out ? Math.max(layout.width, out.x + out.w / 2 + SIZES.stub + 30) : layout.width;
-  const x0 = -30, y0 = -34, w = right + 40, h = layout.height + 68;
+  const b = step.bounds || { x0: -30, y0: -34, x1: layout.width + SIZES.stub + 40, y1: layout.height + 34 };
+  const x0 = b.x0 - 10, y0 = b.y0 - 10, w = b.x1 - b.x0 + 20, h = b.y1 - b.y0 + 20;
   clone.setAttribute("viewBox", `${x0} ${y0} ${w} ${h}`);
   clone.setAttribute("width", String(Math.ceil(w)));
   clone.setAttribute("height", String(Math.ceil(h)));
-  for (const a of ["data-pos", "data-total", "data-phase", "data-active-edges", "data-active-node", "role", "aria-label"]) {
-    clone.removeAttribute(a);
-  }
+  for (const a of [...clone.attributes]) if (a.name.startsWith("data-")) clone.removeAttribute(a.name);
+  for (const a of ["role", "aria-label"]) clone.removeAttribute(a);
   clone.querySelector(".viewport")?.removeAttribute("transform");
   clone.querySelector(".flows")?.replaceChildren();
+  for (const e of clone.querySelectorAll("[tabindex]")) e.removeAttribute("tabindex");
   const bg = clone.querySelector(".circuit-bg");
   if (bg) {
     bg.setAttribute("x", x0); bg.setAttribute("y", y0);
     bg.setAttribute("width", w); bg.setAttribute("height", h);
+    bg.setAttribute("fill", "#ffffff");
   }
-  for (const e of clone.querySelectorAll(".edge, .node")) {
-    e.classList.add("v-on", "g-on");
-    e.classList.remove("active", "fwd", "bwd", "selected");
+  // what the current step has not revealed yet is not in the export
+  for (const e of clone.querySelectorAll(".edge")) {
+    if (!e.classList.contains("v-on")) e.querySelectorAll(".edge-value, .leader-v").forEach((x) => x.remove());
+    if (!e.classList.contains("g-on")) e.querySelectorAll(".edge-grad, .grad-pill, .leader-g").forEach((x) => x.remove());
   }
-  for (const p of clone.querySelectorAll(".edge-line")) p.setAttribute("marker-end", "url(#arrow)");
+  for (const n of clone.querySelectorAll(".node")) {
+    if (!n.classList.contains("g-on")) n.querySelectorAll(".node-fork, .leader-f").forEach((x) => x.remove());
+  }
   const style = document.createElementNS("http://www.w3.org/2000/svg", "style");
   style.textContent = (await css()).replace(/#circuit/g, "svg.circuit-export")
-    + "\n.edge-value,.edge-grad,.node-fork{transition:none}";
+    + "\n.edge-value,.edge-grad,.node-fork,.grad-pill{transition:none}";
   clone.insertBefore(style, clone.firstChild);
   const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
-  title.textContent = `Backprop Lab: ${doc.output} = ${doc.value}`;
+  const total = step.total ?? 0, pos = step.pos ?? total;
+  title.textContent = t("export.title", { output: doc.output, value: doc.value })
+    + (pos < total ? t("export.step_suffix", { pos, total }) : "");
   clone.insertBefore(title, clone.firstChild);
   return { text: '<?xml version="1.0" encoding="UTF-8"?>\n' + new XMLSerializer().serializeToString(clone), w, h };
 }
@@ -62,19 +71,19 @@ function download(blob, filename) {
   setTimeout(() => URL.revokeObjectURL(url), 5000);
 }
 
-export async function exportSvg(svgNode, layout, doc) {
-  const { text } = await circuitSvgString(svgNode, layout, doc);
+export async function exportSvg(svgNode, layout, doc, step = {}) {
+  const { text } = await circuitSvgString(svgNode, layout, doc, step);
   download(new Blob([text], { type: "image/svg+xml" }), "circuit.svg");
 }
 
-export async function exportPng(svgNode, layout, doc, scale = 2) {
-  const { text, w, h } = await circuitSvgString(svgNode, layout, doc);
+export async function exportPng(svgNode, layout, doc, step = {}, scale = 2) {
+  const { text, w, h } = await circuitSvgString(svgNode, layout, doc, step);
   const url = URL.createObjectURL(new Blob([text], { type: "image/svg+xml" }));
   try {
     const img = new Image();
     await new Promise((resolve, reject) => {
       img.onload = resolve;
-      img.onerror = () => reject(new Error("could not rasterise the SVG"));
+      img.onerror = () => reject(new Error(t("error.rasterise")));
       img.src = url;
     });
     const maxSide = 8000;
@@ -93,13 +102,30 @@ export async function exportPng(svgNode, layout, doc, scale = 2) {
   }
 }
 
-// The evaluation document with non-finite numbers encoded the way the contract does.
-export function evaluationJson(doc, program) {
+// The evaluation document with non-finite numbers encoded the way the contract does, and where the
+// animation stands ("animation": position, phase, the step's node, and which nodes' values and
+// gradients it has revealed).
+export function evaluationJson(doc, program, step = {}) {
   const replacer = (k, v) => (typeof v === "number" && !Number.isFinite(v)
     ? (Number.isNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity") : v);
-  return JSON.stringify({ program, ...doc }, replacer, 2);
+  const { program: _p, ...rest } = doc;
+  const out = { program, ...rest };
+  const sched = step.schedule;
+  if (sched) {
+    const total = sched.steps.length, pos = Math.min(step.pos ?? total, total);
+    const cur = pos > 0 ? sched.steps[pos - 1] : null;
+    out.animation = {
+      pos, total, unit: step.unit || "gate",
+      phase: pos === 0 ? "start" : pos === total ? "done" : cur.phase,
+      node: cur && pos < total ? cur.node : null,
+      caption: cur && pos < total ? cur.text : null,
+      values_shown: doc.nodes.filter((n) => sched.fwdStep[n.id] < pos).map((n) => n.id),
+      gradients_shown: doc.nodes.filter((n) => sched.bwdStep[n.id] < pos).map((n) => n.id),
+    };
+  }
+  return JSON.stringify(out, replacer, 2);
 }
 
-export function exportJson(doc, program) {
-  download(new Blob([evaluationJson(doc, program)], { type: "application/json" }), "evaluation.json");
+export function exportJson(doc, program, step = {}) {
+  download(new Blob([evaluationJson(doc, program, step)], { type: "application/json" }), "evaluation.json");
 }

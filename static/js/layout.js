@@ -2,6 +2,7 @@
 // description from the graph *structure* and turn Graphviz's json0 output into plain geometry.
 // No DOM, no values: a layout depends only on structure, so it can be cached by structureKey().
 // In tensor mode shapes are structure too (a tensor node's card is sized by its shape).
+import { endOnOutline, f1, flatten } from "./geometry.js";
 import { cardGeom, isSummary, isTensorShape, shapeText } from "./tensor.js";
 
 export const SIZES = {
@@ -11,9 +12,10 @@ export const SIZES = {
   stub: 64,        // length of the output stub edge drawn right of the output node
 };
 
-// A stable key for the structure of an evaluation: ops, operands, labels, constant values.
-export function structureKey(nodes, outputId) {
-  let s = `o${outputId}|`;
+// A stable key for the structure of an evaluation: ops, operands, labels, constant values
+// (plus the folded groups and the presenter spacing: both change the drawing).
+export function structureKey(nodes, outputId, extra = "") {
+  let s = `o${outputId}|${extra}|`;
   for (const n of nodes) {
     s += `${n.op}:${n.operands.join(",")}:${n.label ?? ""}`;
     if (isTensorShape(n.shape)) s += `#${n.shape.join("x")}${isSummary(n.value) ? "s" : ""}`;
@@ -23,14 +25,25 @@ export function structureKey(nodes, outputId) {
   return s;
 }
 
-// The minimal structure the worker needs (no values except constants, which are structural).
-export function structureOf(doc, ops = null) {
+// The minimal structure the worker needs: the drawn nodes (a folded group is one node with a
+// title) and edges, no values except constants, which are structural. `display` comes from
+// groups.displayGraph(); without it every node is drawn.
+export function structureOf(doc, ops = null, display = null, opts = {}) {
+  const ids = display ? display.nodes : doc.nodes.map((n) => n.id);
+  const edges = display ? display.edges.map((e) => ({ id: e.id, source: e.source, target: e.target, port: e.port }))
+    : doc.nodes.flatMap((n) => n.operands.map((src, i) => ({ id: `e${n.id}_${i}`, source: src, target: n.id, port: i })));
+  const inCount = new Map();
+  for (const e of edges) inCount.set(e.target, (inCount.get(e.target) || 0) + 1);
   return {
-    outputId: doc.output_id,
-    nodes: doc.nodes.map((n) => {
+    outputId: display ? display.rep[doc.output_id] : doc.output_id,
+    present: !!opts.present,
+    nodes: ids.map((id) => {
+      const n = doc.nodes[id];
+      const g = display ? display.groupOf.get(id) : null;
+      if (g) return { id, op: "group", label: n.label ?? null, title: g.title, ports: inCount.get(id) || 0 };
       const tensor = isTensorShape(n.shape);
       return {
-        id: n.id, op: n.op, label: n.label ?? null, operands: n.operands,
+        id, op: n.op, label: n.label ?? null, ports: inCount.get(id) || 0,
         text: n.op === "const" && !tensor ? formatConst(n.value) : null,
         shape: tensor ? n.shape : null,
         summary: tensor && isSummary(n.value),
@@ -38,6 +51,7 @@ export function structureOf(doc, ops = null) {
         sym: !tensor && n.op !== "input" && n.op !== "const" ? cardTitle(n, ops) : null,
       };
     }),
+    edges,
   };
 }
 
@@ -57,6 +71,10 @@ export function formatConst(v) {
 }
 
 export function nodeSize(n) {
+  if (n.op === "group") {
+    const len = [...String(n.title ?? "")].length;
+    return { w: Math.max(64, Math.round(7.2 * len + 24)), h: 34, shape: "group" };
+  }
   if (n.shape) {
     const g = cardGeom(n);
     return { w: Math.round(g.w), h: Math.round(g.h), shape: "tensor" };
@@ -78,24 +96,32 @@ export function nodeSize(n) {
 
 const IN = 72; // points per inch
 
+// Shapes whose operands enter at distinct ports (a record node with one port per in-edge).
+function ported(n) {
+  return n.ports > 1 && ["gate", "tensor", "group"].includes(nodeSize(n).shape);
+}
+
 export function buildDot(structure, opts = {}) {
   const big = structure.nodes.length > 400;
+  const present = structure.present;
   const lines = [
     "digraph G {",
     "rankdir=LR;",
-    `nodesep=${opts.nodesep ?? (structure.nodes.length < 40 ? 0.75 : 0.62)}; ranksep=${opts.ranksep ?? 1.15};`,
+    `nodesep=${opts.nodesep ?? (structure.nodes.length < 40 ? (present ? 0.85 : 0.75) : 0.62)}; `
+      + `ranksep=${opts.ranksep ?? (present ? 1.5 : 1.15)};`,
     "splines=true; outputorder=edgesfirst;",
     big ? "nslimit=2; nslimit1=2; mclimit=0.3; searchsize=10;" : "",
     'node [fixedsize=true, label="", shape=box];',
     "edge [dir=none];",
   ];
   const inputs = [];
+  const byId = new Map(structure.nodes.map((n) => [n.id, n]));
   for (const n of structure.nodes) {
     const sz = nodeSize(n);
     const w = (sz.w / IN).toFixed(4);
     const h = (sz.h / IN).toFixed(4);
-    if ((sz.shape === "gate" || sz.shape === "tensor") && n.operands.length > 1) {
-      const ports = n.operands.map((_, i) => `<i${i}>`).join("|");
+    if (ported(n)) {
+      const ports = Array.from({ length: n.ports }, (_, i) => `<i${i}>`).join("|");
       lines.push(`n${n.id} [shape=record, label="${ports}", width=${w}, height=${h}];`);
     } else {
       lines.push(`n${n.id} [width=${w}, height=${h}];`);
@@ -106,12 +132,9 @@ export function buildDot(structure, opts = {}) {
   if (structure.outputId != null && structure.nodes.length > 1) {
     lines.push(`{rank=max; n${structure.outputId};}`);
   }
-  for (const n of structure.nodes) {
-    const multi = n.operands.length > 1 && ["gate", "tensor"].includes(nodeSize(n).shape);
-    n.operands.forEach((src, i) => {
-      const port = multi ? ` headport="i${i}:w",` : "";
-      lines.push(`n${src} -> n${n.id} [${port} id="e${n.id}_${i}"];`);
-    });
+  for (const e of structure.edges) {
+    const port = ported(byId.get(e.target)) ? ` headport="i${e.port}:w",` : "";
+    lines.push(`n${e.source} -> n${e.target} [${port} id="${e.id}"];`);
   }
   lines.push("}");
   return lines.join("\n");
@@ -128,88 +151,77 @@ function parsePoints(pos) {
   return pts;
 }
 
-function cubicAt(p0, p1, p2, p3, t) {
-  const u = 1 - t;
-  const a = u * u * u, b = 3 * u * u * t, c = 3 * u * t * t, d = t * t * t;
-  return [a * p0[0] + b * p1[0] + c * p2[0] + d * p3[0], a * p0[1] + b * p1[1] + c * p2[1] + d * p3[1]];
-}
-
-// Point and unit tangent at a fraction `f` of the way through a Graphviz spline (by segment).
-function splinePoint(pts, f) {
-  const nseg = Math.max(1, Math.floor((pts.length - 1) / 3));
-  const x = Math.min(nseg - 1e-9, f * nseg);
-  const k = Math.floor(x);
-  const t = x - k;
-  const p = pts.slice(3 * k, 3 * k + 4);
-  if (p.length < 4) return { x: pts[0][0], y: pts[0][1], dx: 1, dy: 0 };
-  const a = cubicAt(p[0], p[1], p[2], p[3], t);
-  const b = cubicAt(p[0], p[1], p[2], p[3], Math.min(1, t + 0.02));
-  const c = cubicAt(p[0], p[1], p[2], p[3], Math.max(0, t - 0.02));
-  let dx = b[0] - c[0], dy = b[1] - c[1];
-  const len = Math.hypot(dx, dy) || 1;
-  dx /= len; dy /= len;
-  return { x: a[0], y: a[1], dx, dy };
-}
-
-// Convert Graphviz json0 output into {width, height, nodes: {id: {x,y,w,h}}, edges: {id: {...}}}
-// with y pointing down (SVG convention).
+// Convert Graphviz json0 output into {width, height, nodes: {id: {x,y,w,h,shape}},
+// edges: {id: {source, target, port, p, ex, ey}}} with y pointing down (SVG convention).
 export function parseLayout(json, structure) {
   const bb = json.bb.split(",").map(Number);
   const H = bb[3];
-  const byGvid = new Map();
   const nodes = {};
   const kinds = new Map(structure.nodes.map((n) => [n.id, n]));
   for (const o of json.objects || []) {
     if (!o.name || o.name[0] !== "n") continue;
     const id = Number(o.name.slice(1));
     const [x, y] = o.pos.split(",").map(Number);
-    const n = kinds.get(id);
-    const sz = nodeSize(n);
+    const sz = nodeSize(kinds.get(id));
     nodes[id] = { x, y: H - y, w: sz.w, h: sz.h, shape: sz.shape };
-    byGvid.set(o._gvid, id);
   }
   const edges = {};
-  const pairTotal = new Map();
-  for (const e of json.edges || []) pairTotal.set(`${e.tail}>${e.head}`, (pairTotal.get(`${e.tail}>${e.head}`) || 0) + 1);
-  const pairCount = new Map();
+  const byId = new Map(structure.edges.map((e) => [e.id, e]));
   for (const e of json.edges || []) {
-    const pk = `${e.tail}>${e.head}`;
-    const dup = pairCount.get(pk) || 0;
-    pairCount.set(pk, dup + 1);
-    const pts = parsePoints(e.pos).map(([x, y]) => [x, H - y]);
-    const target = byGvid.get(e.head);
-    const source = byGvid.get(e.tail);
-    const m = /^e(\d+)_(\d+)$/.exec(e.id);
-    const index = m ? Number(m[2]) : 0;
-    const tn = nodes[target];
-    // End the edge on the gate outline: extend horizontally from the port to the circle.
-    const last = pts[pts.length - 1];
-    let end = last;
-    if (tn.shape === "gate" && tn.w === tn.h) {
-      const r = tn.w / 2;
-      const dy = Math.max(-r * 0.9, Math.min(r * 0.9, last[1] - tn.y));
-      end = [tn.x - Math.sqrt(r * r - dy * dy), tn.y + dy];
-    } else if (tn.shape === "const" || tn.shape === "input") {
-      end = last;
-    }
-    let d = `M${f1(pts[0][0])},${f1(pts[0][1])}`;
-    for (let i = 1; i + 2 < pts.length; i += 3) {
-      d += `C${f1(pts[i][0])},${f1(pts[i][1])} ${f1(pts[i + 1][0])},${f1(pts[i + 1][1])} ${f1(pts[i + 2][0])},${f1(pts[i + 2][1])}`;
-    }
-    if (end !== last) d += `L${f1(end[0])},${f1(end[1])}`;
-    // Labels sit nearer the tail, where converging edges are still far apart.
-    // Parallel edges (x*x) stagger their labels along the edge so they do not stack.
-    const frac = pairTotal.get(pk) > 1 ? Math.min(0.85, 0.2 + 0.45 * dup) : pts.length > 4 ? 0.3 : 0.36;
-    const mid = splinePoint(pts, frac);
-    edges[`e${target}_${index}`] = {
-      source, target, index, d,
-      lx: f1(mid.x), ly: f1(mid.y), tdx: mid.dx, tdy: mid.dy,
-      end: [f1(end[0]), f1(end[1])],
-    };
+    const se = byId.get(e.id);
+    if (!se) continue;
+    const pts = parsePoints(e.pos).map(([x, y]) => [f1(x), f1(H - y)]);
+    const end = endOnOutline(nodes[se.target], pts[pts.length - 1]);
+    edges[se.id] = { source: se.source, target: se.target, port: se.port, p: flatten(pts), ex: f1(end[0]), ey: f1(end[1]) };
   }
-  return { width: bb[2], height: H, nodes, edges };
+  return { width: bb[2], height: H, nodes, edges, engine: "dot" };
 }
 
-function f1(v) {
-  return Math.round(v * 10) / 10;
+// ---- transfer: a layout crosses from the worker as typed arrays (moved, not copied), then becomes
+// plain objects again here; a 20,000-node layout as objects took longer to clone than to compute.
+const SHAPES = ["gate", "input", "const", "tensor", "group"];
+
+export function packLayout(layout, structure) {
+  const N = structure.nodes.length, E = structure.edges.length;
+  const geo = new Float64Array(4 * N);
+  const shape = new Uint8Array(N);
+  structure.nodes.forEach((n, i) => {
+    const g = layout.nodes[n.id];
+    geo.set([g.x, g.y, g.w, g.h], 4 * i);
+    shape[i] = SHAPES.indexOf(g.shape);
+  });
+  let total = 0;
+  for (const e of structure.edges) total += layout.edges[e.id] ? layout.edges[e.id].p.length : 0;
+  const pts = new Float64Array(total);
+  const off = new Int32Array(E + 1);
+  const ends = new Float64Array(2 * E);
+  let k = 0;
+  structure.edges.forEach((e, i) => {
+    off[i] = k;
+    const g = layout.edges[e.id];
+    if (!g) return;
+    pts.set(g.p, k);
+    k += g.p.length;
+    ends[2 * i] = g.ex;
+    ends[2 * i + 1] = g.ey;
+  });
+  off[E] = k;
+  const meta = { width: layout.width, height: layout.height, engine: layout.engine, bands: layout.bands || 1,
+    layers: layout.layers || null };
+  return { meta, geo, shape, pts, off, ends, transfer: [geo.buffer, shape.buffer, pts.buffer, off.buffer, ends.buffer] };
+}
+
+export function unpackLayout(packed, structure) {
+  const { meta, geo, shape, pts, off, ends } = packed;
+  const nodes = {};
+  structure.nodes.forEach((n, i) => {
+    nodes[n.id] = { x: geo[4 * i], y: geo[4 * i + 1], w: geo[4 * i + 2], h: geo[4 * i + 3], shape: SHAPES[shape[i]] };
+  });
+  const edges = {};
+  structure.edges.forEach((e, i) => {
+    if (off[i + 1] === off[i]) return;
+    edges[e.id] = { source: e.source, target: e.target, port: e.port, p: pts.subarray(off[i], off[i + 1]),
+      ex: ends[2 * i], ey: ends[2 * i + 1] };
+  });
+  return { ...meta, nodes, edges };
 }

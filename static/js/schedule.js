@@ -1,6 +1,7 @@
 // The animation schedule and the per-edge numbers, built from the engine's topological node
 // list (doc.nodes is already in topological order; JS never computes a second ordering). No DOM.
 import { fmt, fmtAscii } from "./format.js";
+import { t } from "./strings.js";
 import { fmtShape, fmtT, isTensorNode } from "./tensor.js";
 
 export function edgeId(target, index) {
@@ -49,10 +50,12 @@ export function outEdges(doc, edges = edgesOf(doc)) {
 }
 
 // "3 + 3 = 6" for a node whose gradient is the sum of several out-edges, else null.
-export function forkSum(doc, id, outs) {
+export function forkSum(doc, id, outs, { full = false } = {}) {
   const es = outs[id];
   if (!es || es.length < 2) return null;
-  if (isTensorNode(doc.nodes[id])) return `${es.length} gradients add`;
+  if (isTensorNode(doc.nodes[id])) return t("circuit.fork_tensor", { count: es.length });
+  // more than three terms: the sum's size and result (the inspector and the caption list them all)
+  if (es.length > 3 && !full) return t("circuit.fork_many", { count: es.length, value: fmt(doc.nodes[id].grad) });
   const terms = es.map((e) => fmt(e.grad)).join(" + ").replace(/\+ −/g, "− ");
   return `${terms} = ${fmt(doc.nodes[id].grad)}`;
 }
@@ -102,15 +105,15 @@ export function chainRule(doc, id, outs) {
   const nm = nodeName(doc, id);
   if (id === doc.output_id) return `d${f}/d${f} = 1`;
   const es = outs[id];
-  if (!es.length) return `d${f}/d${nm} = 0   (${nm} does not reach ${f})`;
+  if (!es.length) return `d${f}/d${nm} = 0   ${t("chain.unreached", { name: nm, output: f })}`;
   const sym = es.map((e) => {
     const t = nodeName(doc, e.target);
     return `d${f}/d${t} * d${t}/d${nm}`;
   }).join(" + ");
   if (doc.mode === "tensor" && (isTensorNode(doc.nodes[id]) || es.some((e) => isTensorNode(doc.nodes[e.target])))) {
     // matrices: name the pieces and their shapes; the inspector lists the numbers
-    const pieces = es.map((e) => `${fmtShape(e.shape)} from ${nodeName(doc, e.target)}`).join(" + ");
-    return `d${f}/d${nm} = ${sym}\n       = ${pieces}${es.length > 1 ? " (summed)" : ""}`
+    const pieces = es.map((e) => t("chain.piece", { shape: fmtShape(e.shape), from: nodeName(doc, e.target) })).join(" + ");
+    return `d${f}/d${nm} = ${sym}\n       = ${pieces}${es.length > 1 ? ` ${t("chain.summed")}` : ""}`
       + `\n       = ${fmtT(doc.nodes[id].grad, { digits: 4 })}`;
   }
   // tensor mode has no scalar local gradient per edge: the edge carries the engine's edge gradient
@@ -135,16 +138,78 @@ export function buildSchedule(doc, ops) {
     fwdStep[n.id] = steps.length;
     const es = outs[n.id].map((e) => e.id);
     if (n.id === doc.output_id) es.push("out");
-    steps.push({ phase: "forward", node: n.id, edges: es, text: forwardCaption(doc, n.id, ops) });
+    steps.push(lazyStep("forward", n.id, es, () => forwardCaption(doc, n.id, ops)));
   }
   const forwardCount = steps.length;
   for (let k = doc.nodes.length - 1; k >= 0; k--) {
     const n = doc.nodes[k];
     bwdStep[n.id] = steps.length;
     const es = n.id === doc.output_id ? ["out", ...inEdges[n.id]] : inEdges[n.id];
-    steps.push({ phase: "backward", node: n.id, edges: es, text: backwardCaption(doc, n.id, outs, ops) });
+    steps.push(lazyStep("backward", n.id, es, () => backwardCaption(doc, n.id, outs, ops)));
   }
   return { steps, forwardCount, fwdStep, bwdStep, edges, outs };
+}
+
+// A step's caption is built the first time it is shown (a 20,000-node program has 40,000 steps).
+function lazyStep(phase, node, edges, caption) {
+  let text = null;
+  return {
+    phase, node, edges,
+    get text() {
+      if (text === null) text = caption();
+      return text;
+    },
+  };
+}
+
+// Positions where playback "by statement" (or by folded group) stops: 0, the turn from forward to
+// backward, the end, and every position where the unit of the next step differs from the last
+// one's. unitOf(nodeId) gives a unit key, or null for a node that joins its neighbour's unit
+// (inputs and constants join the step after them).
+export function unitStops(sched, unitOf) {
+  const steps = sched.steps, F = sched.forwardCount, total = steps.length;
+  const stops = new Set([0, F, total]);
+  for (const [a, b] of [[0, F], [F, total]]) {
+    const u = new Array(b - a);
+    let next = null;
+    for (let s = b - 1; s >= a; s--) {
+      const k = unitOf(steps[s].node);
+      if (k !== null && k !== undefined) next = k;
+      u[s - a] = k ?? next;
+    }
+    let prev = null;
+    for (let i = 0; i < u.length; i++) {
+      if (u[i] === null || u[i] === undefined) u[i] = prev;
+      else prev = u[i];
+    }
+    for (let s = a + 1; s < b; s++) if (u[s - a] !== u[s - a - 1]) stops.add(s);
+  }
+  return Int32Array.from([...stops].sort((x, y) => x - y));
+}
+
+// The next stop after `pos` (dir > 0) or before it (dir < 0).
+export function nextStop(stops, pos, dir) {
+  let lo = 0, hi = stops.length - 1;
+  if (dir > 0) {
+    while (lo < hi) {
+      const m = (lo + hi) >> 1;
+      if (stops[m] > pos) hi = m;
+      else lo = m + 1;
+    }
+    return stops[lo] > pos ? stops[lo] : stops[stops.length - 1];
+  }
+  while (lo < hi) {
+    const m = (lo + hi + 1) >> 1;
+    if (stops[m] < pos) lo = m;
+    else hi = m - 1;
+  }
+  return stops[lo] < pos ? stops[lo] : 0;
+}
+
+// the gate's rule in the page's language (catalogue op.<name>.rule), else the registry's English
+function opRule(op, fallback) {
+  const s = t(`op.${op}.rule`);
+  return s === `op.${op}.rule` ? fallback : s;
 }
 
 function paren(s) {
@@ -154,13 +219,13 @@ function paren(s) {
 function forwardCaption(doc, id, ops) {
   const n = doc.nodes[id];
   const nm = nodeName(doc, id);
-  if (n.op === "input") return `input ${nm} = ${fmtT(n.value)}`;
-  if (n.op === "const") return `constant ${fmtT(n.value)}`;
+  if (n.op === "input") return t("caption.input", { name: nm, value: fmtT(n.value) });
+  if (n.op === "const") return t("caption.constant", { value: fmtT(n.value) });
   const text = formulaText(doc, id, ops);
   let s;
   if (doc.mode === "tensor" && (isTensorNode(n) || n.operands.some((o) => isTensorNode(doc.nodes[o])))) {
     const shapes = n.operands.map((o) => `${nodeName(doc, o)} ${fmtShape(doc.nodes[o].shape)}`).join(", ");
-    s = `${nm} = ${text}: ${shapes} → ${isTensorNode(n) ? fmtShape(n.shape) : "scalar"} = ${fmtT(n.value)}`;
+    s = `${nm} = ${text}: ${shapes} → ${isTensorNode(n) ? fmtShape(n.shape) : t("caption.scalar")} = ${fmtT(n.value)}`;
   } else {
     const withValues = substitute(ops.get(n.op)?.formula ?? text, n.operands.map((o) => paren(fmt(doc.nodes[o].value))));
     s = `${nm} = ${text} = ${withValues} = ${fmt(n.value)}`;
@@ -174,25 +239,25 @@ function backwardCaption(doc, id, outs, ops) {
   const f = doc.output;
   const nm = nodeName(doc, id);
   let head;
-  if (id === doc.output_id) head = `∂${f}/∂${f} = 1 (the output's gradient starts at 1)`;
+  if (id === doc.output_id) head = t("caption.output_seed", { output: f });
   else {
-    const fs = forkSum(doc, id, outs);
-    head = fs ? `∂${f}/∂${nm} = ${fs} (gradients add at a fork)` : `∂${f}/∂${nm} = ${fmtT(n.grad)}`;
-    if (fs && isTensorNode(n)) head = `∂${f}/∂${nm}: ${fs} at this fork = ${fmtT(n.grad)}`;
+    const fs = forkSum(doc, id, outs, { full: true });
+    head = fs ? `∂${f}/∂${nm} = ${fs} ${t("caption.fork")}` : `∂${f}/∂${nm} = ${fmtT(n.grad)}`;
+    if (fs && isTensorNode(n)) head = t("caption.fork_tensor", { output: f, name: nm, sum: fs, value: fmtT(n.grad) });
   }
   if (!n.operands.length) return head;
   if (n.edge_grads) {
     const parts = n.operands.map((o, i) => `∂${f}/∂${nodeName(doc, o)} ← ${fmtT(n.edge_grads[i])}`);
     const meta = ops.get(n.op);
-    const rule = meta ? meta.matrix_rule || meta.rule.split(":")[0] : null;
+    const rule = meta ? meta.matrix_rule || opRule(n.op, meta.rule).split(/[:：]/)[0] : null;
     return `${head}; ${parts.join(", ")}${rule ? ` — ${rule}` : ""}`;
   }
   const parts = n.operands.map((s, i) => {
     const g = mulGrad(n.grad, n.local_grads[i]);
     return `∂${f}/∂${nodeName(doc, s)} ← ${fmt(n.grad)} × ${paren(fmt(n.local_grads[i]))} = ${fmt(g)}`;
   });
-  const rule = ops.get(n.op)?.rule;
-  return `${head}; ${parts.join(", ")}${rule ? ` — ${rule.split(":")[0]}` : ""}`;
+  const rule = ops.get(n.op) ? opRule(n.op, ops.get(n.op).rule) : null;
+  return `${head}; ${parts.join(", ")}${rule ? ` — ${rule.split(/[:：]/)[0]}` : ""}`;
 }
 
 // What is visible at animation position pos (0 = nothing computed, steps.length = everything).

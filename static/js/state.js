@@ -1,64 +1,110 @@
-// The one state object, a tiny event bus, and the URL hash (program, values, view). No DOM
-// beyond reading/writing location.hash.
+// The one state object, the event bus the controller and views talk over, and the URL hash (the
+// shareable part of the state). No DOM beyond reading/writing location.hash.
+//
+// Shareable state (SHARED_KEYS) is plain data: it round-trips through the URL hash and through
+// snapshot()/applyState() (live rooms send it from a teacher's page to participants' pages).
+// Everything else in `state` is derived at run time (the evaluation document, its layout, ...).
 
 export const DEFAULT_PROGRAM = "q = x + y\nf = q * z";
 export const DEFAULT_VALUES = { x: -2, y: 5, z: -4 };
 
 export const state = {
+  // ---- shareable (hash, snapshot, applyState) ----
   program: DEFAULT_PROGRAM,
-  values: { ...DEFAULT_VALUES }, // values the user set (inputs with program defaults omitted)
-  memory: { ...DEFAULT_VALUES }, // every value ever set, so a re-added input gets its old value back
+  values: { ...DEFAULT_VALUES }, // values the learner set, by input name (program defaults omitted)
+  selectedKey: null,             // the selected node, by a key that survives re-evaluation (nodeKey())
+  pos: null,                     // animation position 0..schedule.steps.length (null = end)
+  numericCheck: false,
+  view: null,                    // {x, y, k} zoom transform
+  present: false,                // presenter mode
+  unit: "gate",                  // playback unit: "gate" | "statement"
+  folded: [],                    // keys of folded groups ("s:<name>" statements, "e:<key>" sub-expressions)
+  follow: true,                  // the camera follows the active node during playback
+  lang: "en",
+  // ---- derived / run time ----
+  bases: {},                     // name -> the program's default when the learner set values[name]
   ops: new Map(),                // name -> ops metadata, learned from /api/v1/ops only
   presets: [],
-  doc: null,                     // last good evaluation document
-  docProgram: null,              // the program text that produced doc
+  doc: null,                     // last good evaluation document (doc.program: the text that made it)
+  display: null,                 // the drawn graph: doc with folded groups collapsed (groups.js)
   structureKey: null,
-  layout: null,                  // geometry for doc's structure
+  layout: null,                  // geometry for the display graph
   schedule: null,                // animation schedule for doc
   error: null,                   // {type, msg, line, column, source_line, caret} or null
-  selected: null,                // selected node id
-  pos: null,                     // animation position 0..schedule.steps.length (null = end)
+  selected: null,                // selected node id in doc (resolved from selectedKey)
   playing: false,
   speed: 1,
-  numericCheck: false,
-  sweepVar: null,
-  optimize: { mode: "ascent", stepSize: 0.01, steps: 100 },
-  trainVars: null,               // tensor mode: the inputs "gradient steps" move (null = all)
   presetId: null,
-  view: null,                    // {x, y, k} zoom transform, restored from the URL
 };
 
+export const SHARED_KEYS = ["program", "values", "selectedKey", "pos", "numericCheck", "view", "present", "unit",
+  "folded", "follow", "lang"];
+
+// ---- event bus: the controller emits, views listen (docs/page.md lists the events) -------------
 const listeners = new Map();
-export function on(event, fn) {
-  if (!listeners.has(event)) listeners.set(event, new Set());
-  listeners.get(event).add(fn);
-}
-export function emit(event, payload) {
-  for (const fn of listeners.get(event) || []) fn(payload);
+export const bus = {
+  on(event, fn) {
+    if (!listeners.has(event)) listeners.set(event, new Set());
+    listeners.get(event).add(fn);
+    return () => listeners.get(event).delete(fn);
+  },
+  emit(event, payload) {
+    for (const fn of [...(listeners.get(event) || [])]) {
+      try {
+        fn(payload);
+      } catch (err) {
+        console.error(`listener for "${event}" failed`, err); // one broken view must not stop the others
+      }
+    }
+  },
+};
+
+// ---- snapshot: the shareable state as plain JSON-able data ------------------------------------
+export function snapshot(s = state) {
+  const out = {};
+  for (const k of SHARED_KEYS) out[k] = k === "values" ? encodeTree(s.values) : clone(s[k]);
+  return out;
 }
 
-// ---- URL hash: #p=<program>&v=x:-2,y:5&sel=3&step=4&nc=1&t=x,y,k (vj=<JSON> with tensors) -------
+function clone(v) {
+  return v === null || typeof v !== "object" ? v : JSON.parse(JSON.stringify(v));
+}
 
-// Scalars as "x:-2,y:5"; if any value is a tensor (nested list), the whole map as JSON in "vj".
+// Non-finite numbers as the contract's strings, so a snapshot survives JSON.
+export function encodeTree(v) {
+  if (Array.isArray(v)) return v.map(encodeTree);
+  if (v && typeof v === "object") {
+    const out = {};
+    for (const [k, x] of Object.entries(v)) out[k] = encodeTree(x);
+    return out;
+  }
+  if (typeof v === "number" && !Number.isFinite(v)) return Number.isNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
+  return v;
+}
+export function decodeTree(v) {
+  if (Array.isArray(v)) return v.map(decodeTree);
+  if (v && typeof v === "object") {
+    const out = {};
+    for (const [k, x] of Object.entries(v)) out[k] = decodeTree(x);
+    return out;
+  }
+  return v === "NaN" ? NaN : v === "Infinity" ? Infinity : v === "-Infinity" ? -Infinity : v;
+}
+
+// ---- URL hash ------------------------------------------------------------------------------
+// #p=<program>&v=x:-2,y:5&sel=q&step=4&nc=1&t=x,y,k&present=1&by=stmt&fold=s:h&follow=0&lang=en
+// (with tensor values the value map is JSON in vj=)
 function hasTensor(values) {
   return Object.values(values).some((v) => Array.isArray(v));
 }
 function encodeValues(values) {
   return Object.entries(values).map(([k, v]) => `${k}:${v}`).join(",");
 }
-function encodeJson(values) {
-  return JSON.stringify(values, (k, x) => (typeof x === "number" && !Number.isFinite(x)
-    ? (Number.isNaN(x) ? "NaN" : x > 0 ? "Infinity" : "-Infinity") : x));
-}
 function decodeJson(s) {
-  const dec = (x) => (Array.isArray(x) ? x.map(dec)
-    : x === "NaN" ? NaN : x === "Infinity" ? Infinity : x === "-Infinity" ? -Infinity : x);
   try {
     const v = JSON.parse(s);
     if (!v || typeof v !== "object" || Array.isArray(v)) return {};
-    const out = {};
-    for (const [k, x] of Object.entries(v)) out[k] = dec(x);
-    return out;
+    return decodeTree(v);
   } catch {
     return {};
   }
@@ -78,32 +124,49 @@ function decodeValues(s) {
 export function toHash(s = state) {
   const p = new URLSearchParams();
   p.set("p", s.program);
-  if (hasTensor(s.values)) p.set("vj", encodeJson(s.values));
+  if (hasTensor(s.values)) p.set("vj", JSON.stringify(encodeTree(s.values)));
   else {
     const v = encodeValues(s.values);
     if (v) p.set("v", v);
   }
-  if (s.selected !== null && s.selected !== undefined) p.set("sel", String(s.selected));
+  if (s.selectedKey !== null && s.selectedKey !== undefined) p.set("sel", s.selectedKey);
   if (s.pos !== null && s.schedule && s.pos < s.schedule.steps.length) p.set("step", String(s.pos));
   if (s.numericCheck) p.set("nc", "1");
   if (s.view) p.set("t", [s.view.x, s.view.y, s.view.k].map((n) => Math.round(n * 1000) / 1000).join(","));
+  if (s.present) p.set("present", "1");
+  if (s.unit === "statement") p.set("by", "stmt");
+  if (s.folded && s.folded.length) p.set("fold", s.folded.join("|"));
+  if (s.follow === false) p.set("follow", "0");
+  if (s.lang && s.lang !== "en") p.set("lang", s.lang);
   return "#" + p.toString();
 }
 
+// A partial state (only the keys the hash has); null when the hash holds no program.
 export function fromHash(hash) {
   const h = (hash || "").replace(/^#/, "");
   if (!h) return null;
   const p = new URLSearchParams(h);
-  if (!p.has("p")) return null;
-  const out = { program: p.get("p"), values: p.has("vj") ? decodeJson(p.get("vj")) : decodeValues(p.get("v")) };
-  if (p.has("sel")) out.selected = Number(p.get("sel"));
-  if (p.has("step")) out.pos = Number(p.get("step"));
-  out.numericCheck = p.get("nc") === "1";
+  const out = {};
+  if (p.has("p")) {
+    out.program = p.get("p");
+    out.values = p.has("vj") ? decodeJson(p.get("vj")) : decodeValues(p.get("v"));
+    out.numericCheck = p.get("nc") === "1";
+  }
+  if (p.has("sel")) out.selectedKey = p.get("sel");
+  if (p.has("step")) {
+    const n = Number(p.get("step"));
+    if (Number.isInteger(n) && n >= 0) out.pos = n;
+  }
   if (p.has("t")) {
     const [x, y, k] = p.get("t").split(",").map(Number);
     if ([x, y, k].every(Number.isFinite) && k > 0) out.view = { x, y, k };
   }
-  return out;
+  if (p.has("present")) out.present = p.get("present") === "1";
+  if (p.has("by")) out.unit = p.get("by") === "stmt" ? "statement" : "gate";
+  if (p.has("fold")) out.folded = p.get("fold").split("|").filter(Boolean);
+  if (p.has("follow")) out.follow = p.get("follow") !== "0";
+  if (p.has("lang")) out.lang = p.get("lang");
+  return Object.keys(out).length ? out : null;
 }
 
 let hashTimer = null;

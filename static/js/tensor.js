@@ -114,31 +114,33 @@ export function toEditText(v) {
 }
 
 // Parse what the learner typed: JSON nested lists of numbers (rank 1 or 2, rectangular), or a
-// plain number. Returns {value} or {error}.
+// plain number. Returns {value} or {error: a catalogue key (tensor.*)}.
 export function parseTensorText(text) {
   let v;
   try {
     v = JSON.parse(text);
   } catch {
-    return { error: "not a list of numbers: write it like [1, 2, 3] or [[1, 2], [3, 4]]" };
+    return { error: "tensor.not_a_list" };
   }
   const dec = (x) => (x === "NaN" ? NaN : x === "Infinity" ? Infinity : x === "-Infinity" ? -Infinity : x);
   if (typeof v === "number") return { value: v };
-  if (!Array.isArray(v) || !v.length) return { error: "give a number or a non-empty list" };
+  if (!Array.isArray(v) || !v.length) return { error: "tensor.empty" };
   if (v.every((x) => typeof dec(x) === "number")) return { value: v.map(dec) };
   if (v.every(Array.isArray)) {
     const m = v[0].length;
-    if (!m || v.some((row) => row.length !== m)) return { error: "every row needs the same number of entries" };
-    if (!v.every((row) => row.every((x) => typeof dec(x) === "number"))) return { error: "only numbers, please" };
+    if (!m || v.some((row) => row.length !== m)) return { error: "tensor.ragged" };
+    if (!v.every((row) => row.every((x) => typeof dec(x) === "number"))) return { error: "tensor.only_numbers" };
     return { value: v.map((row) => row.map(dec)) };
   }
-  return { error: "only numbers, or lists of the same length" };
+  return { error: "tensor.same_length" };
 }
 
 // ---- colour ------------------------------------------------------------------------------------
-// Diverging blue (negative) - white (0) - orange (positive), symmetric around 0, so it never
-// competes with the page's green (values) and red (gradients).
-const NEG = [37, 99, 235], POS = [234, 88, 12], MID = [255, 255, 255];
+// Diverging purple (negative) - white (0) - green (positive), symmetric around 0 (the ends of
+// ColorBrewer's colour-blind safe PRGn), so it never competes with the page's teal (values) and
+// red-orange (gradients).
+export const NEG = [118, 42, 131], POS = [27, 120, 55];
+const MID = [255, 255, 255];
 
 export function heatColor(x, absmax) {
   if (!Number.isFinite(x)) return "#1c2430";

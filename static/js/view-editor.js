@@ -1,5 +1,7 @@
 // The program editor: a textarea with a line-number gutter and an error caret drawn under the
 // character at the line/column the API reports.
+import { t } from "./strings.js";
+
 const LINE_H = 20, PAD_X = 10, PAD_Y = 8;
 
 export function createEditor({ textarea, gutter, overlay, errorBox, onChange }) {
@@ -19,19 +21,40 @@ export function createEditor({ textarea, gutter, overlay, errorBox, onChange }) 
     return w || 8.4;
   }
 
+  // Line numbers as three text runs (before, the error line, after): a 20,000-line program costs
+  // one text node, not 20,000 elements.
+  let shownLines = -1, shownErr = -2;
   function renderGutter() {
-    const n = textarea.value.split("\n").length;
+    const text = textarea.value; // (the getter copies the text: read it once)
+    let n = 1;
+    for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) n++;
     const errLine = error && error.line ? error.line : -1;
-    gutter.replaceChildren();
-    for (let i = 1; i <= n; i++) {
-      const d = document.createElement("div");
-      d.textContent = String(i);
-      if (i === errLine) d.className = "err";
-      gutter.appendChild(d);
+    if (n !== shownLines || errLine !== shownErr) {
+      shownLines = n;
+      shownErr = errLine;
+      const nums = (a, b) => Array.from({ length: Math.max(0, b - a + 1) }, (_, k) => a + k).join("\n");
+      const parts = [];
+      if (errLine >= 1 && errLine <= n) {
+        if (errLine > 1) parts.push(document.createTextNode(nums(1, errLine - 1) + "\n"));
+        const e = document.createElement("span");
+        e.className = "err";
+        e.textContent = String(errLine);
+        parts.push(e);
+        if (errLine < n) parts.push(document.createTextNode("\n" + nums(errLine + 1, n)));
+      } else parts.push(document.createTextNode(nums(1, n)));
+      gutter.replaceChildren(...parts);
     }
-    gutter.scrollTop = textarea.scrollTop;
-    gutter.style.paddingTop = `${PAD_Y}px`;
+    // reading textarea.scrollTop forces the textarea's layout at once (hundreds of ms for a 20,000-line
+    // program): sync in the next frame, when that layout happens anyway
+    if (!syncing) {
+      syncing = true;
+      requestAnimationFrame(() => {
+        syncing = false;
+        gutter.scrollTop = textarea.scrollTop;
+      });
+    }
   }
+  let syncing = false;
 
   function renderOverlay() {
     overlay.replaceChildren();
@@ -62,7 +85,7 @@ export function createEditor({ textarea, gutter, overlay, errorBox, onChange }) 
     }
     errorBox.hidden = false;
     const head = document.createElement("div");
-    const where = error.line ? `line ${error.line}, column ${error.column}: ` : "";
+    const where = error.line ? t("editor.where", { line: error.line, column: error.column }) : "";
     head.textContent = `${where}${error.msg}`;
     head.dataset.testid = "error-message";
     errorBox.replaceChildren(head);
@@ -74,7 +97,7 @@ export function createEditor({ textarea, gutter, overlay, errorBox, onChange }) 
     if (error.kept) {
       const k = document.createElement("span");
       k.className = "kept";
-      k.textContent = "The circuit shows the last program that worked.";
+      k.textContent = t("editor.last_good");
       errorBox.appendChild(k);
     }
   }

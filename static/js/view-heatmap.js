@@ -2,6 +2,7 @@
 // and one of the gradient (SVG rects, diverging colour scale), or min/mean/max lines for a
 // summarized tensor; and the hover tooltip that reads the numbers under the pointer. View only.
 import { fmt, fmtFull } from "./format.js";
+import { t } from "./strings.js";
 import { at, blockValues, cardGeom, fmtShape, HEAT, heatColor, isSummary, shapeText, stats } from "./tensor.js";
 
 const SVGNS = "http://www.w3.org/2000/svg";
@@ -57,7 +58,7 @@ export function buildCard(g, n, geo, title) {
 function summaryLine(label, v) {
   if (v === null || v === undefined) return "";
   const s = stats(v);
-  return `${label} min ${fmt(s.min, 3)} · mean ${fmt(s.mean, 3)} · max ${fmt(s.max, 3)}`;
+  return t("heatmap.stats", { label, min: fmt(s.min, 3), mean: fmt(s.mean, 3), max: fmt(s.max, 3) });
 }
 
 // Colour the cells from the node's value and gradient (each on its own symmetric scale).
@@ -110,15 +111,15 @@ export function bindTooltip(svgNode, tip, { nodeOf, nameOf, gradShown, outputNam
     lv.className = "tip-v";
     lv.dataset.testid = "tip-value";
     lv.dataset.value = String(value);
-    lv.textContent = `value ${fmtFull(value)}`;
+    lv.textContent = t("heatmap.value", { value: fmtFull(value) });
     const lg = document.createElement("div");
     lg.className = "tip-g";
     lg.dataset.testid = "tip-grad";
-    if (grad === null) lg.textContent = "constant: no gradient";
+    if (grad === null) lg.textContent = t("heatmap.constant");
     else if (gradShown(id)) {
       lg.dataset.value = String(grad);
       lg.textContent = `∂${outputName()}/∂· ${fmtFull(grad)}`;
-    } else lg.textContent = "gradient: after the backward pass";
+    } else lg.textContent = t("heatmap.grad_pending");
     tip.replaceChildren(head, lv, lg);
     tip.dataset.row = String(r);
     tip.dataset.col = String(c);

@@ -3,6 +3,7 @@
 // numbers update in place so a slider being dragged keeps its focus. A tensor input gets its
 // nested list as editable text (one matrix row per line) instead of a slider.
 import { fmt, fmtFull, raw } from "./format.js";
+import { t } from "./strings.js";
 import { fmtShape, fmtT, isSummary, isTensorValue, parseTensorText, rawT, shapeText, toEditText } from "./tensor.js";
 
 function sliderRange(v) {
@@ -37,15 +38,15 @@ export function createInputsView(container, resultBox, { onValue, onSelect, onRe
     text.spellcheck = false;
     text.wrap = "off";
     text.dataset.testid = `input-${inp.name}`;
-    text.setAttribute("aria-label", `value of ${inp.name} as a nested list`);
+    text.setAttribute("aria-label", t("inputs.tensor_aria", { name: inp.name }));
     const msg = document.createElement("div");
     msg.className = "tensor-msg";
     const note = document.createElement("span");
     const reset = document.createElement("button");
     reset.type = "button";
     reset.className = "btn";
-    reset.textContent = "reset";
-    reset.title = "Back to the program's own value";
+    reset.textContent = t("inputs.reset");
+    reset.title = t("inputs.reset_title");
     reset.hidden = true;
     msg.append(note, reset);
     edit.append(text, msg);
@@ -62,7 +63,7 @@ export function createInputsView(container, resultBox, { onValue, onSelect, onRe
         text.classList.toggle("invalid", !!r.error);
         msg.classList.toggle("bad", !!r.error);
         if (r.error) {
-          note.textContent = r.error;
+          note.textContent = t(r.error);
           return;
         }
         note.textContent = "";
@@ -80,7 +81,7 @@ export function createInputsView(container, resultBox, { onValue, onSelect, onRe
     if (!names.length) {
       const p = document.createElement("p");
       p.className = "muted small";
-      p.textContent = "This program has no inputs.";
+      p.textContent = t("inputs.none");
       container.appendChild(p);
     }
     for (const inp of doc.inputs) {
@@ -92,7 +93,7 @@ export function createInputsView(container, resultBox, { onValue, onSelect, onRe
       name.type = "button";
       name.className = "name btn";
       name.textContent = inp.name;
-      name.title = `Select ${inp.name} in the circuit`;
+      name.title = t("inputs.select", { name: inp.name });
       name.addEventListener("click", () => onSelect(inp.id));
       if ((inp.shape || []).length) {
         row.classList.add("tensor");
@@ -106,11 +107,11 @@ export function createInputsView(container, resultBox, { onValue, onSelect, onRe
       num.type = "number";
       num.step = "any";
       num.dataset.testid = `input-${inp.name}`;
-      num.setAttribute("aria-label", `value of ${inp.name}`);
+      num.setAttribute("aria-label", t("inputs.value_aria", { name: inp.name }));
       const slider = document.createElement("input");
       slider.type = "range";
       slider.dataset.testid = `slider-${inp.name}`;
-      slider.setAttribute("aria-label", `slider for ${inp.name}`);
+      slider.setAttribute("aria-label", t("inputs.slider_aria", { name: inp.name }));
       const r = sliderRange(inp.value);
       Object.assign(slider, { min: r.min, max: r.max, step: r.step });
       controls.append(num, slider);
@@ -160,7 +161,7 @@ export function createInputsView(container, resultBox, { onValue, onSelect, onRe
       const nc = doc.numeric && doc.numeric.inputs ? doc.numeric.inputs[inp.name] : null;
       if (nc) {
         r.numeric.hidden = false;
-        r.numeric.textContent = `numeric ${fmt(nc.numeric, 6)} · rel. error ${Number(nc.rel_error).toExponential(1)}${nc.ok ? " ✓" : " ✗"}`;
+        r.numeric.textContent = t("inputs.numeric", { numeric: fmt(nc.numeric, 6), error: Number(nc.rel_error).toExponential(1) }) + (nc.ok ? " ✓" : " ✗");
         r.numeric.title = nc.note || "";
         r.numeric.classList.toggle("bad", !nc.ok);
         r.numeric.dataset.value = raw(nc.numeric);
@@ -185,7 +186,7 @@ export function createInputsView(container, resultBox, { onValue, onSelect, onRe
       v.dataset.value = rawT(doc.value);
       v.textContent = fmtT(doc.value, { limit: 12, digits: 6 });
       const sh = doc.nodes[doc.output_id].shape;
-      v.title = `${fmtShape(sh)} tensor`;
+      v.title = t("result.tensor_title", { shape: fmtShape(sh) });
     } else {
       v.dataset.value = raw(doc.value);
       v.textContent = fmt(doc.value, 10);
@@ -198,8 +199,8 @@ export function createInputsView(container, resultBox, { onValue, onSelect, onRe
       s.className = `numeric-summary ${doc.numeric.ok ? "ok" : "bad"}`;
       s.dataset.testid = "numeric-summary";
       s.textContent = doc.numeric.ok
-        ? `numerical check passed (h = ${doc.numeric.h}, tolerance ${doc.numeric.tolerance})`
-        : `numerical check: some gradients disagree (h = ${doc.numeric.h})`;
+        ? t("result.check_passed", { h: doc.numeric.h, tolerance: doc.numeric.tolerance })
+        : t("result.check_failed", { h: doc.numeric.h });
       resultBox.appendChild(s);
     }
     if (doc.warnings && doc.warnings.length) {
@@ -220,11 +221,11 @@ export function createInputsView(container, resultBox, { onValue, onSelect, onRe
 
 function updateTensorRow(r, inp, doc, f) {
   const big = isSummary(inp.value);
-  r.badge.textContent = `${shapeText(inp.shape)}${inp.default !== null && inp.default !== undefined ? " · from the program" : ""}`;
+  r.badge.textContent = `${shapeText(inp.shape)}${inp.default !== null && inp.default !== undefined ? ` · ${t("inputs.from_program")}` : ""}`;
   const key = rawT(inp.value);
   if (big) {
     r.text.hidden = true;
-    r.note.textContent = `${fmtShape(inp.shape)}: too big to edit here (${fmtT(inp.value)})`;
+    r.note.textContent = t("inputs.too_big", { shape: fmtShape(inp.shape), value: fmtT(inp.value) });
   } else if (document.activeElement !== r.text && key !== r.shown) {
     r.text.hidden = false;
     r.text.value = toEditText(inp.value);
@@ -243,17 +244,17 @@ function updateTensorRow(r, inp, doc, f) {
   if (nc && Array.isArray(nc.numeric)) {
     r.numeric.hidden = false;
     const n = nc.numeric.length;
-    r.numeric.textContent = `numeric check on ${n} element${n === 1 ? "" : "s"}: max rel. error ${Number(nc.rel_error).toExponential(1)}${nc.ok ? " ✓" : " ✗"}`;
+    r.numeric.textContent = t(n === 1 ? "inputs.numericTensor1" : "inputs.numericTensor", { n, err: Number(nc.rel_error).toExponential(1), ok: nc.ok ? " ✓" : " ✗" });
     r.numeric.title = nc.note || "";
     r.numeric.classList.toggle("bad", !nc.ok);
     r.numeric.dataset.relError = String(nc.rel_error);
     r.numeric.dataset.count = String(n);
     r.detail.hidden = false;
     const summary = document.createElement("summary");
-    summary.textContent = "numeric vs analytic, element by element";
+    summary.textContent = t("inputs.numeric_detail");
     const table = document.createElement("table");
     const head = document.createElement("tr");
-    for (const h of ["index", "numeric", "analytic"]) {
+    for (const h of [t("inputs.column_index"), t("inputs.column_numeric"), t("inputs.column_analytic")]) {
       const th = document.createElement("th");
       th.textContent = h;
       head.appendChild(th);
@@ -274,7 +275,7 @@ function updateTensorRow(r, inp, doc, f) {
     r.detail.open = open;
   } else if (nc) {
     r.numeric.hidden = false;
-    r.numeric.textContent = `numeric ${fmt(nc.numeric, 6)} · rel. error ${Number(nc.rel_error).toExponential(1)}${nc.ok ? " ✓" : " ✗"}`;
+    r.numeric.textContent = t("inputs.numeric", { numeric: fmt(nc.numeric, 6), error: Number(nc.rel_error).toExponential(1) }) + (nc.ok ? " ✓" : " ✗");
     r.numeric.classList.toggle("bad", !nc.ok);
     r.numeric.dataset.relError = String(nc.rel_error);
     r.detail.hidden = true;

@@ -2,6 +2,7 @@
 // the chain-rule line and the gate's rule in words (from /api/v1/ops).
 import { fmt, fmtFull, raw } from "./format.js";
 import { chainRule, formulaLatex, latexName, localGradLatex, nodeName } from "./schedule.js";
+import { t } from "./strings.js";
 import { at, fmtShape, fmtT, gridDims, heatColor, isSummary, isTensorNode, isTensorValue, rawT, stats } from "./tensor.js";
 
 const CLIP = 6; // rows and columns shown in the inspector's tables
@@ -28,7 +29,7 @@ function tensorTable(v, shape, testid) {
   }
   if (R > rows) {
     const tr = el("tr");
-    tr.appendChild(el("td", { class: "more", colspan: String(cols + (C > cols ? 1 : 0)) }, `… ${R - rows} more rows`));
+    tr.appendChild(el("td", { class: "more", colspan: String(cols + (C > cols ? 1 : 0)) }, t("inspector.more_rows", { count: R - rows })));
     table.appendChild(tr);
   }
   return table;
@@ -59,11 +60,11 @@ function el(tag, attrs = {}, text = null) {
   return e;
 }
 
-export function renderInspector(container, doc, sched, ops, id) {
+export function renderInspector(container, doc, sched, ops, id, { folds = null, onFold = null, onUnfold = null } = {}) {
   container.replaceChildren();
   if (!doc || id === null || id === undefined || !doc.nodes[id]) {
-    container.appendChild(el("p", { class: "muted" },
-      "Click a node in the circuit (or an input's name) to see its formula, local gradients and the chain rule."));
+    delete container.dataset.nodeId;
+    container.appendChild(el("p", { class: "muted" }, t("inspector.empty")));
     return;
   }
   const n = doc.nodes[id];
@@ -74,9 +75,10 @@ export function renderInspector(container, doc, sched, ops, id) {
 
   const title = el("h3", { testid: "inspector-name" }, name);
   container.appendChild(title);
-  const kind = n.op === "input" ? "input" : n.op === "const" ? "constant" : `${n.op} gate`;
-  const desc = meta ? `${kind} · ${meta.description}` : kind;
+  const kind = n.op === "input" ? t("inspector.kind_input") : n.op === "const" ? t("inspector.kind_constant") : t("inspector.kind_gate", { op: n.op });
+  const desc = meta ? `${kind} · ${opText(n.op, "description", meta.description)}` : kind;
   container.appendChild(el("div", { class: "op-desc", testid: "inspector-op" }, desc));
+  if (folds) foldButtons(container, folds, onFold, onUnfold);
 
   if (meta) {
     const formula = el("div", { class: "formula", testid: "inspector-formula" });
@@ -85,7 +87,7 @@ export function renderInspector(container, doc, sched, ops, id) {
   }
 
   if (meta && meta.matrix_rule && doc.mode === "tensor") {
-    container.appendChild(el("div", { class: "muted small" }, "the local rule in matrix form"));
+    container.appendChild(el("div", { class: "muted small" }, t("inspector.matrix_rule")));
     container.appendChild(el("div", { class: "matrix-rule", testid: "inspector-matrix-rule" }, meta.matrix_rule));
   }
 
@@ -100,7 +102,7 @@ export function renderInspector(container, doc, sched, ops, id) {
   if (n.reason) container.appendChild(el("div", { class: "reason", testid: "inspector-reason" }, `⚠ ${n.reason}`));
 
   if (n.operands.length) {
-    container.appendChild(el("div", { class: "muted small" }, "local gradients → gradient sent back on each edge"));
+    container.appendChild(el("div", { class: "muted small" }, t("inspector.local_grads")));
     const table = el("table", { testid: "inspector-local-grads" });
     n.operands.forEach((src, i) => {
       const tr = el("tr");
@@ -116,30 +118,30 @@ export function renderInspector(container, doc, sched, ops, id) {
     container.appendChild(table);
   }
 
-  chainAndRule(container, doc, sched, meta, n, id, "an input's gradient is the sum of the gradients on its out-edges");
+  chainAndRule(container, doc, sched, meta, n, id, t("inspector.input_rule"));
 }
 
 /** The value and gradient rows (when `numbers`), and a note when the node does not reach the output. */
 function valueRows(dl, n, f, name, numbers = true) {
   if (numbers) {
-    dl.append(el("dt", {}, "value"));
+    dl.append(el("dt", {}, t("inspector.value")));
     dl.append(el("dd", { class: "v", testid: "inspector-value", "data-value": raw(n.value) }, fmtFull(n.value)));
     dl.append(el("dt", {}, `∂${f}/∂${name}`));
     dl.append(el("dd", { class: "g", testid: "inspector-grad", "data-value": raw(n.grad) }, fmtFull(n.grad)));
   }
   if (!n.on_path) {
-    dl.append(el("dt", {}, "path"));
-    dl.append(el("dd", {}, `does not reach ${f}`));
+    dl.append(el("dt", {}, t("inspector.path")));
+    dl.append(el("dd", {}, t("inspector.not_on_path", { output: f })));
   }
 }
 
 /** The chain-rule line and the gate's rule in words (scalar and tensor nodes alike). */
 function chainAndRule(container, doc, sched, meta, n, id, inputRule) {
-  container.appendChild(el("div", { class: "muted small" }, "chain rule"));
+  container.appendChild(el("div", { class: "muted small" }, t("inspector.chain_rule")));
   container.appendChild(el("div", { class: "chain", testid: "inspector-chain" }, chainRule(doc, id, sched.outs)));
-  let rule = meta ? meta.rule : null;
+  let rule = meta ? opText(n.op, "rule", meta.rule) : null;
   if (n.op === "input") rule = inputRule;
-  if (n.op === "const") rule = "a constant: nothing is differentiated with respect to it";
+  if (n.op === "const") rule = t("inspector.constant_rule");
   if (rule) container.appendChild(el("div", { class: "rule", testid: "inspector-rule" }, rule));
 }
 
@@ -151,7 +153,7 @@ function renderTensorNode(container, doc, sched, ops, id) {
   const name = nodeName(doc, id);
   const f = doc.output;
   const dl = el("dl");
-  dl.append(el("dt", {}, "shape"));
+  dl.append(el("dt", {}, t("inspector.shape")));
   dl.append(el("dd", { testid: "inspector-shape" }, fmtShape(n.shape)));
   // a scalar made from tensors (a loss, a sum) gets full-precision numbers as in scalar mode
   valueRows(dl, n, f, name, !isTensorNode(n));
@@ -162,19 +164,19 @@ function renderTensorNode(container, doc, sched, ops, id) {
     return d;
   };
   if (isTensorNode(n)) {
-    container.appendChild(cap("v", "value", ` ${fmtShape(n.shape)}`));
+    container.appendChild(cap("v", t("inspector.value"), ` ${fmtShape(n.shape)}`));
     container.appendChild(tensorTable(n.value, n.shape, "inspector-value"));
     if (n.grad !== null && n.grad !== undefined) {
       container.appendChild(cap("g", `∂${f}/∂${name}`, ` ${fmtShape(n.shape)}`));
       container.appendChild(tensorTable(n.grad, n.shape, "inspector-grad"));
     } else {
-      container.appendChild(el("div", { class: "muted small" }, "a constant: no gradient"));
+      container.appendChild(el("div", { class: "muted small" }, t("inspector.no_gradient")));
     }
   }
   if (n.reason) container.appendChild(el("div", { class: "reason", testid: "inspector-reason" }, `⚠ ${n.reason}`));
 
   if (n.operands.length) {
-    container.appendChild(el("div", { class: "muted small" }, "local rule → gradient sent back on each edge"));
+    container.appendChild(el("div", { class: "muted small" }, t("inspector.local_rule")));
     const table = el("table", { testid: "inspector-local-grads" });
     n.operands.forEach((src, i) => {
       const tr = el("tr");
@@ -184,7 +186,7 @@ function renderTensorNode(container, doc, sched, ops, id) {
       tex(cell, `\\frac{\\partial ${latexName(name)}}{\\partial ${latexName(srcName)}} : ${lg ?? "?"}`);
       tr.append(cell);
       const g = n.edge_grads ? n.edge_grads[i] : null;
-      const sent = g === null || g === undefined ? "none (constant)"
+      const sent = g === null || g === undefined ? t("inspector.none_constant")
         : isTensorValue(g) ? `${fmtShape(doc.nodes[src].shape)}, ‖g‖ ${fmt(stats(g).norm, 4)}` : fmt(g, 6);
       tr.append(el("td", { class: "num g" }, `→ ${sent}`));
       table.appendChild(tr);
@@ -192,6 +194,30 @@ function renderTensorNode(container, doc, sched, ops, id) {
     container.appendChild(table);
   }
 
-  chainAndRule(container, doc, sched, meta, n, id, "an input's gradient is the sum of the gradients on its "
-    + "out-edges, each already summed back to the input's shape (broadcasting)");
+  chainAndRule(container, doc, sched, meta, n, id, t("inspector.input_rule_tensor"));
+}
+
+// Fold the node's statement or sub-expression into one box, or unfold the box it is drawn in.
+function foldButtons(container, folds, onFold, onUnfold) {
+  const row = el("div", { class: "fold-row" });
+  const btn = (label, testid, title, fn) => {
+    const b = el("button", { class: "btn small-btn", type: "button", testid, title }, label);
+    b.addEventListener("click", fn);
+    row.appendChild(b);
+  };
+  if (folds.folded) {
+    btn(t("fold.unfold"), "unfold", folds.folded.title, () => onUnfold && onUnfold(folds.folded.key));
+  } else {
+    if (folds.statement) btn(t("fold.statement"), "fold-statement", folds.statement.title, () => onFold && onFold(folds.statement.key));
+    if (folds.expression) btn(t("fold.expression"), "fold-expression", folds.expression.title, () => onFold && onFold(folds.expression.key));
+  }
+  if (row.childNodes.length) container.appendChild(row);
+}
+
+// A gate's rule or description in the page's language (the catalogue translates /api/v1/ops'
+// English; the English catalogue equals the registry, tests/lessons/test_i18n.py).
+function opText(op, field, fallback) {
+  const key = `op.${op}.${field}`;
+  const s = t(key);
+  return s === key ? fallback : s;
 }

@@ -59,26 +59,34 @@ def server_url():
     if existing:
         yield existing.rstrip("/")
         return
-    port = _free_port()
     (ROOT / "artifacts").mkdir(exist_ok=True)
     log = open(ROOT / "artifacts" / "browser-server.log", "w")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=1) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"the server did not start (exit code {proc.poll()})")
-        time.sleep(0.1)
+    # A free port can be taken by another process between our check and the server's bind (other
+    # test runs share the machine): start again on a new port when the server exits early.
+    for _attempt in range(5):
+        port = _free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url + "/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        else:
+            if proc.poll() is None:
+                proc.kill()
+                pytest.fail("the server did not answer /healthz within 60 s")
+            continue  # exited (port taken): try another port
+        break
+    else:
+        pytest.fail(f"the server did not start (exit code {proc.poll()}); see artifacts/browser-server.log")
     yield url
     proc.terminate()
     try:
@@ -101,7 +109,9 @@ def browser():
 
 
 class PageProblems:
-    """Console errors, uncaught exceptions, failed requests and HTTP errors seen by a page."""
+    """Console errors, uncaught exceptions, failed requests and HTTP errors seen by a page. A request
+    the page cancelled itself (net::ERR_ABORTED: a newer program or a new grid replaced it) is not a
+    problem."""
 
     def __init__(self, page):
         self.console: list[str] = []
@@ -110,7 +120,8 @@ class PageProblems:
         self.http: list[str] = []
         page.on("console", lambda m: m.type == "error" and self.console.append(m.text))
         page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.on("requestfailed", lambda r: self.failed.append(f"{r.url} {r.failure}"))
+        page.on("requestfailed",
+                lambda r: "ERR_ABORTED" not in str(r.failure) and self.failed.append(f"{r.url} {r.failure}"))
         page.on("response", lambda r: r.status >= 400 and self.http.append(f"{r.status} {r.url}"))
 
     def all(self) -> list[str]:
@@ -129,8 +140,50 @@ def page(browser, server_url):
     context.close()
 
 
-def shot(page, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+def shot(page, name: str, directory: Path | None = None) -> Path:
+    directory = directory or SCREENSHOTS
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+def wait_idle(page, timeout: float = 30_000) -> None:
+    """Wait until the page has settled: no request in flight, no debounce pending, no layout running,
+    no animation or camera move (``<body data-idle="true">``, static/js/busy.js). Anything the page
+    does in response to an input marks it busy synchronously, so act-then-wait never sees a stale
+    "true"."""
+    page.wait_for_selector("body[data-ready=true][data-idle=true]", state="attached", timeout=timeout)
+
+
+# Every visible text box in the circuit (client pixels), their overlapping pairs and the boxes
+# outside the circuit's frame. Used by the label tests and the presenter-mode measurements.
+MEASURE_LABELS = """() => {
+  const svg = document.querySelector('#circuit');
+  const fr = svg.getBoundingClientRect();
+  const boxes = [];
+  const visible = (e) => {
+    for (let x = e; x && x !== svg; x = x.parentElement) {
+      const cs = getComputedStyle(x);
+      if (cs.display === 'none' || cs.visibility === 'hidden' || Number(cs.opacity) === 0) return false;
+    }
+    return true;
+  };
+  for (const t of svg.querySelectorAll('text')) {
+    if (!t.textContent.trim() || !visible(t)) continue;
+    const b = t.getBoundingClientRect();
+    if (!b.width || !b.height) continue;
+    boxes.push({text: t.textContent, cls: t.getAttribute('class') || '', x0: b.left, y0: b.top, x1: b.right,
+                y1: b.bottom, h: b.height});
+  }
+  const pairs = [];
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const a = boxes[i], b = boxes[j];
+    const ox = Math.min(a.x1, b.x1) - Math.max(a.x0, b.x0), oy = Math.min(a.y1, b.y1) - Math.max(a.y0, b.y0);
+    if (ox > 0.5 && oy > 0.5) pairs.push([`${a.text} (${a.cls})`, `${b.text} (${b.cls})`]);
+  }
+  const outside = boxes.filter((b) => b.x0 < fr.left - 0.5 || b.y0 < fr.top - 0.5 || b.x1 > fr.right + 0.5
+    || b.y1 > fr.bottom + 0.5).map((b) => `${b.text} (${b.cls})`);
+  return {count: boxes.length, pairs, outside, boxes,
+          frame: {x0: fr.left, y0: fr.top, x1: fr.right, y1: fr.bottom, w: fr.width, h: fr.height}};
+}"""

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from .conftest import shot
+from .conftest import shot, wait_idle
 from .test_page import num_attr, set_program, wait_ready
 
 pytestmark = pytest.mark.browser
@@ -34,7 +34,7 @@ def test_payload_as_program_is_text(page, payload):
     before = page.evaluate(COUNT_ACTIVE)
     set_program(page, payload)
     page.wait_for_selector("[data-testid=program-error]")
-    page.wait_for_timeout(300)
+    wait_idle(page)
     after = page.evaluate(COUNT_ACTIVE)
     assert not after["pwned"]
     assert after["scripts"] == before["scripts"] and after["handlers"] == 0 and after["imgs"] == before["imgs"]
@@ -48,7 +48,6 @@ def test_payload_as_names_in_a_shared_url(page, payload):
     values = {payload: 1, "x": 2}
     hash_ = urlencode({"p": "f = x * 2", "vj": json.dumps(values)})
     wait_ready(page, "/#" + hash_)
-    page.wait_for_timeout(800)
     after = page.evaluate(COUNT_ACTIVE)
     assert not after["pwned"]
     assert after["handlers"] == 0

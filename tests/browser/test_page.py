@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from .conftest import shot
+from .conftest import shot, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +27,7 @@ def expect():
 
 def wait_ready(page, path="/"):
     page.goto(path)
-    page.wait_for_selector("body[data-ready=true]")
+    wait_idle(page)
 
 
 def close_tree(actual, expected, rel=1e-9) -> bool:
@@ -57,10 +57,17 @@ def num_attr(page, selector, attr="data-value", expected=None, rel=1e-9, timeout
 
 def set_program(page, text):
     page.fill("#program", text)
+    wait_idle(page)
 
 
 def set_input(page, name, value):
     page.fill(f"[data-testid=input-{name}]", str(value))
+    wait_idle(page)
+
+
+def select_preset(page, pid):
+    page.select_option("[data-testid=preset-select]", pid)
+    wait_idle(page)
 
 
 def node_positions(page):
@@ -80,7 +87,7 @@ def load_two_gate(page):
 def test_page_loads_without_errors(page):
     wait_ready(page)
     expect()(page.locator("#circuit [data-node-id]")).to_have_count(5)
-    page.wait_for_timeout(500)  # let the sweep chart request finish
+    expect()(page.locator("#sweep-chart .sweep-line")).to_have_count(1)  # the sweep request finished
     shot(page, "page-default")
     assert page.problems.all() == []
 
@@ -172,6 +179,7 @@ def test_slider_updates_numbers_without_moving_nodes(page):
     load_two_gate(page)
     before = node_positions(page)
     page.fill("[data-testid=slider-x]", "1")
+    wait_idle(page)
     num_attr(page, "[data-testid=output-value]", expected=-24)  # (1 + 5) * -4
     num_attr(page, "#circuit [data-edge-id=e2_0]", expected=1)
     expect()(page.locator("#circuit [data-edge-id=e4_0] .edge-value")).to_have_text("6")
@@ -191,7 +199,7 @@ def test_share_url_round_trip(page, browser, server_url):
     try:
         p2 = other.new_page()
         p2.goto(url)
-        p2.wait_for_selector("body[data-ready=true]")
+        wait_idle(p2)
         assert p2.input_value("#program") == TWO_GATE
         num_attr(p2, "[data-testid=output-value]", expected=7.5)
         expect()(p2.get_by_test_id("input-z")).to_have_value("2.5")
@@ -242,6 +250,7 @@ def test_numeric_check_and_fork_sum(page):
     expect()(page.locator("#circuit [data-edge-id]")).to_have_count(3)  # two edges into the gate + stub
     expect()(page.locator("#circuit [data-node-id='0'] .node-fork")).to_have_text("3 + 3 = 6")
     page.check("[data-testid=numeric-check]")
+    wait_idle(page)
     num_attr(page, "[data-testid=numeric-x]", expected=6, rel=1e-6)
     expect()(page.get_by_test_id("numeric-summary")).to_contain_text("passed")
     shot(page, "fan-out-numeric-check")
@@ -260,13 +269,14 @@ def test_nonfinite_reason_on_node(page):
 
 def test_optimize_and_sweep(page):
     wait_ready(page)
-    page.select_option("[data-testid=preset-select]", "optimize-one-gate")
+    select_preset(page, "optimize-one-gate")
     num_attr(page, "[data-testid=output-value]", expected=99)
     expect()(page.locator("#sweep-chart .sweep-line")).to_have_count(1)
     expect()(page.locator("#sweep-chart .tangent")).to_have_count(1)
     page.fill("[data-testid=opt-n]", "100")
     page.select_option("[data-testid=opt-mode]", "ascent")
     page.click("[data-testid=opt-run]")
+    wait_idle(page)
     num_attr(page, "[data-testid=opt-status]", "data-final", expected=99.99971539232473, timeout=15)
     num_attr(page, "[data-testid=output-value]", expected=99.99971539232473, timeout=15)
     shot(page, "optimize")
@@ -284,7 +294,7 @@ def test_every_preset_shows_its_numbers(page, server_url):
     options = page.eval_on_selector_all("[data-testid=preset-select] option", "os => os.map(o => o.value)")
     for p in presets:
         assert p["id"] in options
-        page.select_option("[data-testid=preset-select]", p["id"])
+        select_preset(page, p["id"])
         exp = p["expected"]
         num_attr(page, "[data-testid=output-value]", expected=exp["value"])
         for name, g in exp["gradients"].items():

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from .conftest import shot
+from .conftest import shot, wait_idle
 from .test_page import close_tree, expect, num_attr, wait_ready
 
 pytestmark = pytest.mark.browser
@@ -42,6 +42,7 @@ def load_layer_network(page, server_url):
 
 def load_preset(page, pid):
     page.select_option("[data-testid=preset-select]", pid)
+    wait_idle(page)
     expect()(page.get_by_test_id("preset-notes")).to_have_attribute("data-preset-id", pid)
 
 
@@ -110,6 +111,7 @@ def test_softmax_cross_entropy_inspector_and_numeric_check(page):
     expect()(page.locator("[data-testid=inspector-grad] td")).to_have_count(6)
     expect()(page.locator("[data-testid=inspector-grad] td").first).to_have_text("−0.3844")
     page.check("[data-testid=numeric-check]")
+    wait_idle(page)
     rel = num_attr(page, "[data-testid=numeric-a]", "data-rel-error")
     assert rel < 1e-6
     expect()(page.get_by_test_id("numeric-a")).to_have_attribute("data-count", "6")
@@ -177,14 +179,15 @@ def test_layer_network_plays_forward_and_backward(page, server_url):
     shot(page, "tensor-layer-network-backward-step")
     page.click("[data-testid=btn-play]")
     expect()(circuit).to_have_attribute("data-pos", str(2 * n), timeout=60_000)
+    wait_idle(page)
     # at the end every differentiable node shows its gradient
     for node in doc["nodes"]:
         if node["op"] != "const":
             assert "g-on" in page.get_attribute(f"#circuit .node[data-node-id='{node['id']}']", "class")
+    page.click("[data-testid=zoom-fit]")  # the camera followed the active node; fit to see all again
+    wait_idle(page)
     page.click(f"#circuit [data-node-id='{h}']", force=True)
     num_attr(page, "[data-testid=inspector-grad]", expected=doc["nodes"][h]["grad"])
-    page.click("[data-testid=zoom-fit]")
-    page.wait_for_timeout(500)
     shot(page, "tensor-layer-network")
     assert page.problems.all() == []
 
@@ -197,6 +200,7 @@ def test_tensor_input_edit_and_share_url(page, browser):
     page.fill("[data-testid=input-x1]", "[1, 2, 3]")
     num_attr(page, "[data-testid=output-value]", expected=[302, 307, 314])
     num_attr(page, "[data-testid=grad-x2]", expected=[1, 2, 3])
+    wait_idle(page)
     page.fill("[data-testid=input-x1]", "[1, 2,")
     expect()(page.locator("[data-testid=input-row-x1] .tensor-msg")).to_contain_text("not a list of numbers")
     num_attr(page, "[data-testid=output-value]", expected=[302, 307, 314])  # the last good values stay
@@ -209,7 +213,7 @@ def test_tensor_input_edit_and_share_url(page, browser):
     try:
         p2 = other.new_page()
         p2.goto(url)
-        p2.wait_for_selector("body[data-ready=true]")
+        wait_idle(p2)
         num_attr(p2, "[data-testid=output-value]", expected=[302, 307, 314])
     finally:
         other.close()
@@ -228,6 +232,7 @@ def test_mse_regression_training(page, server_url):
     expect()(page.get_by_test_id("train-w")).to_be_checked()
     expect()(page.get_by_test_id("train-xs")).not_to_be_checked()
     page.click("[data-testid=opt-run]")
+    wait_idle(page, timeout=120_000)
     num_attr(page, "[data-testid=opt-status]", "data-final", expected=opt["value"], timeout=40)
     num_attr(page, "[data-testid=output-value]", expected=opt["value"], timeout=40)
     num_attr(page, "[data-testid=grad-w]")
