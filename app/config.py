@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     max_literal_chars: int = Field(_LIMITS.max_literal_chars, gt=0)
     max_name_chars: int = Field(_LIMITS.max_name_chars, gt=0)
     max_inputs: int = Field(_LIMITS.max_inputs, gt=0)
+    max_call_depth: int = Field(_LIMITS.max_call_depth, gt=0)
+    max_grad_work: int = Field(_LIMITS.max_grad_work, gt=0)
     max_steps: int = Field(_LIMITS.max_steps, gt=0)
     max_points: int = Field(_LIMITS.max_points, gt=0)
     max_optimize_work: int = Field(_LIMITS.max_optimize_work, gt=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import unicodedata
 from typing import Any
 
 
@@ -80,5 +81,18 @@ def position(text: str, offset: int) -> dict[str, Any]:
         lo = max(0, col0 - 100)
         src = src[lo:lo + 200]
         col0 -= lo
-    src = "".join(c if c.isprintable() and c.isascii() else "?" for c in src)
-    return {"line": line, "column": column, "source_line": src, "caret": " " * col0 + "^"}
+    if src.isascii():
+        src = "".join(c if c.isprintable() else "?" for c in src)
+        return {"line": line, "column": column, "source_line": src, "caret": " " * col0 + "^"}
+    # names may be Chinese, Greek ...: shown as typed; what cannot be seen (bidirectional controls, zero-width
+    # and other invisible characters, controls) shows as '?'. The caret is indented by display width (a wide
+    # character takes two columns in a terminal) so that it stands under the column.
+    src = "".join(c if c.isprintable() and not _unseen(c) else "?" for c in src)
+    indent = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in src[:col0])
+    return {"line": line, "column": column, "source_line": src, "caret": " " * indent + "^"}
+
+
+def _unseen(c: str) -> bool:
+    from .text import invisible
+
+    return invisible(c)

@@ -55,6 +55,21 @@ class Recipe:
 
 
 @dataclass
+class Group:
+    """Nodes made together, drawn as one box: an inlined function call or the adjoint graph of grad().
+
+    Its members are the nodes first..last (a call or grad() emits its nodes in one run); the last is the
+    head, whose value leaves the group."""
+
+    kind: str  # "call" | "adjoint"
+    name: str  # the function's name, or "grad"
+    text: str  # the call as written: "sq(x)", "grad(f, x)"
+    first: int
+    last: int
+    span: tuple[int, int]  # the call's text
+
+
+@dataclass
 class Graph:
     text: str
     op: list[str] = field(default_factory=list)
@@ -70,6 +85,18 @@ class Graph:
     seed: int = 0  # from a `seed(N)` statement: fixes randn/uniform
     line_starts: list[int] = field(default_factory=lambda: [0])  # offsets where each line begins
     plans: dict = field(default_factory=dict, repr=False)  # backend plans by input shapes (see _memo)
+    gates: dict[str, Any] = field(default_factory=dict)  # the program's own gates (functions.UserGate) by name
+    groups: list[Group] = field(default_factory=list)  # inlined calls and adjoint graphs, in order of their end
+    functions: list[dict] = field(default_factory=list)  # the program's definitions, as the document lists them
+    notices: list[str] = field(default_factory=list)  # what the parser normalized (full-width forms, U+2212)
+    # checks once shapes are known (grad() builds its gates before shapes are known): ("same", share, operand)
+    # a share of a gradient must have its operand's shape; ("matrix", node) a matmul in grad() needs matrices
+    checks: list[tuple] = field(default_factory=list)
+
+    def rule(self, op: str) -> Any:
+        """The op's rules: the registry's, or the program's own gate."""
+        rule = REGISTRY.get(op)
+        return rule if rule is not None else self.gates[op]
 
     def __len__(self) -> int:
         return len(self.op)

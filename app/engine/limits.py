@@ -16,6 +16,8 @@ class Limits:
     max_literal_chars: int = 32
     max_name_chars: int = 64
     max_inputs: int = 1_000
+    max_call_depth: int = 32  # calls of the program's functions nested inside one another
+    max_grad_work: int = 1_000_000  # nodes grad() calls look at, over all of a program's grad() calls
     max_steps: int = 10_000
     max_points: int = 10_000
     max_optimize_work: int = 20_000_000  # optimizer steps x graph nodes

@@ -43,7 +43,7 @@ def kinks_near(be: Backend, vals: list, h: float) -> list[tuple[str, str]]:
     for k, op in enumerate(g.op):
         if op == INPUT or op == CONST or not path[k]:
             continue
-        rule = REGISTRY[op]
+        rule = g.rule(op)
         if rule.switch is not None and rule.near_kink(tuple(vals[a] for a in g.operands[k]), 2 * h):
             found.append((f"n{k} ({op})", rule.doc.convention))
     return found

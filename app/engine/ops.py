@@ -4,12 +4,17 @@ An op reads like its maths. An elementwise op is its forward function and its lo
 on plain floats (``math``, the scalar tape's fast path), with the numpy version given only where it
 differs (``np_f``/``np_df``; ``a * b`` works for both, ``math.exp`` does not):
 
-    unary("exp", math.exp, lambda a, y: y, np_f=np.exp, doc=Doc(...))
-    binary("mul", operator.mul, lambda a, b, y: (b, a), infix="*", doc=Doc(...))
+    unary("exp", math.exp, lambda a, y: y, np_f=np.exp, grad=lambda B, g, xs, y, need, p: (B.mul(g, y),),
+          doc=Doc(..., adjoint=("g * y",)))
+    binary("mul", operator.mul, lambda a, b, y: (b, a), infix="*", doc=Doc(...),
+           grad=lambda B, g, xs, y, need, p: _each(need, lambda: B.mul(g, xs[1]), lambda: B.mul(g, xs[0])))
     binary("add", operator.add, (1.0, 1.0), ...)        # constant local gradients are numbers
 
 ``df`` takes the operands and the forward value ``y`` and returns d out / d operand (a tuple for
-binary ops). Beside the maths, each op holds as data what the rest of the project reads:
+binary ops). ``grad`` is the same local rule written as gates, for ``grad(f, x)`` (adjoint.py): given
+the upstream gradient ``g`` as a node, it returns each operand's share as nodes, so the backward pass
+becomes part of the graph and can be differentiated again. Beside the maths, each op holds as data
+what the rest of the project reads:
 
 - ``doc``: what people see (symbol, formula in text and LaTeX, local-gradient formulas, the rule in
   words, a description, the convention at a kink), used by ``GET /api/v1/ops``, the page, the CLI and
@@ -108,14 +113,17 @@ class Doc:
     matrix_rule: str = ""  # tensor ops: the local rule in matrix form
     convention: str = ""  # the value the gradient takes on a kink (relu'(0) = 0)
     operands: tuple[str, ...] = ()  # operand names in the docs' syntax (default a, b or x)
+    adjoint: tuple[str, ...] = ()  # grad(): each operand's share of the upstream gradient g, as gates
+    syntax: tuple[str, ...] = ()  # how a program writes it, when the generated forms do not say it
 
 
 @dataclass(frozen=True)
 class Param:
     """A static number argument after the operands (a size, an axis, a count, a real number).
 
-    kinds: ``size`` and ``count`` are whole numbers >= 1, ``axis`` a whole number (range checked
-    against the operand's shape), ``real`` a finite number with |x| <= 1e300."""
+    kinds: ``size`` and ``count`` are whole numbers >= 1, ``axis`` and ``index`` whole numbers (range
+    checked against the operand's shape), ``flag`` 0 or 1, ``real`` a finite number with |x| <= 1e300.
+    A call may name them (``sum(x, axis=1, keepdims=1)``)."""
 
     name: str
     kind: str
@@ -154,6 +162,12 @@ class Op:
     # constructors: make(shape, params, rng) -> array; check(params) -> (argument, message) or None
     make: Callable | None = None
     check: Callable[[dict], tuple[str, str] | None] | None = None
+    # grad(): the op's backward pass written as gates (the adjoint graph, see adjoint.py):
+    # grad(B, g, xs, y, need, p) -> per operand, the node carrying g's share to it (None: nothing)
+    grad: Callable | None = None
+    differentiable: bool = True  # False: a lookup, a comparison, a step (its local gradients are 0)
+    variadic: bool = False  # any number of operands (stack): arity is the least
+    internal: bool = False  # made by grad() in the adjoint graph; not called by name
 
     @property
     def required_params(self) -> int:
@@ -184,7 +198,7 @@ class Op:
         except _FLOAT_ERRORS:
             with np.errstate(all="ignore"):
                 out = self.np_df(*map(np.float64, xs), np.float64(y))  # type: ignore[misc]
-        return tuple(float(v) for v in out) if self.arity == 2 else (float(out),)
+        return tuple(float(v) for v in out) if self.arity != 1 else (float(out),)
 
     def reason(self, *xs: float) -> str:
         """Why the op's value at these operands is not finite."""
@@ -206,6 +220,8 @@ class Op:
             "local_grads": list(d.grads), "local_grads_latex": list(d.grads_latex),
             "rule": d.rule, "description": d.description, "kind": self.kind,
             "params": list(self.param_names), "matrix_rule": d.matrix_rule or None,
+            "differentiable": self.differentiable, "internal": self.internal, "variadic": self.variadic,
+            "adjoint": list(d.adjoint) or None, "syntax": list(d.syntax) or None,
         }
 
 
@@ -231,33 +247,40 @@ def _elementwise_flops(shapes: list[Shape], out: Shape, p: dict) -> int:
 def unary(name: str, f: Callable, df: Callable | tuple[float], *, doc: Doc, np_f: Callable | None = None,
           np_df: Callable | tuple[float] | None = None, domain: Callable | None = None,
           switch: Callable | None = None, points=((0.7,), (-1.1,), (2.5,)), kinks=(),
-          tolerance: float = 1e-6, callable: bool = True) -> Op:
-    """An elementwise op of one operand: y = f(a), d y / d a = df(a, y)."""
+          tolerance: float = 1e-6, callable: bool = True, grad: Callable | None = None,
+          differentiable: bool = True) -> Op:
+    """An elementwise op of one operand: y = f(a), d y / d a = df(a, y); `grad` writes g * df as gates."""
     return register(Op(name=name, kind="elementwise", arity=1, doc=doc, callable=callable, f=f, df=df,
                        np_f=np_f or f, np_df=df if np_df is None else np_df, domain=domain, switch=switch,
                        points=points, kinks=kinks, tolerance=tolerance,
-                       shape=_elementwise_shape, flops=_elementwise_flops))
+                       shape=_elementwise_shape, flops=_elementwise_flops, grad=grad,
+                       differentiable=differentiable))
 
 
 def binary(name: str, f: Callable, df: Callable | tuple[float, float], *, doc: Doc, infix: str | None = None,
            callable: bool | None = None, np_f: Callable | None = None,
            np_df: Callable | tuple[float, float] | None = None, domain: Callable | None = None,
            switch: Callable | None = None, points=((0.7, 1.3), (-1.1, 0.4), (2.5, -0.6)), kinks=(),
-           tolerance: float = 1e-6) -> Op:
+           tolerance: float = 1e-6, grad: Callable | None = None, differentiable: bool = True) -> Op:
     """An elementwise op of two operands (numpy broadcasting): y = f(a, b), (dy/da, dy/db) = df(a, b, y)."""
     return register(Op(name=name, kind="elementwise", arity=2, doc=doc, infix=infix,
                        callable=infix is None if callable is None else callable, f=f, df=df,
                        np_f=np_f or f, np_df=df if np_df is None else np_df, domain=domain, switch=switch,
                        points=points, kinks=kinks, tolerance=tolerance,
-                       shape=_elementwise_shape, flops=_elementwise_flops))
+                       shape=_elementwise_shape, flops=_elementwise_flops, grad=grad,
+                       differentiable=differentiable))
 
 
 def tensor_op(name: str, arity: int, apply: Callable, vjp: Callable, *, shape: Callable, flops: Callable,
               doc: Doc, params: tuple[Param, ...] = (), infix: str | None = None,
-              apply_saving: Callable | None = None) -> Op:
-    """An op on whole tensors (matmul, sum, softmax ...): forward, vector-Jacobian product, shape, FLOPs."""
+              apply_saving: Callable | None = None, grad: Callable | None = None, differentiable: bool = True,
+              variadic: bool = False, internal: bool = False) -> Op:
+    """An op on whole tensors (matmul, sum, softmax ...): forward, vector-Jacobian product, shape, FLOPs,
+    and `grad`, its vector-Jacobian product written as gates (for grad())."""
     return register(Op(name=name, kind="tensor", arity=arity, doc=doc, infix=infix, params=params,
-                       apply=apply, vjp=vjp, shape=shape, flops=flops, apply_saving=apply_saving))
+                       apply=apply, vjp=vjp, shape=shape, flops=flops, apply_saving=apply_saving, grad=grad,
+                       differentiable=differentiable, variadic=variadic, internal=internal,
+                       callable=not internal))
 
 
 def constructor(name: str, make: Callable, *, shape: Callable, doc: Doc, params: tuple[Param, ...],
@@ -285,6 +308,8 @@ def check_param(op: Op, param: Param, value: float) -> str | None:
         return f"{op.name}(): {param.name} must be a whole number, got {value:g}"
     if param.kind in ("size", "count") and value < 1:
         return f"{op.name}(): {param.name} must be a whole number >= 1, got {value:g}"
+    if param.kind == "flag" and value not in (0, 1):
+        return f"{op.name}(): {param.name} must be 0 or 1, got {value:g}"
     return None
 
 
@@ -332,108 +357,198 @@ def _overflow(*xs: float) -> str:
     return OVERFLOW
 
 
+# --- grad(): each op's backward pass written as gates (tinygrad's gradient.py habit) -------------------------
+# A rule gets the adjoint builder B (adjoint.py), the upstream gradient g (a node), the operands xs and the
+# gate y (nodes), which operands need a share (need) and the static arguments (p); it returns, per operand,
+# the node carrying that share (None: nothing, e.g. an operand that needs none, or a zero local gradient).
+# B.mul/add/sub/div/neg and B.op(name, ...) emit gates (folding constants, dropping * 1 and + 0).
+
+def _zero(B, g, xs, y, need, p):  # a lookup, a comparison, a step: no gradient flows
+    return (None,) * len(xs)
+
+
+def _each(need, *shares):
+    """The shares of the operands that need one (each share a thunk, so no gate is made for the others)."""
+    return tuple(share() if n else None for n, share in zip(need, shares, strict=True))
+
+
+def _g_pow(B, g, xs, y, need, p):
+    a, b = xs
+    c = B.number(b)
+    if c is None:
+        da = lambda: B.mul(g, B.mul(b, B.op("pow", a, B.sub(b, B.const(1.0)))))
+    elif c == 0:
+        da = lambda: None
+    elif c == 1:
+        da = lambda: g
+    elif c == 2:
+        da = lambda: B.mul(g, B.mul(B.const(2.0), a))
+    else:
+        da = lambda: B.mul(g, B.mul(b, B.op("pow", a, B.const(c - 1.0))))
+    return _each(need, da, lambda: B.mul(g, B.mul(y, B.op("log", a))))
+
+
+def _g_div(B, g, xs, y, need, p):
+    a, b = xs
+    share = B.div(g, b)
+    return (share if need[0] else None, B.neg(B.mul(share, y)) if need[1] else None)
+
+
 binary("add", operator.add, (1.0, 1.0), infix="+", np_f=np.add, domain=_overflow,
+       grad=lambda B, g, xs, y, need, p: (g if need[0] else None, g if need[1] else None),
        doc=Doc("+", "a + b", "a + b", ("1", "1"), ("1", "1"),
-               "add distributes: every input receives the upstream gradient unchanged", "Sum of two numbers."))
+               "add distributes: every input receives the upstream gradient unchanged", "Sum of two numbers.", adjoint=("g", "g")))
 
 binary("sub", operator.sub, (1.0, -1.0), infix="-", np_f=np.subtract, domain=_overflow,
+       grad=lambda B, g, xs, y, need, p: _each(need, lambda: g, lambda: B.neg(g)),
        doc=Doc("−", "a - b", "a - b", ("1", "-1"), ("1", "-1"),
                "sub distributes with a sign: the first input gets the upstream gradient, the second its negative",
-               "Difference of two numbers."))
+               "Difference of two numbers.", adjoint=("g", "-g")))
 
 binary("mul", operator.mul, lambda a, b, y: (b, a), infix="*", np_f=np.multiply, domain=_overflow,
+       grad=lambda B, g, xs, y, need, p: _each(need, lambda: B.mul(g, xs[1]), lambda: B.mul(g, xs[0])),
        doc=Doc("×", "a * b", "a \\cdot b", ("b", "a"), ("b", "a"),
                "mul swaps: each input's gradient is the upstream gradient times the other input",
-               "Product of two numbers."))
+               "Product of two numbers.", adjoint=("g * b", "g * a")))
 
 binary("div", operator.truediv, lambda a, b, y: (1.0 / b, -a / (b * b)), infix="/", np_f=np.divide,
        domain=lambda a, b: "division by zero" if b == 0 else OVERFLOW, switch=lambda a, b: b,
        kinks=((1.0, 0.0), (-2.0, 0.0), (0.0, 0.0)),
+       grad=_g_div,
        doc=Doc("÷", "a / b", "\\frac{a}{b}", ("1/b", "-a/b^2"), ("\\frac{1}{b}", "-\\frac{a}{b^2}"),
                "div scales: the numerator's gradient is upstream / b, the denominator's is -upstream * a / b^2",
-               "Quotient of two numbers.", convention="a / 0 is infinite: its gradients are not finite"))
+               "Quotient of two numbers.", convention="a / 0 is infinite: its gradients are not finite", adjoint=("g / b", "-(g / b) * y")))
 
 binary("pow", math.pow, _pow_df, infix="^", callable=True, np_f=np.power, np_df=_np_pow_df, domain=_pow_domain,
        switch=lambda a, b: a, points=((0.7, 1.3), (1.9, -0.4), (2.5, 2.0)),
        kinks=((0.0, 2.0), (0.0, 1.0), (0.0, 3.0), (0.0, 0.5), (0.0, 0.0), (2.0, 0.0), (-2.0, 2.0), (-2.0, 3.0)),
+       grad=_g_pow,
        doc=Doc("^", "a ^ b", "a^{b}", ("b * a^(b-1)", "a^b * ln(a)"), ("b\\,a^{b-1}", "a^{b}\\ln a"),
                "pow: the base's gradient is b * a^(b-1) times upstream; the exponent's is a^b * ln(a) "
                "times upstream (defined for a > 0)",
                "a raised to the power b; a**b and pow(a, b) are the same gate.",
                convention="d(a^b)/db is 0 at a = 0 with b > 0, and NaN for a < 0 or 0^b with b <= 0; "
-                          "d(a^b)/da is 0 at b = 0"))
+                          "d(a^b)/da is 0 at b = 0", adjoint=("g * b * a^(b - 1)", "g * y * log(a)")))
 INFIX["**"] = "pow"
 
 unary("neg", operator.neg, (-1.0,), np_f=np.negative, callable=False,
-      doc=Doc("−", "-a", "-a", ("-1",), ("-1",), "neg flips the sign of the upstream gradient", "Unary minus."))
+      grad=lambda B, g, xs, y, need, p: (B.neg(g),),
+       doc=Doc("−", "-a", "-a", ("-1",), ("-1",), "neg flips the sign of the upstream gradient", "Unary minus.", adjoint=("-g",)))
 
 unary("exp", math.exp, lambda a, y: y, np_f=np.exp, domain=_overflow,
-      doc=Doc("exp", "exp(a)", "e^{a}", ("exp(a)",), ("e^{a}",),
-              "exp: the local gradient is the output itself, e^a", "Exponential function."))
+      grad=lambda B, g, xs, y, need, p: (B.mul(g, y),),
+       doc=Doc("exp", "exp(a)", "e^{a}", ("exp(a)",), ("e^{a}",),
+              "exp: the local gradient is the output itself, e^a", "Exponential function.", adjoint=("g * y",)))
 
 unary("log", math.log, lambda a, y: 1.0 / a, np_f=np.log, switch=lambda a: a,
       domain=lambda a: "log of zero" if a == 0 else ("log of a negative number" if a < 0 else None),
       points=((0.7,), (1.9,), (4.2,)), kinks=((0.0,),),
-      doc=Doc("log", "log(a)", "\\ln a", ("1/a",), ("\\frac{1}{a}",), "log: the local gradient is 1/a",
-              "Natural logarithm.", convention="log(0) = -inf: its gradient is not finite"))
+      grad=lambda B, g, xs, y, need, p: (B.div(g, xs[0]),),
+       doc=Doc("log", "log(a)", "\\ln a", ("1/a",), ("\\frac{1}{a}",), "log: the local gradient is 1/a",
+              "Natural logarithm.", convention="log(0) = -inf: its gradient is not finite", adjoint=("g / a",)))
 
 unary("sqrt", math.sqrt, lambda a, y: 0.5 / y, np_f=np.sqrt, switch=lambda a: a,
       domain=lambda a: "square root of a negative number" if a < 0 else None,
       points=((0.7,), (1.9,), (4.2,)), kinks=((0.0,),),
-      doc=Doc("√", "sqrt(a)", "\\sqrt{a}", ("1/(2 sqrt(a))",), ("\\frac{1}{2\\sqrt{a}}",),
+      grad=lambda B, g, xs, y, need, p: (B.div(g, B.mul(B.const(2.0), y)),),
+       doc=Doc("√", "sqrt(a)", "\\sqrt{a}", ("1/(2 sqrt(a))",), ("\\frac{1}{2\\sqrt{a}}",),
               "sqrt: the local gradient is 1 / (2 sqrt(a))", "Square root.",
-              convention="sqrt'(0) is infinite"))
+              convention="sqrt'(0) is infinite", adjoint=("g / (2 * y)",)))
 
 unary("abs", abs, lambda a, y: 1.0 if a > 0 else (-1.0 if a < 0 else 0.0), np_f=np.abs,
       np_df=lambda a, y: np.sign(a), switch=lambda a: a, kinks=((0.0,),),
-      doc=Doc("|a|", "abs(a)", "|a|", ("sign(a)",), ("\\operatorname{sign}(a)",),
+      grad=lambda B, g, xs, y, need, p: (B.mul(g, B.op("sign", xs[0])),),
+       doc=Doc("|a|", "abs(a)", "|a|", ("sign(a)",), ("\\operatorname{sign}(a)",),
               "abs routes the gradient with the input's sign (abs'(0) = 0)", "Absolute value.",
-              convention="abs'(0) = 0"))
+              convention="abs'(0) = 0", adjoint=("g * sign(a)",)))
 
 unary("sin", math.sin, lambda a, y: math.cos(a), np_f=np.sin, np_df=lambda a, y: np.cos(a),
       domain=lambda a: "sine of infinity" if math.isinf(a) else None,
-      doc=Doc("sin", "sin(a)", "\\sin a", ("cos(a)",), ("\\cos a",), "sin: the local gradient is cos(a)",
-              "Sine (radians)."))
+      grad=lambda B, g, xs, y, need, p: (B.mul(g, B.op("cos", xs[0])),),
+       doc=Doc("sin", "sin(a)", "\\sin a", ("cos(a)",), ("\\cos a",), "sin: the local gradient is cos(a)",
+              "Sine (radians).", adjoint=("g * cos(a)",)))
 
 unary("cos", math.cos, lambda a, y: -math.sin(a), np_f=np.cos, np_df=lambda a, y: -np.sin(a),
       domain=lambda a: "cosine of infinity" if math.isinf(a) else None,
-      doc=Doc("cos", "cos(a)", "\\cos a", ("-sin(a)",), ("-\\sin a",), "cos: the local gradient is -sin(a)",
-              "Cosine (radians)."))
+      grad=lambda B, g, xs, y, need, p: (B.neg(B.mul(g, B.op("sin", xs[0]))),),
+       doc=Doc("cos", "cos(a)", "\\cos a", ("-sin(a)",), ("-\\sin a",), "cos: the local gradient is -sin(a)",
+              "Cosine (radians).", adjoint=("-(g * sin(a))",)))
 
 unary("tanh", math.tanh, lambda a, y: 1.0 - y * y, np_f=np.tanh,
-      doc=Doc("tanh", "tanh(a)", "\\tanh a", ("1 - tanh(a)^2",), ("1 - \\tanh^2 a",),
-              "tanh: the local gradient is 1 - out^2", "Hyperbolic tangent."))
+      grad=lambda B, g, xs, y, need, p: (B.mul(g, B.sub(B.const(1.0), B.mul(y, y))),),
+       doc=Doc("tanh", "tanh(a)", "\\tanh a", ("1 - tanh(a)^2",), ("1 - \\tanh^2 a",),
+              "tanh: the local gradient is 1 - out^2", "Hyperbolic tangent.", adjoint=("g * (1 - y * y)",)))
 
 unary("sigmoid", _sigmoid, lambda a, y: y * (1.0 - y), np_f=_np_sigmoid,
-      doc=Doc("σ", "1 / (1 + exp(-a))", "\\sigma(a) = \\frac{1}{1 + e^{-a}}",
+      grad=lambda B, g, xs, y, need, p: (B.mul(g, B.mul(y, B.sub(B.const(1.0), y))),),
+       doc=Doc("σ", "1 / (1 + exp(-a))", "\\sigma(a) = \\frac{1}{1 + e^{-a}}",
               ("sigmoid(a) * (1 - sigmoid(a))",), ("\\sigma(a)\\,(1 - \\sigma(a))",),
-              "sigmoid: the local gradient is out * (1 - out)", "Logistic sigmoid."))
+              "sigmoid: the local gradient is out * (1 - out)", "Logistic sigmoid.", adjoint=("g * (y * (1 - y))",)))
 
 unary("relu", lambda a: a if a > 0 else 0.0, lambda a, y: 1.0 if a > 0 else 0.0,
       np_f=lambda a: np.maximum(a, 0.0),
       np_df=lambda a, y: np.greater(a, 0),  # a boolean mask: upstream * mask is the cheapest gate
       switch=lambda a: a, kinks=((0.0,),),
-      doc=Doc("ReLU", "max(0, a)", "\\max(0, a)", ("1 if a > 0 else 0",), ("[a > 0]",),
+      grad=lambda B, g, xs, y, need, p: (B.mul(g, B.op("step", xs[0])),),
+       doc=Doc("ReLU", "max(0, a)", "\\max(0, a)", ("1 if a > 0 else 0",), ("[a > 0]",),
               "relu gates: the gradient passes where the input was positive and stops elsewhere (relu'(0) = 0)",
-              "Rectified linear unit.", convention="relu'(0) = 0"))
+              "Rectified linear unit.", convention="relu'(0) = 0", adjoint=("g * step(a)",)))
 
 binary("max", lambda a, b: a if a >= b else b, lambda a, b, y: (1.0, 0.0) if a >= b else (0.0, 1.0),
        np_f=lambda a, b: np.where(np.asarray(a) >= b, a, b),
        np_df=lambda a, b, y: (np.where(np.asarray(a) >= b, 1.0, 0.0), np.where(np.asarray(a) >= b, 0.0, 1.0)),
        switch=lambda a, b: a - b, kinks=((1.5, 1.5), (0.0, 0.0), (-2.0, -2.0)),
+       grad=lambda B, g, xs, y, need, p: _each(need, lambda: B.mul(g, B.op("ge", *xs)), lambda: B.mul(g, B.op("lt", *xs))),
        doc=Doc("max", "max(a, b)", "\\max(a, b)", ("1 if a >= b else 0", "1 if b > a else 0"),
                ("[a \\ge b]", "[b > a]"),
                "max routes: the whole gradient goes to the larger input, the other gets 0 (a tie goes to the first)",
-               "The larger of two numbers.", convention="a tie in max routes the gradient to the first operand"))
+               "The larger of two numbers.", convention="a tie in max routes the gradient to the first operand", adjoint=("g * (a >= b)", "g * (a < b)")))
 
 binary("min", lambda a, b: a if a <= b else b, lambda a, b, y: (1.0, 0.0) if a <= b else (0.0, 1.0),
        np_f=lambda a, b: np.where(np.asarray(a) <= b, a, b),
        np_df=lambda a, b, y: (np.where(np.asarray(a) <= b, 1.0, 0.0), np.where(np.asarray(a) <= b, 0.0, 1.0)),
        switch=lambda a, b: a - b, kinks=((1.5, 1.5), (0.0, 0.0), (-2.0, -2.0)),
+       grad=lambda B, g, xs, y, need, p: _each(need, lambda: B.mul(g, B.op("le", *xs)), lambda: B.mul(g, B.op("gt", *xs))),
        doc=Doc("min", "min(a, b)", "\\min(a, b)", ("1 if a <= b else 0", "1 if b < a else 0"),
                ("[a \\le b]", "[b < a]"),
                "min routes: the whole gradient goes to the smaller input, the other gets 0 (a tie goes to the first)",
-               "The smaller of two numbers.", convention="a tie in min routes the gradient to the first operand"))
+               "The smaller of two numbers.", convention="a tie in min routes the gradient to the first operand", adjoint=("g * (a <= b)", "g * (a > b)")))
+
+
+# --- non-differentiable gates: a step, a sign, comparisons (their local gradients are 0) -------------------
+
+_FLAT = "its local gradient is 0: no gradient flows through it"
+
+unary("step", lambda a: 1.0 if a > 0 else 0.0, (0.0,), np_f=lambda a: np.where(np.asarray(a) > 0, 1.0, 0.0),
+      switch=lambda a: a, kinks=((0.0,),), grad=_zero, differentiable=False,
+      doc=Doc("H", "1 if a > 0 else 0", "H(a) = [a > 0]", ("0",), ("0",),
+              "step fires or not: " + _FLAT + " (a threshold neuron cannot learn by gradients)",
+              "Step (threshold) gate: 1 where the input is positive, else 0.",
+              convention="step(0) = 0, and step'(a) = 0 everywhere (at 0 it does not exist)", adjoint=("0",)))
+
+unary("sign", lambda a: 1.0 if a > 0 else (-1.0 if a < 0 else 0.0), (0.0,), np_f=np.sign,
+      switch=lambda a: a, kinks=((0.0,),), grad=_zero, differentiable=False,
+      doc=Doc("sgn", "sign(a)", "\\operatorname{sign}(a)", ("0",), ("0",), "sign is flat: " + _FLAT,
+              "Sign of a number: -1, 0 or 1.", convention="sign(0) = 0, and sign'(a) = 0 everywhere",
+              adjoint=("0",)))
+
+
+def _comparison(name: str, infix: str, test: Callable, np_test: Callable, latex: str, words: str) -> Op:
+    return binary(name, lambda a, b: 1.0 if test(a, b) else 0.0, (0.0, 0.0), infix=infix,
+                  np_f=lambda a, b: np.where(np_test(a, b), 1.0, 0.0), switch=lambda a, b: a - b,
+                  kinks=((1.5, 1.5), (0.0, 0.0)), grad=_zero, differentiable=False,
+                  doc=Doc(infix, f"1 if a {infix} b else 0", f"[a {latex} b]", ("0", "0"), ("0", "0"),
+                          f"{name} compares: " + _FLAT, f"1 if a is {words} b, else 0.",
+                          convention=f"a {infix} b jumps where a = b; its local gradients are 0 everywhere",
+                          adjoint=("0", "0")))
+
+
+_comparison("gt", ">", operator.gt, np.greater, ">", "greater than")
+_comparison("ge", ">=", operator.ge, np.greater_equal, "\\ge", "greater than or equal to")
+_comparison("lt", "<", operator.lt, np.less, "<", "less than")
+_comparison("le", "<=", operator.le, np.less_equal, "\\le", "less than or equal to")
+_comparison("eq", "==", operator.eq, np.equal, "=", "equal to")
+_comparison("ne", "!=", operator.ne, np.not_equal, "\\ne", "not equal to")
 
 
 # --- tensor ops: forward, vector-Jacobian product, shape rule, FLOPs ---------------------------------------
@@ -464,13 +579,21 @@ def _mm_vjp(g: Num, y: Num, xs: tuple, need: tuple) -> tuple:
     return ((g2 @ b2.T).reshape(a.shape) if need[0] else None, (a2.T @ g2).reshape(b.shape) if need[1] else None)
 
 
-tensor_op("matmul", 2, np.matmul, _mm_vjp, infix="@", shape=_mm_shape,
+def _g_matmul(B, g, xs, y, need, p):
+    a, b = xs
+    B.needs_matrices(a, b, g)  # checked once shapes are known: the vector forms need outer products
+    return _each(need, lambda: B.op("matmul", g, B.op("transpose", b)),
+                 lambda: B.op("matmul", B.op("transpose", a), g))
+
+
+tensor_op("matmul", 2, np.matmul, _mm_vjp, infix="@", shape=_mm_shape, grad=_g_matmul,
           flops=lambda shapes, out, p: 2 * size_of(out) * shapes[0][-1],
           doc=Doc("@", "a @ b", "A B", ("upstream @ b^T", "a^T @ upstream"),
                   ("\\bar{Y} B^{\\top}", "A^{\\top} \\bar{Y}"),
                   "matmul: each input's gradient is the upstream gradient multiplied by the other input, transposed",
                   "Matrix product (vectors and matrices); `matmul(a, b)` is the same gate.",
-                  matrix_rule="dL/dA = dL/dY @ B^T;  dL/dB = A^T @ dL/dY"))
+                  matrix_rule="dL/dA = dL/dY @ B^T;  dL/dB = A^T @ dL/dY",
+                  adjoint=("g @ transpose(b)", "transpose(a) @ g")))
 
 
 def axis_of(shape: Shape, p: dict, name: str) -> int | None:
@@ -486,50 +609,70 @@ def _reduce_shape(name: str) -> Callable:
     def shape(shapes: list[Shape], p: dict) -> Shape:
         (x,) = shapes
         axis = axis_of(x, p, name)
+        if p.get("keepdims"):
+            return tuple(1 if axis is None or i == axis else d for i, d in enumerate(x))
         return () if axis is None else x[:axis] + x[axis + 1:]
     return shape
 
 
+def _expand(g: Num, shape: Shape, axis: float | None = None, keepdims: float | None = None) -> np.ndarray:
+    """The upstream gradient of a reduction over `axis` broadcast back to the operand's shape."""
+    g = np.asarray(g, dtype=float)
+    if axis is not None and not keepdims and shape:
+        g = np.expand_dims(g, int(axis) % len(shape))
+    return np.broadcast_to(g, shape).copy()
+
+
 def _reduce_vjp(scale_by_count: bool) -> Callable:
-    def vjp(g: Num, y: Num, xs: tuple, need: tuple, axis: float | None = None) -> tuple:
+    def vjp(g: Num, y: Num, xs: tuple, need: tuple, axis: float | None = None, keepdims: float | None = None) -> tuple:
         x = xs[0]
         if not isinstance(x, np.ndarray):
             return (g,)
-        ax = None if axis is None else int(axis) % x.ndim
-        n = x.size if ax is None else x.shape[ax]
-        g = g if ax is None else np.expand_dims(g, ax)
-        return (np.broadcast_to(g / n if scale_by_count else g, x.shape).copy(),)
+        n = x.size if axis is None else x.shape[int(axis) % x.ndim]
+        return (_expand(g / n if scale_by_count else g, x.shape, axis, keepdims),)
     return vjp
 
 
-def _sum(x: Num, axis: float | None = None) -> Num:
-    return np.sum(x, axis=None if axis is None else int(axis))
+def _sum(x: Num, axis: float | None = None, keepdims: float | None = None) -> Num:
+    return np.sum(x, axis=None if axis is None else int(axis), keepdims=bool(keepdims))
 
 
-def _mean(x: Num, axis: float | None = None) -> Num:
-    return np.mean(x, axis=None if axis is None else int(axis))
+def _mean(x: Num, axis: float | None = None, keepdims: float | None = None) -> Num:
+    return np.mean(x, axis=None if axis is None else int(axis), keepdims=bool(keepdims))
 
 
-_AXIS = (Param("axis", "axis", required=False),)
+def _g_reduce(mean: bool) -> Callable:
+    def rule(B, g, xs, y, need, p):
+        axis = None if p.get("keepdims") else p.get("axis")
+        return (B.op("expand_to", g, xs[0], axis=axis, mean=1.0 if mean else None),)
+    return rule
 
-tensor_op("sum", 1, _sum, _reduce_vjp(False), params=_AXIS, shape=_reduce_shape("sum"),
+
+_AXIS = (Param("axis", "axis", required=False), Param("keepdims", "flag", required=False))
+
+tensor_op("sum", 1, _sum, _reduce_vjp(False), params=_AXIS, shape=_reduce_shape("sum"), grad=_g_reduce(False),
           flops=lambda shapes, out, p: size_of(shapes[0]),
           doc=Doc("Σ", "sum(x) or sum(x, axis)", "\\sum_i x_i", ("1 (broadcast)",), ("1",),
                   "sum copies: every element receives the upstream gradient (broadcast back to the input's shape)",
-                  "Sum of all elements, or along one axis.", matrix_rule="dL/dX = broadcast(dL/dy, shape of X)"))
+                  "Sum of all elements, or along one axis; keepdims=1 keeps the summed axis with size 1.",
+                  matrix_rule="dL/dX = broadcast(dL/dy, shape of X)", adjoint=("expand_to(g, x)",),
+                  syntax=("sum(x)", "sum(x, axis)", "sum(x, axis=1, keepdims=1)")))
 
-tensor_op("mean", 1, _mean, _reduce_vjp(True), params=_AXIS, shape=_reduce_shape("mean"),
+tensor_op("mean", 1, _mean, _reduce_vjp(True), params=_AXIS, shape=_reduce_shape("mean"), grad=_g_reduce(True),
           flops=lambda shapes, out, p: size_of(shapes[0]),
           doc=Doc("mean", "mean(x) or mean(x, axis)", "\\frac{1}{n}\\sum_i x_i", ("1/n (broadcast)",),
                   ("\\frac{1}{n}",), "mean shares: every element receives the upstream gradient divided by the count",
-                  "Mean of all elements, or along one axis.",
-                  matrix_rule="dL/dX = broadcast(dL/dy / n, shape of X)"))
+                  "Mean of all elements, or along one axis; keepdims=1 keeps the axis with size 1.",
+                  matrix_rule="dL/dX = broadcast(dL/dy / n, shape of X)", adjoint=("expand_to(g, x) / n",),
+                  syntax=("mean(x)", "mean(x, axis)", "mean(x, axis=1, keepdims=1)")))
 
 tensor_op("transpose", 1, np.transpose, lambda g, y, xs, need: (np.transpose(g),),
+          grad=lambda B, g, xs, y, need, p: (B.op("transpose", g),),
           shape=lambda shapes, p: tuple(reversed(shapes[0])), flops=lambda shapes, out, p: 0,
           doc=Doc("ᵀ", "transpose(x)", "X^{\\top}", ("upstream^T",), ("\\bar{Y}^{\\top}",),
                   "transpose: the gradient is the upstream gradient transposed back",
-                  "Matrix transpose (a vector or scalar is unchanged).", matrix_rule="dL/dX = (dL/dY)^T"))
+                  "Matrix transpose (a vector or scalar is unchanged).", matrix_rule="dL/dX = (dL/dY)^T",
+                  adjoint=("transpose(g)",)))
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -549,23 +692,34 @@ def _last_axis_shape(name: str) -> Callable:
     return shape
 
 
+def _g_softmax(B, g, xs, y, need, p):
+    return (B.mul(y, B.sub(g, B.op("sum", B.mul(g, y), axis=-1.0, keepdims=1.0))),)
+
+
+def _g_log_softmax(B, g, xs, y, need, p):
+    return (B.sub(g, B.mul(B.op("exp", y), B.op("sum", g, axis=-1.0, keepdims=1.0))),)
+
+
 tensor_op("softmax", 1, softmax, lambda g, y, xs, need: (y * (g - np.sum(g * y, axis=-1, keepdims=True)),),
+          grad=_g_softmax,
           shape=_last_axis_shape("softmax"), flops=lambda shapes, out, p: 5 * size_of(out),
           doc=Doc("softmax", "exp(x_i) / sum_j exp(x_j)  (last axis)", "\\frac{e^{x_i}}{\\sum_j e^{x_j}}",
                   ("y * (upstream - sum(upstream * y))",),
                   ("y \\odot (\\bar{y} - \\langle \\bar{y}, y\\rangle)",),
                   "softmax couples: each input's gradient is y_i times (its upstream minus the y-weighted "
                   "upstream mean)",
-                  "Softmax over the last axis.", matrix_rule="dL/dx = y * (dL/dy - sum(dL/dy * y, last axis))"))
+                  "Softmax over the last axis.", matrix_rule="dL/dx = y * (dL/dy - sum(dL/dy * y, last axis))",
+                  adjoint=("y * (g - sum(g * y, axis=-1, keepdims=1))",)))
 
 tensor_op("log_softmax", 1, log_softmax,
-          lambda g, y, xs, need: (g - np.exp(y) * np.sum(g, axis=-1, keepdims=True),),
+          lambda g, y, xs, need: (g - np.exp(y) * np.sum(g, axis=-1, keepdims=True),), grad=_g_log_softmax,
           shape=_last_axis_shape("log_softmax"), flops=lambda shapes, out, p: 5 * size_of(out),
           doc=Doc("log softmax", "x_i - log sum_j exp(x_j)  (last axis)", "x_i - \\log\\sum_j e^{x_j}",
                   ("upstream - softmax(x) * sum(upstream)",), ("\\bar{y} - \\mathrm{softmax}(x) \\sum \\bar{y}",),
                   "log_softmax: each input's gradient is its upstream minus softmax times the upstream's sum",
                   "Log of the softmax over the last axis (numerically stable).",
-                  matrix_rule="dL/dx = dL/dy - softmax(x) * sum(dL/dy, last axis)"))
+                  matrix_rule="dL/dx = dL/dy - softmax(x) * sum(dL/dy, last axis)",
+                  adjoint=("g - exp(y) * sum(g, axis=-1, keepdims=1)",)))
 
 
 def _targets(z: np.ndarray, t: Num) -> tuple[np.ndarray, bool]:
@@ -642,13 +796,21 @@ def _mse_vjp(g: Num, y: Num, xs: tuple, need: tuple) -> tuple:
     return (unbroadcast(gd, shape_of(p)) if need[0] else None, unbroadcast(-gd, shape_of(t)) if need[1] else None)
 
 
-tensor_op("mse", 2, _mse, _mse_vjp, shape=lambda shapes, p: (broadcast_shapes(*shapes), ())[1],
+def _g_mse(B, g, xs, y, need, p):
+    p_, t = xs
+    d = B.sub(p_, t)
+    share = B.mul(B.const(2.0), B.mul(B.op("expand_to", g, d, mean=1.0), d))
+    return _each(need, lambda: B.op("sum_to", share, p_), lambda: B.op("sum_to", B.neg(share), t))
+
+
+tensor_op("mse", 2, _mse, _mse_vjp, shape=lambda shapes, p: (broadcast_shapes(*shapes), ())[1], grad=_g_mse,
           flops=lambda shapes, out, p: 3 * size_of(broadcast_shapes(*shapes)),
           doc=Doc("MSE", "mean((pred - target)^2)", "\\frac{1}{n}\\sum_i (p_i - t_i)^2",
                   ("2 (pred - target) / n", "-2 (pred - target) / n"),
                   ("\\frac{2(p - t)}{n}", "-\\frac{2(p - t)}{n}"),
                   "mse: the prediction's gradient is 2 (pred - target) / n, the target's its negative",
-                  "Mean squared error.", matrix_rule="dL/dP = 2 (P - T) / n", operands=("pred", "target")))
+                  "Mean squared error.", matrix_rule="dL/dP = 2 (P - T) / n", operands=("pred", "target"),
+                  adjoint=("sum_to(2 * (g / n) * (pred - target), pred)", "the same, negated, to target")))
 
 
 def _onehot_shape(shapes: list[Shape], p: dict) -> Shape:
@@ -668,9 +830,230 @@ def _onehot(labels: Num, classes: float) -> np.ndarray:
 
 tensor_op("onehot", 1, _onehot, lambda g, y, xs, need, classes: (np.zeros(np.shape(xs[0])) if np.ndim(xs[0]) else 0.0,),
           params=(Param("classes", "count"),), shape=_onehot_shape, flops=lambda shapes, out, p: size_of(out),
+          grad=_zero, differentiable=False,
           doc=Doc("onehot", "onehot(labels, classes)", "\\mathrm{onehot}(y)", ("0",), ("0",),
                   "onehot is a lookup: no gradient flows to the labels", "One-hot rows for integer class labels.",
-                  operands=("labels",)))
+                  operands=("labels",), adjoint=("0",)))
+
+
+# --- reductions that pick an element: max and min over an axis, argmax ----------------------------------------
+
+def _pick_mask(x: Num, axis: float | None, take: Callable) -> Num:
+    """1 at the first arg-max (or arg-min) of x, over everything or along `axis`, 0 elsewhere."""
+    if not isinstance(x, np.ndarray) or x.ndim == 0:
+        return 1.0
+    m = np.zeros(x.shape)
+    if axis is None:
+        m.reshape(-1)[take(x)] = 1.0
+    else:
+        ax = int(axis) % x.ndim
+        np.put_along_axis(m, np.expand_dims(take(x, axis=ax), ax), 1.0, axis=ax)
+    return m
+
+
+def _extreme(name: str, reduce: Callable, take: Callable, words: str, mask: str) -> Op:
+    def apply(x: Num, axis: float | None = None, keepdims: float | None = None) -> Num:
+        return reduce(x, axis=None if axis is None else int(axis), keepdims=bool(keepdims))
+
+    def vjp(g: Num, y: Num, xs: tuple, need: tuple, axis: float | None = None, keepdims: float | None = None):
+        x = xs[0]
+        if not isinstance(x, np.ndarray):
+            return (g,)
+        return (_expand(g, x.shape, axis, keepdims) * _pick_mask(x, axis, take),)
+
+    def rule(B, g, xs, y, need, p):
+        axis = None if p.get("keepdims") else p.get("axis")
+        return (B.mul(B.op("expand_to", g, xs[0], axis=axis), B.op(mask, xs[0], axis=p.get("axis"))),)
+
+    short = name[1:]
+    return tensor_op(name, 1, apply, vjp, params=_AXIS, shape=_reduce_shape(short), grad=rule,
+                     flops=lambda shapes, out, p: size_of(shapes[0]),
+                     doc=Doc(short, f"{short}(x) or {short}(x, axis=k)", f"\\{short}_i x_i", ("1 at the arg-" + short,),
+                             (f"[x_i = \\{short}_j x_j]",),
+                             f"{short} over an axis routes: the whole gradient goes to the {words} element "
+                             "(the first one on a tie), the others get 0",
+                             f"The {words} element, of everything or along one axis (`{short}(x, axis=1)`); keepdims=1 "
+                             "keeps the axis with size 1.",
+                             matrix_rule=f"dL/dX = broadcast(dL/dy) * onehot(arg{short}(X))",
+                             convention=f"a tie in {short} over an axis routes the gradient to the first {words} "
+                                        "element (PyTorch's amax splits it evenly)",
+                             adjoint=(f"expand_to(g, x) * {mask}(x)",),
+                             syntax=(f"{short}(x)", f"{short}(x, axis=k)", f"{short}(x, axis=k, keepdims=1)",
+                                     f"{name}(x, k)")))
+
+
+_extreme("amax", np.max, np.argmax, "largest", "maxmask")
+_extreme("amin", np.min, np.argmin, "smallest", "minmask")
+
+
+def _argmax(x: Num, axis: float | None = None) -> Num:
+    return np.argmax(x, axis=None if axis is None else int(axis)).astype(float)
+
+
+tensor_op("argmax", 1, _argmax, lambda g, y, xs, need, axis=None: (np.zeros(np.shape(xs[0])) if np.ndim(xs[0]) else 0.0,),
+          params=(Param("axis", "axis", required=False),), shape=_reduce_shape("argmax"),
+          flops=lambda shapes, out, p: size_of(shapes[0]), grad=_zero, differentiable=False,
+          doc=Doc("argmax", "argmax(x) or argmax(x, axis)", "\\arg\\max_i x_i", ("0",), ("0",),
+                  "argmax is a lookup: its value is an index, and no gradient flows through it",
+                  "The index of the largest element (of the flattened tensor, or along an axis; the first on a "
+                  "tie), as a number.", adjoint=("0",)))
+
+
+# --- building and taking apart: indexing, vectors from scalars --------------------------------------------------
+
+def _index_of(p: dict) -> tuple[int, ...]:
+    return tuple(int(p[k]) for k in ("i", "j") if p.get(k) is not None)
+
+
+def _index_shape(shapes: list[Shape], p: dict) -> Shape:
+    x = shapes[0]
+    idx = _index_of(p)
+    if len(idx) > len(x):
+        raise ShapeError(f"{len(idx)} ind{'ex' if len(idx) == 1 else 'ices'} for a value of shape {fmt_shape(x)}")
+    for axis, (i, n) in enumerate(zip(idx, x, strict=False)):
+        if not -n <= i < n:
+            raise ShapeError(f"index {i} is out of range for axis {axis} of size {n} (shape {fmt_shape(x)})")
+    return x[len(idx):]
+
+
+def _index(x: Num, i: float, j: float | None = None) -> Num:
+    return np.asarray(x)[_index_of({"i": i, "j": j})]
+
+
+def _scatter(g: Num, shape: Shape, idx: tuple[int, ...]) -> np.ndarray:
+    z = np.zeros(shape)
+    z[idx] = g
+    return z
+
+
+_IJ = (Param("i", "index"), Param("j", "index", required=False))
+
+tensor_op("index", 1, _index, lambda g, y, xs, need, i, j=None: (_scatter(g, np.shape(xs[0]), _index_of({"i": i, "j": j})),),
+          params=_IJ, shape=_index_shape, flops=lambda shapes, out, p: 0,
+          grad=lambda B, g, xs, y, need, p: (B.op("scatter", g, xs[0], i=p["i"], j=p.get("j")),),
+          doc=Doc("[i]", "x[i] or x[i, j]", "x_{ij}", ("1 at [i, j]",), ("[\\cdot = (i, j)]",),
+                  "indexing scatters: the upstream gradient goes back to the element (or row) taken, zeros elsewhere",
+                  "An element of a vector, a row or an element of a matrix (numpy's rules; -1 is the last).",
+                  matrix_rule="dL/dX = zeros(shape of X) with dL/dy at [i, j]", adjoint=("scatter(g, x, i, j)",),
+                  syntax=("x[i]", "x[i, j]")))
+
+
+def _stack_shape(shapes: list[Shape], p: dict) -> Shape:
+    first = shapes[0]
+    for s in shapes[1:]:
+        if s != first:
+            raise ShapeError(f"[...] needs elements of one shape, got {fmt_shape(first)} and {fmt_shape(s)}")
+    return (len(shapes),) + first
+
+
+def _stack(*xs: Num) -> np.ndarray:
+    return np.stack([np.asarray(x, dtype=float) for x in xs])
+
+
+def _stack_vjp(g: Num, y: Num, xs: tuple, need: tuple) -> tuple:
+    return tuple((g[i] if np.ndim(xs[i]) else float(g[i])) if n else None for i, n in enumerate(need))
+
+
+tensor_op("stack", 1, _stack, _stack_vjp, shape=_stack_shape, flops=lambda shapes, out, p: size_of(out),
+          variadic=True,
+          grad=lambda B, g, xs, y, need, p: tuple(B.op("index", g, i=float(i)) if n else None
+                                                   for i, n in enumerate(need)),
+          doc=Doc("[ ]", "[a, b, c]", "\\begin{bmatrix} a & b & c \\end{bmatrix}", ("upstream[i]",), ("\\bar{y}_i",),
+                  "a vector built from scalars hands each of them its own element of the upstream gradient",
+                  "A vector from scalar nodes (or a matrix from vectors): `[a, b, c]` with names or expressions "
+                  "inside, or stack(a, b, c).", matrix_rule="dL/da_i = dL/dy[i]", adjoint=("g[i]",),
+                  operands=("a, b, ...",), syntax=("[a, b, c]", "[[a, b], [c, d]]", "stack(a, b, c)")))
+
+
+# --- gates that grad() makes (the adjoint graph): broadcasting, its inverse, scatter, masks -----------------
+
+def _expand_shape(shapes: list[Shape], p: dict) -> Shape:
+    x, like = shapes
+    if p.get("axis") is not None and like:
+        x = x[:int(p["axis"]) % len(like)] + (1,) + x[int(p["axis"]) % len(like):]
+    if broadcast_shapes(x, like) != like:
+        raise ShapeError(f"expand_to: {fmt_shape(x)} does not broadcast to {fmt_shape(like)}")
+    return like
+
+
+def _sum_to_shape(shapes: list[Shape], p: dict) -> Shape:
+    x, like = shapes
+    if p.get("axis") is not None and x:
+        ax = int(p["axis"]) % len(x)
+        x = x[:ax] + x[ax + 1:]
+        if x != like:
+            raise ShapeError(f"sum_to: {fmt_shape(x)} is not {fmt_shape(like)}")
+    elif broadcast_shapes(x, like) != x:
+        raise ShapeError(f"sum_to: {fmt_shape(like)} does not broadcast to {fmt_shape(x)}")
+    return like
+
+
+def expand_to(x: Num, like: Num, axis: float | None = None, mean: float | None = None) -> Num:
+    """x broadcast to like's shape (with `axis` inserted first); divided by the copies made if `mean`."""
+    shape = np.shape(like)
+    y = _expand(x, shape, axis)
+    if mean:
+        y = y / (size_of(shape) / max(np.size(x), 1))
+    return y if shape else float(y)
+
+
+def sum_to(x: Num, like: Num, axis: float | None = None, mean: float | None = None) -> Num:
+    """x summed back to like's shape (over `axis` if given); divided by the terms summed if `mean`."""
+    shape = np.shape(like)
+    y = np.sum(x, axis=int(axis)) if axis is not None and np.ndim(x) else unbroadcast(x, shape)
+    if mean:
+        y = y / (max(np.size(x), 1) / size_of(shape))
+    return y if shape else float(y)
+
+
+_TO = (Param("axis", "axis", required=False), Param("mean", "flag", required=False))
+
+tensor_op("expand_to", 2, expand_to, lambda g, y, xs, need, axis=None, mean=None: (sum_to(g, xs[0], axis, mean), None),
+          params=_TO, shape=_expand_shape, flops=lambda shapes, out, p: size_of(out), internal=True,
+          grad=lambda B, g, xs, y, need, p: (B.op("sum_to", g, xs[0], axis=p.get("axis"), mean=p.get("mean")), None),
+          doc=Doc("⇲", "expand_to(x, like)", "\\operatorname{expand}(x)", ("sum_to(upstream)", "0"),
+                  ("\\operatorname{sum\\_to}(\\bar{y})", "0"),
+                  "expand_to copies, so its gradient sums the copies back (sum_to)",
+                  "Made by grad(): the upstream gradient of a reduction broadcast back to the operand's shape "
+                  "(divided by the count for mean). The second operand gives only the shape.",
+                  adjoint=("sum_to(g, x)", "0")))
+
+tensor_op("sum_to", 2, sum_to, lambda g, y, xs, need, axis=None, mean=None: (expand_to(g, xs[0], axis, mean), None),
+          params=_TO, shape=_sum_to_shape, flops=lambda shapes, out, p: size_of(shapes[0]), internal=True,
+          grad=lambda B, g, xs, y, need, p: (B.op("expand_to", g, xs[0], axis=p.get("axis"), mean=p.get("mean")),
+                                             None),
+          doc=Doc("Σ→", "sum_to(x, like)", "\\operatorname{sum\\_to}(x)", ("expand_to(upstream)", "0"),
+                  ("\\operatorname{expand}(\\bar{y})", "0"),
+                  "sum_to adds up copies, so its gradient copies the upstream gradient back (expand_to)",
+                  "Made by grad(): a gradient summed back to an operand's shape, undoing numpy broadcasting "
+                  "(HIPS/autograd's unbroadcast). The second operand gives only the shape.",
+                  adjoint=("expand_to(g, x)", "0")))
+
+tensor_op("scatter", 2, lambda g, like, i, j=None: _scatter(g, np.shape(like), _index_of({"i": i, "j": j})),
+          lambda u, y, xs, need, i, j=None: (np.asarray(u)[_index_of({"i": i, "j": j})], None),
+          params=_IJ, shape=lambda shapes, p: (_index_shape([shapes[1]], p), shapes[1])[1],
+          flops=lambda shapes, out, p: size_of(out), internal=True,
+          grad=lambda B, g, xs, y, need, p: (B.op("index", g, i=p["i"], j=p.get("j")), None),
+          doc=Doc("⤓", "scatter(g, like, i, j)", "\\operatorname{scatter}(g)", ("upstream[i, j]", "0"),
+                  ("\\bar{y}_{ij}", "0"),
+                  "scatter places one value, so its gradient takes that element back (indexing)",
+                  "Made by grad(): zeros of like's shape with g at [i, j] (the gradient of indexing).",
+                  adjoint=("g[i, j]", "0")))
+
+
+def _mask_op(name: str, take: Callable, words: str) -> Op:
+    return tensor_op(name, 1, lambda x, axis=None: _pick_mask(x, axis, take),
+                     lambda g, y, xs, need, axis=None: (np.zeros(np.shape(xs[0])) if np.ndim(xs[0]) else 0.0,),
+                     params=(Param("axis", "axis", required=False),), shape=lambda shapes, p: shapes[0],
+                     flops=lambda shapes, out, p: size_of(out), internal=True, grad=_zero, differentiable=False,
+                     doc=Doc(f"1[{words}]", f"{name}(x) or {name}(x, axis)", f"[x_i = \\{words}_j x_j]", ("0",), ("0",),
+                             f"{name} is a lookup: " + _FLAT,
+                             f"Made by grad(): 1 at the first {words} element (of everything, or along the axis), "
+                             "0 elsewhere: where max/min over an axis routes its gradient.", adjoint=("0",)))
+
+
+_mask_op("maxmask", np.argmax, "max")
+_mask_op("minmask", np.argmin, "min")
 
 
 # --- constructors: constant tensors from number arguments (made after the budgets, see graph.Recipe) --------
@@ -712,7 +1095,7 @@ constructor("uniform", lambda shape, p, rng: rng.uniform(p["lo"], p["hi"], shape
 
 FUNCTIONS: dict[str, Op] = {name: op for name, op in REGISTRY.items() if op.callable}
 # Names that may not be used for variables: every op name, plus words with a meaning of their own.
-RESERVED: frozenset[str] = frozenset(REGISTRY) | frozenset({"input", "const", "seed"})
+RESERVED: frozenset[str] = frozenset(REGISTRY) | frozenset({"input", "const", "seed", "grad", "with", "param"})
 MAX_SEED = 2**32 - 1
 
 

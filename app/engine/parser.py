@@ -1,60 +1,91 @@
 """Program text -> the gate graph, in one pass.
 
-One ASCII-only regular expression splits the text into tokens (in C: ``findall``), classifying
-names as assignment targets (a name before ``=``), calls (a name before ``(``) or plain names,
-and numbers. One loop then runs an operator-precedence parser (shunting-yard) with explicit
-stacks and emits graph nodes directly (graph.py): an input the first time a name is read, a
-constant per number, a gate when an operator is reduced. There is no AST in between. Nothing
-here recurses, so a 100,000-term sum or a 100,000-statement chain parses in linear time, and
-nesting is bounded only by ``max_depth``.
+One regular expression splits the text into tokens (in C: ``findall``), classifying names as
+assignment targets (a name before ``=``), calls (a name before ``(``) or plain names, and numbers.
+One loop then runs an operator-precedence parser (shunting-yard) with explicit stacks and emits
+graph nodes directly (graph.py): an input the first time a name is read, a constant per number, a
+gate when an operator is reduced. There is no AST in between. Nothing here recurses, so a
+100,000-term sum or a 100,000-statement chain parses in linear time, and nesting is bounded only by
+``max_depth``. Plain ASCII text takes this path as it is; other text is first normalized and its names
+checked (text.py: Unicode names, input-method punctuation, invisible characters).
 
 Grammar (precedence low -> high):
     program   := statement ((";" | NEWLINE) statement)*
     statement := NAME "=" expr | expr            (a bare expr only as the last statement)
                | "seed" "(" NUMBER ")"          fixes randn/uniform
-    expr      := expr ("+" | "-") expr           left-assoc
+               | NAME "(" NAME ("," NAME)* ")" "=" expr             a function (inlined at each call)
+               | NAME "(" NAME ("," NAME)* ")" "=" expr "with" "d/d" NAME "=" expr ("," "d/d" NAME "=" expr)*
+                                                 a gate with its local gradients (functions.py)
+    expr      := expr (">" | "<" | ">=" | "<=" | "==" | "!=") expr     left-assoc, lowest
+               | expr ("+" | "-") expr           left-assoc
                | expr ("*" | "/" | "@") expr     left-assoc
                | ("-" | "+") expr                prefix
                | expr ("^" | "**") expr          right-assoc, binds tighter than prefix minus
+               | expr "[" INT ("," INT)? "]"    indexing (tightest)
                | NUMBER | NAME | NAME "(" args ")" | "(" expr ")"
                | "[" numbers "]"                 tensor literal (nested up to max_rank)
-    args      := expr ("," expr)* ("," [sign] NUMBER)*   operands, then static numbers (sizes, axis)
+               | "[" expr ("," expr)* "]"        a vector of nodes (the stack gate)
+               | "grad" "(" expr "," NAME ")"   d expr / d NAME, built as gates (adjoint.py)
+    args      := expr ("," expr)* ("," [NAME "="] [sign] NUMBER)*   operands, then static numbers
 
 A name assigned a number, a tensor literal or a constructor call (``x = -2``, ``W = randn(3, 2)``)
 is an input with that default. Static number arguments are validated here (every one, by its
-``Param`` kind: ops.check_param), so a bad one is an error that names the argument.
+``Param`` kind: ops.check_param), so a bad one is an error that names the argument; they may be
+named (``sum(x, axis=1, keepdims=1)``). ``max(x)`` and ``max(x, axis=k)`` (one operand) are ``amax``.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import adjoint
 from .errors import EngineError, limit_error, position
+from .functions import CALL as FN_CALL
+from .functions import PARAM, UserFunction, cut_template, inline, make_gate
 from .graph import CONST, INPUT, Graph, Recipe
 from .limits import DEFAULT_LIMITS, Limits
-from .ops import FUNCTIONS, INFIX, MAX_SEED, RESERVED, ShapeError, check_param, size_of
+from .ops import FUNCTIONS, INFIX, MAX_SEED, REGISTRY, RESERVED, ShapeError, check_param, size_of
+from .text import check_names, normalize
 
-# group 1: leading blanks; 2: a name, 3: the '=' or '(' that follows it (with blanks between), 4: a number,
-# 5: anything else (an operator, a newline, a comment, a bad character). A name carries the '=' or '(' after
-# it, so assignment targets and calls are classified by the pattern (in C) and cost one token, not two.
+# group 1: leading blanks; 2: a name, 3: the '=' or '(' that follows it (with blanks between; not the first '='
+# of '=='), 4: a number, 5: anything else (an operator, a newline, a comment, a bad character). A name carries
+# the '=' or '(' after it, so assignment targets and calls are classified by the pattern (in C) and cost one
+# token, not two.
 _TOKEN = re.compile(
     r"([ \t\r]*+)(?:"
-    r"([A-Za-z_][A-Za-z0-9_]*+)([ \t\r]*+[=(])?"
+    r"([A-Za-z_][A-Za-z0-9_]*+)([ \t\r]*+(?:\(|=(?!=)))?"
     r"|((?:[0-9]++(?:\.[0-9]*+)?|\.[0-9]++)(?:[eE][+-]?[0-9]++)?)(?![A-Za-z0-9_.])"
-    r"|(\*\*|\#[^\n]*+|.))",
+    r"|(\*\*|[<>=!]=|\#[^\n]*+|.))",
     re.ASCII | re.DOTALL,
 )
+# the same for text that is not ASCII: every other character may be part of a name (text.check_names then
+# accepts the name or says which character is wrong, where)
+_TOKEN_U = re.compile(
+    r"([ \t\r]*+)(?:"
+    r"([A-Za-z_\u0080-\U0010FFFF][A-Za-z0-9_\u0080-\U0010FFFF]*+)([ \t\r]*+(?:\(|=(?!=)))?"
+    r"|((?:[0-9]++(?:\.[0-9]*+)?|\.[0-9]++)(?:[eE][+-]?[0-9]++)?)(?![A-Za-z0-9_.])"
+    r"|(\*\*|[<>=!]=|\#[^\n]*+|.))",
+    re.DOTALL,
+)
 _NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+# a definition's head after its name: "(a, b) =" (not "==")
+_DEF_HEAD = re.compile(r"\([ \t\r]*([^()\n;=]*?)[ \t\r]*\)[ \t\r]*=(?!=)")
+_DEF_ANY = re.compile(r"(?:^|[;\n])[ \t\r]*([^\W\d]\w*)[ \t\r]*\([^()\n;=]*\)[ \t\r]*=(?!=)([^;\n]*)")
+# a tensor literal of numbers only, from its '[' (checked for balance by _numeric_literal)
+_NUMLIT = re.compile(r"(?:[ \t\r\n,\[\]+-]|\#[^\n]*|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)*", re.ASCII)
 
-# binary operator precedence; prefix minus sits between * and ^ so that -x^2 == -(x^2)
-_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "@": 2, "^": 4, "**": 4}
+# binary operator precedence; prefix minus sits between * and ^ so that -x^2 == -(x^2); comparisons lowest
+_PREC = {">": 0, "<": 0, ">=": 0, "<=": 0, "==": 0, "!=": 0, "+": 1, "-": 1, "*": 2, "/": 2, "@": 2, "^": 4,
+         "**": 4}
 _BINARY = {t: (INFIX[t] if t != "@" else "matmul", p) for t, p in _PREC.items()}
 _PREFIX_PREC = 3
-BIN, PRE, PAREN, CALL = 0, 1, 2, 3
-_VALID = frozenset("-+*/^@(),=;[]\n") | {"**"}
+BIN, PRE, PAREN, CALL, SPECIAL, VEC = 0, 1, 2, 3, 4, 5
+_VALID = frozenset("-+*/^@(),=;[]<>\n") | {"**", ">=", "<=", "==", "!="}
+_GRAD = "grad"  # the SPECIAL entry of grad(f, x)
+MAX_SEED_TEXT = str(MAX_SEED)
 
 
 @dataclass
@@ -67,6 +98,23 @@ class Program:
     @property
     def seed(self) -> int:
         return self.graph.seed
+
+
+@dataclass
+class _Definition:
+    """A function or gate being parsed: its body's nodes go into the graph, then become its template."""
+
+    name: str
+    params: tuple[str, ...]
+    start: int  # the definition's first character
+    base: int  # its first node (the parameters' placeholders)
+    env: dict[str, int]  # the program's names, restored at the end
+    stage: str = "body"  # "body" | "derivative"
+    body: int = -1  # the body's root node
+    body_end: int = 0
+    current: str = ""  # the parameter whose derivative is being read
+    current_at: int = 0
+    derivatives: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # param -> (root, start, end)
 
 
 def _describe(tok: str | None) -> str:
@@ -82,8 +130,7 @@ def _bad_char(c: str) -> str:
     if c == "\x00":
         return "NUL byte (U+0000) is not allowed"
     if not c.isascii():
-        return (f"character {code} is not allowed: names and numbers are ASCII only "
-                "(letters a-z A-Z, digits 0-9, '_')")
+        return f"character {code} is not allowed here"
     if not c.isprintable():
         return f"control character {code} is not allowed"
     return f"unexpected character {c!r}"
@@ -100,11 +147,15 @@ def _bad_token(text: str, tok: str, start: int) -> EngineError:
     return EngineError.at("expression_syntax", _bad_char(tok), text, start)
 
 
-_NAME_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _NUMBER_START = frozenset("0123456789.")
 _LEXICAL = re.compile(
-    r"[ \t\r]*([A-Za-z_][A-Za-z0-9_]*|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|\*\*|\#[^\n]*|.)",
+    r"[ \t\r]*([A-Za-z_][A-Za-z0-9_]*|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|\*\*|[<>=!]=|\#[^\n]*|.)",
     re.ASCII | re.DOTALL,
+)
+_LEXICAL_U = re.compile(
+    r"[ \t\r]*([A-Za-z_\u0080-\U0010FFFF][A-Za-z0-9_\u0080-\U0010FFFF]*|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+    r"(?:[eE][+-]?[0-9]+)?|\*\*|[<>=!]=|\#[^\n]*|.)",
+    re.DOTALL,
 )
 
 
@@ -113,10 +164,10 @@ def lexical_error(text: str, limits: Limits) -> EngineError | None:
     number too long, NUL in a comment, runaway nesting), or None. These are reported before any
     syntax error, wherever they are: looked for only when parsing failed, so valid programs never pay."""
     depth = 0
-    for m in _LEXICAL.finditer(text):
+    for m in (_LEXICAL if text.isascii() else _LEXICAL_U).finditer(text):
         t, s = m[1], m.start(1)
         c = t[0]
-        if c in _NAME_START:
+        if c.isalpha() or c == "_" or not c.isascii():
             if len(t) > limits.max_name_chars:
                 return limit_error("max_name_chars", limits.max_name_chars, f"a name has {len(t)} characters",
                                    **position(text, s))
@@ -150,16 +201,62 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> Program:
         raise EngineError("invalid_value", "the program must be a string")
     if len(text) > limits.max_program_chars:
         raise limit_error("max_program_chars", limits.max_program_chars, f"the program has {len(text)} characters")
+    notices: list[str] = []
+    if text.isascii():  # the fast path: what every ASCII program took before names could be Unicode
+        tokens = _TOKEN.findall(text)
+    else:
+        text, notices = normalize(text)
+        tokens = _TOKEN_U.findall(text)
+        names, at = [], 0
+        for ws, name, after, num, tok in tokens:
+            at += len(ws)
+            if name:
+                names.append((name, at))
+            at += len(name) + len(after) + len(num) + len(tok)
+        check_names(text, names)
     try:
-        return _parse(text, limits)
+        prog = _parse(text, limits, tokens)
     except EngineError as e:
         lexical = lexical_error(text, limits)
         if lexical is None or (lexical.type == e.type and lexical.ctx == e.ctx):
             raise
         raise lexical from None
+    prog.graph.notices = notices
+    return prog
 
 
-def _parse(text: str, limits: Limits) -> Program:
+def _later_definition(text: str, name: str, after: int) -> tuple[int, str] | None:
+    """Where a function `name` is defined after offset `after` (its start and its body's text), if it is."""
+    for m in _DEF_ANY.finditer(text):
+        if m.group(1) == name and m.start(1) > after:
+            return m.start(1), m.group(2)
+    return None
+
+
+def _numeric_literal(text: str, start: int) -> bool:
+    """Is the '[' at `start` a tensor literal of numbers only (else a vector of expressions)?"""
+    m = _NUMLIT.match(text, start)
+    depth = 0
+    seg = m.group()
+    i = 0
+    while i < len(seg):
+        c = seg[i]
+        if c == "#":
+            i = seg.find("\n", i)
+            if i < 0:
+                return False
+            continue
+        if c == "[":
+            depth += 1
+        elif c == "]":
+            depth -= 1
+            if depth == 0:
+                return True
+        i += 1
+    return False
+
+
+def _parse(text: str, limits: Limits, tokens: list) -> Program:
     g = Graph(text)
     ops, operands, labels, spans, const = g.op, g.operands, g.label, g.span, g.const
     op_app, operands_app, labels_app, spans_app = ops.append, operands.append, labels.append, spans.append
@@ -168,7 +265,9 @@ def _parse(text: str, limits: Limits) -> Program:
     max_name, max_lit = limits.max_name_chars, limits.max_literal_chars
     env: dict[str, int] = {}
     out: list[tuple[int, int, int]] = []  # operand stack: (node, start, end) of each occurrence
-    stack: list = []  # operator stack: (BIN, op, start, prec) | (PRE, sign, start) | (PAREN, start) | CALL list
+    # operator stack: (BIN, op, start, prec) | (PRE, sign, start) | (PAREN, start) | [CALL, op, start, '(' at,
+    # commas] | [SPECIAL, function or "grad", start, '(' at, commas] | [VEC, start, commas]
+    stack: list = []
     push, pop = out.append, out.pop
     st_first = 0  # nodes before the current statement
     target: str | None = None
@@ -180,6 +279,10 @@ def _parse(text: str, limits: Limits) -> Program:
     calls = 0  # constructor calls so far
     statements = 0
     out_k, out_name = -1, "out"  # the last statement's root
+    fns: dict[str, UserFunction] = {}  # the program's functions and gates
+    defn: _Definition | None = None  # the definition being read
+    weight = 0  # nodes the program's gate calls evaluate beyond one each (counted against max_nodes)
+    grad_work = 0  # nodes grad() calls have looked at (max_grad_work)
 
     def err(msg: str, at: int, type: str = "expression_syntax", **ctx) -> EngineError:
         return EngineError.at(type, msg, text, at, **ctx)
@@ -188,13 +291,16 @@ def _parse(text: str, limits: Limits) -> Program:
         return limit_error("max_nodes", max_nodes, "the program makes too many nodes", **position(text, at))
 
     def new_input(name: str, start: int, end: int) -> int:
-        if name in FUNCTIONS:
+        if name in FUNCTIONS or name in fns:
             raise err(f"{name!r} is a function: call it as {name}(...)", start)
         if name in RESERVED:
             raise err(f"{name!r} is a reserved name", start)
         if len(name) > max_name:
             raise limit_error("max_name_chars", max_name, f"a name has {len(name)} characters",
                               **position(text, start))
+        if defn is not None:
+            raise err(f"{name!r} is not a parameter of {defn.name}: a function's body uses its parameters "
+                      f"({', '.join(defn.params)}) and numbers", start, "unknown_name", names=[name])
         k = len(ops)
         if k >= max_nodes:
             raise node_limit(start)
@@ -206,6 +312,16 @@ def _parse(text: str, limits: Limits) -> Program:
         spans_app((start, end))
         env[name] = input_ids[name] = k
         defaults[name] = None
+        return k
+
+    def emit(op: str, args: tuple[int, ...], start: int, end: int, at: int) -> int:
+        k = len(ops)
+        if k >= max_nodes:
+            raise node_limit(at)
+        op_app(op)
+        operands_app(args)
+        labels_app(None)
+        spans_app((start, end))
         return k
 
     def reduce(entry) -> None:
@@ -241,34 +357,60 @@ def _parse(text: str, limits: Limits) -> Program:
         spans_app((start, a[2]))
         push((k, start, a[2]))
 
-    def close_call(entry, end: int, argc: int, params: list) -> None:
-        """Emit call `entry` (its ')' ends at `end`): arity, static arguments, then the node."""
+    def close_call(entry, end: int, argc: int, params: list, named: dict | None = None) -> None:
+        """Emit call `entry` (its ')' ends at `end`): arity, static arguments, then the node.
+        `params`: positional static arguments [(value, start)]; `named`: name -> (value, start)."""
         nonlocal calls
         fn, start = entry[1], entry[2]
+        if fn.name in ("max", "min") and argc - len(params) == 1:  # max(x), max(x, axis=1): over an axis
+            fn = REGISTRY["a" + fn.name]
+        if fn.variadic:
+            if argc < 1:
+                raise err(f"{fn.name}() needs arguments", start, "arity")
+            args = out[len(out) - argc:]
+            del out[len(out) - argc:]
+            k = emit(fn.name, tuple(a[0] for a in args), start, end, start)
+            push((k, start, end))
+            return
+        nparams = len(params) + len(named or ())
         lo, hi = fn.arity + fn.required_params, fn.arity + len(fn.params)
-        if not lo <= argc <= hi:
+        if not lo <= argc + (nparams - len(params)) <= hi or argc - len(params) != fn.arity:
             want = str(lo) if lo == hi else f"{lo} to {hi}"
-            raise err(f"{fn.name}() takes {want} argument{'s' if hi != 1 else ''}, got {argc}", start, "arity",
-                      function=fn.name, expected=want, got=argc)
+            got = argc + nparams - len(params)
+            raise err(f"{fn.name}() takes {want} argument{'s' if hi != 1 else ''}, got {got}", start, "arity",
+                      function=fn.name, expected=want, got=got)
+        given: dict = {}
+        for i, (value, at) in enumerate(params):
+            given[fn.params[i].name] = (value, at)
+        for name, (value, at) in (named or {}).items():
+            if name not in fn.param_names:
+                raise err(f"{fn.name}() has no argument {name!r}; its arguments after the operands are: "
+                          f"{', '.join(fn.param_names) or 'none'}", at, "invalid_value", name=name, function=fn.name)
+            if name in given:
+                raise err(f"{fn.name}(): {name} is given twice", at, "invalid_value", name=name, function=fn.name)
+            given[name] = (value, at)
         p: dict = {}
-        for i, spec in enumerate(fn.params):
-            if i < len(params):
-                value, at = params[i]
+        for spec in fn.params:
+            if spec.name in given:
+                value, at = given[spec.name]
                 why = check_param(fn, spec, value)
                 if why:
                     raise err(why, at, "invalid_value", name=spec.name, function=fn.name)
                 p[spec.name] = value
+            elif spec.required:
+                raise err(f"{fn.name}() needs its argument {spec.name}", start, "arity", function=fn.name)
             else:
                 p[spec.name] = None
         if fn.check is not None:
             bad = fn.check(p)
             if bad:
-                raise err(bad[1], params[fn.param_names.index(bad[0])][1], "invalid_value", name=bad[0],
-                          function=fn.name)
+                raise err(bad[1], given[bad[0]][1], "invalid_value", name=bad[0], function=fn.name)
         k = len(ops)
         if k >= max_nodes:
             raise node_limit(start)
         if fn.kind == "constructor":
+            if defn is not None:
+                raise err(f"{fn.name}() cannot be used inside a function: pass the tensor as a parameter", start)
             try:
                 shape = tuple(fn.shape([], p))
             except ShapeError as e:
@@ -291,11 +433,14 @@ def _parse(text: str, limits: Limits) -> Program:
         spans_app((start, end))
         push((k, start, end))
 
-    def read_params(fn, open_at: int) -> tuple[list, int]:
-        """Static number arguments up to the call's ')': [(value, start)], and the ')' end offset."""
+    def read_params(fn, open_at: int, first: tuple | None = None) -> tuple[list, dict, int]:
+        """Static number arguments up to the call's ')': positional [(value, start)], named {name: (value,
+        start)}, and the ')' end offset. `first`: a `name=` token already read (the first named one)."""
         nonlocal pos
         params: list = []
+        named: dict = {}
         want_number = True
+        key: tuple | None = first
         names = ", ".join(fn.param_names)
         for ws, name, after, num, tok in it:
             start = pos + len(ws)
@@ -304,10 +449,13 @@ def _parse(text: str, limits: Limits) -> Program:
                 if "\x00" in tok:
                     raise _bad_token(text, tok, start)
                 continue
+            if want_number and key is None and name and after[-1:] == "=":
+                key = (name, start)  # `axis=`
+                continue
             tok = tok or name or num
             if want_number:
                 sign = 1.0
-                num_start = start
+                num_start = start if key is None else key[1]
                 if tok == "-" or tok == "+":
                     sign = -1.0 if tok == "-" else 1.0
                     nxt = next(it, None)
@@ -320,7 +468,13 @@ def _parse(text: str, limits: Limits) -> Program:
                     if len(num) > max_lit:
                         raise limit_error("max_literal_chars", max_lit, f"a number literal has {len(num)} characters",
                                           **position(text, start))
-                    params.append((sign * float(num), num_start))
+                    if key is not None:
+                        named[key[0]] = (sign * float(num), key[1])
+                        key = None
+                    elif named:
+                        raise err(f"{fn.name}(): a positional argument after a named one", num_start)
+                    else:
+                        params.append((sign * float(num), num_start))
                     want_number = False
                     continue
                 if tok == ")" and not params and fn.arity == 0:
@@ -330,11 +484,57 @@ def _parse(text: str, limits: Limits) -> Program:
             if tok == ",":
                 want_number = True
             elif tok == ")":
-                return params, pos
+                return params, named, pos
             else:
                 raise err(f"{fn.name}(): the arguments after the operands ({names}) must be number literals",
-                          params[-1][1])
+                          start)
         raise err("'(' is never closed", open_at)
+
+    def read_index(open_at: int) -> tuple[dict, int]:
+        """`[i]` or `[i, j]` after an operand, from its '[': the indices (whole numbers) and the ']' end."""
+        nonlocal pos
+        idx: list = []
+        want = True
+        for ws, name, after, num, tok in it:
+            start = pos + len(ws)
+            pos = start + len(name) + len(after) + len(num) + len(tok)
+            if tok == "\n" or tok[:1] == "#":
+                continue
+            tok = tok or name or num
+            if want:
+                sign = 1.0
+                at = start
+                if tok == "-" or tok == "+":
+                    sign = -1.0 if tok == "-" else 1.0
+                    nxt = next(it, None)
+                    if nxt is None:
+                        break
+                    start = pos + len(nxt[0])
+                    pos = start + sum(map(len, nxt[1:]))
+                    tok, num = nxt[4] or nxt[1] or nxt[3], nxt[3]
+                if not num:
+                    raise err("an index is a whole number literal (x[0], W[1, 2])", at)
+                if len(num) > max_lit:
+                    raise limit_error("max_literal_chars", max_lit, f"a number literal has {len(num)} characters",
+                                      **position(text, start))
+                idx.append((sign * float(num), at))
+                want = False
+                continue
+            if tok == "," and len(idx) < 2:
+                want = True
+            elif tok == "]":
+                fn = REGISTRY["index"]
+                p: dict = {"i": None, "j": None}
+                for spec, (value, at) in zip(fn.params, idx, strict=False):
+                    why = check_param(fn, spec, value)
+                    if why:
+                        raise err(why.replace("index(): ", "an index: "), at, "invalid_value", name=spec.name,
+                                  function="index")
+                    p[spec.name] = value
+                return p, pos
+            else:
+                raise err("expected ',' or ']' after an index (at most two: W[i, j])", start)
+        raise err("'[' is never closed", open_at)
 
     def finish() -> None:
         """Close the statement: reduce what is left, then name its root (or make it an input)."""
@@ -342,10 +542,15 @@ def _parse(text: str, limits: Limits) -> Program:
             top = stack.pop()
             if top[0] == PAREN:
                 raise err("'(' is never closed", top[1])
-            if top[0] == CALL:
+            if top[0] == CALL or top[0] == SPECIAL:
                 raise err("'(' is never closed", top[3])
+            if top[0] == VEC:
+                raise err("'[' is never closed", top[1])
             reduce(top)
-        k, s, _e = out.pop()
+        k, s, e = out.pop()
+        if defn is not None:
+            end_definition(k, e)
+            return
         name_root(k, s)
 
     def name_root(k: int, s: int) -> None:
@@ -405,7 +610,246 @@ def _parse(text: str, limits: Limits) -> Program:
             raise err("seed(N) is a statement of its own", toks[2][1])
         g.seed = int(value)
 
-    it = iter(_TOKEN.findall(text))
+    # -- functions and gates ----------------------------------------------------------------------------------
+    def start_definition(name: str, start: int, head) -> None:
+        """`name(a, b) =`: read the head (its tokens up to '='), then the body as an ordinary expression."""
+        nonlocal defn, env, pos, expect, last_op
+        if name in FUNCTIONS or name in RESERVED:
+            raise err(f"{name!r} is a built-in {'function' if name in FUNCTIONS else 'word'}: it cannot be "
+                      "redefined (choose another name)", start, "redefinition", name=name)
+        if name in fns:
+            prev = fns[name].span[0]
+            raise err(f"{name!r} is already defined ({position(text, prev)['line']}:{position(text, prev)['column']}"
+                      "): a function is defined once", start, "redefinition", name=name)
+        if name in env:
+            raise err(f"{name!r} is already a variable: a function needs a name of its own", start, "redefinition",
+                      name=name)
+        if len(name) > max_name:
+            raise limit_error("max_name_chars", max_name, f"a name has {len(name)} characters",
+                              **position(text, start))
+        inner, inner_at = head.group(1), head.start(1)
+        params: list[str] = []
+        for m in re.finditer(r"[^,]+", inner):
+            p = m.group().strip()
+            at = inner_at + m.start() + (len(m.group()) - len(m.group().lstrip()))
+            if not p.isidentifier():
+                raise err(f"{name}: a parameter is a name, got {p!r}", at)
+            if p in FUNCTIONS or p in RESERVED or p in fns:
+                raise err(f"{name}: {p!r} cannot be a parameter's name (it is a function's)", at)
+            if p in params:
+                raise err(f"{name}: the parameter {p!r} is named twice", at)
+            if len(p) > max_name:
+                raise limit_error("max_name_chars", max_name, f"a name has {len(p)} characters", **position(text, at))
+            params.append(p)
+        if not params:
+            raise err(f"{name}() needs at least one parameter: name(a) = ...", head.start())
+        end = head.end()
+        while pos < end:  # the head's tokens
+            ws, nm, after, num, tok = next(it)
+            pos += len(ws) + len(nm) + len(after) + len(num) + len(tok)
+        base = len(ops)
+        if base + len(params) > max_nodes:
+            raise node_limit(start)
+        local: dict[str, int] = {}
+        for i, p in enumerate(params):
+            op_app(PARAM)
+            operands_app(())
+            labels_app(p)
+            spans_app((start, start))
+            local[p] = base + i
+        defn = _Definition(name, tuple(params), start, base, env)
+        env = local
+        expect = True
+        last_op = "="
+
+    def close_body(at: int) -> tuple[int, int, int]:
+        """The current expression of a definition ends at `at` (`with` or ','): its root (node, start, end)."""
+        while stack:
+            top = stack.pop()
+            if top[0] == PAREN:
+                raise err("'(' is never closed", top[1])
+            if top[0] == CALL or top[0] == SPECIAL:
+                raise err("'(' is never closed", top[3])
+            if top[0] == VEC:
+                raise err("'[' is never closed", top[1])
+            reduce(top)
+        return pop()
+
+    def read_header(with_at: int) -> None:
+        """`d/dt =` after `with` or ',': the parameter whose derivative follows."""
+        nonlocal pos, expect, last_op
+        assert defn is not None
+        got: list = []
+        for ws, name, after, num, tok in it:
+            s = pos + len(ws)
+            pos = s + len(name) + len(after) + len(num) + len(tok)
+            if tok[:1] == "#" or tok == "\n":
+                continue
+            got.append((name, after, tok or num, s))
+            if after or len(got) == 4 or tok in (";", "\n"):
+                break
+        hint = f"expected d/d{defn.params[0]} = ... (a derivative for each parameter of {defn.name})"
+        if len(got) < 3 or got[0][0] != "d" or got[0][1] or got[1][2] != "/":
+            raise err(hint, got[0][3] if got else with_at)
+        name, after, _, at = got[2]
+        if name == "d" and not after and len(got) == 4:
+            name, after, _, at = got[3]
+        elif name.startswith("d"):
+            name = name[1:]
+            at += 1
+        else:
+            raise err(hint, at)
+        if not after or after[-1] != "=":
+            raise err(hint, at)
+        if name not in defn.params:
+            raise err(f"{defn.name} has no parameter {name!r} (its parameters: {', '.join(defn.params)})", at,
+                      "unknown_name", names=[name])
+        if name in defn.derivatives:
+            raise err(f"{defn.name}: the derivative d/d{name} is given twice", at)
+        defn.stage = "derivative"
+        defn.current, defn.current_at = name, at
+        expect = True
+        last_op = "="
+
+    def end_derivative(at: int) -> None:
+        assert defn is not None
+        root, _s, e = close_body(at)
+        defn.derivatives[defn.current] = (root, defn.current_at, e)
+
+    def end_definition(root: int, end: int) -> None:
+        """The definition's last expression ended (its root, whose text ends at `end`): cut its nodes out
+        into a template."""
+        nonlocal defn, env, st_first, expect, last_op
+        d = defn
+        assert d is not None
+        if d.stage == "body":
+            d.body, d.body_end = root, end
+        else:
+            d.derivatives[d.current] = (root, d.current_at, end)
+        missing = [p for p in d.params if p not in d.derivatives]
+        if d.derivatives and missing:
+            raise err(f"{d.name}: no derivative for {', '.join(missing)} (write d/d{missing[0]} = ...)", end)
+        texts = [text[text.index("=", d.start) + 1:d.body_end].strip()]
+        roots = [d.body - d.base]
+        for p in d.params if d.derivatives else ():
+            r, s, e = d.derivatives[p]
+            texts.append(text[text.index("=", s) + 1:e].strip())
+            roots.append(r - d.base)
+        depth_in = 1
+        elementwise = True
+        bad_op = "a tensor"
+        for k in range(d.base, len(ops)):
+            op = ops[k]
+            if op == FN_CALL:
+                callee = g.attrs[k]["fn"]
+                depth_in = max(depth_in, callee.depth + 1)
+                elementwise = elementwise and callee.elementwise
+            elif op in g.gates:
+                depth_in = max(depth_in, fns[op].depth + 1)
+            elif op == CONST:
+                elementwise = elementwise and type(const[k]) is float
+            elif op != PARAM and REGISTRY[op].kind != "elementwise":
+                elementwise = False
+                bad_op = op
+        if depth_in > limits.max_call_depth:
+            raise limit_error("max_call_depth", limits.max_call_depth, f"calls inside {d.name} nest {depth_in} deep",
+                              **position(text, d.start))
+        tpl = cut_template(g, d.base, len(d.params))
+        fn = UserFunction(d.name, d.params, tpl, tuple(roots), (d.start, end), tuple(texts), depth_in, elementwise,
+                          gates=g.gates)
+        if fn.is_gate and not elementwise:
+            raise err(f"{d.name}: a gate's body and derivatives are made of elementwise gates and numbers "
+                      f"(found {bad_op}): write it as a function without 'with'", d.start)
+        for r in fn.roots:
+            size = fn.size(r)
+            if size > max_nodes:
+                raise limit_error("max_nodes", max_nodes, f"a call of {d.name} would make {size} nodes",
+                                  **position(text, d.start))
+        env = d.env
+        defn = None
+        fns[d.name] = fn
+        if fn.is_gate:
+            fn.gate = g.gates[d.name] = make_gate(fn)
+        g.functions.append(fn.describe(text))
+        st_first = len(ops)
+        expect = True
+        last_op = None
+
+    def close_special(top, end: int) -> None:
+        """`)` of a call of the program's own function or gate, or of grad()."""
+        nonlocal weight, grad_work
+        fn, start = top[1], top[2]
+        argc = top[4] + 1
+        if fn == _GRAD:
+            if argc != 2:
+                raise err(f"grad() takes 2 arguments (grad(f, x)), got {argc}", start, "arity", function="grad",
+                          expected="2", got=argc)
+            if defn is not None:
+                raise err("grad() cannot be used inside a function's body", start)
+            xe = pop()
+            fe = pop()
+            xname = text[xe[1]:xe[2]]
+            if not xname.isidentifier() or ops[xe[0]] == CONST:
+                raise err("grad(f, x): x must be a name (an input or a named node)", xe[1], "invalid_value",
+                          name="x", function="grad")
+            grad_work += max(fe[0] - xe[0] + 1, 1)
+            if grad_work > limits.max_grad_work:
+                raise limit_error("max_grad_work", limits.max_grad_work, "grad() calls look at too many nodes",
+                                  **position(text, start))
+            ftext = text[fe[1]:fe[2]]
+            fname = ftext if ftext.isidentifier() else (labels[fe[0]] or "f")
+            k = adjoint.grad(g, limits, fe[0], xe[0], (start, end), text[start:end], fname,
+                             lambda f_, root, xs: inline(g, f_, root, xs, (start, end), groups=False))
+            push((k, start, end))
+            return
+        if argc != len(fn.params):
+            n = len(fn.params)
+            raise err(f"{fn.name}() takes {n} argument{'s' if n != 1 else ''}, got {argc}", start, "arity",
+                      function=fn.name, expected=str(n), got=argc)
+        args = out[len(out) - argc:]
+        del out[len(out) - argc:]
+        ids = tuple(a[0] for a in args)
+        if fn.is_gate:  # one node; its body and derivatives are evaluated per evaluation: counted as their nodes
+            weight += sum(fn.size(r) for r in fn.roots) - 1
+            if len(ops) + weight >= max_nodes:
+                raise limit_error("max_nodes", max_nodes, f"the calls of gates make too many nodes (each call of "
+                                  f"{fn.name} counts its {weight} nodes inside)", **position(text, start))
+            k = emit(fn.name, ids, start, end, start)
+        elif defn is not None:  # inside a definition: a call, inlined when the definition is
+            k = emit(FN_CALL, ids, start, end, start)
+            g.attrs[k] = {"fn": fn}
+        else:
+            size = fn.size()
+            if len(ops) + size > max_nodes:
+                raise limit_error("max_nodes", max_nodes, f"a call of {fn.name} makes {size} nodes",
+                                  **position(text, start))
+            k = inline(g, fn, fn.roots[0], ids, (start, end))
+        push((k, start, end))
+
+    def close_vector(top, end: int) -> None:
+        n = top[2] + 1
+        args = out[len(out) - n:]
+        del out[len(out) - n:]
+        k = emit("stack", tuple(a[0] for a in args), top[1], end, top[1])
+        push((k, top[1], end))
+
+    def unknown_function(name: str, start: int) -> EngineError:
+        later = _later_definition(text, name, start)
+        if defn is not None and name == defn.name:
+            return err(f"recursion: {name} calls itself; functions are inlined, so a function cannot call itself, "
+                       "directly or through others", start, "recursion", name=name)
+        if later is not None:
+            where = position(text, later[0])
+            if defn is not None and re.search(rf"(?<![\w.]){re.escape(defn.name)}\s*\(", later[1]):
+                return err(f"recursion: {defn.name} calls {name}, which calls {defn.name} (line {where['line']}); "
+                           "functions are inlined, so they cannot call themselves, directly or through others",
+                           start, "recursion", name=name)
+            return err(f"{name!r} is defined later (line {where['line']}): define a function before the statements "
+                       "that call it", start, "unknown_function", name=name)
+        names = ", ".join(sorted(FUNCTIONS) + sorted(fns) + ["grad"])
+        return err(f"unknown function {name!r}; known functions: {names}", start, "unknown_function", name=name)
+
+    it = iter(tokens)
     for ws, name, after, num, tok in it:
         start = pos + len(ws) if ws else pos
         if name:
@@ -426,8 +870,8 @@ def _parse(text: str, limits: Limits) -> Program:
                 continue
             if name:
                 if after[-1] == "=":
-                    if target is None and not stack and not out:  # `name =` starts a statement
-                        if name in RESERVED:
+                    if target is None and not stack and not out and defn is None:  # `name =` starts a statement
+                        if name in RESERVED or name in fns:
                             raise err(f"{name!r} is a function name and cannot be assigned", start)
                         if len(name) > max_name:
                             raise limit_error("max_name_chars", max_name, f"a name has {len(name)} characters",
@@ -435,29 +879,53 @@ def _parse(text: str, limits: Limits) -> Program:
                         target, target_span = name, (start, end)
                         last_op = None
                         continue
+                    if stack and stack[-1][0] == CALL and stack[-1][4] >= 1:  # `max(x, axis=1)`: named arguments
+                        top = stack.pop()
+                        fn = top[1]
+                        if fn.name in ("max", "min") and top[4] == 1:
+                            fn = REGISTRY["a" + fn.name]
+                        if top[4] != fn.arity or not fn.params:
+                            raise err(f"{fn.name}(): named arguments ({', '.join(fn.param_names) or 'none'}) come "
+                                      "after the operands", start, "arity", function=fn.name)
+                        params, named, end = read_params(fn, top[3], (name, start))
+                        depth -= 1
+                        close_call([CALL, fn, top[2]], end, top[4] + len(params), params, named)
+                        expect = False
+                        continue
                     k = env.get(name)  # `a = b = 1`: the second '=' is misplaced
                     if k is None:
                         k = new_input(name, start, end)
                     raise err("expected an operator or the end of the statement, found '=' ('=' only assigns a "
                               "name at the start of a statement)", mark, after=end)
+                if target is None and not stack and not out and defn is None:  # `sq(a) = ...` defines sq
+                    head = _DEF_HEAD.match(text, mark)
+                    if head is not None:
+                        start_definition(name, start, head)
+                        continue
                 fn = FUNCTIONS.get(name)  # a call: `name(`
                 if fn is None:
-                    if name == "seed" and target is None and not stack and not out:
+                    if name == "seed" and target is None and not stack and not out and defn is None:
                         seed_statement(mark)
                         continue
                     if len(name) > max_name:
                         raise limit_error("max_name_chars", max_name, f"a name has {len(name)} characters",
                                           **position(text, start))
-                    names = ", ".join(sorted(FUNCTIONS))
-                    raise err(f"unknown function {name!r}; known functions: {names}", start, "unknown_function",
-                              name=name)
+                    user = fns.get(name)
+                    if user is None and name != _GRAD:
+                        raise unknown_function(name, start)
+                    depth += 1
+                    if depth > max_depth:
+                        raise limit_error("max_depth", max_depth, "brackets nest too deeply", **position(text, mark))
+                    stack.append([SPECIAL, user or _GRAD, start, mark, 0])
+                    last_op = None
+                    continue
                 depth += 1
                 if depth > max_depth:
                     raise limit_error("max_depth", max_depth, "brackets nest too deeply", **position(text, mark))
                 if fn.arity == 0:  # a constructor: number arguments only
-                    params, end = read_params(fn, mark)
+                    params, named, end = read_params(fn, mark)
                     depth -= 1
-                    close_call((CALL, fn, start), end, len(params), params)
+                    close_call((CALL, fn, start), end, len(params), params, named)
                     expect = False
                     continue
                 stack.append([CALL, fn, start, mark, 0])
@@ -488,13 +956,20 @@ def _parse(text: str, limits: Limits) -> Program:
             elif tok == "\n" or tok == ";":
                 if depth and tok == "\n":
                     continue
-                if target is None and not stack:
+                if target is None and not stack and defn is None:
                     continue  # an empty statement
                 what = _describe(tok)
                 msg = (f"expected an operand after {last_op!r} but found {what}" if last_op
                        else f"expected a number, a name or '(' but found {what}")
                 raise err(msg, start)
             elif tok == "[":
+                if not _numeric_literal(text, start):  # `[a, b, c]`: a vector of nodes
+                    depth += 1
+                    if depth > max_depth:
+                        raise limit_error("max_depth", max_depth, "brackets nest too deeply", **position(text, start))
+                    stack.append([VEC, start, 0])
+                    last_op = None
+                    continue
                 arr, end = _literal(text, it, start, pos, limits)
                 pos = end
                 k = len(ops)
@@ -510,8 +985,10 @@ def _parse(text: str, limits: Limits) -> Program:
             elif tok[0] == "#":
                 if "\x00" in tok:
                     raise _bad_token(text, tok, start)
-            elif tok == ")" and stack and stack[-1][0] == CALL and stack[-1][4] == 0:
-                raise err(f"{stack[-1][1].name}() needs arguments", start, "arity")
+            elif tok == ")" and stack and stack[-1][0] in (CALL, SPECIAL) and stack[-1][4] == 0:
+                top = stack[-1]
+                raise err(f"{top[1].name if top[0] == CALL else getattr(top[1], 'name', top[1])}() needs arguments",
+                          start, "arity")
             elif tok in _PREC or tok in ")],=@":
                 what = _describe(tok)
                 msg = (f"expected an operand after {last_op!r} but found {what}" if last_op
@@ -522,6 +999,10 @@ def _parse(text: str, limits: Limits) -> Program:
             continue
         # after an operand
         if name or num:
+            if name == "with" and not after and defn is not None and defn.stage == "body" and depth == 0:
+                defn.body, _s, defn.body_end = close_body(start)
+                read_header(start)
+                continue
             raise err(f"expected an operator or the end of the statement, found {name or num!r} (is an operator "
                       "such as '*' missing?)", start, after=out[-1][2])
         b = _BINARY.get(tok)
@@ -596,27 +1077,41 @@ def _parse(text: str, limits: Limits) -> Program:
             while stack and stack[-1][0] <= PRE:
                 reduce(stack.pop())
             if not stack:
+                if tok == "," and defn is not None and defn.stage == "derivative":
+                    end_derivative(start)
+                    read_header(start)
+                    continue
                 raise err("unmatched ')'" if tok == ")" else "',' outside a function call", start)
             top = stack[-1]
             if tok == ",":
+                if top[0] == VEC or top[0] == SPECIAL:
+                    top[2 if top[0] == VEC else 4] += 1
+                    expect = True
+                    last_op = None
+                    continue
                 if top[0] != CALL:
                     raise err("',' outside a function call", start)
                 top[4] += 1
                 fn = top[1]
                 if fn.arity <= top[4] < fn.arity + len(fn.params):  # static number arguments follow
                     stack.pop()
-                    params, end = read_params(fn, top[3])
+                    params, named, end = read_params(fn, top[3])
                     depth -= 1
-                    close_call(top, end, top[4] + len(params), params)
+                    close_call(top, end, top[4] + len(params), params, named)
                     continue
                 expect = True
                 last_op = None
                 continue
+            if top[0] == VEC:
+                raise err("expected ']' to close the '[' (found ')')", start)
             stack.pop()
             depth -= 1
+            if top[0] == SPECIAL:
+                close_special(top, pos)
+                continue
             if top[0] == CALL:
                 fn = top[1]
-                if fn.params or top[4] + 1 != fn.arity:
+                if fn.params or fn.variadic or top[4] + 1 != fn.arity:
                     close_call(top, pos, top[4] + 1, [])
                     continue
                 k = len(ops)  # an elementwise call such as sin(x) or max(a, b): emitted here
@@ -631,6 +1126,20 @@ def _parse(text: str, limits: Limits) -> Program:
                 labels_app(None)
                 spans_app((top[2], pos))
                 push((k, top[2], pos))
+        elif tok == "[":  # indexing: y[0], W[1, 2]
+            p, end = read_index(start)
+            a = pop()
+            k = emit("index", (a[0],), a[1], end, a[1])
+            g.attrs[k] = p
+            push((k, a[1], end))
+        elif tok == "]":
+            while stack and stack[-1][0] <= PRE:
+                reduce(stack.pop())
+            if not stack or stack[-1][0] != VEC:
+                raise err("unmatched ']'", start)
+            top = stack.pop()
+            depth -= 1
+            close_vector(top, pos)
         elif tok[0] == "#":
             if "\x00" in tok:
                 raise _bad_token(text, tok, start)
@@ -645,13 +1154,15 @@ def _parse(text: str, limits: Limits) -> Program:
             raise err(f"expected an operator or the end of the statement, found {_describe(tok)}" + hint, start,
                       after=out[-1][2] if out else start)
     if expect:
-        if target is not None or stack:
+        if target is not None or stack or defn is not None:
             msg = (f"expected an operand after {last_op!r} but found the end of the program" if last_op
                    else "expected a number, a name or '(' but found the end of the program")
             raise err(msg, len(text))
     else:
         finish()
     if not statements:
+        if fns:
+            raise err(f"the program only defines functions: use one, e.g. y = {next(iter(fns))}(2)", len(text))
         raise err("the program is empty: write an expression such as x * y", 0)
     g.output, g.output_name = out_k, out_name
     return Program(text, g)

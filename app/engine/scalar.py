@@ -11,6 +11,10 @@ Non-finite results are values, not exceptions: the fast ``math`` rules raise on 
 
 Batched points (a sweep, ``evaluate(..., batch=...)``) run on the numpy backend instead, one pass
 over the graph with an array of points per node (tensor.py).
+
+A program's own gate of three or more operands (functions.py) is a step whose ``a`` is its operand
+tuple and ``b`` is -2: ``vals[a]`` then raises TypeError, and the loop computes that one gate in its
+handler, so the steps of the registry's gates pay nothing for it.
 """
 
 from __future__ import annotations
@@ -43,13 +47,16 @@ class Tape:
     input_ids: dict[str, int]
 
 
+NARY = -2  # the `b` of an n-ary step
+
+
 def compile_tape(g: Graph) -> Tape:
     fsteps, bsteps = [], []
     sink = len(g.op)
     ops, operands = g.op, g.operands
     fappend, bappend = fsteps.append, bsteps.append
     rules = {name: (op.f, _unary_df(op.df) if op.arity == 1 else op.df)
-             for name, op in REGISTRY.items() if op.kind == "elementwise"}
+             for name, op in (*REGISTRY.items(), *g.gates.items()) if op.kind == "elementwise"}
     for k, op in enumerate(ops):
         if op == INPUT or op == CONST:
             continue
@@ -57,7 +64,10 @@ def compile_tape(g: Graph) -> Tape:
         args = operands[k]
         a = args[0]
         ga = sink if ops[a] == CONST else a
-        if len(args) == 1:
+        if len(args) > 2:
+            fappend((k, f, args, NARY))
+            bappend((k, df, args, NARY, tuple(sink if ops[x] == CONST else x for x in args), -1))
+        elif len(args) == 1:
             fappend((k, f, a, -1))
             bappend((k, df, a, -1, ga, -1))
         else:
@@ -76,16 +86,15 @@ def _unary_df(df):
     return df
 
 
-def _slow_fwd(op: str, *xs: float) -> float:
+def _slow_fwd(rule: Any, *xs: float) -> float:
     with np.errstate(all="ignore"):
-        return float(REGISTRY[op].np_f(*map(np.float64, xs)))
+        return float(rule.np_f(*map(np.float64, xs)))
 
 
-def _slow_df(op: str, *xs: float) -> Any:
-    rule = REGISTRY[op]
+def _slow_df(rule: Any, *xs: float) -> Any:
     with np.errstate(all="ignore"):
         out = rule.np_df(*map(np.float64, xs))
-    return tuple(map(float, out)) if rule.arity == 2 else float(out)
+    return tuple(map(float, out)) if rule.arity != 1 else float(out)
 
 
 def forward(tape: Tape, g: Graph, values: dict[str, float]) -> list[float]:
@@ -105,7 +114,12 @@ def forward(tape: Tape, g: Graph, values: dict[str, float]) -> list[float]:
                     vals[k] = f(vals[a], vals[b])
             break
         except _ERRORS:
-            vals[k] = _slow_fwd(g.op[k], vals[a]) if b < 0 else _slow_fwd(g.op[k], vals[a], vals[b])
+            rule = g.rule(g.op[k])
+            vals[k] = _slow_fwd(rule, vals[a]) if b < 0 else _slow_fwd(rule, vals[a], vals[b])
+        except TypeError:
+            if b != NARY:
+                raise
+            vals[k] = f(*[vals[i] for i in a])  # a program's own gate: never raises (functions.make_gate)
     return vals
 
 
@@ -133,12 +147,18 @@ def backward(tape: Tape, g: Graph, vals: list[float]) -> list[float]:
                     grads[gb] += gk * lb
             break
         except _ERRORS:
+            rule = g.rule(g.op[k])
             if b < 0:
-                grads[ga] += gk * _slow_df(g.op[k], vals[a], vals[k])
+                grads[ga] += gk * _slow_df(rule, vals[a], vals[k])
             else:
-                la, lb = _slow_df(g.op[k], vals[a], vals[b], vals[k])
+                la, lb = _slow_df(rule, vals[a], vals[b], vals[k])
                 grads[ga] += gk * la
                 grads[gb] += gk * lb
+        except TypeError:
+            if b != NARY:
+                raise
+            for i, d in zip(ga, df(*[vals[i] for i in a], vals[k]), strict=True):
+                grads[i] += gk * d
     return grads
 
 
@@ -158,7 +178,12 @@ def local_grads(tape: Tape, g: Graph, vals: list[float]) -> list[tuple[float, ..
                     out[k] = df(vals[a], vals[b], vals[k])
             break
         except _ERRORS:
-            out[k] = (_slow_df(g.op[k], vals[a], vals[k]),) if b < 0 else _slow_df(g.op[k], vals[a], vals[b], vals[k])
+            rule = g.rule(g.op[k])
+            out[k] = (_slow_df(rule, vals[a], vals[k]),) if b < 0 else _slow_df(rule, vals[a], vals[b], vals[k])
+        except TypeError:
+            if b != NARY:
+                raise
+            out[k] = tuple(df(*[vals[i] for i in a], vals[k]))
     return out
 
 
@@ -186,9 +211,16 @@ def local_column(tape: Tape, g: Graph, vals: list[float]) -> list[list]:
                         bad = True
             break
         except _ERRORS:
-            loc = (_slow_df(g.op[k], vals[a], vals[k]),) if b < 0 else _slow_df(g.op[k], vals[a], vals[b], vals[k])
+            rule = g.rule(g.op[k])
+            loc = (_slow_df(rule, vals[a], vals[k]),) if b < 0 else _slow_df(rule, vals[a], vals[b], vals[k])
             out[k] = [None if s == sink else x for x, s in zip(loc, (ga, gb), strict=False)]
             bad = True
+        except TypeError:
+            if b != NARY:
+                raise
+            loc = df(*[vals[i] for i in a], vals[k])
+            out[k] = [None if s == sink else x for x, s in zip(loc, ga, strict=True)]
+            bad = bad or not all(map(isfinite, loc))
     if bad:
         out = [[x if x is None or isfinite(x) else num(x) for x in row] for row in out]
     return out
@@ -248,7 +280,8 @@ class ScalarBackend(Backend):
         return not math.isfinite(gr)
 
     def reason(self, k: int, vals: list) -> str:
-        rule = REGISTRY.get(self.graph.op[k])
+        op = self.graph.op[k]
+        rule = REGISTRY.get(op) or self.graph.gates.get(op)
         if rule is None:
             return "the value is not finite"
         return rule.reason(*(vals[a] for a in self.graph.operands[k]))

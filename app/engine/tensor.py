@@ -71,7 +71,7 @@ def _infer(g: Graph, input_shapes: tuple[Shape, ...], limits) -> Plan:
         elif op == CONST:
             shape = _bound_shape(g.const[k])
         else:
-            rule = REGISTRY[op]
+            rule = g.rule(op)
             ins = [shapes[a] for a in g.operands[k]]
             p = g.attrs.get(k, {})
             try:
@@ -102,7 +102,27 @@ def _infer(g: Graph, input_shapes: tuple[Shape, ...], limits) -> Plan:
                               f"the program's values hold more than {limits.max_total_elements} elements in all",
                               **position(g.text, g.span[k][0]))
         shapes.append(shape)
+    for check in g.checks:
+        _check(g, shapes, check)
     return Plan("tensor", shapes, flops, total, gates, ("pattern", tuple(patterns)))
+
+
+def _check(g: Graph, shapes: list[Shape], check: tuple) -> None:
+    """What grad() could not know while parsing (adjoint.py), checked now that shapes are known."""
+    if check[0] == "same":
+        _, share, operand, span = check
+        if shapes[share] != shapes[operand]:
+            raise EngineError.at("shape_error", f"grad(): this gate broadcasts {fmt_shape(shapes[operand])} to "
+                                 f"{fmt_shape(shapes[share])}, and grad() was built for scalars here (nothing in the "
+                                 "program is a tensor before grad()); give the tensor its default in the program "
+                                 "(x = [1, 2, 3]) so that grad() sums its gradient back", g.text, span[0],
+                                 shapes=[list(shapes[operand]), list(shapes[share])], op="grad")
+    elif check[0] == "matrix":
+        _, node, span = check
+        if len(shapes[node]) != 2:
+            raise EngineError.at("shape_error", f"grad() through @ is written for matrices, got shape "
+                                 f"{fmt_shape(shapes[node])}: write a vector as a 1 x n matrix ([[1, 2, 3]])",
+                                 g.text, span[0], shapes=[list(shapes[node])], op="grad")
 
 
 def work(plan: Plan) -> int:
@@ -117,7 +137,7 @@ def _forward_steps(g: Graph, saving: bool) -> list[tuple]:
     for k, op in enumerate(g.op):
         if op == INPUT or op == CONST:
             continue
-        rule = REGISTRY[op]
+        rule = g.rule(op)
         args = g.operands[k]
         save = saving and rule.apply_saving is not None
         if rule.kind == "elementwise":
@@ -126,8 +146,14 @@ def _forward_steps(g: Graph, saving: bool) -> list[tuple]:
             p = {name: v for name, v in g.attrs.get(k, {}).items() if v is not None}
             f = rule.apply_saving if save else rule.apply
             f = partial(f, **p) if p else f
-        steps.append((k, f, args[0], args[1] if len(args) > 1 else -1, save))
+        if len(args) > 2:  # stack, a program's own gate: every operand
+            steps.append((k, f, args, NARY, save))
+        else:
+            steps.append((k, f, args[0], args[1] if len(args) > 1 else -1, save))
     return steps
+
+
+NARY = -2  # the `b` of a step of three or more operands (its `a` is the operand tuple)
 
 
 def forward(g: Graph, inputs: dict[str, Any], consts: dict[int, Any], saved: dict | None = None,
@@ -145,7 +171,12 @@ def forward(g: Graph, inputs: dict[str, Any], consts: dict[int, Any], saved: dic
     try:
         with np.errstate(all="ignore") if quiet else _NULL:
             for k, f, a, b, save in _memo(g, ("forward", saving), lambda: _forward_steps(g, saving)):
-                y = f(vals[a]) if b < 0 else f(vals[a], vals[b])
+                if b >= 0:
+                    y = f(vals[a], vals[b])
+                elif b == -1:
+                    y = f(vals[a])
+                else:
+                    y = f(*[vals[i] for i in a])
                 if save:
                     y, saved[k] = y  # type: ignore[index]
                 vals[k] = y if type(y) is ndarray and y.ndim else float(y)
@@ -223,6 +254,12 @@ def _elementwise_vjp(rule, in_shapes: list[Shape], out_shape: Shape, need: tuple
         def vjp_const(g, y, xs):
             return tuple(back(i, g if c == 1.0 else (-g if c == -1.0 else g * c)) for i, c in enumerate(cs))
         return vjp_const
+    if rule.arity > 2:  # a program's own gate of three or more operands
+        def vjpn(g, y, xs):
+            with np.errstate(all="ignore"):
+                ds = df(*xs, y)
+            return tuple(back(i, g * d) if need[i] else None for i, d in enumerate(ds))
+        return vjpn
     if rule.arity == 1:
         r0 = red[0]
 
@@ -250,7 +287,7 @@ def _backward_steps(g: Graph, shapes: list[Shape], wrt: frozenset[str] | None) -
     for k in range(g.output, -1, -1):
         if not need[k] or g.op[k] == INPUT:
             continue
-        rule = REGISTRY[g.op[k]]
+        rule = g.rule(g.op[k])
         args = g.operands[k]
         nd = tuple(need[a] for a in args)
         if rule.kind == "elementwise":
@@ -258,7 +295,10 @@ def _backward_steps(g: Graph, shapes: list[Shape], wrt: frozenset[str] | None) -
         else:
             p = {name: v for name, v in g.attrs.get(k, {}).items() if v is not None}
             vjp = partial(rule.vjp, need=nd, **p)
-        steps.append((k, vjp, args[0], args[1] if len(args) > 1 else -1, nd, rule.apply_saving is not None))
+        if len(args) > 2:
+            steps.append((k, vjp, args, NARY, nd, False))
+        else:
+            steps.append((k, vjp, args[0], args[1] if len(args) > 1 else -1, nd, rule.apply_saving is not None))
     return steps
 
 
@@ -281,6 +321,15 @@ def backward(g: Graph, shapes: list[Shape], vals: list[Any], wrt: frozenset[str]
             for k, vjp, a, b, need, saves in steps:
                 gk = grads[k]
                 if gk is None:
+                    continue
+                if b == NARY:
+                    gs = vjp(gk, vals[k], tuple(vals[i] for i in a))
+                    edges[k] = gs
+                    for i, n, gi in zip(a, need, gs, strict=True):
+                        if n:
+                            if type(gi) is not ndarray or not gi.ndim:
+                                gi = float(gi)
+                            grads[i] = gi if grads[i] is None else grads[i] + gi
                     continue
                 if saves and saved:
                     gs = vjp(gk, vals[k], (vals[a],) if b < 0 else (vals[a], vals[b]), saved=saved.get(k))
@@ -399,10 +448,10 @@ class TensorBackend(Backend):
 
     def reason(self, k: int, vals: list) -> str:
         g = self.graph
-        rule = REGISTRY.get(g.op[k])
+        rule = REGISTRY.get(g.op[k]) or g.gates.get(g.op[k])
         ops = g.operands[k]
         if rule is None or rule.kind != "elementwise" or not ops:
-            return REGISTRY[g.op[k]].reason() if rule is not None and rule.kind == "elementwise" else \
+            return rule.reason() if rule is not None and rule.kind == "elementwise" else \
                 "overflow: the result is beyond the float64 range"
         y = np.asarray(vals[k])
         idx = tuple(np.argwhere(~np.isfinite(y))[0]) if y.ndim else ()
