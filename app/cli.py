@@ -16,12 +16,22 @@ from app.engine import EngineError, evaluate, ops_metadata, optimize, sweep
 DEMO = "q = x + y; f = q * z"
 
 
-def _values(pairs: list[str]) -> dict[str, float]:
-    out: dict[str, float] = {}
+def _values(pairs: list[str]) -> dict[str, Any]:
+    """name=value pairs: a number (x=-2), or a tensor as a nested list (x='[[1, 2], [3, 4]]', JSON numbers)."""
+    out: dict[str, Any] = {}
     for p in pairs:
         name, sep, val = p.partition("=")
         if not sep or not name:
             raise EngineError("invalid_value", f"expected name=value, got {p!r}")
+        if val.lstrip().startswith("["):
+            if len(val) > 10_000_000:
+                raise EngineError("invalid_value", f"the value of {name.strip()!r} is longer than 10 MB")
+            try:
+                out[name.strip()] = json.loads(val)  # numbers and lists only: the engine checks shape and type
+            except ValueError:
+                raise EngineError("invalid_value", f"the value of {name.strip()!r} is not a nested list of numbers "
+                                  f"(JSON): {val[:80]!r}") from None
+            continue
         try:
             out[name.strip()] = float(val)
         except ValueError:
@@ -86,7 +96,8 @@ def _print_eval(doc: dict[str, Any]) -> None:
         print(f"d{doc['output']}/d{name} = {_fmt(g, 200)}")
     if doc["numeric"]:
         chk = doc["numeric"]
-        print(f"\nnumerical check (central differences, h = {chk['h']:g}, tolerance {chk['tolerance']:g}):")
+        print(f"\nnumerical check ({chk.get('method', 'central')} differences, h = {chk['h']:g}, "
+              f"tolerance {chk['tolerance']:g}):")
         rows = [[name, _fmt(r["analytic"]), _fmt(r["numeric"]), _fmt(r["rel_error"]), "ok" if r["ok"] else "MISMATCH"]
                 for name, r in chk["inputs"].items()]
         if any("indices" in r for r in chk["inputs"].values()):
@@ -95,6 +106,14 @@ def _print_eval(doc: dict[str, Any]) -> None:
         for name, r in chk["inputs"].items():
             if r["note"]:
                 print(f"  {name}: {r['note']}")
+        if chk.get("gates"):
+            print("\nyour gates (declared derivative against finite differences of the body):")
+            rows = [[f"n{r['node']} {r['gate']}", f"d/d{r['param']}", _fmt(r["declared"]), _fmt(r["numeric"]),
+                     _fmt(r["rel_error"]), "ok" if r["ok"] else "WRONG"] for r in chk["gates"]]
+            print(_table(rows, ["gate", "", "declared", "numeric", "rel error", ""]))
+            for r in chk["gates"]:
+                if r["note"]:
+                    print(f"  n{r['node']} {r['gate']}: {r['note']}")
     for w in doc["warnings"]:
         print(f"warning: {w}")
 
@@ -125,7 +144,8 @@ def _cmd_eval(a: argparse.Namespace) -> int:
         for w in res["warnings"]:
             print(f"warning: {w}")
         return 0
-    doc = evaluate(_program(a.program), _values(a.values), numeric_check=a.check, h=a.h, tolerance=a.tolerance)
+    doc = evaluate(_program(a.program), _values(a.values), numeric_check=a.check is not None, h=a.h,
+                   tolerance=a.tolerance, check_method=a.check or "central")
     if a.json:
         print(json.dumps(doc, indent=2 if a.pretty else None, allow_nan=False))
     else:
@@ -294,7 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="evaluate a program: values and gradients of every node")
     program_args(e)
-    e.add_argument("--check", action="store_true", help="add the numerical gradient check")
+    e.add_argument("--check", nargs="?", const="central", choices=["central", "forward"], default=None,
+                   help="add the numerical gradient check: central differences (the default), or one-sided "
+                        "'forward' differences (f(x+h) - f(x)) / h")
     e.add_argument("--h", type=float, default=1e-5, help="step of the central differences (default 1e-5)")
     e.add_argument("--tolerance", type=float, default=1e-6, help="relative error allowed (default 1e-6)")
     e.add_argument("--pretty", action="store_true", help="indent the JSON")

@@ -115,6 +115,9 @@ class EvaluateRequest(_Request):
     numeric_check: bool = Field(False, description="Also check every gradient by central differences.")
     h: FiniteFloat = Field(1e-5, description="Step of the numerical check.")
     tolerance: FiniteFloat = Field(1e-6, description="Relative error the numerical check accepts.")
+    check_method: Literal["central", "forward"] = Field(
+        "central", description="The numerical check's differences: central (f(x+h) - f(x-h)) / 2h, or one-sided "
+        "forward (f(x+h) - f(x)) / h.")
     full_tensors: bool = Field(False, description="List every tensor in full instead of summarizing large ones.")
 
 
@@ -179,11 +182,45 @@ class NumericInput(BaseModel):
     note: str | None
 
 
+class GateCheck(BaseModel):
+    node: int = Field(description="the gate's node id")
+    gate: str = Field(description="the program's own gate (a definition with `with d/d...`)")
+    param: str
+    declared: Number = Field(description="the derivative the program declares, at the call's operands")
+    numeric: Number = Field(description="central differences of the gate's body there")
+    rel_error: Number
+    ok: bool
+    note: str | None = Field(description="for a wrong derivative: 'your backward is wrong here'")
+
+
 class NumericCheck(BaseModel):
     h: float
     tolerance: float
+    method: Literal["central", "forward"] = "central"
     ok: bool
     inputs: dict[str, NumericInput]
+    gates: list[GateCheck] = Field([], description="each call of the program's own gates: its declared local "
+                                   "gradients against finite differences of its body (the worst sampled element)")
+
+
+class Group(BaseModel):
+    kind: Literal["call", "adjoint"] = Field(description="an inlined call of the program's function, or the "
+                                             "adjoint graph grad() built")
+    name: str
+    text: str = Field(description="the call as written: sq(x), grad(f, x)")
+    first: int = Field(description="its nodes are first..last; the last holds its value")
+    last: int
+    span: list[int]
+
+
+class FunctionInfo(BaseModel):
+    name: str
+    kind: Literal["function", "gate"]
+    params: list[str]
+    body: str
+    derivatives: dict[str, str] | None = Field(description="a gate's declared local gradient per parameter")
+    span: list[int]
+    nodes: int = Field(description="nodes one inlined call makes")
 
 
 class EvaluateResponse(BaseModel):
@@ -198,6 +235,9 @@ class EvaluateResponse(BaseModel):
     warnings: list[str]
     ir: str
     flops: int | None = Field(None, description="tensor mode: floating-point operations, from the shapes")
+    groups: list[Group] | None = Field(None, description="programs with functions or grad(): the inlined calls "
+                                       "and adjoint graphs, drawn folded as one box each (ordered by their end)")
+    functions: list[FunctionInfo] | None = Field(None, description="the program's own functions and gates")
 
 
 class TrajectoryStep(BaseModel):

@@ -200,7 +200,7 @@ def _known_scalar(g: Graph, f: int) -> bool:
 def grad(g: Graph, limits: Any, f: int, x: int, span: tuple[int, int], text: str, fname: str,
          inline: Any) -> int:
     """Emit the adjoint graph of d f / d x (node ids f and x) and return the node holding it."""
-    ops, operands, labels = g.op, g.operands, g.label
+    ops, operands = g.op, g.operands
     first = len(ops)
     tensorish = _tensorish(g, min(x, f), f)
     B = Builder(g, limits, span, tensorish, inline)

@@ -159,6 +159,11 @@ def build(be: Backend, run: Run, *, numeric: dict | None = None, layout: str = "
         "warnings": warnings[:100],
         "ir": c.ir,
     }
+    if g.groups or g.functions:  # the program's own functions and gates, and grad() (functions.py, adjoint.py)
+        doc["groups"] = [vars(gr) | {"span": list(gr.span)} for gr in g.groups]
+        doc["functions"] = g.functions
+    if g.notices:  # what the parser normalized (text.py): full-width forms, U+2212
+        doc["warnings"] = (g.notices + doc["warnings"])[:100]
     if layout == "columns":
         doc["layout"] = "columns"
     doc.update(be.document_fields())

@@ -10,18 +10,19 @@ from .cost import prepare
 from .document import LAYOUTS, build
 from .errors import EngineError
 from .limits import DEFAULT_LIMITS, Limits
-from .numeric import check
+from .numeric import METHODS, check
 from .program import quiet_gc
 
 
 def evaluate(program: str, values: dict[str, Any] | None = None, *, limits: Limits = DEFAULT_LIMITS,
-             numeric_check: bool = False, h: float = 1e-5, tolerance: float = 1e-6,
+             numeric_check: bool = False, h: float = 1e-5, tolerance: float = 1e-6, check_method: str = "central",
              full_tensors: bool = False, layout: str = "nodes",
              batch: dict[str, list[float]] | None = None) -> dict[str, Any]:
     """Evaluate a program and return the evaluation document (see docs/contract.md).
 
     ``values``: input name -> number or nested list (overriding the program's defaults).
     ``layout``: "nodes" (a list of node objects, the default) or "columns" (one array per field).
+    ``check_method``: the numerical check's differences, "central" or one-sided "forward".
     ``batch``: input name -> list of N numbers: evaluate at N points in one pass and return the batch
     document instead (batch.py; scalar programs only)."""
     if batch is not None:
@@ -31,6 +32,8 @@ def evaluate(program: str, values: dict[str, Any] | None = None, *, limits: Limi
     if layout not in LAYOUTS:
         raise EngineError("invalid_value", "layout must be 'nodes' or 'columns'", {"name": "layout"})
     if numeric_check:
+        if check_method not in METHODS:
+            raise EngineError("invalid_value", "check_method must be 'central' or 'forward'", {"name": "check_method"})
         if isinstance(h, bool) or not (isinstance(h, (int, float)) and math.isfinite(h) and 0 < h <= 1):
             raise EngineError("invalid_value", "h must be a number in (0, 1]", {"name": "h"})
         if isinstance(tolerance, bool) or not (isinstance(tolerance, (int, float)) and math.isfinite(tolerance)
@@ -40,7 +43,7 @@ def evaluate(program: str, values: dict[str, Any] | None = None, *, limits: Limi
         req = prepare("evaluate", program, values, limits, numeric_check=numeric_check, full_tensors=full_tensors)
         be = req.backend()
         run = be.run()
-        numeric = check(be, run, h, tolerance) if numeric_check else None
+        numeric = check(be, run, h, tolerance, check_method) if numeric_check else None
         return build(be, run, numeric=numeric, layout=layout, notes=req.warnings, given=values or _NONE)
 
 

@@ -397,7 +397,8 @@ def _g_div(B, g, xs, y, need, p):
 binary("add", operator.add, (1.0, 1.0), infix="+", np_f=np.add, domain=_overflow,
        grad=lambda B, g, xs, y, need, p: (g if need[0] else None, g if need[1] else None),
        doc=Doc("+", "a + b", "a + b", ("1", "1"), ("1", "1"),
-               "add distributes: every input receives the upstream gradient unchanged", "Sum of two numbers.", adjoint=("g", "g")))
+               "add distributes: every input receives the upstream gradient unchanged", "Sum of two numbers.",
+               adjoint=("g", "g")))
 
 binary("sub", operator.sub, (1.0, -1.0), infix="-", np_f=np.subtract, domain=_overflow,
        grad=lambda B, g, xs, y, need, p: _each(need, lambda: g, lambda: B.neg(g)),
@@ -417,7 +418,8 @@ binary("div", operator.truediv, lambda a, b, y: (1.0 / b, -a / (b * b)), infix="
        grad=_g_div,
        doc=Doc("÷", "a / b", "\\frac{a}{b}", ("1/b", "-a/b^2"), ("\\frac{1}{b}", "-\\frac{a}{b^2}"),
                "div scales: the numerator's gradient is upstream / b, the denominator's is -upstream * a / b^2",
-               "Quotient of two numbers.", convention="a / 0 is infinite: its gradients are not finite", adjoint=("g / b", "-(g / b) * y")))
+               "Quotient of two numbers.", convention="a / 0 is infinite: its gradients are not finite",
+               adjoint=("g / b", "-(g / b) * y")))
 
 binary("pow", math.pow, _pow_df, infix="^", callable=True, np_f=np.power, np_df=_np_pow_df, domain=_pow_domain,
        switch=lambda a, b: a, points=((0.7, 1.3), (1.9, -0.4), (2.5, 2.0)),
@@ -433,7 +435,8 @@ INFIX["**"] = "pow"
 
 unary("neg", operator.neg, (-1.0,), np_f=np.negative, callable=False,
       grad=lambda B, g, xs, y, need, p: (B.neg(g),),
-       doc=Doc("−", "-a", "-a", ("-1",), ("-1",), "neg flips the sign of the upstream gradient", "Unary minus.", adjoint=("-g",)))
+       doc=Doc("−", "-a", "-a", ("-1",), ("-1",), "neg flips the sign of the upstream gradient", "Unary minus.",
+               adjoint=("-g",)))
 
 unary("exp", math.exp, lambda a, y: y, np_f=np.exp, domain=_overflow,
       grad=lambda B, g, xs, y, need, p: (B.mul(g, y),),
@@ -498,21 +501,25 @@ binary("max", lambda a, b: a if a >= b else b, lambda a, b, y: (1.0, 0.0) if a >
        np_f=lambda a, b: np.where(np.asarray(a) >= b, a, b),
        np_df=lambda a, b, y: (np.where(np.asarray(a) >= b, 1.0, 0.0), np.where(np.asarray(a) >= b, 0.0, 1.0)),
        switch=lambda a, b: a - b, kinks=((1.5, 1.5), (0.0, 0.0), (-2.0, -2.0)),
-       grad=lambda B, g, xs, y, need, p: _each(need, lambda: B.mul(g, B.op("ge", *xs)), lambda: B.mul(g, B.op("lt", *xs))),
+       grad=lambda B, g, xs, y, need, p: _each(need, lambda: B.mul(g, B.op("ge", *xs)),
+                                               lambda: B.mul(g, B.op("lt", *xs))),
        doc=Doc("max", "max(a, b)", "\\max(a, b)", ("1 if a >= b else 0", "1 if b > a else 0"),
                ("[a \\ge b]", "[b > a]"),
                "max routes: the whole gradient goes to the larger input, the other gets 0 (a tie goes to the first)",
-               "The larger of two numbers.", convention="a tie in max routes the gradient to the first operand", adjoint=("g * (a >= b)", "g * (a < b)")))
+               "The larger of two numbers.", convention="a tie in max routes the gradient to the first operand",
+               adjoint=("g * (a >= b)", "g * (a < b)")))
 
 binary("min", lambda a, b: a if a <= b else b, lambda a, b, y: (1.0, 0.0) if a <= b else (0.0, 1.0),
        np_f=lambda a, b: np.where(np.asarray(a) <= b, a, b),
        np_df=lambda a, b, y: (np.where(np.asarray(a) <= b, 1.0, 0.0), np.where(np.asarray(a) <= b, 0.0, 1.0)),
        switch=lambda a, b: a - b, kinks=((1.5, 1.5), (0.0, 0.0), (-2.0, -2.0)),
-       grad=lambda B, g, xs, y, need, p: _each(need, lambda: B.mul(g, B.op("le", *xs)), lambda: B.mul(g, B.op("gt", *xs))),
+       grad=lambda B, g, xs, y, need, p: _each(need, lambda: B.mul(g, B.op("le", *xs)),
+                                               lambda: B.mul(g, B.op("gt", *xs))),
        doc=Doc("min", "min(a, b)", "\\min(a, b)", ("1 if a <= b else 0", "1 if b < a else 0"),
                ("[a \\le b]", "[b < a]"),
                "min routes: the whole gradient goes to the smaller input, the other gets 0 (a tie goes to the first)",
-               "The smaller of two numbers.", convention="a tie in min routes the gradient to the first operand", adjoint=("g * (a <= b)", "g * (a > b)")))
+               "The smaller of two numbers.", convention="a tie in min routes the gradient to the first operand",
+               adjoint=("g * (a <= b)", "g * (a > b)")))
 
 
 # --- non-differentiable gates: a step, a sign, comparisons (their local gradients are 0) -------------------
@@ -836,6 +843,11 @@ tensor_op("onehot", 1, _onehot, lambda g, y, xs, need, classes: (np.zeros(np.sha
                   operands=("labels",), adjoint=("0",)))
 
 
+def _no_grad(x: Num) -> Num:
+    """The gradient of an operand that gives only a shape: zeros of its shape."""
+    return np.zeros(np.shape(x)) if np.ndim(x) else 0.0
+
+
 # --- reductions that pick an element: max and min over an axis, argmax ----------------------------------------
 
 def _pick_mask(x: Num, axis: float | None, take: Callable) -> Num:
@@ -890,7 +902,7 @@ def _argmax(x: Num, axis: float | None = None) -> Num:
     return np.argmax(x, axis=None if axis is None else int(axis)).astype(float)
 
 
-tensor_op("argmax", 1, _argmax, lambda g, y, xs, need, axis=None: (np.zeros(np.shape(xs[0])) if np.ndim(xs[0]) else 0.0,),
+tensor_op("argmax", 1, _argmax, lambda g, y, xs, need, axis=None: (_no_grad(xs[0]),),
           params=(Param("axis", "axis", required=False),), shape=_reduce_shape("argmax"),
           flops=lambda shapes, out, p: size_of(shapes[0]), grad=_zero, differentiable=False,
           doc=Doc("argmax", "argmax(x) or argmax(x, axis)", "\\arg\\max_i x_i", ("0",), ("0",),
@@ -928,7 +940,8 @@ def _scatter(g: Num, shape: Shape, idx: tuple[int, ...]) -> np.ndarray:
 
 _IJ = (Param("i", "index"), Param("j", "index", required=False))
 
-tensor_op("index", 1, _index, lambda g, y, xs, need, i, j=None: (_scatter(g, np.shape(xs[0]), _index_of({"i": i, "j": j})),),
+tensor_op("index", 1, _index,
+          lambda g, y, xs, need, i, j=None: (_scatter(g, np.shape(xs[0]), _index_of({"i": i, "j": j})),),
           params=_IJ, shape=_index_shape, flops=lambda shapes, out, p: 0,
           grad=lambda B, g, xs, y, need, p: (B.op("scatter", g, xs[0], i=p["i"], j=p.get("j")),),
           doc=Doc("[i]", "x[i] or x[i, j]", "x_{ij}", ("1 at [i, j]",), ("[\\cdot = (i, j)]",),
@@ -1008,7 +1021,8 @@ def sum_to(x: Num, like: Num, axis: float | None = None, mean: float | None = No
 
 _TO = (Param("axis", "axis", required=False), Param("mean", "flag", required=False))
 
-tensor_op("expand_to", 2, expand_to, lambda g, y, xs, need, axis=None, mean=None: (sum_to(g, xs[0], axis, mean), None),
+tensor_op("expand_to", 2, expand_to,
+          lambda g, y, xs, need, axis=None, mean=None: (sum_to(g, xs[0], axis, mean), _no_grad(xs[1])),
           params=_TO, shape=_expand_shape, flops=lambda shapes, out, p: size_of(out), internal=True,
           grad=lambda B, g, xs, y, need, p: (B.op("sum_to", g, xs[0], axis=p.get("axis"), mean=p.get("mean")), None),
           doc=Doc("⇲", "expand_to(x, like)", "\\operatorname{expand}(x)", ("sum_to(upstream)", "0"),
@@ -1018,7 +1032,8 @@ tensor_op("expand_to", 2, expand_to, lambda g, y, xs, need, axis=None, mean=None
                   "(divided by the count for mean). The second operand gives only the shape.",
                   adjoint=("sum_to(g, x)", "0")))
 
-tensor_op("sum_to", 2, sum_to, lambda g, y, xs, need, axis=None, mean=None: (expand_to(g, xs[0], axis, mean), None),
+tensor_op("sum_to", 2, sum_to,
+          lambda g, y, xs, need, axis=None, mean=None: (expand_to(g, xs[0], axis, mean), _no_grad(xs[1])),
           params=_TO, shape=_sum_to_shape, flops=lambda shapes, out, p: size_of(shapes[0]), internal=True,
           grad=lambda B, g, xs, y, need, p: (B.op("expand_to", g, xs[0], axis=p.get("axis"), mean=p.get("mean")),
                                              None),
@@ -1030,7 +1045,7 @@ tensor_op("sum_to", 2, sum_to, lambda g, y, xs, need, axis=None, mean=None: (exp
                   adjoint=("expand_to(g, x)", "0")))
 
 tensor_op("scatter", 2, lambda g, like, i, j=None: _scatter(g, np.shape(like), _index_of({"i": i, "j": j})),
-          lambda u, y, xs, need, i, j=None: (np.asarray(u)[_index_of({"i": i, "j": j})], None),
+          lambda u, y, xs, need, i, j=None: (np.asarray(u)[_index_of({"i": i, "j": j})], _no_grad(xs[1])),
           params=_IJ, shape=lambda shapes, p: (_index_shape([shapes[1]], p), shapes[1])[1],
           flops=lambda shapes, out, p: size_of(out), internal=True,
           grad=lambda B, g, xs, y, need, p: (B.op("index", g, i=p["i"], j=p.get("j")), None),

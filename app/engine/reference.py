@@ -25,6 +25,8 @@ def syntax(op: Op) -> list[str]:
     operands = list(op.doc.operands or names[: op.arity])
     if op.name == "neg":
         return ["-a"]
+    if op.doc.syntax:  # the op says how it is written (x[i], [a, b, c], max(x, axis=k))
+        return list(op.doc.syntax)
     forms = []
     texts = [t for t, name in INFIX.items() if name == op.name]
     if texts:
@@ -42,8 +44,9 @@ def _code(forms: list[str]) -> str:
     return ", ".join(f"`{f}`" for f in forms)
 
 
-def _ops(kind: str) -> list[Op]:
-    return [op for op in REGISTRY.values() if op.kind == kind]
+def _ops(kind: str, internal: bool = False) -> list[Op]:
+    """The registry's ops of one kind; the gates grad() makes (internal) only when asked for."""
+    return [op for op in REGISTRY.values() if op.kind == kind and op.internal == internal]
 
 
 def _cell(text: str) -> str:
@@ -56,11 +59,16 @@ def gate_list() -> str:
     infix = " ".join(t for t in ("+", "-", "*", "/", "^", "**") if t in INFIX)
     unary = " ".join(op.name for op in ew if op.arity == 1 and op.callable)
     binary = " ".join(op.name for op in ew if op.arity == 2 and op.callable)
-    tensor = ", ".join(f"`{op.name}`" if op.callable else f"`{op.infix}`" for op in _ops("tensor"))
-    tensor = tensor.replace("`matmul`", "`@` / `matmul`")
+    compare = " ".join(op.infix for op in ew if op.infix and not op.differentiable)
+    tensor = ", ".join(f"`{op.name}`" for op in _ops("tensor"))
+    tensor = tensor.replace("`matmul`", "`@` / `matmul`").replace("`index`", "`x[i]` / `x[i, j]`")
+    tensor = tensor.replace("`stack`", "`[a, b, c]` / `stack`")
     ctors = " ".join(op.name for op in _ops("constructor"))
-    return (f"- Gates: `{infix}`, unary `-`, and `{unary}` (one argument), `{binary}` (two).\n"
-            f"- Tensor ops: {tensor}; constructors `{ctors}`.")
+    return (f"- Gates: `{infix}`, unary `-`, and `{unary}` (one argument), `{binary}` (two); comparisons "
+            f"`{compare}` (1 or 0, no gradient).\n"
+            f"- Tensor ops: {tensor}; constructors `{ctors}`.\n"
+            "- Your own functions `sq(a) = a * a`, gates `sp(t) = log(1 + exp(t)) with d/dt = sigmoid(t)`, and "
+            "`grad(f, x)` (the gradient as gates: differentiate it again): see docs/language.md.")
 
 
 def gate_table() -> str:
@@ -73,10 +81,15 @@ def gate_table() -> str:
 
 
 def tensor_table() -> str:
-    """docs/language.md: tensor ops and constructors."""
+    """docs/language.md: tensor ops, the gates grad() makes, and constructors."""
     rows = ["| op | syntax | gradient | description |", "|---|---|---|---|"]
     for op in _ops("tensor"):
         rows.append(f"| {op.name} | {_code(syntax(op))} | {_cell(op.doc.matrix_rule or ', '.join(op.doc.grads))} | "
+                    f"{_cell(op.doc.description)} |")
+    rows += ["", "Made by `grad()` in the adjoint graph (not called by name; they appear in its documents):", "",
+             "| gate | form | gradient | description |", "|---|---|---|---|"]
+    for op in _ops("tensor", internal=True):
+        rows.append(f"| {op.name} | `{_cell(op.doc.formula)}` | {_cell(', '.join(op.doc.grads))} | "
                     f"{_cell(op.doc.description)} |")
     rows += ["", "| constructor | syntax | makes |", "|---|---|---|"]
     for op in _ops("constructor"):
@@ -84,10 +97,21 @@ def tensor_table() -> str:
     return "\n".join(rows)
 
 
+def adjoint_table() -> str:
+    """docs/language.md: what grad() writes for each op (its backward pass as gates; g is the upstream gradient,
+    y the gate's value)."""
+    rows = ["| op | each operand's share of g, as gates |", "|---|---|"]
+    for op in REGISTRY.values():
+        if op.kind != "constructor" and op.doc.adjoint:
+            rows.append(f"| {op.name} | {_code(list(op.doc.adjoint))} |")
+    return "\n".join(rows)
+
+
 def op_names() -> str:
     """docs/contract.md: the names a node's `op` may hold."""
     names = " ".join(name for name, op in REGISTRY.items() if op.kind != "constructor")
-    return f"- `op` is `\"input\"`, `\"const\"` or a gate name from `GET /api/v1/ops`: `{names}`."
+    return (f"- `op` is `\"input\"`, `\"const\"`, a gate name from `GET /api/v1/ops`: `{names}`; or the name of "
+            "a gate the program defines (`softplus(t) = ... with d/dt = ...`, listed in `functions`).")
 
 
 def expression_description() -> str:
@@ -95,18 +119,21 @@ def expression_description() -> str:
     ew = _ops("elementwise")
     unary = " ".join(op.name for op in ew if op.arity == 1 and op.callable)
     binary = " ".join(op.name for op in ew if op.arity == 2 and op.callable)
-    tensor = " ".join(op.name for op in _ops("tensor") if op.callable)
+    tensor = " ".join(op.name for op in _ops("tensor"))
     ctors = " ".join(op.name for op in _ops("constructor"))
     return ("The program: statements separated by newlines or `;`. `name = number` (or a tensor literal such as "
             "`[[1, 2], [3, 4]]`, or a constructor call) declares an input with a default; the last statement is "
-            f"the output. Operators: + - * / @ and ^ or ** (power), unary -. Functions of one argument: {unary}; "
-            f"of two: {binary}. Tensor ops: {tensor} (`sum(x, axis)`, `onehot(labels, classes)`). "
-            f"Constructors: {ctors}; `seed(N)` fixes the random ones.")
+            f"the output. Operators: + - * / @ and ^ or ** (power), unary -, comparisons > >= < <= == != (1 or 0). "
+            f"Functions of one argument: {unary}; of two: {binary}. Tensor ops: {tensor} (`sum(x, axis=1, "
+            "keepdims=1)`, `max(x, axis=1)`, `x[i, j]`, `[a, b, c]`, `onehot(labels, classes)`). "
+            f"Constructors: {ctors}; `seed(N)` fixes the random ones. `sq(a) = a * a` defines a function, "
+            "`sp(t) = log(1 + exp(t)) with d/dt = sigmoid(t)` a gate with its derivative, and `grad(f, x)` is "
+            "df/dx built as gates.")
 
 
 BLOCKS = {
     "README.md": {"gates": gate_list},
-    "docs/language.md": {"gates": gate_table, "tensor-ops": tensor_table},
+    "docs/language.md": {"gates": gate_table, "tensor-ops": tensor_table, "adjoint": adjoint_table},
     "docs/contract.md": {"op-names": op_names},
 }
 

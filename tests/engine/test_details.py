@@ -471,7 +471,7 @@ def test_ops_metadata_matrix_rules():
 
     meta = {m["name"]: m for m in ops_metadata()}
     assert meta["matmul"]["matrix_rule"] == "dL/dA = dL/dY @ B^T;  dL/dB = A^T @ dL/dY"
-    assert meta["add"]["matrix_rule"] is None and meta["sum"]["params"] == ["axis"]
+    assert meta["add"]["matrix_rule"] is None and meta["sum"]["params"] == ["axis", "keepdims"]
 
 
 def test_a_class_index_equal_to_the_number_of_classes_is_refused():

@@ -164,6 +164,15 @@ def test_numeric_check_at_a_kink(name, point, i):
     names = ("a", "b")[: op.arity]
     doc = evaluate(f"f = {expr(name)}", dict(zip(names, point[: op.arity], strict=True)), numeric_check=True)
     row = doc["numeric"]["inputs"][names[i]]
+    if not op.differentiable:  # a jump (step, a comparison): central differences grow as 1/h; never ok
+        left, right = _one_sided(name, point, i)
+        assert row["analytic"] == 0.0
+        if left + right == 0:  # a spike (== and != at a tie): the central difference is 0, as is the gradient
+            assert row["ok"] is True and row["numeric"] == 0.0
+            return
+        assert row["ok"] is False
+        assert "non-smooth" in row["note"] and f"({name})" in row["note"]
+        return
     left, right = _one_sided(name, point, i)
     assert row["numeric"] == pytest.approx((left + right) / 2, abs=1e-6)
     if abs((left + right) / 2 - row["analytic"]) > 1e-3:

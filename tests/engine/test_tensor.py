@@ -68,6 +68,23 @@ TENSOR_CASES = {
     "mse": [("y = mse(p, t)", {"p": rand(4, 2), "t": rand(4, 2)}),
             ("y = mse(p, t)", {"p": rand(4, 2), "t": rand(2)})],
     "onehot": [("y = sum(onehot(l, 3) * w)", {"l": [2, 0], "w": rand(2, 3)})],
+    "amax": [("y = sum(max(a, axis=1) * w)", {"a": rand(3, 4), "w": rand(3)}),
+             ("y = sum(max(a, axis=0, keepdims=1) * w)", {"a": rand(3, 4), "w": rand(1, 4)}),
+             ("y = max(a) * 2", {"a": rand(2, 3)}), ("y = sum(amax(a, -1) * w)", {"a": rand(2, 5), "w": rand(2)})],
+    "amin": [("y = sum(min(a, axis=1) * w)", {"a": rand(3, 4), "w": rand(3)}), ("y = min(a)", {"a": rand(5)})],
+    "argmax": [("y = sum(argmax(a, 1) * w)", {"a": rand(3, 4), "w": rand(3)})],
+    "index": [("y = a[1, 2] * a[0, 1]", {"a": rand(2, 3)}), ("y = sum(a[1] * w)", {"a": rand(2, 3), "w": rand(3)}),
+              ("y = a[-1] * a[0]", {"a": rand(4)})],
+    "stack": [("y = sum([p, q * 2, p * q] * w)", {"p": 0.7, "q": -1.2, "w": rand(3)}),
+              ("y = sum(stack(u, v) * w)", {"u": rand(2), "v": rand(2), "w": rand(2, 2)})],
+    # made by grad() (the adjoint graph), so differentiated here through a grad() (second derivatives)
+    "expand_to": [("y = sum(grad(sum(sin(a) * w), w) * u)", {"a": rand(2, 3), "w": rand(3), "u": rand(3)}),
+                  ("y = sum(grad(sum(mean(a, 1) * w), a) * a)", {"a": rand(2, 3), "w": rand(2)})],
+    "sum_to": [("y = sum(grad(sum(sin(a) * b), b) * a)", {"a": rand(3), "b": 0.4})],
+    "scatter": [("y = sum(grad(a[1] * a[0] * a[1], a) * u)", {"a": rand(3), "u": rand(3)})],
+    "maxmask": [("y = sum(grad(sum(max(a, axis=1) * w * a[0, 0]), a) * u)",
+                 {"a": [[0.3, 1.2], [0.9, -0.4]], "w": rand(2), "u": rand(2, 2)})],
+    "minmask": [("y = sum(grad(min(a) * sum(a), a) * u)", {"a": [0.5, -0.3, 1.1], "u": rand(3)})],
 }
 
 
