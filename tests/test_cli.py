@@ -50,3 +50,21 @@ def test_tensor_program_prints_shapes_and_summaries():
     assert "L = 1.163181794" in r.stdout and "dL/da = [2x3] -0.3844, 0.3143" in r.stdout
     r = run("eval", "W = ones(100, 100); f = sum(W * 2)")
     assert r.returncode == 0 and "[100x100] min 2 mean 2 max 2" in r.stdout
+
+
+def test_eval_takes_tensor_values_and_a_one_sided_check():
+    import json
+
+    r = run("eval", "f = sum(x * x)", "x=[[1, 2], [3, 4]]", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["value"] == 30.0 and doc["gradients"]["x"] == [[2.0, 4.0], [6.0, 8.0]]
+    r = run("eval", "f = exp(x)", "x=0.5", "--check", "forward", "--h", "1e-3", "--tolerance", "1e-3")
+    assert r.returncode == 0 and "forward differences" in r.stdout and "MISMATCH" not in r.stdout
+    bad = run("eval", "f = sum(x)", "x=[1, 2")
+    assert bad.returncode == 2 and "not a nested list of numbers" in bad.stderr
+
+
+def test_eval_check_flags_a_wrong_user_derivative():
+    r = run("eval", "sp(t) = log(1 + exp(t)) with d/dt = exp(t)\nf = sp(x)", "x=0.5", "--check")
+    assert r.returncode == 0 and "WRONG" in r.stdout and "your backward is wrong here" in r.stdout
