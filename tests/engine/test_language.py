@@ -132,7 +132,8 @@ def test_a_gate_is_one_node_with_the_declared_derivative():
 
 
 def test_a_gate_with_the_right_derivative_agrees_with_its_body_inlined():
-    gate = "clip(a, b) = a * b + min(a, b) ^ 2 with d/da = b + 2 * min(a, b) * (a <= b), d/db = a + 2 * min(a, b) * (a > b)"
+    gate = ("clip(a, b) = a * b + min(a, b) ^ 2 with d/da = b + 2 * min(a, b) * (a <= b), "
+            "d/db = a + 2 * min(a, b) * (a > b)")
     fn = "clip(a, b) = a * b + min(a, b) ^ 2"
     for x, y in [(0.3, 1.2), (2.0, -0.7), (-1.1, -0.4)]:
         g, f = (evaluate(d + "\nf = clip(x, y) * sin(x)", {"x": x, "y": y}, numeric_check=True) for d in (gate, fn))

@@ -17,7 +17,7 @@ import pytest
 
 from app.api.page import templates
 
-from .conftest import TENSOR_MODE, call, only_error
+from .conftest import call, only_error
 
 VALUES = {"x": 1.0, "y": 2.0, "z": 3.0}
 
@@ -38,8 +38,8 @@ def strict_json(content: bytes):
     ("x.__class__", 2),
     ('"a".format(x)', 1),
     ("lambda: 1", 7),  # 'lambda' is an ordinary name; ':' is not a token
-    ("[i for i in x]", 2 if TENSOR_MODE else 1),  # a tensor literal holds numbers only
-    ("x[0]", 2),  # no indexing
+    ("[i for i in x]", 4),  # '[a, b]' builds a vector of expressions; 'for' is just a name after one
+    ("x[y]", 3),  # indexing takes whole-number literals only
     ("x if y else z", 3),  # no conditional expressions
 ])
 def test_python_is_not_in_the_grammar(client, expression, column):
@@ -53,7 +53,7 @@ def test_python_is_not_in_the_grammar(client, expression, column):
 # --- 2. Unicode look-alikes, invisible characters and NUL are rejected with their position ---------------
 
 @pytest.mark.parametrize(("expression", "column", "code"), [
-    ("f = x\uff3fy", 6, "U+FF3F"),  # fullwidth low line: NFKC would fold it to '_'
+    ("f = x\u3164y", 6, "U+3164"),  # Hangul filler: a letter that renders as nothing
     ("f = \U0001d431 + 1", 5, "U+1D431"),  # mathematical bold x: NFKC folds it to 'x' (Python does)
     ("f = x\u200b + 1", 6, "U+200B"),  # zero-width space
     ("f = x \u200f+ 1", 7, "U+200F"),  # right-to-left mark
@@ -69,9 +69,13 @@ def test_unicode_is_rejected_with_its_position(client, expression, column, code)
     assert error["ctx"]["line"] == expression.count("\n") + 1
     assert error["ctx"]["column"] == column
     assert code in error["msg"]
-    # the echoed source line is printable ASCII: the bad character shows as '?'
-    assert all(c in string.printable for c in error["ctx"]["source_line"])
-    assert error["ctx"]["source_line"][column - 1] == "?"
+    # the echoed source line shows what can be seen as typed (a Chinese name stays readable) and what cannot
+    # (invisible, bidirectional, control characters) as '?'
+    shown = error["ctx"]["source_line"]
+    assert all(c in string.printable or (c.isprintable() and not c.isspace()) for c in shown)
+    assert shown[column - 1] == ("?" if not expression.splitlines()[-1][column - 1].isprintable()
+                                 or code in ("U+200B", "U+200F", "U+00A0", "U+2003", "U+3164") else
+                                 expression.splitlines()[-1][column - 1])
 
 
 # --- 3. Overflow is float64 infinity, flagged; never big-integer arithmetic ------------------------------
