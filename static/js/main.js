@@ -4,9 +4,11 @@ import { busyTasks, whenIdle } from "./busy.js";
 import { createController } from "./controller.js";
 import { mountControls } from "./controls.js";
 import { fromHash, state } from "./state.js";
-import { loadStrings } from "./strings.js";
+import { browserLanguage, loadStrings } from "./strings.js";
 import { mountAnimation } from "./view-animation.js";
+import { mountLessons } from "./view-lesson.js";
 import { mountNarration } from "./view-narration.js";
+import { mountQuiz } from "./view-quiz.js";
 import { mountSweep } from "./view-sweep.js";
 import { mountTraining } from "./view-training.js";
 
@@ -49,14 +51,21 @@ window.backpropLab = {
   focusNode: (id) => ctx.circuit.focusNode(id),
   fold: (key) => ctx.fold(key),
   unfold: (key) => ctx.unfold(key),
+  // quiz and lessons (docs/page.md, "Quiz mode"): what a live room's teacher drives
+  setQuizMode: (m) => ctx.setQuizMode(m),
+  quizQuestions: () => ctx.quizQuestions(),
+  askQuestion: (k) => ctx.askQuestion(k),
+  answerQuestion: (k, v) => ctx.answerQuestion(k, v),
+  revealAnswer: (k) => ctx.revealAnswer(k),
+  openLesson: (id, step) => ctx.openLesson(id, step),
 };
 
-// the words first: every view writes text as it mounts
-state.lang = await loadStrings((fromHash(location.hash) || {}).lang || "en");
+// the words first: every view writes text as it mounts (the link's language, else the browser's)
+state.lang = await loadStrings((fromHash(location.hash) || {}).lang || browserLanguage());
 ctx.mount();
 ctx.circuit.setReducedMotion(reducedMotion.matches);
 reducedMotion.addEventListener("change", () => ctx.circuit.setReducedMotion(reducedMotion.matches));
-ctx.use(mountAnimation).use(mountNarration).use(mountTraining).use(mountSweep).use(mountControls);
+ctx.use(mountAnimation).use(mountNarration).use(mountTraining).use(mountSweep).use(mountControls).use(mountQuiz).use(mountLessons);
 
 ctx.start().catch((err) => {
   console.error(err);
