@@ -57,6 +57,10 @@ window.backpropLab = {
   askQuestion: (k) => ctx.askQuestion(k),
   answerQuestion: (k, v) => ctx.answerQuestion(k, v),
   revealAnswer: (k) => ctx.revealAnswer(k),
+  revealAll: () => ctx.revealAll(),
+  currentQuestion: () => ctx.currentQuestion(),
+  checkPrediction: (k, v) => ctx.checkPrediction(k, v),
+  setQuizQuestion: (k) => ctx.askQuestion(k),
   openLesson: (id, step) => ctx.openLesson(id, step),
 };
 

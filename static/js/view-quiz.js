@@ -11,6 +11,12 @@
 //   answerQuestion(key, text)    check a prediction -> {valid, correct, tries}; a right one is revealed
 //   revealAnswer(key)            reveal it (everything it hid shows; the animation takes the step)
 //   revealAll()                  reveal every question of the run
+//   currentQuestion()            the question on the bar now, with its answer (a teacher's page knows it):
+//                                {key, kind, node, name, at, prompt, answer, answerText, rel_tol, abs_tol,
+//                                 revealOnly, revealed} or null. The answer is the engine's number, from the
+//                                unmasked document: show it to a teacher only, never send it to a participant.
+//   checkPrediction(key, input)  check a prediction against a question without touching the run (a room's
+//                                teacher grading participants) -> {valid, correct, value}
 import { fmtLocale } from "./format.js";
 import { renderLessonText } from "./lesson-text.js";
 import { currentOf, emptyQuiz, gradTerms, isRight, parsePrediction, QUIZ_MODES, scoreOf } from "./quiz.js";
@@ -92,6 +98,25 @@ export function mountQuiz(ctx) {
     if (!q.loading && state.pos === q.at && target > q.at) ctx.setPos(target, { animate: true, from: q.at });
     render();
     return true;
+  }
+
+  function currentQuestion() {
+    if (!quizOn() || !state.fullDoc) return null;
+    const q = currentOf(state.questions, state.quiz, state.pos ?? 0);
+    if (!q) return null;
+    const doc = state.fullDoc;
+    return {
+      key: q.key, kind: q.kind, node: q.node, at: q.at, name: q.node !== null && doc.nodes[q.node] ? nodeName(doc, q.node) : null,
+      prompt: promptOf(q).textContent, answer: typeof q.answer === "number" ? q.answer : null, answerText: answerOf(q),
+      rel_tol: q.rel_tol ?? null, abs_tol: q.abs_tol ?? null, revealOnly: !!q.revealOnly, revealed: isRevealed(q.key),
+    };
+  }
+
+  function checkPrediction(key, input) {
+    const q = byKey(key);
+    const v = typeof input === "number" ? input : parsePrediction(input);
+    if (!q || q.revealOnly || v === null || !Number.isFinite(v)) return { valid: false, correct: false, value: v };
+    return { valid: true, correct: isRight(v, q), value: v };
   }
 
   async function revealAll() {
@@ -271,5 +296,6 @@ export function mountQuiz(ctx) {
   bus.on("pos", () => render());
   bus.on("lang", () => render());
 
-  Object.assign(ctx, { quizOn, setQuizMode, quizQuestions, askQuestion, answerQuestion, revealAnswer, revealAll });
+  Object.assign(ctx, { quizOn, setQuizMode, quizQuestions, askQuestion, answerQuestion, revealAnswer, revealAll,
+    currentQuestion, checkPrediction });
 }

@@ -204,6 +204,17 @@ def test_quiz_state_round_trips_for_a_live_room(page, browser, server_url):
     wait_idle(page)
     assert state(page, "pos") == 11 == state(page, "quizLimit")
     expect()(page.get_by_test_id("quiz")).to_have_attribute("data-question", "g:5")
+    # what a room's teacher page reads: the question on the bar and its answer (the engine's number)
+    cur = page.evaluate("() => window.backpropLab.currentQuestion()")
+    assert cur["key"] == "g:5" and cur["kind"] == "grad" and cur["name"] == "w1·x1" and not cur["revealed"]
+    assert cur["answer"] == pytest.approx(DS, rel=1e-12) and cur["rel_tol"] == 0.01
+    assert "∂f/∂(w1·x1)" in cur["prompt"]
+    # grading a participant's prediction leaves the run alone
+    check = "([k, v]) => window.backpropLab.checkPrediction(k, v)"
+    assert page.evaluate(check, ["g:5", "0.1966"]) == {"valid": True, "correct": True, "value": 0.1966}
+    assert page.evaluate(check, ["g:5", "0.2"])["correct"] is False  # 1.7 % off: past the 1 % tolerance
+    assert page.evaluate(check, ["g:5", "abc"])["valid"] is False
+    assert "g:5" not in state(page, "quiz.answers") and state(page, "quiz.current") == "g:5"
     snap = page.evaluate("() => window.backpropLab.getState()")
     assert snap["quiz"]["mode"] == "grad" and snap["quiz"]["revealed"] == ["g:8"] and snap["quiz"]["current"] == "g:5"
     assert snap["quiz"]["answers"]["g:8"]["correct"] is True
