@@ -9,6 +9,7 @@ import { mountAnimation } from "./view-animation.js";
 import { mountLessons } from "./view-lesson.js";
 import { mountNarration } from "./view-narration.js";
 import { mountQuiz } from "./view-quiz.js";
+import { mountRoom } from "./view-room.js";
 import { mountSweep } from "./view-sweep.js";
 import { mountTraining } from "./view-training.js";
 
@@ -62,6 +63,8 @@ window.backpropLab = {
   checkPrediction: (k, v) => ctx.checkPrediction(k, v),
   setQuizQuestion: (k) => ctx.askQuestion(k),
   openLesson: (id, step) => ctx.openLesson(id, step),
+  // live rooms (view-room.js; docs/rooms.md "For teachers"): the room as this page sees it (no secrets)
+  room: () => ctx.room.info(),
 };
 
 // the words first: every view writes text as it mounts (the link's language, else the browser's)
@@ -69,7 +72,7 @@ state.lang = await loadStrings((fromHash(location.hash) || {}).lang || browserLa
 ctx.mount();
 ctx.circuit.setReducedMotion(reducedMotion.matches);
 reducedMotion.addEventListener("change", () => ctx.circuit.setReducedMotion(reducedMotion.matches));
-ctx.use(mountAnimation).use(mountNarration).use(mountTraining).use(mountSweep).use(mountControls).use(mountQuiz).use(mountLessons);
+ctx.use(mountAnimation).use(mountNarration).use(mountTraining).use(mountSweep).use(mountControls).use(mountQuiz).use(mountLessons).use(mountRoom);
 
 ctx.start().catch((err) => {
   console.error(err);

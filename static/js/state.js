@@ -23,6 +23,9 @@ export const state = {
   lang: "en",
   quiz: { mode: "off", run: null, revealed: [], answers: {}, current: null }, // quiz mode (quiz.js)
   lesson: null,                  // {id, step}: the open lesson and its step (view-lesson.js)
+  // ---- the live room (view-room.js): only its code is in the hash (room=CODE), never in a snapshot ----
+  room: null,                    // {role: "teacher" | "participant", code, title, joinUrl, qrUrl, participants,
+                                 //  status, detached, name, ask} (secrets stay in sessionStorage: room.js)
   // ---- derived / run time ----
   bases: {},                     // name -> the program's default when the learner set values[name]
   ops: new Map(),                // name -> ops metadata, learned from /api/v1/ops only
@@ -100,7 +103,7 @@ export function decodeTree(v) {
 
 // ---- URL hash ------------------------------------------------------------------------------
 // #p=<program>&v=x:-2,y:5&sel=q&step=4&nc=1&t=x,y,k&present=1&by=stmt&fold=s:h&follow=0&lang=en
-//   &quiz=1 (gradients; quiz=values, quiz=both)&lesson=chain-rule&lstep=2
+//   &quiz=1 (gradients; quiz=values, quiz=both)&lesson=chain-rule&lstep=2&room=K7QXH2
 // (the quiz's revealed set and answers are not in the URL: a link starts a new run)
 const QUIZ_HASH = { grad: "1", value: "values", both: "both" };
 // (with tensor values the value map is JSON in vj=)
@@ -153,6 +156,7 @@ export function toHash(s = state) {
     p.set("lesson", s.lesson.id);
     p.set("lstep", String(s.lesson.step));
   }
+  if (s.room && s.room.code) p.set("room", s.room.code); // the room's code only: its keys never leave sessionStorage
   return "#" + p.toString();
 }
 
@@ -188,6 +192,10 @@ export function fromHash(hash) {
   if (p.has("lesson") && /^[a-z0-9-]+$/.test(p.get("lesson"))) {
     const k = Number(p.get("lstep") || 0);
     out.lesson = { id: p.get("lesson"), step: Number.isInteger(k) && k >= 0 ? k : 0 };
+  }
+  if (p.has("room")) {
+    const code = p.get("room").toUpperCase().replace(/[\s-]/g, "");
+    if (/^[A-Z0-9]{1,16}$/.test(code)) out.room = code; // (a code to join: view-room.js checks it with the server)
   }
   return Object.keys(out).length ? out : null;
 }
