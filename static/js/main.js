@@ -63,8 +63,6 @@ window.backpropLab = {
   checkPrediction: (k, v) => ctx.checkPrediction(k, v),
   setQuizQuestion: (k) => ctx.askQuestion(k),
   openLesson: (id, step) => ctx.openLesson(id, step),
-  // live rooms (view-room.js; docs/rooms.md "For teachers"): the room as this page sees it (no secrets)
-  room: () => ctx.room.info(),
 };
 
 // the words first: every view writes text as it mounts (the link's language, else the browser's)

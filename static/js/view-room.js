@@ -10,7 +10,7 @@
 // hash as room=CODE, its secrets only in sessionStorage). Names and titles are text (textContent).
 //
 // Events: emits "room" {room} whenever state.room changes.
-import { begin } from "./busy.js";
+import { begin, debouncer } from "./busy.js";
 import { fmtLocale } from "./format.js";
 import { parsePrediction } from "./quiz.js";
 import {
@@ -482,8 +482,11 @@ export function mountRoom(ctx) {
   function render() {
     const room = state.room;
     const active = room && (room.role === "teacher" || room.role === "participant");
-    button.textContent = active ? t("room.button_active", { code: room.code }) : t("room.button");
+    // in a room the button shows the code (the topbar is full at 1024 px); its title says what it is
+    button.textContent = active ? room.code : t("room.button");
+    button.title = active ? t("room.button_active", { code: room.code }) : t("room.button_title");
     button.classList.toggle("room-on", !!active);
+    document.body.classList.toggle("room-asking", !!(active && room.role === "teacher" && ask && !ask.reveal));
     button.dataset.role = active ? room.role : "";
     document.body.dataset.room = room ? room.role : "";
     renderCard();
@@ -536,28 +539,36 @@ export function mountRoom(ctx) {
       row.append(el("span", { class: "room-muted" }, t("room.quiz_off")),
         btn(t("room.quiz_on"), "room-quiz-on", () => ctx.setQuizMode("grad")));
     } else if (ask) {
-      const prompt = el("span", { class: "room-prompt", testid: "room-question", "data-question": ask.id }, ask.prompt);
+      // the question, its count and the reveal on the left; the answers as a histogram beside them
+      // (the quiz bar steps aside while the room answers: the question is here, in full)
+      row.classList.add("room-ask");
+      const text = el("div", { class: "room-ask-text" });
+      const prompt = el("div", { class: "room-prompt", testid: "room-question", "data-question": ask.id, title: ask.prompt }, ask.prompt);
+      if (ask.reveal) prompt.classList.add("clamp");
       const count = tally ? tally.count : 0;
       const of = tally ? tally.participants : room.participants || 0;
-      row.append(prompt, el("span", { class: "room-answered", testid: "room-answered", "data-count": String(count) },
+      const line = el("div", { class: "room-row" });
+      line.append(el("span", { class: "room-answered", testid: "room-answered", "data-count": String(count) },
         t("room.answered", { count, total: of })));
       if (ask.reveal) {
-        row.append(el("span", { class: "room-answer", testid: "room-reveal-answer" }, t("room.answer_is", { answer: ask.reveal.text || fmtN(ask.reveal.answer) })));
+        line.append(el("span", { class: "room-answer", testid: "room-reveal-answer" }, t("room.answer_is", { answer: ask.reveal.text || fmtN(ask.reveal.answer) })));
         if (tally && tally.share_right !== null && tally.share_right !== undefined) {
-          row.append(el("span", { class: "room-share", testid: "room-share-right", "data-right": String(tally.right) },
+          line.append(el("span", { class: "room-share", testid: "room-share-right", "data-right": String(tally.right) },
             t("room.share_right", { percent: Math.round(tally.share_right * 100), right: tally.right })));
         }
-        if (next) row.append(btn(t("room.ask_next"), "room-ask", () => askRoom(), "btn primary"));
+        if (next) line.append(btn(t("room.ask_next"), "room-ask", () => askRoom(), "btn primary"));
       } else {
-        row.append(btn(t("room.reveal"), "room-reveal", () => ctx.revealAnswer(ask.key), "btn primary"));
+        line.append(btn(t("room.reveal"), "room-reveal", () => ctx.revealAnswer(ask.key), "btn primary"));
       }
+      text.append(prompt, line);
+      row.append(text, histogram(tally, !!ask.reveal));
     } else if (next) {
-      row.append(el("span", { class: "room-prompt muted" }, next.prompt), btn(t("room.ask"), "room-ask", () => askRoom(), "btn primary"));
+      row.append(el("span", { class: "room-prompt muted clamp", title: next.prompt }, next.prompt),
+        btn(t("room.ask"), "room-ask", () => askRoom(), "btn primary"));
     } else {
       row.append(el("span", { class: "room-muted" }, t("room.no_question")));
     }
     parts.push(row);
-    if (ask) parts.push(histogram(tally, !!ask.reveal));
   }
 
   function histogram(tl, revealed) {
@@ -680,8 +691,24 @@ export function mountRoom(ctx) {
   });
   bus.on("lang", () => render());
   bus.on("doc", () => role() === "participant" && ask && render());
+  // the room bar and the quiz bar trading places change the circuit's height: fit the circuit again
+  // (in a room only; a change of a few pixels is not worth a camera move)
+  const wrap = document.querySelector(".canvas-wrap");
+  let lastHeight = null;
+  const refit = debouncer("room-refit");
+  if (wrap && typeof ResizeObserver !== "undefined") {
+    new ResizeObserver((entries) => {
+      const h = entries[entries.length - 1].contentRect.height;
+      const was = lastHeight;
+      lastHeight = h;
+      if (was === null || Math.abs(h - was) < 24 || !state.room || state.room.role === "pending" || state.playing) return;
+      refit.run(() => state.layout && !state.playing && ctx.circuit.fit(false), 120);
+    }).observe(wrap);
+  }
   render();
 
+  // window.backpropLab.room(): the room as this page sees it, for tests (no secrets: the key stays in this closure)
+  if (window.backpropLab) window.backpropLab.room = () => ctx.room.info();
   Object.assign(ctx, {
     room: {
       start: startRoom, join: (code, name) => {
