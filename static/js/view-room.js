@@ -39,7 +39,12 @@ export function mountRoom(ctx) {
   const fmtN = (v) => (typeof v === "number" ? fmtLocale(v, state.lang, { digits: 6 }) : String(v ?? ""));
   const role = () => (state.room ? state.room.role : null);
 
+  const statusLog = []; // the stream's statuses as they came (the last 20), for tests and debugging
   function setRoom(patch) {
+    if (patch && patch.status && (!state.room || state.room.status !== patch.status)) {
+      statusLog.push(patch.status);
+      if (statusLog.length > 20) statusLog.shift();
+    }
     state.room = patch === null ? null : { ...(state.room || {}), ...patch };
     bus.emit("room", { room: state.room });
     render();
@@ -718,7 +723,7 @@ export function mountRoom(ctx) {
       },
       ask: askRoom, detach, resync, leave, end: endRoom, refresh: () => poll(true),
       info: () => ({ ...(state.room || {}), ask, tally, following: role() === "participant" && !state.room.detached,
-        applied, latest }),
+        applied, latest, statusLog: [...statusLog] }),
     },
   });
 }

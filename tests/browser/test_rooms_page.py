@@ -101,7 +101,8 @@ def test_a_teacher_and_two_participants_follow_a_lesson_and_answer(three, server
     # the QR code is the server's SVG, loaded
     qr = teacher.get_by_test_id("room-qr")
     assert qr.get_attribute("src") == f"/api/v1/rooms/{code}/qr.svg"
-    teacher.wait_for_function("() => { const i = document.querySelector('[data-testid=room-qr]'); return i.complete && i.naturalWidth > 20; }")
+    teacher.wait_for_function("() => { const i = document.querySelector('[data-testid=room-qr]');"
+                              " return i.complete && i.naturalWidth > 20; }")
     expect()(teacher.get_by_test_id("room-button")).to_have_text(code)
     expect()(teacher.get_by_test_id("room-button")).to_have_attribute("title", f"Room {code}")
     # the key: in this tab's sessionStorage, nowhere in the URL the teacher could share
@@ -310,3 +311,119 @@ def test_joining_mistakes_are_said_and_a_reload_resumes(browser, server_url):
     finally:
         teacher.context.close()
         p.context.close()
+
+
+@pytest.fixture(scope="module")
+def short_stream_server():
+    """A server whose event streams end after 2 s (BACKPROP_ROOM_STREAM_MAX_SECONDS) and that tells
+    browsers to reconnect after 300 ms: every participant reconnects several times in a test."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from .conftest import ROOT
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "BACKPROP_ROOM_STREAM_MAX_SECONDS": "2", "BACKPROP_ROOM_RETRY_MS": "300"}
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
+                             "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(url + "/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the short-stream server did not start")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_a_cut_stream_reconnects_and_catches_up(browser, short_stream_server):
+    """The stream is cut (the server ends it; the reconnections are then refused for a while, as when the
+    network drops): the participant's page says "reconnecting", the teacher goes on meanwhile, and when the
+    network is back EventSource reconnects with Last-Event-ID and the page shows the teacher's latest state."""
+    url = short_stream_server
+    teacher = new_page(browser, url)
+    p = new_page(browser, url, 1024, 768)
+    try:
+        teacher.goto("/")
+        wait_idle(teacher)
+        teacher.click("[data-testid=room-button]")
+        teacher.click("[data-testid=room-start]")
+        wait_idle(teacher)
+        code = teacher.get_by_test_id("room-code").inner_text()
+        p.goto(f"/#room={code}")
+        wait_idle(p)
+        join(p, code, "Dee")
+        same_view(p, teacher)
+        # the network drops: the stream ends within 2 s and every reconnection fails
+        p.route("**/events*", lambda route: route.abort("connectionrefused"))
+        expect()(p.get_by_test_id("room-status")).to_have_attribute("data-status", "reconnecting", timeout=10_000)
+        teacher.evaluate("() => window.backpropLab.applyState({program: 'f = x * y + y', values: {x: 2, y: 3}})")
+        wait_idle(teacher)
+        teacher.evaluate("() => window.backpropLab.setPos(2)")
+        wait_idle(teacher)
+        p.wait_for_timeout(800)
+        assert view(p)["program"] != "f = x * y + y"  # (nothing arrives while the network is down)
+        # back: the browser reconnects by itself and gets the state it missed
+        p.unroute("**/events*")
+        expect()(p.get_by_test_id("room-status")).to_have_attribute("data-status", "connected", timeout=10_000)
+        same_view(p, teacher)
+        assert view(p)["program"] == "f = x * y + y" and view(p)["pos"] == 2
+        log = p.evaluate("() => window.backpropLab.room().statusLog")
+        assert log[:2] == ["connecting", "connected"] and "reconnecting" in log and log[-1] == "connected", log
+        # ... and keeps following across the server's regular stream ends (every 2 s here)
+        for k in (3, 4):
+            p.wait_for_timeout(1200)
+            teacher.evaluate(f"() => window.backpropLab.setPos({k})")
+            wait_idle(teacher)
+            p.wait_for_function(f"() => window.backpropLab.state.pos === {k}", timeout=10_000)
+    finally:
+        teacher.context.close()
+        p.context.close()
+
+
+def test_the_state_sender_is_throttled_bounded_and_resends_after_429(page):
+    """room.js createStateSender on its own (a fake PUT): the latest state wins, at most one PUT per
+    interval, a 429 is followed by the latest state after Retry-After, a state over the bound is not sent."""
+    page.goto("/")
+    wait_idle(page)
+    out = page.evaluate("""async () => {
+      const m = await import('/static/js/room.js');
+      const sent = [], problems = [];
+      let refuse = 1;
+      const put = async (json) => {
+        sent.push(JSON.parse(json).n);
+        if (refuse > 0) { refuse--; throw new m.RoomError(429, 'slow down', 0.3); }
+        return {id: sent.length};
+      };
+      const s = m.createStateSender({put, interval: 200, maxBytes: 2000, onProblem: (p) => problems.push(p.kind)});
+      s.send({n: 1});
+      await new Promise((r) => setTimeout(r, 50));      // PUT 1: refused, 429 Retry-After 0.3 s
+      for (let n = 2; n <= 30; n++) s.send({n});      // a slider drag meanwhile: 29 states
+      await new Promise((r) => setTimeout(r, 900));
+      const afterDrag = [...sent];
+      s.send({n: 31, pad: 'x'.repeat(5000)});          // over the bound: refused here, not sent
+      await new Promise((r) => setTimeout(r, 400));
+      const big = [...sent];
+      s.send({n: 32});
+      await new Promise((r) => setTimeout(r, 400));
+      s.send({n: 32});                                 // unchanged: not sent again
+      await new Promise((r) => setTimeout(r, 400));
+      return {afterDrag, big, sent, problems, pending: s.pending};
+    }""")
+    # the first state goes at once and is refused (429); after Retry-After only the *latest* (30) goes
+    assert out["afterDrag"] == [1, 30], out
+    assert out["big"] == [1, 30] and out["problems"] == ["rate", "too_large"], out
+    assert out["sent"] == [1, 30, 32] and out["pending"] is False, out
