@@ -384,3 +384,53 @@ def test_every_node_the_captions_name_is_labelled_and_nothing_reads_null(page):
     expect()(page.get_by_test_id("inspector-chain")).to_contain_text(
         "df/d(w0·x0) = df/d(w0·x0 + w1·x1) * d(w0·x0 + w1·x1)/d(w0·x0) = ")
     expect()(page.get_by_test_id("inspector-name")).to_have_text("w0·x0")
+
+
+def chinese_fonts() -> set[str]:
+    """The font families fontconfig (which Chromium asks) lists for Chinese."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("fc-list"):
+        return set()
+    out = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, timeout=30).stdout
+    return {name.strip() for line in out.splitlines() for name in line.split(",") if name.strip()}
+
+
+@pytest.mark.cjk
+def test_chinese_text_renders_with_a_chinese_font(browser, server_url):
+    """The Chinese page's glyphs come from a font that has them, not from the last-resort box (tofu):
+    Chromium reports, per text node, the platform fonts it drew the glyphs with (CDP
+    CSS.getPlatformFontsForNode). `.ci/run` installs Debian's fonts-noto-cjk for this (and for the
+    screenshots in docs/screenshots/); without a Chinese font the test skips, or fails in CI."""
+    from tests.conftest import skip_or_fail
+
+    families = chinese_fonts()
+    if not families:
+        skip_or_fail("cjk", "fontconfig lists no font for Chinese (Debian: fonts-noto-cjk)")
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN", base_url=server_url)
+    try:
+        page = context.new_page()
+        page.goto("/#" + urlencode({"lesson": "chain-rule", "lstep": "0", "lang": "zh"}))
+        wait_idle(page)
+        cdp = context.new_cdp_session(page)
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+        used = {}
+        for sel in ("[data-testid=lesson-narration]", "[data-testid=lesson-step-title]", "[data-testid=lesson-count]",
+                    "[data-testid=quiz-toggle]"):
+            node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": sel})["nodeId"]
+            if not node:
+                continue
+            text = page.locator(sel).first.inner_text()
+            assert re.search(r"[\u4e00-\u9fff]", text), (sel, text)
+            fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+            used[sel] = fonts
+        assert len(used) >= 2, used
+        for sel, fonts in used.items():
+            names = {f["familyName"] for f in fonts if f["glyphCount"] > 0}
+            # every node's Chinese glyphs were drawn with a font fontconfig lists for Chinese
+            assert names & families, (sel, fonts, sorted(families)[:5])
+    finally:
+        context.close()
