@@ -379,10 +379,13 @@ def test_every_node_the_captions_name_is_labelled_and_nothing_reads_null(page):
             assert "constant" in chain
         else:
             assert chain.startswith("df/d"), chain
+            # not circular: what the line computes does not appear among its own factors
+            lhs, rhs = chain.split(" = ")[0], " = ".join(chain.split(" = ")[1:2])
+            assert lhs not in rhs, chain
     # the chain rule of an unnamed gate names it and its upstream gate by their sub-expressions (not circular)
     page.evaluate("() => window.backpropLab.select(2)")
     expect()(page.get_by_test_id("inspector-chain")).to_contain_text(
-        "df/d(w0·x0) = df/d(w0·x0 + w1·x1) * d(w0·x0 + w1·x1)/d(w0·x0) = ")
+        "df/d(w0·x0) = df/d(w0·x0 + w1·x1) * ∂(w0·x0 + w1·x1)/∂(w0·x0) = ")
     expect()(page.get_by_test_id("inspector-name")).to_have_text("w0·x0")
 
 
