@@ -46,6 +46,7 @@ export function createController() {
   const memory = { ...DEFAULT_VALUES }; // every value set for this program, so a re-added input gets it back
   let circuit, editor, inputsView;
   let firstRender = true;
+  let userMoved = false; // the user zoomed or panned since the last fit
   const ctx = { state, bus, t, api, busy, $ };
 
   // ---- layout worker ---------------------------------------------------------------------------
@@ -206,7 +207,10 @@ export function createController() {
       circuit.render({ doc, layout, sched, ops: state.ops, display, present: state.present, selected: state.selected });
       const before = keepView ? circuit.getTransform() : null;
       if (before) circuit.setTransform(before);
-      else if (firstRender && state.view) circuit.setTransform(state.view);
+      else if (firstRender && state.view) {
+        circuit.setTransform(state.view);
+        userMoved = true; // (a link's view is the sender's choice: keep it)
+      }
       else circuit.fit(!firstRender && fit !== "instant");
       firstRender = false;
       timings.drawMs = performance.now() - t1;
@@ -479,7 +483,10 @@ export function createController() {
         const id = findByKey(state.doc, state.selectedKey);
         if (id !== state.selected) select(id);
       }
-      if (p.view && state.doc) circuit.setTransform(p.view);
+      if (p.view && state.doc) {
+        circuit.setTransform(p.view);
+        userMoved = true;
+      }
       if (relabel) {
         if (state.error) editor.showError(state.error); // (its type in the new language)
         bus.emit("lang", { lang: state.lang });
@@ -499,6 +506,7 @@ export function createController() {
       onFold: (displayId, groupKey, want) => toggleFoldAt(displayId, groupKey, want),
       onZoom: (tr, byUser) => {
         if (byUser) {
+          userMoved = true;
           state.view = tr;
           writeHashSoon();
         }
@@ -529,6 +537,29 @@ export function createController() {
         scheduleEvaluate(0);
       },
     });
+    // The circuit's frame changes size when the quiz bar or a lesson's panel opens, grows or closes
+    // (they sit under the circuit): fit again, unless the user has moved the view since the last fit
+    // or the camera is following a playback.
+    const rawFit = circuit.fit;
+    circuit.fit = (animate) => {
+      userMoved = false;
+      return rawFit(animate);
+    };
+    const refit = busy.debouncer("refit");
+    let frame = null;
+    if (typeof ResizeObserver !== "undefined") {
+      new ResizeObserver((entries) => {
+        const r = entries[entries.length - 1].contentRect;
+        const size = `${Math.round(r.width)}x${Math.round(r.height)}`;
+        if (size === frame) return;
+        const first = frame === null;
+        frame = size;
+        if (first || !state.layout || userMoved || (state.playing && state.follow)) return;
+        refit.run(() => {
+          if (state.layout && !userMoved) circuit.fit(false);
+        }, 60);
+      }).observe($("circuit"));
+    }
     Object.assign(ctx, { circuit, editor, inputsView });
     $("numeric-check").addEventListener("change", (ev) => {
       state.numericCheck = ev.target.checked;

@@ -96,9 +96,15 @@ export function forkSum(doc, id, outs, { full = false } = {}) {
 
 function substitute(template, names) {
   // replace the metadata's operand letters a, b with the operands' names
-  // (and the matrix letters A, B of the tensor ops: matmul's "A B", "\bar{Y} B^{\top}")
-  return template.replace(/(?<![\\A-Za-z_])([abAB])(?![A-Za-z_0-9])/g, (m, v) =>
-    v === "a" || v === "A" ? names[0] ?? m : names[1] ?? m);
+  // (and the matrix letters A, B of the tensor ops: matmul's "A B", "\bar{Y} B^{\top}");
+  // a name that wrapName put in parentheses loses them where the template has its own: sigmoid(a)
+  // reads sigmoid(w0·x0 + w2), not sigmoid((w0·x0 + w2))
+  const bare = (n) => (/^\(.*\)$/.test(n) && wrapName(n.slice(1, -1)) === n ? n.slice(1, -1) : n);
+  return template.replace(/(\()?(?<![\\A-Za-z_])([abAB])(?![A-Za-z_0-9])(\))?/g, (m, open, v, close) => {
+    const n = v === "a" || v === "A" ? names[0] : names[1];
+    if (n === undefined) return m;
+    return open && close ? `(${bare(n)})` : `${open ?? ""}${n}${close ?? ""}`;
+  });
 }
 
 export function formulaText(doc, id, ops) {
@@ -145,7 +151,9 @@ export function latexName(name) {
   return /^[\p{L}_][\p{L}\p{N}_]*$/u.test(name) ? text : `\\left(${text}\\right)`;
 }
 
-// The chain-rule line for a node, e.g. "df/dx = df/dq * dq/dx = -4 * 1 = -4".
+// The chain-rule line for a node, e.g. "df/dx = df/dq * ∂q/∂x = -4 * 1 = -4": d for the output's
+// total derivative, ∂ for a gate's local one, so the gate just before the output does not read as
+// circular ("df/dq = df/df * ∂f/∂q": the seed 1 times f's local gradient).
 export function chainRule(doc, id, outs) {
   const f = doc.output;
   const node = doc.nodes[id];
@@ -157,7 +165,7 @@ export function chainRule(doc, id, outs) {
   // each consumer by its own name (its label, or its sub-expression): never the node itself again
   const sym = es.map((e) => {
     const t = wrapName(nodeName(doc, e.target));
-    return `d${f}/d${t} * d${t}/d${nm}`;
+    return `d${f}/d${t} * ∂${t}/∂${nm}`;
   }).join(" + ");
   if (doc.mode === "tensor" && (isTensorNode(doc.nodes[id]) || es.some((e) => isTensorNode(doc.nodes[e.target])))) {
     // matrices: name the pieces and their shapes; the inspector lists the numbers

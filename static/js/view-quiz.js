@@ -158,6 +158,11 @@ export function mountQuiz(ctx) {
     const f = doc.output, name = wrapName(nodeName(doc, q.node));
     if (q.kind === "grad") {
       const terms = gradTerms(doc, sched, q.node);
+      if (terms.length === 1 && terms[0].upstream === doc.output_id) {
+        // the gate right before the output: upstream × local would read ∂f/∂f · ∂f/∂s (circular)
+        const local = localGradText(doc, terms[0].upstream, state.ops, terms[0].index) ?? "?";
+        return el("span", {}, t("quiz.hint_direct", { output: f, name, local }));
+      }
       const chain = terms.map((x) => {
         const up = wrapName(nodeName(doc, x.upstream));
         return `∂${f}/∂${up} · ∂${up}/∂${name}`;
@@ -261,7 +266,11 @@ export function mountQuiz(ctx) {
       const fb = el("div", { class: `quiz-feedback ${feedback && feedback.key === r.key ? feedback.kind : "revealed"}`, testid: "quiz-answer" });
       if (feedback && feedback.key === r.key && feedback.kind === "right") fb.append(el("b", {}, t("quiz.right")), " ");
       const ans = answerOf(r);
-      if (ans) fb.append(el("span", { testid: "quiz-answer-value", "data-value": String(r.answer) }, t("quiz.answer", { answer: ans })), " ");
+      // (a question the bar has moved past: name what was answered)
+      const what = !r.lesson && r.node !== null && state.fullDoc && state.fullDoc.nodes[r.node]
+        ? (r.kind === "grad" ? `∂${state.fullDoc.output}/∂${wrapName(nodeName(state.fullDoc, r.node))}` : nodeName(state.fullDoc, r.node)) : null;
+      const answerLine = what ? t("quiz.answer_named", { what, answer: ans }) : t("quiz.answer", { answer: ans });
+      if (ans) fb.append(el("span", { testid: "quiz-answer-value", "data-value": String(r.answer) }, answerLine), " ");
       const why = whyOf(r);
       if (why) {
         const w = el("span", { class: "quiz-why", testid: "quiz-why" });

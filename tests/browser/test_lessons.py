@@ -40,7 +40,8 @@ def test_play_a_lesson_in_english(page, server_url):
     # the picker lists the course in the page's language
     options = page.locator("[data-testid=lesson-select] option").all_inner_texts()
     titles = [x["title"] for x in api(server_url, "/api/v1/lessons?lang=en")["lessons"]]
-    assert len(options) == 1 + len(titles) and all(t.replace("`", "") in o for t, o in zip(titles, options[1:], strict=True))
+    assert len(options) == 1 + len(titles)
+    assert all(t.replace("`", "") in o for t, o in zip(titles, options[1:], strict=True))
     page.select_option("[data-testid=lesson-select]", "chain-rule")
     wait_idle(page)
     box = page.get_by_test_id("lesson")
@@ -109,7 +110,8 @@ def test_lesson_text_is_text_and_code(page, server_url):
     title = page.get_by_test_id("lesson-step-title")
     expect()(title.locator("code")).to_have_text(re.search(r"`([^`]+)`", data["steps"][k]["title"]).group(1))
     kinds = page.evaluate("""() => [...document.querySelectorAll('[data-testid=lesson] *')]
-        .filter((e) => e.parentElement.closest('.lesson-narration, .lesson-step-title, .lesson-title')).map((e) => e.tagName)""")
+        .filter((e) => e.parentElement.closest('.lesson-narration, .lesson-step-title, .lesson-title'))
+        .map((e) => e.tagName)""")
     assert set(kinds) <= {"CODE"}, kinds
     # an optimizer step offers its run: the same request as the gradient steps tool
     k = next(i for i, s in enumerate(data["steps"]) if s["optimize"] and s["optimize"]["steps"] > 1)
@@ -156,7 +158,8 @@ def test_play_a_lesson_in_chinese(browser, server_url):
         page.select_option("[data-testid=lang]", "en")
         wait_idle(page)
         en = api(server_url, "/api/v1/lessons/layers?lang=en")
-        expect()(page.get_by_test_id("lesson-narration")).to_have_text(en["steps"][-1]["narration"]["text"].replace("`", ""))
+        last = en["steps"][-1]["narration"]["text"].replace("`", "")
+        expect()(page.get_by_test_id("lesson-narration")).to_have_text(last)
         assert lesson_state(page)["step"] == len(en["steps"]) - 1
     finally:
         context.close()
@@ -226,14 +229,18 @@ ENGLISH_OK = {
     "min", "tanh", "log", "sqrt", "abs", "sin", "cos", "pow", "softmax", "NaN", "add", "sub", "mul", "div", "neg",
     "English",  # the language picker names each language in itself
     "Tab", "Home", "End",  # keys on the keyboard
+    # the seed articles' layer classes, which the Chinese book names in English (lesson titles)
+    "MulLayer", "AddLayer", "Sigmoid", "SoftmaxWithLoss", "Affine", "ReLU",
+    "PyTorch", "TensorFlow",  # product names
 }
 
 
 def test_the_chinese_page_has_no_english_ui_words(browser, server_url):
     """Every text node and every title / aria-label / placeholder of the page in Chinese, after a preset, a
     lesson, quiz mode, an inspector and an error have put their text on it: no English word of three or more
-    letters outside what is not UI (the program, names on the circuit, formulas, the lessons' code spans,
-    the API's English detail message, the articles' titles)."""
+    letters outside what is not UI (the program and its identifiers wherever they appear, names on the
+    circuit, formulas, the lessons' code spans, the API's English detail message, the articles' titles),
+    hidden elements included (a string left in English in a closed panel is still a leftover)."""
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN", reduced_motion="reduce",
                                   base_url=server_url)
     try:
@@ -268,6 +275,11 @@ def test_the_chinese_page_has_no_english_ui_words(browser, server_url):
         words = page.evaluate(ENGLISH_WORDS)
         assert not [w for w in words if w["word"] not in ENGLISH_OK], [w for w in words if w["word"] not in ENGLISH_OK]
         shot(page, "zh-page")
+        # the scan finds the English page's words (so it is not a scan that cannot fail)
+        page.evaluate("() => window.backpropLab.applyState({lang: 'en'})")
+        wait_idle(page)
+        words = {w["word"] for w in page.evaluate(ENGLISH_WORDS)} - ENGLISH_OK
+        assert len(words) > 40 and {"Play", "Lesson", "Quiz"} & words, sorted(words)
     finally:
         context.close()
 
@@ -275,26 +287,38 @@ def test_the_chinese_page_has_no_english_ui_words(browser, server_url):
 # Visible text nodes and UI attributes, minus what is data rather than UI.
 ENGLISH_WORDS = r"""() => {
   const skip = (e) => !!(e && e.closest && e.closest(
-    'textarea, #program, .editor, [lang=en], code, .katex, #circuit .node-name, #circuit .node-label, '
+    'textarea, #program, .editor, body [lang=en], code, .katex, #circuit .node-name, #circuit .node-label, '
     + '#circuit .output-name, #circuit .node-symbol, #circuit .group-title, #circuit .card-title, .input-row .name, '
     + '#sweep-var, .lesson-source, .preset-source, #preset-notes, #preset-select, .lesson-question code, '
-    + '.program-error pre, [data-testid=inspector-name], .inspector .formula, .inspector .chain, .narration, '
-    + '#narration-live, .quiz-prompt, .quiz-feedback, #lesson-select option:not([value=""]), .lesson-title, '
-    + '.lesson-step-title, .lesson-narration'));
+    + '.program-error pre, [data-testid=inspector-name], .inspector .formula, .inspector .chain'));
+  // the program's identifiers and the gates' names are program text wherever they appear (a caption
+  // naming `dout`, a quiz prompt asking for ∂loss/∂W1)
+  const idents = new Set();
+  const lab = window.backpropLab.state;
+  for (const d of [lab.fullDoc, lab.doc]) {
+    if (!d) continue;
+    for (const n of d.nodes) for (const m of String(n.label || '').matchAll(/[A-Za-z]{3,}/g)) idents.add(m[0]);
+    for (const m of String(d.program || '').matchAll(/[A-Za-z]{3,}/g)) idents.add(m[0]);
+  }
+  for (const k of lab.ops.keys()) idents.add(k);
   const found = [];
   const look = (text, where) => {
-    for (const m of String(text).matchAll(/[A-Za-z]{3,}/g)) found.push({word: m[0], where, text: String(text).slice(0, 80)});
+    for (const m of String(text).matchAll(/[A-Za-z]{3,}/g)) {
+      if (!idents.has(m[0])) found.push({word: m[0], where, text: String(text).slice(0, 80)});
+    }
   };
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     const e = n.parentElement;
     if (!n.textContent.trim() || skip(e)) continue;
-    if (e.closest('[hidden]') || getComputedStyle(e).display === 'none') continue;
+    if (e.closest('script, style, template')) continue;
     look(n.textContent, e.tagName + (e.className && e.className.baseVal === undefined ? '.' + e.className : ''));
   }
   for (const e of document.querySelectorAll('[title], [aria-label], [placeholder]')) {
     if (skip(e)) continue;
-    for (const a of ['title', 'aria-label', 'placeholder']) if (e.hasAttribute(a)) look(e.getAttribute(a), `${e.tagName}@${a}`);
+    for (const a of ['title', 'aria-label', 'placeholder']) {
+      if (e.hasAttribute(a)) look(e.getAttribute(a), `${e.tagName}@${a}`);
+    }
   }
   look(document.title, 'title');
   return found;
@@ -329,8 +353,10 @@ def test_every_node_the_captions_name_is_labelled_and_nothing_reads_null(page):
     """Issue 10, item 3: captions and the inspector name unnamed gates by their sub-expression (which the
     circuit shows next to the gate), constants by their number; no caption shows an id like n5; the
     inspector and the captions never print null or undefined; the chain rule names the upstream gate."""
-    wait_ready(page, "/#" + urlencode({"p": "f = sigmoid(w0*x0 + w1*x1 + w2) * 2 - 1", "v": "w0:2,w1:-3,w2:-3,x0:-1,x1:-2"}))
-    doc_nodes = page.evaluate("() => window.backpropLab.state.doc.nodes.map((n) => ({id: n.id, op: n.op, label: n.label}))")
+    program = "f = sigmoid(w0*x0 + w1*x1 + w2) * 2 - 1"
+    wait_ready(page, "/#" + urlencode({"p": program, "v": "w0:2,w1:-3,w2:-3,x0:-1,x1:-2"}))
+    doc_nodes = page.evaluate(
+        "() => window.backpropLab.state.doc.nodes.map((n) => ({id: n.id, op: n.op, label: n.label}))")
     circuit_text = page.evaluate("() => [...document.querySelectorAll('#circuit text')].map((t) => t.textContent)")
     for name in ("w0·x0", "w1·x1", "w0·x0 + w1·x1"):
         assert name in circuit_text, (name, circuit_text)
@@ -353,8 +379,61 @@ def test_every_node_the_captions_name_is_labelled_and_nothing_reads_null(page):
             assert "constant" in chain
         else:
             assert chain.startswith("df/d"), chain
+            # not circular: what the line computes does not appear among its own factors
+            lhs, rhs = chain.split(" = ")[0], " = ".join(chain.split(" = ")[1:2])
+            assert lhs not in rhs, chain
     # the chain rule of an unnamed gate names it and its upstream gate by their sub-expressions (not circular)
     page.evaluate("() => window.backpropLab.select(2)")
     expect()(page.get_by_test_id("inspector-chain")).to_contain_text(
-        "df/d(w0·x0) = df/d(w0·x0 + w1·x1) * d(w0·x0 + w1·x1)/d(w0·x0) = ")
+        "df/d(w0·x0) = df/d(w0·x0 + w1·x1) * ∂(w0·x0 + w1·x1)/∂(w0·x0) = ")
     expect()(page.get_by_test_id("inspector-name")).to_have_text("w0·x0")
+
+
+def chinese_fonts() -> set[str]:
+    """The font families fontconfig (which Chromium asks) lists for Chinese."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("fc-list"):
+        return set()
+    out = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, timeout=30).stdout
+    return {name.strip() for line in out.splitlines() for name in line.split(",") if name.strip()}
+
+
+@pytest.mark.cjk
+def test_chinese_text_renders_with_a_chinese_font(browser, server_url):
+    """The Chinese page's glyphs come from a font that has them, not from the last-resort box (tofu):
+    Chromium reports, per text node, the platform fonts it drew the glyphs with (CDP
+    CSS.getPlatformFontsForNode). `.ci/run` installs Debian's fonts-noto-cjk for this (and for the
+    screenshots in docs/screenshots/); without a Chinese font the test skips, or fails in CI."""
+    from tests.conftest import skip_or_fail
+
+    families = chinese_fonts()
+    if not families:
+        skip_or_fail("cjk", "fontconfig lists no font for Chinese (Debian: fonts-noto-cjk)")
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN", base_url=server_url)
+    try:
+        page = context.new_page()
+        page.goto("/#" + urlencode({"lesson": "chain-rule", "lstep": "0", "lang": "zh"}))
+        wait_idle(page)
+        cdp = context.new_cdp_session(page)
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+        used = {}
+        for sel in ("[data-testid=lesson-narration]", "[data-testid=lesson-step-title]", "[data-testid=lesson-count]",
+                    "[data-testid=quiz-toggle]"):
+            node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": sel})["nodeId"]
+            if not node:
+                continue
+            text = page.locator(sel).first.inner_text()
+            assert re.search(r"[\u4e00-\u9fff]", text), (sel, text)
+            fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+            used[sel] = fonts
+        assert len(used) >= 2, used
+        for sel, fonts in used.items():
+            names = {f["familyName"] for f in fonts if f["glyphCount"] > 0}
+            # every node's Chinese glyphs were drawn with a font fontconfig lists for Chinese
+            assert names & families, (sel, fonts, sorted(families)[:5])
+    finally:
+        context.close()

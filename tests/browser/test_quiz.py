@@ -85,8 +85,11 @@ def test_quiz_hides_every_gradient_until_its_reveal(page):
     answer(page, "0.5")
     fb = page.get_by_test_id("quiz-feedback")
     expect()(fb).to_have_attribute("data-kind", "wrong")
-    expect()(page.get_by_test_id("quiz-hint")).to_contain_text("∂f/∂f · ∂f/∂(w0·x0 + … + w2) = 1 × ")
-    expect()(page.get_by_test_id("quiz-hint")).to_contain_text("sigmoid(")
+    # (the gate right before the output: its local gradient, not the circular ∂f/∂f · ∂f/∂s)
+    hint = page.get_by_test_id("quiz-hint")
+    expect()(hint).to_contain_text("(w0·x0 + … + w2) feeds f directly, so ∂f/∂(w0·x0 + … + w2) is just the local")
+    expect()(hint).to_contain_text("sigmoid(w0·x0 + … + w2) * (1 - sigmoid(w0·x0 + … + w2))")
+    assert "∂f/∂f" not in hint.inner_text()
     expect()(page.get_by_test_id("quiz-score")).to_have_attribute("data-asked", "1")
     expect()(page.get_by_test_id("quiz-score")).to_have_attribute("data-right", "0")
     assert state(page, "pos") == 10
@@ -117,6 +120,10 @@ def test_quiz_hides_every_gradient_until_its_reveal(page):
             wait_idle(page)
             q = page.get_by_test_id("quiz").get_attribute("data-question")
         assert q, k
+        if q == "g:5":  # a gate further up: upstream × local, the upstream gate by its sub-expression
+            answer(page, "1")
+            expect()(page.get_by_test_id("quiz-hint")).to_contain_text(
+                "∂f/∂(w1·x1) = ∂f/∂(w0·x0 + w1·x1) · ∂(w0·x0 + w1·x1)/∂(w1·x1) = 0.196612 × 1")
         page.click("[data-testid=quiz-reveal]")
         wait_idle(page)
         assert q in state(page, "quiz.revealed")
