@@ -10,7 +10,7 @@
 // hash as room=CODE, its secrets only in sessionStorage). Names and titles are text (textContent).
 //
 // Events: emits "room" {room} whenever state.room changes.
-import { begin, debouncer } from "./busy.js";
+import { begin } from "./busy.js";
 import { fmtLocale } from "./format.js";
 import { parsePrediction } from "./quiz.js";
 import {
@@ -696,22 +696,7 @@ export function mountRoom(ctx) {
   });
   bus.on("lang", () => render());
   bus.on("doc", () => role() === "participant" && ask && render());
-  // the room bar and the quiz bar trading places change the circuit's height: fit the circuit again
-  // (in a room only; a change of a few pixels is not worth a camera move)
-  const wrap = document.querySelector(".canvas-wrap");
-  let lastHeight = null;
-  const refit = debouncer("room-refit");
-  if (wrap && typeof ResizeObserver !== "undefined") {
-    new ResizeObserver((entries) => {
-      const h = entries[entries.length - 1].contentRect.height;
-      const was = lastHeight;
-      lastHeight = h;
-      if (was === null || Math.abs(h - was) < 24 || !state.room || state.room.role === "pending" || state.playing) return;
-      refit.run(() => state.layout && !state.playing && ctx.circuit.fit(false), 120);
-    }).observe(wrap);
-  }
-  render();
-
+  // (the circuit fits itself again when the room bar changes its frame: controller.js)
   // window.backpropLab.room(): the room as this page sees it, for tests (no secrets: the key stays in this closure)
   if (window.backpropLab) window.backpropLab.room = () => ctx.room.info();
   Object.assign(ctx, {
