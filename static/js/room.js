@@ -92,6 +92,7 @@ export const roomApi = {
 // ---- secrets: sessionStorage, per room ----------------------------------------------------------------
 const TEACHER = "backprop-lab.room.teacher.";
 const MEMBER = "backprop-lab.room.participant.";
+const ANSWERS = "backprop-lab.room.answers.";
 
 function store() {
   try {
@@ -129,7 +130,26 @@ export const secrets = {
     }
   },
   setParticipant: (code, token, name) => set(MEMBER + code, JSON.stringify({ token, name })),
-  forgetParticipant: (code) => del(MEMBER + code),
+  forgetParticipant: (code) => {
+    del(MEMBER + code);
+    del(ANSWERS + code);
+  },
+  // what this participant answered, by question id (a reloaded page still knows whether it was right)
+  answers: (code) => {
+    try {
+      const v = JSON.parse(get(ANSWERS + code) || "{}");
+      return v && typeof v === "object" && !Array.isArray(v) ? v : {};
+    } catch {
+      return {};
+    }
+  },
+  setAnswer: (code, question, value) => {
+    const all = secrets.answers(code);
+    all[question] = value;
+    const keys = Object.keys(all);
+    if (keys.length > 200) delete all[keys[0]];
+    set(ANSWERS + code, JSON.stringify(all));
+  },
 };
 
 // ---- what a teacher sends, what a participant applies ---------------------------------------------------

@@ -316,6 +316,7 @@ export function mountRoom(ctx) {
   function becomeParticipant(code, tok, name) {
     stopAll();
     token = tok;
+    for (const [q, v] of Object.entries(secrets.answers(code))) if (typeof v === "number") myAnswers.set(q, v);
     setRoom({ role: "participant", code, name, title: null, participants: null, status: "connecting", detached: false });
     document.body.classList.add("room-following");
     roomApi.info(code).then((info) => state.room && state.room.code === code && setRoom({ title: info.title }))
@@ -433,6 +434,7 @@ export function mountRoom(ctx) {
       try {
         await roomApi.answer(state.room.code, a.id, v, token);
         myAnswers.set(a.id, v);
+        secrets.setAnswer(state.room.code, a.id, v);
         answerInfo = { kind: "sent", value: v };
         break;
       } catch (err) {

@@ -191,6 +191,12 @@ def test_a_teacher_and_two_participants_follow_a_lesson_and_answer(three, server
     shot(teacher, "room-teacher-histogram")
     shot(ann, "room-participant-question")
 
+    # a reloaded participant page still knows its answer (sessionStorage), and answers once, not twice
+    bob.reload()
+    wait_idle(bob)
+    expect()(bob.get_by_test_id("room-answer-status")).to_have_attribute("data-kind", "sent")
+    expect()(bob.get_by_test_id("room-answer-status")).to_contain_text("Sent: 3")
+    same_view(bob, teacher)
     # ---- the reveal reaches both; each sees whether they were right ----
     teacher.click("[data-testid=room-reveal]")
     wait_idle(teacher)
