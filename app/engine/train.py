@@ -46,6 +46,8 @@ BACKWARD_FACTOR = 3  # forward + backward of a step costs about three forward pa
 EVAL_CHUNK = 4096  # rows per forward pass when a whole split is evaluated (fewer if a budget says so)
 BOUNDARY_SIZE = 40  # the decision-boundary grid of 2-D data: this many cells a side
 MAX_BATCH_SHOWN = 50_000  # the done document carries the last mini-batch when it has at most this many values
+SHOWN = 32  # test samples whose predicted classes the epoch events and the done document carry (the page's grid)
+MAX_CONFUSION_CLASSES = 30  # epoch events carry the test split's confusion matrix up to this many classes
 
 
 # --- the model as a program -------------------------------------------------------------------------
@@ -501,6 +503,10 @@ def train(program: str, data: Data, options: Options = Options(), *, limits: Lim
             curves["test_accuracy"].append(ev_test[1])
             ev.update({"train_loss": _num(tr[0]), "test_loss": _num(ev_test[0]), "train_accuracy": tr[1],
                        "test_accuracy": ev_test[1]})
+            if classify and ev_test[2] is not None:
+                ev["predicted"] = ev_test[2][:SHOWN].tolist()
+                if data.classes <= MAX_CONFUSION_CLASSES:
+                    ev["confusion"] = _confusion(data.y_test, ev_test[2], T_test.shape[1])
             if data.X_train.shape[1] == 2 and classify:
                 ev["boundary"] = _boundary(step, bound, data, T_train.shape[1], p.eval_rows)
         ev["norms"] = {n: {"weight": num(_norm(bound[n])), "grad": num(_norm(last_grads[n])) if n in last_grads
@@ -524,14 +530,17 @@ def train(program: str, data: Data, options: Options = Options(), *, limits: Lim
         doc["batch"] = {"X": step.encode(bound["X"], True), "t": step.encode(bound["t"], True)}
     if classify and ev_test[2] is not None:
         predicted = ev_test[2]
-        k = T_test.shape[1]
-        confusion = np.zeros((k, k), dtype=np.int64)
-        np.add.at(confusion, (data.y_test.astype(np.int64), predicted), 1)
-        doc["confusion"] = confusion.tolist()
-        shown = min(32, len(predicted))
-        doc["test_predictions"] = {"label": data.y_test[:shown].astype(int).tolist(),
-                                   "predicted": predicted[:shown].tolist()}
+        doc["confusion"] = _confusion(data.y_test, predicted, T_test.shape[1])
+        doc["test_predictions"] = {"label": data.y_test[:SHOWN].astype(int).tolist(),
+                                   "predicted": predicted[:SHOWN].tolist()}
     return doc
+
+
+def _confusion(labels: np.ndarray, predicted: np.ndarray, classes: int) -> list[list[int]]:
+    """Rows: the true class; columns: the predicted one."""
+    confusion = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(confusion, (labels.astype(np.int64), predicted), 1)
+    return confusion.tolist()
 
 
 def _num(x: float | None) -> float | str | None:
