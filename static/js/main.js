@@ -9,6 +9,7 @@ import { mountAnimation } from "./view-animation.js";
 import { mountNarration } from "./view-narration.js";
 import { mountSweep } from "./view-sweep.js";
 import { mountTraining } from "./view-training.js";
+import { mountTrain } from "./view-train.js";
 
 const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 const ctx = createController();
@@ -56,7 +57,7 @@ state.lang = await loadStrings((fromHash(location.hash) || {}).lang || "en");
 ctx.mount();
 ctx.circuit.setReducedMotion(reducedMotion.matches);
 reducedMotion.addEventListener("change", () => ctx.circuit.setReducedMotion(reducedMotion.matches));
-ctx.use(mountAnimation).use(mountNarration).use(mountTraining).use(mountSweep).use(mountControls);
+ctx.use(mountAnimation).use(mountNarration).use(mountTraining).use(mountSweep).use(mountControls).use(mountTrain);
 
 ctx.start().catch((err) => {
   console.error(err);

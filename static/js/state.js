@@ -40,6 +40,14 @@ export const state = {
 export const SHARED_KEYS = ["program", "values", "selectedKey", "pos", "numericCheck", "view", "present", "unit",
   "folded", "follow", "lang"];
 
+// A view's own shareable keys and their place in the hash (the Train view: `tab`, `train`; hash
+// `view=train&ds=moons...`): part.write(URLSearchParams, state), part.read(URLSearchParams, out).
+const hashParts = [];
+export function registerShared(keys, part = null) {
+  for (const k of keys) if (!SHARED_KEYS.includes(k)) SHARED_KEYS.push(k);
+  if (part) hashParts.push(part);
+}
+
 // ---- event bus: the controller emits, views listen (docs/page.md lists the events) -------------
 const listeners = new Map();
 export const bus = {
@@ -138,6 +146,7 @@ export function toHash(s = state) {
   if (s.folded && s.folded.length) p.set("fold", s.folded.join("|"));
   if (s.follow === false) p.set("follow", "0");
   if (s.lang && s.lang !== "en") p.set("lang", s.lang);
+  for (const part of hashParts) part.write(p, s);
   return "#" + p.toString();
 }
 
@@ -166,6 +175,7 @@ export function fromHash(hash) {
   if (p.has("fold")) out.folded = p.get("fold").split("|").filter(Boolean);
   if (p.has("follow")) out.follow = p.get("follow") !== "0";
   if (p.has("lang")) out.lang = p.get("lang");
+  for (const part of hashParts) part.read(p, out);
   return Object.keys(out).length ? out : null;
 }
 
