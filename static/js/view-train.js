@@ -211,7 +211,8 @@ export function mountTrain(ctx) {
       const v = Number($(id).value);
       const ok = $(id).value.trim() !== "" && Number.isFinite(v) && (strict ? v > min : v >= min) && (!integer || Number.isInteger(v));
       if (!ok) {
-        formError(t(integer ? "train.bad_count" : "train.bad_number", { field: t(`train.${key}`) }), id);
+        const field = t(`train.${key === "weightDecay" ? "weight_decay" : key}`);
+        formError(t(integer ? "train.bad_count" : "train.bad_number", { field }), id);
         return;
       }
       formError(null);
