@@ -1,4 +1,4 @@
-"""Command line: `backprop-lab serve | eval | optimize | sweep | train | ops` (`python -m app` is the same).
+"""Command line: `backprop-lab serve | eval | optimize | sweep | train | ops | docs` (`python -m app` is the same).
 
 Exit status: 0 on success, 2 for a bad program or bad arguments (the error is printed with the
 source line and a caret).
@@ -99,7 +99,32 @@ def _print_eval(doc: dict[str, Any]) -> None:
         print(f"warning: {w}")
 
 
+def _batch(pairs: list[str]) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    for p in pairs:
+        name, sep, vals = p.partition("=")
+        if not sep or not name:
+            raise EngineError("invalid_value", f"expected name=v1,v2,..., got {p!r}")
+        try:
+            out[name.strip()] = [float(v) for v in vals.split(",")]
+        except ValueError:
+            raise EngineError("invalid_value", f"the points of {name.strip()!r} are not numbers: {vals!r}") from None
+    return out
+
+
 def _cmd_eval(a: argparse.Namespace) -> int:
+    if a.batch:
+        res = evaluate(_program(a.program), _values(a.values), batch=_batch(a.batch))
+        if a.json:
+            print(json.dumps(res, allow_nan=False))
+            return 0
+        cols = list(_batch(a.batch))
+        rows = [[str(i)] + [_fmt(a_) for a_ in [_batch(a.batch)[c][i] for c in cols]] + [_fmt(res["value"][i])]
+                + [_fmt(res["gradients"][n][i]) for n in res["inputs"]] for i in range(res["points"])]
+        print(_table(rows, ["point", *cols, res["output"], *(f"d/d{n}" for n in res["inputs"])]))
+        for w in res["warnings"]:
+            print(f"warning: {w}")
+        return 0
     doc = evaluate(_program(a.program), _values(a.values), numeric_check=a.check, h=a.h, tolerance=a.tolerance)
     if a.json:
         print(json.dumps(doc, indent=2 if a.pretty else None, allow_nan=False))
@@ -140,6 +165,19 @@ def _cmd_ops(a: argparse.Namespace) -> int:
     rows = [[m["name"], str(m["arity"]), m["infix"] or (f"{m['name']}(...)" if m["callable"] else "-"),
              m["formula"], ", ".join(m["local_grads"])] for m in meta]
     print(_table(rows, ["op", "arity", "syntax", "formula", "local gradients"]))
+    return 0
+
+
+def _cmd_docs(a: argparse.Namespace) -> int:
+    from app.engine import reference
+
+    if a.check:
+        stale = reference.stale()
+        for path in stale:
+            print(f"{path}: its generated blocks differ from the op registry (run: backprop-lab docs)")
+        return 1 if stale else 0
+    for path in reference.write():
+        print(f"rewrote the generated blocks of {path}")
     return 0
 
 
@@ -260,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--h", type=float, default=1e-5, help="step of the central differences (default 1e-5)")
     e.add_argument("--tolerance", type=float, default=1e-6, help="relative error allowed (default 1e-6)")
     e.add_argument("--pretty", action="store_true", help="indent the JSON")
+    e.add_argument("--batch", action="append", metavar="NAME=V1,V2,...",
+                   help="evaluate at many points of an input in one pass (repeatable; every list the same length)")
     e.set_defaults(fn=_cmd_eval)
 
     o = sub.add_parser("optimize", help="gradient ascent or descent; prints the trajectory")
@@ -309,6 +349,10 @@ def build_parser() -> argparse.ArgumentParser:
     ops = sub.add_parser("ops", help="list the gates")
     ops.add_argument("--json", action="store_true")
     ops.set_defaults(fn=_cmd_ops)
+
+    d = sub.add_parser("docs", help="rewrite the gate tables in README.md and docs/ from the op registry")
+    d.add_argument("--check", action="store_true", help="only check: exit 1 if any table differs")
+    d.set_defaults(fn=_cmd_docs)
     return p
 
 

@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from app.engine.reference import expression_description
 from app.presets import Preset, presets
 
 _MAX_FLOAT = 1.7976931348623157e308
@@ -95,9 +96,7 @@ Value = Number | list[Any] | TensorSummary
 """A number, a tensor as nested lists of numbers, or a tensor summary."""
 
 _EXPRESSION = Field(
-    description="The program: statements separated by newlines or `;`. `name = number` declares an input "
-    "with a default; `^` is power; functions: exp log sqrt abs sin cos tanh sigmoid relu max min pow. "
-    "The last statement is the output.",
+    description=expression_description(),  # generated from the op registry (app/engine/reference.py)
     examples=["q = x + y; f = q * z"],
 )
 _VALUES = Field(None, description="Input values by name: finite numbers, or tensors as nested lists; "

@@ -1,20 +1,177 @@
-"""Pieces of the evaluation document shared by the scalar (evaluate.py) and tensor (tensor_doc.py) paths."""
+"""The evaluation document (docs/contract.md): one builder for both backends.
+
+The document holds every node's value and gradient (encoded by the backend: numbers, nested lists,
+or summaries of big tensors), its local gradients (scalar mode) or the gradient each of its input
+edges carries (tensor mode), its span in the source, and why any number is not finite.
+
+Non-finite numbers are never silently wrong: a node whose value is not finite says why (the op's
+domain reason where it first appeared, "non-finite operand (nK)" downstream); and every gradient that
+was computed through a non-finite value (a local gradient at an infinite or NaN value, such as
+``log(exp(x))`` at x = 1000, whose gradient comes out as 0) is flagged on its node and, for inputs,
+in ``warnings``.
+
+``layout="nodes"`` (the default) lists the nodes as objects; ``layout="columns"`` sends the same
+fields as one array per field (``nodes: {"id": [...], "value": [...], ...}``), which is smaller and
+faster to build and to parse for large graphs.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from .backend import Backend, Run
+from .graph import CONST, INPUT, Recipe
 
-def node_reason(k: int, op: str, origin: str | None, finite: bool, shown: Any, warnings: list[str]) -> str | None:
-    """A node's reason: where a non-finite value first appeared (also warned about, with `shown`),
-    downstream of one, or a non-finite gradient."""
-    if origin is None:
-        return None if finite else "the gradient is not finite"
-    if not origin.startswith("non-finite operand"):
-        warnings.append(f"n{k} ({op}): {origin}" + ("" if shown is None else f" -> {shown}"))
-    return origin
+LAYOUTS = ("nodes", "columns")
 
 
-def path_warnings(input_ids: dict[str, int], path: list[bool]) -> list[str]:
-    return [f"input {name} does not reach the output: its gradient is 0"
-            for name, k in input_ids.items() if not path[k]]
+def nonfinite(be: Backend, run: Run) -> tuple[dict[int, str], dict[int, int], list[str]]:
+    """Reasons for nodes whose value is not finite, the nodes whose gradient was computed through one
+    (node -> the non-finite node), and the warnings for both."""
+    g = be.graph
+    vals, grads = run.vals, run.grads
+    bad = be.bad_values(vals)
+    if not bad:
+        return {}, {}, []
+    badset = set(bad)
+    ops, operands = g.op, g.operands
+    reasons: dict[int, str] = {}
+    origin: dict[int, int] = {}  # bad node -> the node where the non-finite value first appeared
+    warnings: list[str] = []
+    for k in bad:
+        src = next((a for a in operands[k] if a in badset), None)
+        if src is not None:
+            reasons[k] = f"non-finite operand (n{src})"
+            origin[k] = origin[src]
+            continue
+        origin[k] = k
+        why = be.reason(k, vals) if ops[k] not in (INPUT, CONST) else "the value is not finite"
+        reasons[k] = why
+        warnings.append(f"n{k} ({ops[k]}): {why}{be.shown(vals[k])}")
+    # gradients computed through a non-finite value: a gate's local gradients use its operands' values
+    # and its own, so every operand of a gate that touches one (and everything upstream) is tainted
+    path = be.compiled.path
+    taint: dict[int, int] = {}
+    for k in range(g.output, -1, -1):
+        if not path[k] or ops[k] == INPUT or ops[k] == CONST:
+            continue
+        src = taint.get(k)
+        if src is None:
+            if k in badset:
+                src = origin[k]
+            else:
+                src = next((origin[a] for a in operands[k] if a in badset), None)
+        if src is None:
+            continue
+        for a in operands[k]:
+            if ops[a] != CONST and grads[a] is not None:
+                taint.setdefault(a, src)
+    for name, k in g.input_ids.items():
+        src = taint.get(k)
+        if src is not None and not be.bad_grad(grads[k]):
+            warnings.append(f"the gradient of {name} was computed through a non-finite value (n{src}, "
+                            f"{ops[src]}): it is not meaningful")
+    return reasons, taint, warnings
+
+
+def build(be: Backend, run: Run, *, numeric: dict | None = None, layout: str = "nodes",
+          notes: list[str] | tuple = (), given: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    """The evaluation document of one forward and backward pass (`given`: the inputs the caller set)."""
+    c = be.compiled
+    g = c.graph
+    vals, grads, edges = run.vals, run.grads, run.edges
+    n = len(g)
+    ops, labels, operands = g.op, g.label, g.operands
+    path = c.path
+    reasons, taint, warnings = nonfinite(be, run)
+    out_shape = be.shape(g.output)
+    if out_shape:
+        warnings.insert(0, f"the output has shape {list(out_shape)}: gradients are of sum(output) "
+                           "(an upstream gradient of ones)")
+    shown_grads = [None if op == CONST else gr for op, gr in zip(ops, grads, strict=False)]
+    value_col = be.encode_all(vals)
+    grad_col = be.encode_all(shown_grads)
+    bad_grads = [k for k in be.bad_values(grads[:n]) if ops[k] != CONST]
+    finite = [True] * n
+    reason_col: list[str | None] = [None] * n
+    for k in bad_grads:
+        finite[k] = False
+        reason_col[k] = "the gradient is not finite"
+    for k, why in reasons.items():
+        finite[k] = False
+        reason_col[k] = why
+    for k, src in taint.items():
+        if reason_col[k] is None:
+            reason_col[k] = f"the gradient was computed through a non-finite value (n{src})"
+    local = be.local_grads(vals)
+    if local is not None:  # scalar: d node / d operand per edge, null for an edge from a constant
+        local_col = local
+        edge_col = None
+    else:  # tensor: the gradient each edge carries, summed back to the operand's shape
+        local_col = [[None] * len(args) for args in operands]
+        enc = be.encode
+        edge_col = [[enc(x) for x in e] if e is not None else [None] * len(operands[k])
+                    for k, e in enumerate(edges or [None] * n)]
+        for k in range(n):
+            if edges is not None and edges[k] is not None:
+                edge_col[k] = [None if ops[a] == CONST else x for a, x in zip(operands[k], edge_col[k], strict=True)]
+    warnings += [f"input {name} does not reach the output: its gradient is 0"
+                 for name, k in g.input_ids.items() if not path[k]]
+    warnings += list(notes)
+    shapes = be.shape_column()
+    if layout == "columns":
+        line, column = c.lines
+        nodes: Any = {
+            "id": list(range(n)), "op": ops, "label": labels, "operands": [list(a) for a in operands],
+            "shape": shapes, "value": value_col, "grad": grad_col,
+            "local_grads": local_col, "span": {"start": [s for s, _ in g.span], "end": [e for _, e in g.span],
+                                               "line": line, "column": column},
+            "on_path": path, "finite": finite, "reason": reason_col,
+        }
+        if edge_col is not None:
+            nodes["edge_grads"] = edge_col
+    else:
+        spans = c.spans
+        nodes = []
+        append = nodes.append
+        if edge_col is None:
+            for k in range(n):
+                append({"id": k, "op": ops[k], "label": labels[k], "operands": list(operands[k]), "shape": shapes[k],
+                        "value": value_col[k], "grad": grad_col[k], "local_grads": local_col[k], "span": spans[k],
+                        "on_path": path[k], "finite": finite[k], "reason": reason_col[k]})
+        else:
+            for k in range(n):
+                append({"id": k, "op": ops[k], "label": labels[k], "operands": list(operands[k]),
+                        "shape": shapes[k], "value": value_col[k], "grad": grad_col[k],
+                        "local_grads": local_col[k], "edge_grads": edge_col[k], "span": spans[k],
+                        "on_path": path[k], "finite": finite[k], "reason": reason_col[k]})
+    doc: dict[str, Any] = {
+        "mode": be.mode,
+        "output": g.output_name,
+        "output_id": g.output,
+        "value": value_col[g.output],
+        "gradients": {name: grad_col[k] for name, k in g.input_ids.items()},
+        "inputs": [{"name": name, "id": k, "value": value_col[k],
+                    "default": _default(be, name, k, value_col[k], given), "shape": list(be.shape(k))}
+                   for name, k in g.input_ids.items()],
+        "nodes": nodes,
+        "numeric": numeric,
+        "warnings": warnings[:100],
+        "ir": c.ir,
+    }
+    if layout == "columns":
+        doc["layout"] = "columns"
+    doc.update(be.document_fields())
+    return doc
+
+
+def _default(be: Backend, name: str, k: int, shown: Any, given: frozenset[str] | set[str]) -> Any:
+    """An input's default as JSON (null if none): the bound value's encoding when nothing overrode it."""
+    d = be.graph.defaults[name]
+    if d is None:
+        return None
+    if name not in given:
+        return shown
+    if isinstance(d, Recipe):  # overridden: made now (prepare counted its elements in the budget)
+        return be.encode(d.make(be.graph.seed))
+    return be.encode(d)

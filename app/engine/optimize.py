@@ -1,4 +1,5 @@
-"""Gradient ascent / descent over chosen inputs; returns the trajectory."""
+"""Gradient ascent / descent over chosen inputs; returns the trajectory. Written once against the
+backend interface: the same loop moves floats (scalar programs) and arrays (tensor programs)."""
 
 from __future__ import annotations
 
@@ -7,35 +8,31 @@ from typing import Any
 
 import numpy as np
 
-from . import tensor
-from .autodiff import backward, forward
+from .cost import prepare
 from .encode import num
-from .errors import EngineError, limit_error
+from .errors import EngineError
 from .limits import DEFAULT_LIMITS, Limits
-from .program import bind, check_values, compile_program, tensor_mode
-from .tensor_doc import encode
 
 MAX_RECORDED = 1001  # trajectory entries returned at most (evenly spaced steps, always the last)
 
 
-def _check_number(name: str, v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+def check_number(name: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise EngineError("invalid_value", f"{name} must be a finite number", {"name": name})
-    return float(v)
-
-
-def _check_count(name: str, v: Any, minimum: int, limit: str, limit_value: int, what: str) -> int:
-    """A whole-number request argument (steps, points): at least `minimum`, at most its limit."""
-    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-        raise EngineError("invalid_value", f"{name} must be a whole number >= {minimum}", {"name": name})
-    if v > limit_value:
-        raise limit_error(limit, limit_value, f"{v} {what} were asked for")
-    return v
+    try:
+        fv = float(v)
+    except OverflowError:
+        fv = math.inf
+    if not math.isfinite(fv):
+        raise EngineError("invalid_value", f"{name} must be a finite number", {"name": name})
+    return fv
 
 
 def resolve_variables(g, variables: list[str] | None) -> list[str]:
     if variables is None:
         return g.inputs
+    if not isinstance(variables, (list, tuple)) or not all(isinstance(v, str) for v in variables):
+        raise EngineError("invalid_value", "variables must be a list of input names", {"name": "variables"})
     unknown = [v for v in variables if v not in g.input_ids]
     if unknown:
         raise EngineError("unknown_name", f"not inputs of the program: {', '.join(map(str, unknown[:20]))}; "
@@ -43,60 +40,42 @@ def resolve_variables(g, variables: list[str] | None) -> list[str]:
     return list(dict.fromkeys(variables))
 
 
+def summary(x: Any) -> Any:
+    """A value in the trajectory: a number, or a tensor's shape and norm (every step's tensors would be too much)."""
+    if isinstance(x, np.ndarray) and x.ndim:
+        with np.errstate(all="ignore"):
+            return {"shape": list(x.shape), "norm": num(float(np.linalg.norm(x)))}
+    return num(float(x))
+
+
 def optimize(program: str, values: dict[str, float] | None = None, *, mode: str = "ascent",
              step_size: float = 0.01, steps: int = 100, variables: list[str] | None = None,
              limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
     if mode not in ("ascent", "descent"):
         raise EngineError("invalid_value", "mode must be 'ascent' or 'descent'", {"name": "mode"})
-    step_size = _check_number("step_size", step_size)
-    steps = _check_count("steps", steps, 0, "max_steps", limits.max_steps, "optimizer steps")
-    vals_in = check_values(values, limits)
-    c = compile_program(program, limits)
-    g = c.graph
-    bound = bind(g, vals_in)
-    is_tensor = tensor_mode(c, bound)
-    if is_tensor:
-        flops = max(tensor.infer_shapes(g, bound, limits).flops, len(g))
-        if (steps + 1) * flops > limits.max_optimize_flops:
-            raise limit_error("max_optimize_flops", limits.max_optimize_flops,
-                              f"{steps} steps of {flops} floating-point operations each")
-    else:
-        work = (steps + 1) * len(g)
-        if work > limits.max_optimize_work:
-            raise limit_error("max_optimize_work", limits.max_optimize_work,
-                              f"{steps} steps over {len(g)} nodes is {work} gate evaluations")
+    step_size = check_number("step_size", step_size)
+    req = prepare("optimize", program, values, limits, steps=steps)
+    be = req.backend()
+    g = be.graph
     names = resolve_variables(g, variables)
     ids = [g.input_ids[n] for n in names]
     sign = 1.0 if mode == "ascent" else -1.0
+    steps = int(req.cost.runs) - 1
     every = max(1, math.ceil(steps / (MAX_RECORDED - 1))) if steps else 1
-    show = _show_tensor if is_tensor else num
+    bound = dict(be.inputs)
+    wrt = set(names)
     trajectory = []
     for s in range(steps + 1):
-        if is_tensor:
-            vals = tensor.forward(g, bound)
-            grads, _ = tensor.backward(g, vals, set(names))
-            out = float(np.sum(vals[g.output]))
-        else:
-            vals = forward(c.tape, g, bound)
-            grads = backward(c.tape, g, vals)
-            out = vals[g.output]
+        run = be.run(bound, wrt)
         if s % every == 0 or s == steps:
-            trajectory.append({"step": s, "values": {n: show(bound[n]) for n in names}, "value": num(out),
-                               "gradients": {n: show(grads[k]) for n, k in zip(names, ids, strict=True)}})
+            trajectory.append({"step": s, "values": {n: summary(bound[n]) for n in names},
+                               "value": num(be.output(run.vals)),
+                               "gradients": {n: summary(run.grads[k]) for n, k in zip(names, ids, strict=True)}})
         if s == steps:
             break
         with np.errstate(all="ignore"):  # a diverging run overflows to inf: flagged, not raised
             for n, k in zip(names, ids, strict=True):
-                bound[n] = bound[n] + sign * step_size * grads[k]
+                bound[n] = bound[n] + sign * step_size * run.grads[k]
     last = trajectory[-1]
-    final_values = {n: (encode(bound[n], limits, False) if is_tensor else num(bound[n])) for n in g.inputs}
-    return {"mode": mode, "step_size": step_size, "steps": steps, "variables": names,
-            "trajectory": trajectory, "final": {"values": final_values, "value": last["value"]}}
-
-
-def _show_tensor(x: Any) -> Any:
-    """A tensor in the trajectory: its norm and shape (every step's full tensor would be too much)."""
-    if isinstance(x, np.ndarray) and x.ndim:
-        with np.errstate(all="ignore"):
-            return {"shape": list(x.shape), "norm": num(float(np.linalg.norm(x)))}
-    return num(float(x))
+    return {"mode": mode, "step_size": step_size, "steps": steps, "variables": names, "trajectory": trajectory,
+            "final": {"values": {n: be.encode(bound[n]) for n in g.inputs}, "value": last["value"]}}

@@ -1,42 +1,61 @@
-"""Compile a program once (parse -> graph -> tape) and bind caller values to its inputs."""
+"""Compile a program once (text -> gate graph) and bind caller values to its inputs.
+
+A ``Compiled`` program holds its graph and the parts of every document that depend only on
+structure (spans, path, IR, the backends' step lists), made on first use and shared by every
+evaluation of the program. ``CompileCache`` keeps the most recently used ones within a byte budget.
+"""
 
 from __future__ import annotations
 
 import difflib
+import gc
 import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
 
-from .autodiff import Tape, compile_tape, on_path
-from .errors import EngineError, LineIndex, limit_error
-from .graph import CONST, Graph, build
+from . import scalar, tensor  # the backends import nothing from here
+from .errors import EngineError, limit_error
+from .graph import CONST, INPUT, Graph, Recipe, build
 from .limits import DEFAULT_LIMITS, Limits
 from .ops import REGISTRY
 from .parser import parse
 
 
-@dataclass(frozen=True)
+class quiet_gc:  # noqa: N801 (used as a context manager: `with quiet_gc():`)
+    """The cyclic garbage collector off while a program is compiled or a document built: they make
+    hundreds of thousands of small acyclic objects, and the collections those allocations trigger
+    (each walking every live object) cost about a third of the cold path. Reference counting frees
+    everything as usual; only cycle detection waits until the block ends."""
+
+    __slots__ = ("was",)
+
+    def __enter__(self) -> None:
+        self.was = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.was:
+            gc.enable()
+
+
+@dataclass(frozen=True, eq=False)
 class Compiled:
-    """A program compiled once: its graph, its tape, and the parts of the document that depend
-    only on structure (computed on first use, then shared by every evaluation of the program)."""
+    """A program compiled once: its graph and what depends only on its structure."""
 
     graph: Graph
-
-    @cached_property
-    def tape(self) -> Tape:
-        return compile_tape(self.graph)
 
     @cached_property
     def tensor(self) -> bool:
         """Does the program itself need tensor mode (tensor literals, constructors or tensor ops)?"""
         g = self.graph
-        return (any(isinstance(v, np.ndarray) for v in g.const.values())
-                or any(isinstance(v, np.ndarray) for v in g.defaults.values())
+        return (any(not isinstance(v, float) for v in g.const.values())
+                or any(v is not None and not isinstance(v, float) for v in g.defaults.values())
                 or any(op in REGISTRY and REGISTRY[op].kind != "elementwise" for op in set(g.op)))
 
     @cached_property
@@ -45,35 +64,99 @@ class Compiled:
 
     @cached_property
     def path(self) -> list[bool]:
-        return on_path(self.graph)
+        """True for nodes the output depends on (ancestors of the output, and the output)."""
+        g = self.graph
+        mark = [False] * len(g.op)
+        mark[g.output] = True
+        operands = g.operands
+        for k in range(g.output, -1, -1):
+            if mark[k]:
+                for a in operands[k]:
+                    mark[a] = True
+        return mark
 
     @cached_property
-    def node_static(self) -> list[tuple]:
-        """Per node: (op, label, operands, span dict, const-operand mask)."""
-        g = self.graph
-        idx = LineIndex(g.text)
-        out = []
-        for k in range(len(g)):
-            s, e = g.span[k]
-            line, col = idx.line_col(s)
-            ops = g.operands[k]
-            out.append((g.op[k], g.label[k], list(ops), {"start": s, "end": e, "line": line, "column": col},
-                        tuple(g.op[a] == CONST for a in ops)))
+    def consumers(self) -> list[list[int]]:
+        out: list[list[int]] = [[] for _ in self.graph.op]
+        for k, ops in enumerate(self.graph.operands):
+            for a in ops:
+                out[a].append(k)
         return out
+
+    @cached_property
+    def lines(self) -> tuple[list[int], list[int]]:
+        """1-based line and column of every node's span start."""
+        g = self.graph
+        starts = np.fromiter(accumulate((len(s) + 1 for s in g.text.split("\n")), initial=0), dtype=np.int64)
+        offsets = np.fromiter((s for s, _ in g.span), dtype=np.int64, count=len(g.span))
+        line = np.searchsorted(starts, offsets, side="right")
+        column = offsets - starts[line - 1] + 1
+        return line.tolist(), column.tolist()
+
+    @cached_property
+    def spans(self) -> list[dict[str, int]]:
+        """Every node's span as the document writes it (shared by every document of the program)."""
+        line, column = self.lines
+        return [{"start": s, "end": e, "line": ln, "column": c}
+                for (s, e), ln, c in zip(self.graph.span, line, column, strict=True)]
+
+    @cached_property
+    def scalar(self):
+        """The float tape (the scalar backend's compiled form)."""
+        return scalar.compile_tape(self.graph)
+
+    @cached_property
+    def scalar_plan(self):
+        return scalar.plan(self)
+
+    @cached_property
+    def recipes(self) -> bool:
+        """Do any inputs default to a constructor (made only when the program runs)?"""
+        return any(isinstance(v, Recipe) for v in self.graph.defaults.values())
+
+    def plan(self, bound: dict[str, Any], limits: Limits):
+        """Choose the backend once for these values (scalar unless there are tensors) and plan the run:
+        shapes, FLOPs and elements of every node, every per-evaluation budget checked; nothing allocated."""
+        if self.tensor:
+            return tensor.plan(self, bound, limits)
+        for v in bound.values():
+            if type(v) is not float:
+                return tensor.plan(self, bound, limits)
+        return self.scalar_plan
+
+    @cached_property
+    def nbytes(self) -> int:
+        """An upper estimate of what the compiled program holds once every cached part is made."""
+        g = self.graph
+        return 2 * len(g.text) + NODE_BYTES * len(g) + g.tensor_literals_bytes() + 4096
+
+
+NODE_BYTES = 1_600
+"""Bytes a compiled program holds per node with its graph, tape, spans, IR and backend steps made
+(measured with tracemalloc on 10k-gate programs, everything cached: 0.7-0.8 KB; twice that, to be safe)."""
+
+DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 
 
 class CompileCache:
-    """Least-recently-used compiled programs, bounded by entries and by their total node count.
+    """Least-recently-used compiled programs, bounded by entries and by bytes (``Compiled.nbytes``:
+    text, nodes and tensor literals; constructor tensors are never held, see graph.Recipe).
 
-    A compiled program keeps its graph, tape and document parts (about 0.8 KB per node), so a count
-    of entries alone would let 64 programs at the 20,000-node limit hold about 1 GB per process.
-    """
+    The bound is per process: with the defaults a worker holds at most 64 MB of compiled programs."""
 
-    def __init__(self, max_entries: int = 64, max_nodes: int = 100_000):
-        self.max_entries, self.max_nodes = max_entries, max_nodes
+    def __init__(self, max_entries: int = 64, max_bytes: int = DEFAULT_CACHE_BYTES):
+        self.max_entries, self.max_bytes = max_entries, max_bytes
         self._items: OrderedDict[tuple, Compiled] = OrderedDict()
-        self._nodes = 0
+        self._bytes = 0
         self._lock = threading.Lock()
+
+    def configure(self, *, max_entries: int | None = None, max_bytes: int | None = None) -> None:
+        with self._lock:
+            if max_entries is not None:
+                self.max_entries = max_entries
+            if max_bytes is not None:
+                self.max_bytes = max_bytes
+            self._evict()
 
     def get(self, text: str, limits: Limits) -> Compiled:
         key = (text, limits)
@@ -82,65 +165,95 @@ class CompileCache:
             if hit is not None:
                 self._items.move_to_end(key)
                 return hit
-        compiled = Compiled(build(parse(text, limits), limits))  # outside the lock: may take a while
+        with quiet_gc():  # outside the lock: may take a while
+            compiled = Compiled(build(parse(text, limits), limits))
+        if compiled.nbytes > self.max_bytes:
+            return compiled  # too big to keep: used once, then freed
         with self._lock:
             if key not in self._items:
                 self._items[key] = compiled
-                self._nodes += len(compiled.graph)
-                while len(self._items) > 1 and (len(self._items) > self.max_entries or self._nodes > self.max_nodes):
-                    _, old = self._items.popitem(last=False)
-                    self._nodes -= len(old.graph)
+                self._bytes += compiled.nbytes
+                self._evict()
         return compiled
+
+    def _evict(self) -> None:
+        while self._items and (len(self._items) > self.max_entries or self._bytes > self.max_bytes):
+            _, old = self._items.popitem(last=False)
+            self._bytes -= old.nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
 
     def stats(self) -> dict[str, int]:
         with self._lock:
-            return {"entries": len(self._items), "nodes": self._nodes}
+            return {"entries": len(self._items), "bytes": self._bytes,
+                    "nodes": sum(len(c.graph) for c in self._items.values())}
 
 
 CACHE = CompileCache()
 
 
 def compile_program(text: str, limits: Limits = DEFAULT_LIMITS) -> Compiled:
-    """Parse and build, cached by (text, limits): slider drags re-use the same graph."""
+    """Parse into the gate graph, cached by (text, limits): slider drags re-use the same graph."""
     if not isinstance(text, str):
-        raise EngineError("invalid_value", "the program must be a string")
+        raise EngineError("invalid_value", "the program must be a string", {"name": "expression"})
     if len(text) > limits.max_program_chars:  # checked before any work, and before caching
-        raise limit_error("max_program_chars", limits.max_program_chars,
-                          f"the program has {len(text)} characters")
+        raise limit_error("max_program_chars", limits.max_program_chars, f"the program has {len(text)} characters")
     return CACHE.get(text, limits)
 
 
-def tensor_mode(c: Compiled, bound: dict[str, Any]) -> bool:
-    """Tensor mode: the program has tensors of its own, or a caller passed one."""
-    return c.tensor or any(isinstance(v, np.ndarray) for v in bound.values())
-
+# --- caller values ---------------------------------------------------------------------------------------
 
 def check_values(values: dict | None, limits: Limits) -> dict[str, Any]:
+    """The caller's values as floats and float64 arrays: numbers only (no strings or booleans, also
+    inside tensor lists), finite, within rank and size."""
     if values is None:
         return {}
     if not isinstance(values, dict):
-        raise EngineError("invalid_value", "values must be an object mapping input names to numbers")
+        raise EngineError("invalid_value", "values must be an object mapping input names to numbers",
+                          {"name": "values"})
     if len(values) > limits.max_inputs:
         raise limit_error("max_inputs", limits.max_inputs, f"{len(values)} values were given")
     out: dict[str, Any] = {}
+    isfinite = math.isfinite
     for name, v in values.items():
-        label = str(name)[:64]
-        if isinstance(v, (list, tuple, np.ndarray)):
-            out[name] = _tensor_value(label, v, limits)
-            continue
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise EngineError("invalid_value", f"the value of {label!r} must be a number or a nested list of numbers",
-                              {"name": label})
-        fv = float(v)
-        if not math.isfinite(fv):
-            raise EngineError("invalid_value", f"the value of {label!r} must be finite", {"name": label})
-        out[name] = fv
+        t = type(v)
+        if t is float and isfinite(v):  # the common case first
+            out[name] = v
+        elif t is int and -2**53 <= v <= 2**53:
+            out[name] = float(v)
+        elif isinstance(v, (list, tuple, np.ndarray)):
+            out[name] = tensor_value(str(name)[:64], v, limits)
+        else:
+            out[name] = scalar_value(str(name)[:64], v)
     return out
 
 
-def _tensor_value(label: str, v: Any, limits: Limits) -> np.ndarray:
-    """A caller's nested list as a float64 array: rectangular, numeric, finite, within rank and size."""
-    if not isinstance(v, np.ndarray):
+def scalar_value(label: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
+        raise EngineError("invalid_value", f"the value of {label!r} must be a number or a nested list of numbers",
+                          {"name": label})
+    try:
+        fv = float(v)
+    except OverflowError:  # an int beyond the float64 range
+        fv = math.inf
+    if not math.isfinite(fv):
+        raise EngineError("invalid_value", f"the value of {label!r} must be finite", {"name": label})
+    return fv
+
+
+_NUMBER_TYPES = frozenset({int, float})
+
+
+def tensor_value(label: str, v: Any, limits: Limits) -> np.ndarray:
+    """A caller's nested list as a float64 array: rectangular, numbers only, finite, within rank and size."""
+    if isinstance(v, np.ndarray):
+        if v.dtype.kind not in "fiu":
+            raise EngineError("invalid_value", f"the value of {label!r} must hold numbers", {"name": label})
+        arr = np.asarray(v, dtype=float)
+    else:
         # rank first, iteratively, so a deeply nested list is refused before numpy walks it
         depth, x = 0, v
         while isinstance(x, (list, tuple)):
@@ -149,11 +262,26 @@ def _tensor_value(label: str, v: Any, limits: Limits) -> np.ndarray:
                 raise limit_error("max_rank", limits.max_rank, f"the value of {label!r} nests too deeply",
                                   name=label)
             x = x[0] if len(x) else None
-    try:
-        arr = np.array(v, dtype=float)
-    except (ValueError, TypeError):
-        raise EngineError("invalid_value", f"the value of {label!r} must be a rectangular nested list of numbers "
-                          "(every row the same length)", {"name": label}) from None
+        rows = v if depth == 2 else (v,)
+        n = 0
+        for row in rows:  # numbers only: JSON true/false and strings are refused, not converted
+            if not isinstance(row, (list, tuple)):
+                raise EngineError("invalid_value", f"the value of {label!r} must be a rectangular nested list of "
+                                  "numbers (every row the same length)", {"name": label})
+            n += len(row)
+            if n > limits.max_elements:
+                raise limit_error("max_elements", limits.max_elements,
+                                  f"the value of {label!r} has more than {limits.max_elements} elements", name=label)
+            types = set(map(type, row))
+            if not _NUMBER_TYPES.issuperset(types) and not all(
+                    t in _NUMBER_TYPES or issubclass(t, (np.floating, np.integer)) for t in types):
+                raise EngineError("invalid_value", f"the value of {label!r} must hold numbers only (no strings, "
+                                  "booleans or nested lists at the wrong depth)", {"name": label})
+        try:
+            arr = np.array(v, dtype=float)
+        except (ValueError, TypeError, OverflowError):
+            raise EngineError("invalid_value", f"the value of {label!r} must be a rectangular nested list of "
+                              "numbers (every row the same length)", {"name": label}) from None
     if arr.ndim > limits.max_rank:
         raise limit_error("max_rank", limits.max_rank, f"the value of {label!r} has rank {arr.ndim}", name=label)
     if arr.size > limits.max_elements:
@@ -167,7 +295,8 @@ def _tensor_value(label: str, v: Any, limits: Limits) -> np.ndarray:
 
 
 def bind(g: Graph, values: dict[str, Any]) -> dict[str, Any]:
-    """Every input's value: the caller's, else the program's default. Lists all problems at once."""
+    """Every input's value: the caller's, else the program's default (a Recipe stays a Recipe until
+    the budgets passed: see materialize). Lists all problems at once."""
     unknown = [n for n in values if n not in g.input_ids]
     if unknown:
         hints = []
@@ -192,3 +321,20 @@ def bind(g: Graph, values: dict[str, Any]) -> dict[str, Any]:
                           + ": give one in values, or assign a default in the program (x = 1)",
                           {"names": missing})
     return bound
+
+
+def materialize(g: Graph, bound: dict[str, Any]) -> dict[str, Any]:
+    """The bound values with constructor defaults made into arrays (call only after the budgets)."""
+    if not any(type(v) is Recipe for v in bound.values()):
+        return bound
+    return {n: v.make(g.seed) if isinstance(v, Recipe) else v for n, v in bound.items()}
+
+
+def shape_of_bound(v: Any) -> tuple[int, ...]:
+    if isinstance(v, (np.ndarray, Recipe)):
+        return v.shape
+    return ()
+
+
+__all__ = ["CACHE", "CONST", "INPUT", "Compiled", "CompileCache", "bind", "check_values", "compile_program",
+           "materialize", "quiet_gc"]

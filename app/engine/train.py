@@ -34,9 +34,9 @@ import numpy as np
 from . import tensor
 from .encode import num
 from .errors import EngineError, limit_error
+from .graph import Recipe
 from .limits import DEFAULT_LIMITS, Limits
-from .program import bind, compile_program
-from .tensor_doc import encode
+from .program import bind, compile_program, materialize
 
 DATA_INPUTS = ("X", "t")
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
@@ -128,6 +128,7 @@ class Step:
         self.data = tuple(data)
         self.inputs = list(g.input_ids)
         self._loss, self._pred, self.loss = self._find_loss(g.input_ids[data[1]])
+        self._consts: dict[int, Any] | None = None  # the program's constructor constants, made once
 
     def _find_loss(self, t_id: int) -> tuple[int, int, str]:
         g = self._g
@@ -152,7 +153,7 @@ class Step:
         defaults are shared through the compile cache and must not move)."""
         g = self._g
         dummy = {n: np.zeros((1, 1)) for n in self.data}
-        bound = bind(g, dummy)  # a missing value is the usual error, naming the inputs
+        bound = materialize(g, bind(g, dummy))  # a missing value is the usual error, naming the inputs
         return {n: (np.array(v, dtype=float) if isinstance(v, np.ndarray) else float(v))
                 for n, v in bound.items() if n not in self.data}
 
@@ -170,30 +171,36 @@ class Step:
     def parameters(self) -> list[str]:
         """The inputs the optimizer moves by default: those with a tensor default, but not X or t."""
         g = self._g
-        return [n for n in g.input_ids if n not in self.data and isinstance(g.defaults[n], np.ndarray)]
+        return [n for n in g.input_ids if n not in self.data and isinstance(g.defaults[n], (np.ndarray, Recipe))]
 
     def check(self, values: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> tuple[int, tuple, tuple]:
         """Every per-evaluation budget for the data inputs at these shapes (nothing is allocated):
         (FLOPs of one forward pass, the prediction's shape, the data loss's operand shapes)."""
         g = self._g
         bound = {**values, **{n: np.broadcast_to(0.0, s) for n, s in shapes.items()}}
-        p = tensor.infer_shapes(g, bound, self.limits)
+        p = tensor.plan(self._c, bound, self.limits)
         return p.flops, p.shapes[self._pred], tuple(p.shapes[a] for a in g.operands[self._loss])
+
+    def _backend(self, bound: dict[str, Any]) -> tensor.TensorBackend:
+        """The numpy backend on these values (the plan for their shapes is cached by the engine)."""
+        be = tensor.TensorBackend(self._c, tensor.plan(self._c, bound, self.limits), bound, self.limits,
+                                  consts=self._consts)
+        self._consts = be.consts
+        return be
 
     def step(self, bound: dict[str, Any], wrt: frozenset[str]) -> tuple[float, dict[str, Any], tuple[float, Any]]:
         g = self._g
-        vals = tensor.forward(g, bound)
-        grads, _ = tensor.backward(g, vals, wrt)
-        ids = g.input_ids
-        return vals[g.output], {n: grads[ids[n]] for n in wrt}, (vals[self._loss], vals[self._pred])
+        run = self._backend(bound).run(bound, set(wrt))
+        vals, ids = run.vals, g.input_ids
+        return vals[g.output], {n: run.grads[ids[n]] for n in wrt}, (vals[self._loss], vals[self._pred])
 
     def predict(self, bound: dict[str, Any]) -> tuple[float, Any]:
-        vals = tensor.forward(self._g, bound)
+        vals = self._backend(bound).forward(bound)
         return vals[self._loss], vals[self._pred]
 
     def encode(self, x: Any, full: bool = False) -> Any:
         """A tensor as the evaluation document writes it (summarized above limits.summary_above)."""
-        return encode(x, self.limits, full)
+        return tensor.encode(x, self.limits.summary_above, full)
 
 
 # --- optimizers ---------------------------------------------------------------------------------------

@@ -28,3 +28,38 @@ def test_budgets_are_refused_by_the_estimate():
     with pytest.raises(EngineError) as e:
         estimate("evaluate", "x = ones(100, 100)\nf = sum(x @ x @ x)", None, Limits(max_flops=1_000_000))
     assert e.value.ctx["limit"] == "max_flops"
+
+
+def test_batch_and_sweep_costs_grow_with_points():
+    small = estimate("batch", "f = x * y", {"y": 2.0}, DEFAULT_LIMITS, batch={"x": [1.0] * 10})
+    big = estimate("batch", "f = x * y", {"y": 2.0}, DEFAULT_LIMITS, batch={"x": [1.0] * 10_000})
+    assert small.mode == "scalar" and big.runs == 10_000 and big.work > 100 * small.work / 10
+    sweep = estimate("sweep", "f = x * y", {"y": 2.0}, DEFAULT_LIMITS, points=200, variable="x", start=0.0)
+    assert sweep.runs == 200 and sweep.elements >= 200
+    with pytest.raises(EngineError) as e:
+        estimate("batch", "f = x * y", {"y": 2.0}, Limits(max_batch_work=29), batch={"x": [1.0] * 10})
+    assert e.value.ctx["limit"] == "max_batch_work"
+
+
+def test_the_estimate_allocates_nothing_for_constructors():
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        cost = estimate("evaluate", "W = randn(1000, 1000)\nf = sum(W * W)", None, DEFAULT_LIMITS)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert cost.elements >= 2_000_000 and peak < 2_000_000  # 8 MB per such tensor were it made
+
+
+def test_the_document_size_is_counted_by_the_estimate_and_checked_by_the_call():
+    from app.engine import evaluate
+
+    limits = Limits(max_document_numbers=100_000)
+    program = "W = ones(300, 300)\nf = sum(W * W)"
+    cost = estimate("evaluate", program, None, limits, full_tensors=True)
+    assert cost.numbers > 100_000  # the API bounds its answers in bytes from this (and its own limit)
+    with pytest.raises(EngineError) as e:
+        evaluate(program, full_tensors=True, limits=limits)
+    assert e.value.ctx["limit"] == "max_document_numbers"

@@ -219,13 +219,15 @@ def test_flops_per_op(program, flops):
 
 
 def test_constructor_sizes_must_be_whole_and_positive():
+    """A bad size is an error naming the argument (issue 9), at the argument."""
     from app.engine import EngineError
 
     assert evaluate("f = sum(ones(1, 2))")["value"] == 2.0
-    for bad in ("zeros(0)", "zeros(2.5)", "ones(2, 0)", "ones(-1, 2)"):
+    for bad, name in (("zeros(0)", "m"), ("zeros(2.5)", "m"), ("ones(2, 0)", "n"), ("ones(-1, 2)", "m")):
         with pytest.raises(EngineError) as e:
             evaluate(f"f = sum({bad})")
-        assert e.value.type == "shape_error" and "sizes must be whole numbers >= 1" in e.value.msg, bad
+        assert e.value.type == "invalid_value" and e.value.ctx["name"] == name, bad
+        assert "must be a whole number" in e.value.msg, bad
 
 
 def test_non_finite_local_gradients_are_encoded():
@@ -405,12 +407,16 @@ def test_tensor_summaries():
     assert s["finite"] is True and s["sample"] == [float(i) for i in range(16)]
 
 
-def test_max_check_flops_counts_a_run_of_zero_flops_as_one():
+def test_max_check_flops_counts_a_run_of_zero_flops_by_its_gates():
+    """A run of zero FLOPs still costs its gates' overhead (GATE_FLOPS each, issue 9)."""
+    from app.engine.tensor import GATE_FLOPS
+
     prog, values = "f = transpose(a)", {"a": np.ones((2, 3)).tolist()}  # transpose: 0 FLOPs; 2 x 6 runs
     assert evaluate(prog, values)["flops"] == 0
-    assert evaluate(prog, values, numeric_check=True, limits=Limits(max_check_flops=12))["numeric"]["ok"]
+    budget = 12 * GATE_FLOPS  # 12 runs of one gate
+    assert evaluate(prog, values, numeric_check=True, limits=Limits(max_check_flops=budget))["numeric"]["ok"]
     with pytest.raises(Exception) as e:
-        evaluate(prog, values, numeric_check=True, limits=Limits(max_check_flops=11))
+        evaluate(prog, values, numeric_check=True, limits=Limits(max_check_flops=budget - 1))
     assert e.value.ctx["limit"] == "max_check_flops"
 
 

@@ -146,15 +146,29 @@ def test_encoding_round_trip():
     assert vals["a"] == -math.inf and vals["b"] == math.inf and np.isnan(vals["c"])
 
 
-def test_compile_cache_is_bounded_by_nodes():
+def test_compile_cache_is_bounded_by_bytes():
+    from app.engine.program import NODE_BYTES, CompileCache
+
+    small = "g = a * 0 + b"  # 5 nodes
+    cache = CompileCache(max_entries=64, max_bytes=0)
+    one = cache.get(small, Limits())
+    size = one.nbytes
+    assert size >= 5 * NODE_BYTES
+    cache.configure(max_bytes=3 * size)
+    first = cache.get(small, Limits())
+    assert cache.get(small, Limits()) is first  # a hit
+    for n in range(1, 4):
+        cache.get(small.replace("0", str(n)), Limits())  # the same size
+    assert cache.stats()["entries"] == 3 and cache.stats()["bytes"] == 3 * size  # the oldest went
+    assert cache.get(small, Limits()) is not first
+    big = cache.get("f = " + " + ".join(f"y{i}" for i in range(40)), Limits())  # 79 nodes: alone over the budget
+    assert big.nbytes > 3 * size and cache.stats()["bytes"] <= 3 * size  # used, not kept
+
+
+def test_tensor_literals_count_in_the_cache_bytes():
     from app.engine.program import CompileCache
 
-    cache = CompileCache(max_entries=64, max_nodes=50)
-    first = cache.get("f = " + " + ".join(f"x{i}" for i in range(20)), Limits())
-    assert cache.get("f = " + " + ".join(f"x{i}" for i in range(20)), Limits()) is first  # a hit
-    for n in range(3):
-        cache.get(f"g = a * {n} + b", Limits())
-    stats = cache.stats()
-    assert stats == {"entries": 3, "nodes": 15}  # 39 + 3 x 5 nodes is over 50: the oldest (39) went
-    cache.get("f = " + " + ".join(f"y{i}" for i in range(40)), Limits())  # 79 nodes: alone over budget
-    assert cache.stats()["entries"] == 1
+    cache = CompileCache()
+    text = "W = [" + ", ".join(["[" + ", ".join(["1.5"] * 100) + "]"] * 100) + "]\nf = sum(W)"
+    c = cache.get(text, Limits(max_program_chars=10**6))
+    assert c.nbytes >= 100 * 100 * 8 + 2 * len(text)

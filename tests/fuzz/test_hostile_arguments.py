@@ -7,19 +7,16 @@ huge, negative, zero, fractional, a name instead of a number, and bounds in the 
 one argument too few or too many. Every answer must be 200 or a 4xx JSON error with a type and a message
 (a limit error names its limit); a 5xx fails.
 
-Two families still answer 500 because of engine bugs (issue 9: the engine uses constructor and reduction
-arguments before it validates them), reported to the engine's owner: an infinite literal (``1e999``) as a
-parameter of sum, mean, onehot, zeros, ones, eye, randn, uniform or seed, and uniform's bounds in the wrong
-order. ``known_engine_500`` recognises them; they do not fail this test (they are written to
-artifacts/hostile-arguments.json), any other 5xx does. When the engine is fixed, delete the function's body
-but ``return False``: then these fail too.
+Two families once answered 500 (issue 9: the engine used constructor and reduction arguments before it
+validated them): an infinite literal (``1e999``) as a parameter of sum, mean, onehot, zeros, ones, eye,
+randn, uniform or seed, and uniform's bounds in the wrong order. The engine now validates every argument
+first (issue 14), and ``known_engine_500`` tolerates nothing: any 5xx fails.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -51,17 +48,8 @@ PARAMETER_OPS = ("sum", "mean", "onehot", "zeros", "ones", "eye", "randn", "unif
 
 
 def known_engine_500(call: str) -> bool:
-    """The two open engine bugs of issue 9 (see the module's docstring)."""
-    name = call.split("(", 1)[0]
-    if name in PARAMETER_OPS and "1e999" in call:
-        return True
-    bounds = re.fullmatch(r"uniform\((.*)\)", call)
-    if bounds:
-        args = [a.strip() for a in bounds.group(1).split(",")]
-        try:
-            return len(args) == 4 and float(args[3]) < float(args[2])
-        except ValueError:
-            return False
+    """The two engine bugs of issue 9 this test once tolerated; the engine (issue 14) validates every
+    argument first, so none is tolerated any more."""
     return False
 
 

@@ -1,0 +1,264 @@
+"""The scalar backend: the gate graph as a flat tape of plain floats.
+
+The tape is node-indexed: each gate's float rule from the registry (``op.f``, ``op.df``) and its
+operand indices in plain lists; values and gradients in plain float lists. Forward and backward are
+single loops (no recursion, no per-node objects) and every call starts from fresh lists, so running
+backward twice gives the same numbers.
+
+Non-finite results are values, not exceptions: the fast ``math`` rules raise on domain errors
+(``log(0)``, ``1/0``, overflow), and the loop then computes that one gate with the op's numpy rule
+(``-inf``, ``inf``, ``nan``) and carries on.
+
+Batched points (a sweep, ``evaluate(..., batch=...)``) run on the numpy backend instead, one pass
+over the graph with an array of points per node (tensor.py).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .backend import Backend, Plan, Run
+from .encode import num
+from .graph import CONST, INPUT, Graph
+from .ops import REGISTRY
+
+_ERRORS = (ArithmeticError, ValueError)
+
+
+@dataclass
+class Tape:
+    n: int
+    output: int
+    # (k, f, a, b) per gate in order; unary gates have b == -1
+    fsteps: list[tuple]
+    # (k, df, a, b, ga, gb) per gate in reverse order: a, b index values, ga, gb gradients (a constant
+    # operand's gradient goes to the sink slot n); unary gates have b == -1; constant local gradients
+    # (add, sub, neg) are tuples instead of functions
+    bsteps: list[tuple]
+    consts: list[tuple[int, float]]
+    input_ids: dict[str, int]
+
+
+def compile_tape(g: Graph) -> Tape:
+    fsteps, bsteps = [], []
+    sink = len(g.op)
+    ops, operands = g.op, g.operands
+    fappend, bappend = fsteps.append, bsteps.append
+    rules = {name: (op.f, _unary_df(op.df) if op.arity == 1 else op.df)
+             for name, op in REGISTRY.items() if op.kind == "elementwise"}
+    for k, op in enumerate(ops):
+        if op == INPUT or op == CONST:
+            continue
+        f, df = rules[op]
+        args = operands[k]
+        a = args[0]
+        ga = sink if ops[a] == CONST else a
+        if len(args) == 1:
+            fappend((k, f, a, -1))
+            bappend((k, df, a, -1, ga, -1))
+        else:
+            b = args[1]
+            fappend((k, f, a, b))
+            bappend((k, df, a, b, ga, sink if ops[b] == CONST else b))
+    bsteps.reverse()
+    return Tape(len(ops), g.output, fsteps, bsteps, sorted(g.const.items()), dict(g.input_ids))
+
+
+def _unary_df(df):
+    """A unary op's local gradient as a function (a constant such as neg's -1 too): one call, no check."""
+    if isinstance(df, tuple):
+        c = float(df[0])
+        return lambda a, y: c
+    return df
+
+
+def _slow_fwd(op: str, *xs: float) -> float:
+    with np.errstate(all="ignore"):
+        return float(REGISTRY[op].np_f(*map(np.float64, xs)))
+
+
+def _slow_df(op: str, *xs: float) -> Any:
+    rule = REGISTRY[op]
+    with np.errstate(all="ignore"):
+        out = rule.np_df(*map(np.float64, xs))
+    return tuple(map(float, out)) if rule.arity == 2 else float(out)
+
+
+def forward(tape: Tape, g: Graph, values: dict[str, float]) -> list[float]:
+    """A value per node. ``values`` must hold every input (see program.bind)."""
+    vals = [0.0] * tape.n
+    for name, k in tape.input_ids.items():
+        vals[k] = values[name]
+    for k, v in tape.consts:
+        vals[k] = v
+    it = iter(tape.fsteps)
+    while True:
+        try:
+            for k, f, a, b in it:
+                if b < 0:
+                    vals[k] = f(vals[a])
+                else:
+                    vals[k] = f(vals[a], vals[b])
+            break
+        except _ERRORS:
+            vals[k] = _slow_fwd(g.op[k], vals[a]) if b < 0 else _slow_fwd(g.op[k], vals[a], vals[b])
+    return vals
+
+
+def backward(tape: Tape, g: Graph, vals: list[float]) -> list[float]:
+    """d output / d node for every node: edge gradient = upstream x local, summed at forks.
+
+    A zero upstream gradient contributes nothing (so an unused branch never turns 0 * inf into NaN).
+    Constants are not differentiated (their slot stays 0), like PyTorch tensors without requires_grad.
+    """
+    grads = [0.0] * (tape.n + 1)  # the extra slot is the sink for constant operands
+    grads[tape.output] = 1.0
+    tup = tuple
+    it = iter(tape.bsteps)
+    while True:
+        try:
+            for k, df, a, b, ga, gb in it:
+                gk = grads[k]
+                if gk == 0.0:
+                    continue
+                if b < 0:
+                    grads[ga] += gk * df(vals[a], vals[k])
+                else:
+                    la, lb = df if type(df) is tup else df(vals[a], vals[b], vals[k])
+                    grads[ga] += gk * la
+                    grads[gb] += gk * lb
+            break
+        except _ERRORS:
+            if b < 0:
+                grads[ga] += gk * _slow_df(g.op[k], vals[a], vals[k])
+            else:
+                la, lb = _slow_df(g.op[k], vals[a], vals[b], vals[k])
+                grads[ga] += gk * la
+                grads[gb] += gk * lb
+    return grads
+
+
+def local_grads(tape: Tape, g: Graph, vals: list[float]) -> list[tuple[float, ...]]:
+    """For every node, d node / d operand_i at the forward values (empty for inputs, constants)."""
+    out: list[tuple[float, ...]] = [()] * tape.n
+    tup = tuple
+    it = iter(tape.bsteps)
+    while True:
+        try:
+            for k, df, a, b, _ga, _gb in it:
+                if b < 0:
+                    out[k] = (df(vals[a], vals[k]),)
+                elif type(df) is tup:
+                    out[k] = df
+                else:
+                    out[k] = df(vals[a], vals[b], vals[k])
+            break
+        except _ERRORS:
+            out[k] = (_slow_df(g.op[k], vals[a], vals[k]),) if b < 0 else _slow_df(g.op[k], vals[a], vals[b], vals[k])
+    return out
+
+
+def local_column(tape: Tape, g: Graph, vals: list[float]) -> list[list]:
+    """The document's local_grads: per node, d node / d operand per edge, None for an edge from a
+    constant, non-finite numbers encoded (see encode.py); [] for inputs and constants."""
+    sink = tape.n
+    out: list[list] = [[] for _ in range(tape.n)]
+    isfinite = math.isfinite
+    tup = tuple
+    bad = False
+    it = iter(tape.bsteps)
+    while True:
+        try:
+            for k, df, a, b, ga, gb in it:
+                if b < 0:
+                    d = df(vals[a], vals[k])
+                    out[k] = [None if ga == sink else d]
+                    if not isfinite(d):
+                        bad = True
+                else:
+                    la, lb = df if type(df) is tup else df(vals[a], vals[b], vals[k])
+                    out[k] = [None if ga == sink else la, None if gb == sink else lb]
+                    if not (isfinite(la) and isfinite(lb)):
+                        bad = True
+            break
+        except _ERRORS:
+            loc = (_slow_df(g.op[k], vals[a], vals[k]),) if b < 0 else _slow_df(g.op[k], vals[a], vals[b], vals[k])
+            out[k] = [None if s == sink else x for x, s in zip(loc, (ga, gb), strict=False)]
+            bad = True
+    if bad:
+        out = [[x if x is None or isfinite(x) else num(x) for x in row] for row in out]
+    return out
+
+
+def plan(c) -> Plan:
+    n = len(c.graph)
+    gates = n - len(c.graph.input_ids) - len(c.graph.const)
+    return Plan("scalar", None, gates, n, gates, None)
+
+
+class ScalarBackend(Backend):
+    """Plain floats on the tape; batches of points go to the numpy backend in one pass."""
+
+    mode = "scalar"
+
+    def __init__(self, compiled, plan: Plan, inputs: dict[str, Any], limits) -> None:
+        super().__init__(compiled, plan, inputs, limits)
+        self.tape = compiled.scalar
+
+    def shape(self, k: int) -> tuple[int, ...]:
+        return ()
+
+    def shape_column(self) -> list[list[int]]:
+        return [[] for _ in range(len(self.graph))]
+
+    def shown(self, x: Any) -> str:
+        return f" -> {self.encode(x)}"
+
+    def forward(self, inputs: dict[str, Any] | None = None) -> list:
+        return forward(self.tape, self.graph, self.inputs if inputs is None else inputs)
+
+    def backward(self, vals: list, wrt: set[str] | None = None) -> tuple[list, None]:
+        return backward(self.tape, self.graph, vals), None
+
+    def local_grads(self, vals: list) -> list:
+        """The document's column: per node, its encoded local gradients (None for an edge from a constant)."""
+        return local_column(self.tape, self.graph, vals)
+
+    def total(self, y: Any) -> float:
+        return y
+
+    def encode(self, x: Any) -> Any:
+        return x if x is None or math.isfinite(x) else num(x)
+
+    def encode_all(self, xs: list) -> list:
+        isfinite = math.isfinite
+        return [x if x is None or isfinite(x) else num(x) for x in xs]
+
+    def bad_values(self, vals: list) -> list[int]:
+        isfinite = math.isfinite
+        if all(map(isfinite, vals)):
+            return []
+        return [k for k, v in enumerate(vals) if not isfinite(v)]
+
+    def bad_grad(self, gr: Any) -> bool:
+        return not math.isfinite(gr)
+
+    def reason(self, k: int, vals: list) -> str:
+        rule = REGISTRY.get(self.graph.op[k])
+        if rule is None:
+            return "the value is not finite"
+        return rule.reason(*(vals[a] for a in self.graph.operands[k]))
+
+    def batch(self, columns: dict[str, np.ndarray], wrt: list[str], chunk: int = 0):
+        """Every point in one pass on the numpy backend (in slices of `chunk` points if given)."""
+        from .tensor import batch_elementwise
+
+        return batch_elementwise(self.compiled, self.inputs, columns, wrt, chunk)
+
+
+__all__ = ["Run", "ScalarBackend", "Tape", "backward", "compile_tape", "forward", "local_column", "local_grads",
+           "plan"]
