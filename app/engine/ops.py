@@ -136,6 +136,9 @@ class Op:
     df: Callable | tuple[float, ...] | None = None  # df(a, y) or df(a, b, y) -> (da, db); or constants
     np_f: Callable | None = None
     np_df: Callable | tuple[float, ...] | None = None
+    # optional, binary ops: one numpy rule per operand, (a, b, y) -> d y / d operand, used when only one
+    # operand needs a gradient (pow's exponent is nearly always a constant: ln(a) is not computed then)
+    np_df_parts: tuple[Callable, Callable] | None = None
     domain: Callable[..., str | None] | None = None  # operands -> why the value is not finite, or None
     switch: Callable | None = None  # operands -> a number that is 0 exactly on a kink (None: smooth)
     points: tuple[tuple[float, ...], ...] = ()  # ordinary test points (smooth, finite)
@@ -241,14 +244,15 @@ def unary(name: str, f: Callable, df: Callable | tuple[float], *, doc: Doc, np_f
 
 def binary(name: str, f: Callable, df: Callable | tuple[float, float], *, doc: Doc, infix: str | None = None,
            callable: bool | None = None, np_f: Callable | None = None,
-           np_df: Callable | tuple[float, float] | None = None, domain: Callable | None = None,
+           np_df: Callable | tuple[float, float] | None = None, np_df_parts: tuple[Callable, Callable] | None = None,
+           domain: Callable | None = None,
            switch: Callable | None = None, points=((0.7, 1.3), (-1.1, 0.4), (2.5, -0.6)), kinks=(),
            tolerance: float = 1e-6) -> Op:
     """An elementwise op of two operands (numpy broadcasting): y = f(a, b), (dy/da, dy/db) = df(a, b, y)."""
     return register(Op(name=name, kind="elementwise", arity=2, doc=doc, infix=infix,
                        callable=infix is None if callable is None else callable, f=f, df=df,
-                       np_f=np_f or f, np_df=df if np_df is None else np_df, domain=domain, switch=switch,
-                       points=points, kinks=kinks, tolerance=tolerance,
+                       np_f=np_f or f, np_df=df if np_df is None else np_df, np_df_parts=np_df_parts,
+                       domain=domain, switch=switch, points=points, kinks=kinks, tolerance=tolerance,
                        shape=_elementwise_shape, flops=_elementwise_flops))
 
 
@@ -322,10 +326,21 @@ def _pow_df(a: float, b: float, y: float) -> tuple[float, float]:
 
 
 def _np_pow_df(a: Num, b: Num, y: Num) -> tuple[Num, Num]:
+    return _np_pow_da(a, b, y), _np_pow_db(a, b, y)
+
+
+def _np_pow_da(a: Num, b: Num, y: Num) -> Num:
+    if isinstance(b, float):  # a constant exponent (x^2 in a weight penalty): no np.where, no general power
+        if b == 0.0:
+            return 0.0
+        return b * a if b == 2.0 else b * np.power(a, b - 1.0)
     a_, b_ = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    da = np.where(b_ != 0, b_ * np.power(a_, b_ - 1.0), 0.0)
-    db = np.where(a_ > 0, y * np.log(np.where(a_ > 0, a_, 1.0)), np.where((a_ == 0) & (b_ > 0), 0.0, np.nan))
-    return da, db
+    return np.where(b_ != 0, b_ * np.power(a_, b_ - 1.0), 0.0)
+
+
+def _np_pow_db(a: Num, b: Num, y: Num) -> Num:
+    a_, b_ = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return np.where(a_ > 0, y * np.log(np.where(a_ > 0, a_, 1.0)), np.where((a_ == 0) & (b_ > 0), 0.0, np.nan))
 
 
 def _overflow(*xs: float) -> str:
@@ -353,7 +368,8 @@ binary("div", operator.truediv, lambda a, b, y: (1.0 / b, -a / (b * b)), infix="
                "div scales: the numerator's gradient is upstream / b, the denominator's is -upstream * a / b^2",
                "Quotient of two numbers.", convention="a / 0 is infinite: its gradients are not finite"))
 
-binary("pow", math.pow, _pow_df, infix="^", callable=True, np_f=np.power, np_df=_np_pow_df, domain=_pow_domain,
+binary("pow", math.pow, _pow_df, infix="^", callable=True, np_f=np.power, np_df=_np_pow_df,
+       np_df_parts=(_np_pow_da, _np_pow_db), domain=_pow_domain,
        switch=lambda a, b: a, points=((0.7, 1.3), (1.9, -0.4), (2.5, 2.0)),
        kinks=((0.0, 2.0), (0.0, 1.0), (0.0, 3.0), (0.0, 0.5), (0.0, 0.0), (2.0, 0.0), (-2.0, 2.0), (-2.0, 3.0)),
        doc=Doc("^", "a ^ b", "a^{b}", ("b * a^(b-1)", "a^b * ln(a)"), ("b\\,a^{b-1}", "a^{b}\\ln a"),
