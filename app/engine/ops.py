@@ -511,14 +511,18 @@ def _reduce_vjp(scale_by_count: bool) -> Callable:
         x = xs[0]
         if not isinstance(x, np.ndarray):
             return (g,)
-        ax = None if axis is None else int(axis) % x.ndim
-        n = x.size if ax is None else x.shape[ax]
-        g = g if ax is None else np.expand_dims(g, ax)
+        if axis is None:  # the whole array: the upstream gradient is one number
+            return (np.full(x.shape, g / x.size if scale_by_count else g),)
+        ax = int(axis) % x.ndim
+        n = x.shape[ax]
+        g = np.expand_dims(g, ax)
         return (np.broadcast_to(g / n if scale_by_count else g, x.shape).copy(),)
     return vjp
 
 
 def _sum(x: Num, axis: float | None = None) -> Num:
+    if axis is None and type(x) is np.ndarray:
+        return x.sum()
     return np.sum(x, axis=None if axis is None else int(axis))
 
 
@@ -584,16 +588,16 @@ tensor_op("log_softmax", 1, log_softmax,
                   matrix_rule="dL/dx = dL/dy - softmax(x) * sum(dL/dy, last axis)"))
 
 
-def _targets(z: np.ndarray, t: Num) -> tuple[np.ndarray, bool]:
-    """One-hot (or probability) targets shaped like the logits; True if they were given as class indices."""
-    if np.shape(t) == z.shape:
-        return t, False
-    t = np.asarray(t, dtype=float)
-    with np.errstate(invalid="ignore"):
-        idx = t.astype(np.int64)
-    if not np.all(np.isfinite(t)) or np.any(idx != t) or np.any(idx < 0) or np.any(idx >= z.shape[-1]):
-        raise ValueError(f"class indices must be whole numbers from 0 to {z.shape[-1] - 1}")
-    return np.eye(z.shape[-1])[idx], True
+def _class_indices(z: np.ndarray, t: Num) -> np.ndarray:
+    """Targets given as class indices (shaped like the logits but their last axis), checked and
+    flattened: the flat positions of the target classes in the logits (row r's class c at r * C + c)."""
+    c = z.shape[-1]
+    t = np.asarray(t, dtype=float).ravel()
+    # (min and max are NaN if any index is: the range test refuses NaN and infinities before the cast)
+    if t.size and not (t.min() >= 0 and t.max() < c and (t == np.floor(t)).all()):
+        raise ValueError(f"class indices must be whole numbers from 0 to {c - 1}")
+    idx = t.astype(np.int64)
+    return np.arange(0, idx.size * c, c) + idx
 
 
 def _sce_shape(shapes: list[Shape], p: dict) -> Shape:
@@ -606,14 +610,19 @@ def _sce_shape(shapes: list[Shape], p: dict) -> Shape:
 
 
 def _sce_saving(z: Num, t_in: Num) -> tuple[float, tuple]:
-    """The loss, and what its gradient needs: softmax(z), log_softmax(z) and the targets as rows."""
-    t, indices = _targets(z, t_in)
+    """The loss, and what its gradient needs: softmax(z), log_softmax(z), and the targets: as rows
+    shaped like the logits, or (class indices) the flat positions of the target classes, so no one-hot
+    matrix is made (a training step's targets are indices)."""
+    onehot = getattr(t_in, "shape", ()) == z.shape
+    picks = None if onehot else _class_indices(z, t_in)  # checked before any work
     batch = z.shape[0] if z.ndim == 2 else 1
-    m = z.max(axis=-1, keepdims=True)
-    e = np.exp(z - m)
+    shifted = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
     s = e.sum(axis=-1, keepdims=True)
-    log_p = z - m - np.log(s)
-    return float(-(t * log_p).sum() / batch), (e / s, log_p, t, indices)
+    log_p = shifted - np.log(s)
+    loss = -np.vdot(t_in, log_p) if onehot else -log_p.take(picks).sum()
+    e /= s  # softmax(z)
+    return float(loss / batch), (e, log_p, t_in if onehot else None, picks)
 
 
 def _sce(z: Num, t: Num) -> float:
@@ -622,16 +631,23 @@ def _sce(z: Num, t: Num) -> float:
 
 def _sce_vjp(g: Num, y: Num, xs: tuple, need: tuple, saved: tuple | None = None) -> tuple:
     z, t_in = xs
-    p, log_p, t, indices = saved if saved is not None else _sce_saving(z, t_in)[1]
+    p, log_p, t, picks = saved if saved is not None else _sce_saving(z, t_in)[1]
     batch = z.shape[0] if z.ndim == 2 else 1
     gz = None
     if need[0]:  # (softmax - t) / batch, scaled by the targets' row sums (1 for one-hot rows)
-        gz = ((p - t) if indices else (p * t.sum(axis=-1, keepdims=True) - t)) / batch
+        if picks is not None:
+            gz = p.copy()  # (contiguous: its flat view is itself)
+            gz.reshape(-1)[picks] -= 1.0
+            gz /= batch
+        else:
+            gz = p * t.sum(axis=-1, keepdims=True)
+            gz -= t
+            gz /= batch
         if g != 1.0:
             gz = g * gz
     if not need[1]:
         return (gz, None)
-    gt = np.zeros(np.shape(t_in)) if indices else -g * log_p / batch
+    gt = np.zeros(np.shape(t_in)) if picks is not None else -g * log_p / batch
     return (gz, gt if np.ndim(t_in) else float(gt))
 
 
