@@ -240,6 +240,9 @@ def test_state_in_get_and_apply_and_the_keys(page):
     assert page.get_by_test_id("train-hidden").input_value() == "64"  # spirals' own default
     snap = page.evaluate("() => window.backpropLab.getState()")
     assert snap["tab"] == "train" and snap["train"]["ds"] == "spirals" and snap["train"]["epochs"] == 7
+    # no BACKPROP_DATA_DIR on this server: no MNIST in the picker
+    options = page.locator("[data-testid=train-dataset] option").evaluate_all("els => els.map((e) => e.value)")
+    assert options == ["digits", "moons", "circles", "spirals", "xor", "csv"]
     # the circuit's keys do nothing here (space would play the hidden circuit)
     page.locator("[data-testid=train-status]").click()
     page.keyboard.press("Space")
@@ -282,27 +285,36 @@ def test_chinese_and_hostile_text(page):
 
 # --- cancel: the page closes the stream and the server's run process ends -----------------------------
 
-@pytest.fixture
-def live_app():
-    """The app in this process (its runs are inspectable), on a free port."""
+def _serve(settings):
+    """The app in this process (its runs are inspectable), on a free port: (app, url, stop)."""
     import uvicorn
 
-    from app.config import Settings
     from app.main import create_app
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = create_app(Settings())
+    app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
-    yield app, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+
+    def stop():
+        server.should_exit = True
+        thread.join(10)
+    return app, f"http://127.0.0.1:{port}", stop
+
+
+@pytest.fixture
+def live_app():
+    from app.config import Settings
+
+    app, url, stop = _serve(Settings())
+    yield app, url
+    stop()
 
 
 def test_cancel_stops_the_run_on_the_server(browser, live_app):
@@ -332,6 +344,48 @@ def test_cancel_stops_the_run_on_the_server(browser, live_app):
         assert page.get_by_test_id("train-start").is_enabled()
     finally:
         context.close()
+
+
+def test_mnist_is_offered_only_when_the_server_has_it_and_a_csv_file_uploads(browser, tmp_path):
+    """A server with BACKPROP_DATA_DIR holding (small, test-written) IDX files lists MNIST with its
+    28x28 thumbnails and trains on it; the default server (the other tests) does not offer it. A CSV
+    chosen with the file input fills the box and the table as a pasted one does."""
+    from app.config import Settings
+    from tests.train.test_datasets import write_mnist
+
+    arrays = write_mnist(tmp_path, n_train=40, n_test=12)
+    app, url, stop = _serve(Settings(data_dir=str(tmp_path)))
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, reduced_motion="reduce", base_url=url)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        open_train(page, "view=train&ds=mnist&hid=8&ep=2&bs=8")
+        options = page.locator("[data-testid=train-dataset] option").evaluate_all("els => els.map((e) => e.value)")
+        assert options[-2:] == ["mnist", "csv"]
+        assert page.get_by_test_id("train-dataset").input_value() == "mnist"
+        thumbs = page.locator("[data-testid=train-preview] canvas")
+        assert thumbs.count() == 8
+        assert thumbs.first.evaluate("c => [c.width, c.height]") == [28, 28]
+        expect()(page.get_by_test_id("train-ds-info")).to_contain_text("784 features")
+        expect()(page.get_by_test_id("train-program")).to_have_value(re.compile(r"W1 = uniform\(784, 8,"))
+        train_and_wait(page)
+        assert len(curve(page, "train-acc-chart", "test_accuracy")) == 2
+        labels = page.locator("[data-testid=train-digits] figure").evaluate_all(
+            "els => els.map((e) => +e.dataset.label)")
+        assert labels == arrays["t10k-labels-idx1-ubyte"][:12].tolist()
+        # a CSV file from the disk: the same path as a pasted one
+        path = tmp_path / "points.csv"
+        path.write_text("a,b,label\n" + "\n".join(f"{i % 5},{i % 3},{i % 2}" for i in range(30)) + "\n")
+        page.select_option("[data-testid=train-dataset]", "csv")
+        wait_idle(page)
+        page.set_input_files("[data-testid=train-csv-file]", str(path))
+        wait_idle(page)
+        assert page.get_by_test_id("train-csv").input_value() == path.read_text()
+        expect()(page.get_by_test_id("train-csv-table").locator("th")).to_have_text(["a", "b", "label"])
+        expect()(page.get_by_test_id("train-ds-info")).to_contain_text("30 rows")
+    finally:
+        context.close()
+        stop()
 
 
 # --- the docs' screenshots: the Train view mid-run -----------------------------------------------------
