@@ -107,7 +107,8 @@ export function mountTrain(ctx) {
   let drawFrame = null;
 
   // ---- the tab ------------------------------------------------------------------------------
-  function setTab(tab) {
+  // (write: false while the page starts: the controller has not read the rest of the hash yet)
+  function setTab(tab, write = true) {
     tab = tab === "train" ? "train" : "circuit";
     const was = state.tab;
     state.tab = tab;
@@ -130,7 +131,7 @@ export function mountTrain(ctx) {
         end();
       });
     }
-    writeHashNow();
+    if (write) writeHashNow();
   }
 
   // ---- the form <-> state.train -------------------------------------------------------------
@@ -943,7 +944,7 @@ export function mountTrain(ctx) {
     state.train = { ...defaultsFor(ds), ...tr };
     renderForm();
   }
-  if (fromUrl && fromUrl.tab === "train") setTab("train");
+  if (fromUrl && fromUrl.tab === "train") setTab("train", false);
 
   Object.assign(ctx, { setTab, train: { start, cancel, openInCircuit, setDataset, state: () => run } });
 }

@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
@@ -258,6 +259,22 @@ def test_state_in_get_and_apply_and_the_keys(page):
     expect()(page.get_by_test_id("train-view")).to_be_hidden()
     assert "view=train" not in page.evaluate("() => location.hash")
     assert page.evaluate("() => document.querySelector('#panel-left').inert") is False
+
+
+def test_a_shared_train_link_keeps_the_circuit_and_presenter_keys(page):
+    """Opening the Train view from the URL must not rewrite the hash before the page has read the
+    rest of it: the circuit's program and presenter mode survive."""
+    page.goto("/#" + urlencode({"p": "f = a * b", "v": "a:3,b:-2", "present": "1", "view": "train", "ds": "xor"}))
+    wait_idle(page)
+    expect()(page.get_by_test_id("train-view")).to_be_visible()
+    assert page.evaluate("() => document.body.classList.contains('present')") is True
+    assert page.evaluate("() => window.backpropLab.getState().program") == "f = a * b"
+    h = page.evaluate("() => location.hash")
+    assert "present=1" in h and "ds=xor" in h and "view=train" in h and "p=f+%3D+a+*+b" in h
+    # presenter mode: the settings are an overlay, the charts take the width
+    assert page.get_by_test_id("train-dataset").is_hidden()
+    page.click("[data-testid=train-show-settings]")
+    expect()(page.get_by_test_id("train-dataset")).to_be_visible()
 
 
 def test_chinese_and_hostile_text(page):
