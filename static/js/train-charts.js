@@ -148,10 +148,12 @@ export function drawPlane(svgNode, boundary, data, opts = {}) {
     xd = [xd[0] - px, xd[1] + px];
     yd = [yd[0] - py, yd[1] + py];
   }
-  // equal units on both axes, centred
-  const iw = W - m.left - m.right, ih = H - m.top - m.bottom;
+  // equal units on both axes, centred across, at the top (the legend under it: the colour of each class)
+  const legend = opts.legend && opts.legend.length ? opts.legend : null;
+  const legendH = legend ? fs * 4.4 : 0;
+  const iw = W - m.left - m.right, ih = Math.max(H - m.top - m.bottom - legendH, 10);
   const k = Math.min(iw / (xd[1] - xd[0]), ih / (yd[1] - yd[0]));
-  const ox = m.left + (iw - k * (xd[1] - xd[0])) / 2, oy = m.top + (ih - k * (yd[1] - yd[0])) / 2;
+  const ox = m.left + (iw - k * (xd[1] - xd[0])) / 2, oy = m.top + (legend ? 0 : (ih - k * (yd[1] - yd[0])) / 2);
   const x = (v) => ox + (v - xd[0]) * k;
   const y = (v) => oy + (yd[1] - v) * k;
   svg.append("rect").attr("class", "plane-frame").attr("x", x(xd[0])).attr("y", y(yd[1]))
@@ -194,6 +196,39 @@ export function drawPlane(svgNode, boundary, data, opts = {}) {
     .attr("cx", (d) => x(d[0][0])).attr("cy", (d) => y(d[0][1])).attr("r", r + 0.5)
     .attr("fill", "#ffffff").attr("stroke", (d) => classColor(d[1])).attr("stroke-width", 2);
   svgNode.dataset.points = String(train.length + test.length);
+  if (legend) {
+    // "colour = the class the network predicts there", then a swatch per class
+    const top = oy + k * (yd[1] - yd[0]) + fs * 1.1;
+    const lg = svg.append("g").attr("class", "plane-legend").attr("font-size", fs);
+    // the title, on two lines when one is too narrow (words; CJK text has none: it is squeezed instead)
+    const title = lg.append("text").attr("x", ox).attr("y", top + fs * 0.4).attr("fill", "#475467");
+    const room = W - ox - 4;
+    const words = String(opts.legendTitle || "").split(" ");
+    let line = title.append("tspan").attr("x", ox).text(words[0]);
+    let lines = 1;
+    for (const w of words.slice(1)) {
+      const before = line.text();
+      line.text(`${before} ${w}`);
+      if (line.node().getComputedTextLength() > room && lines < 2) {
+        line.text(before);
+        line = title.append("tspan").attr("x", ox).attr("dy", fs * 1.2).text(w);
+        lines += 1;
+      }
+    }
+    title.selectAll("tspan").each(function () {
+      if (this.getComputedTextLength() > room) d3.select(this).attr("textLength", room).attr("lengthAdjust", "spacingAndGlyphs");
+    });
+    let lx = ox;
+    const ly = top + fs * (lines === 2 ? 2.7 : 1.5);
+    legend.forEach((name, c) => {
+      const item = lg.append("g").attr("class", "legend-entry").attr("data-class", c);
+      item.append("rect").attr("x", lx).attr("y", ly - fs * 0.45).attr("width", fs * 1.4).attr("height", fs * 0.9)
+        .attr("rx", 2).attr("fill", classColor(c)).attr("fill-opacity", 0.28).attr("stroke", classColor(c));
+      const label = item.append("text").attr("x", lx + fs * 1.8).attr("y", ly).attr("dy", "0.35em").attr("fill", "#1c2430")
+        .text(String(name));
+      lx += fs * 1.8 + label.node().getComputedTextLength() + fs * 1.2;
+    });
+  }
 }
 
 /** The confusion matrix: rows the true class, columns the predicted one; the diagonal in teal. */

@@ -768,8 +768,11 @@ export function mountTrain(ctx) {
     const confusion = last && last.confusion ? last.confusion : r && r.done ? r.done.confusion : null;
     if (plane) {
       const pts = start && start.samples ? start.samples : d ? { points: d.preview.points, labels: d.preview.labels } : null;
+      const names = start && start.dataset ? start.dataset.classes : d ? d.classes : null;
       drawPlane($("train-plane"), last && last.boundary ? last.boundary : null, pts,
-        { fs: size, epoch: last ? last.epoch : "", empty: t("train.chart_empty"), pointRadius: state.present ? 4 : 3 });
+        { fs: size, epoch: last ? last.epoch : "", empty: t("train.chart_empty"), pointRadius: state.present ? 4 : 3,
+          legend: names && names.length <= 12 ? names : null,
+          legendTitle: t(last && last.boundary ? "train.plane_legend" : "train.plane_legend_data") });
       $("train-plane").dataset.epoch = last && last.boundary ? String(last.epoch) : "";
     }
     if (images) drawDigits(start, last, r);

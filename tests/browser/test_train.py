@@ -99,6 +99,10 @@ def test_moons_trains_live_with_its_decision_boundary(page, server_url):
     classes = sorted({c for row in last["classes"] for c in row})
     assert [int(x) for x in plane.locator(".region").evaluate_all("els => els.map((e) => e.dataset.class)")] == classes
     assert plane.locator("circle.train").count() == 300 and plane.locator("circle.test").count() == 80
+    # the legend under the plane: a swatch per class, in the colour of its region
+    entries = plane.locator(".plane-legend .legend-entry")
+    assert entries.evaluate_all("els => els.map((e) => e.textContent)") == ["0", "1"]
+    expect()(plane.locator(".plane-legend")).to_contain_text("the class the network predicts there")
     # the norms of both weight matrices, per epoch, as the events sent them
     epochs = [p for k, p in ev if k == "epoch"]
     assert curve(page, "train-gnorm", "grad-W1") == [e["norms"]["W1"]["grad"] for e in epochs]
@@ -414,8 +418,9 @@ def docs_screenshots(url: str) -> list[Path]:
 
     out = ROOT / "docs" / "screenshots"
     made = []
-    cases = [("train-moons-mid-run", "view=train&ds=moons&ep=150", 40, [(1280, 800), (1024, 768), (1920, 1080)]),
-             ("train-digits-mid-run", "view=train&ds=digits&hid=64&ep=40", 12, [(1280, 800)]),
+    sizes = [(1280, 800), (1024, 768), (1920, 1080)]
+    cases = [("train-moons-mid-run", "view=train&ds=moons&ep=150", 40, sizes),
+             ("train-digits-mid-run", "view=train&ds=digits&hid=64&ep=40", 12, sizes),
              ("train-moons-present", "view=train&ds=moons&ep=150&present=1", 40, [(1024, 768)])]
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
