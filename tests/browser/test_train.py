@@ -409,6 +409,39 @@ def test_mnist_is_offered_only_when_the_server_has_it_and_a_csv_file_uploads(bro
         stop()
 
 
+def test_a_busy_server_says_try_again(browser):
+    """With BACKPROP_TRAIN_RUNS=1 and one run going, a second learner's Train is refused with the
+    server's 503 and the page says when to try again; after the first is cancelled it trains."""
+    from app.config import Settings
+
+    app, url, stop = _serve(Settings(train_runs=1))
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, reduced_motion="reduce", base_url=url)
+    try:
+        first, second = context.new_page(), context.new_page()
+        for pg in (first, second):
+            pg.set_default_timeout(30_000)
+        open_train(first, "view=train&ds=digits&hid=64&ep=400&bs=8")  # a minute of training
+        first.click("[data-testid=train-start]")
+        first.wait_for_selector("[data-testid=train-view][data-state=running]:not([data-epoch='0'])", state="attached")
+        open_train(second, "view=train&ds=xor&ep=2")
+        second.click("[data-testid=train-start]")
+        wait_idle(second)
+        expect()(second.get_by_test_id("train-form-error")).to_contain_text("BACKPROP_TRAIN_RUNS")
+        expect()(second.get_by_test_id("train-form-error")).to_contain_text("Try again in 5 s.")
+        assert second.get_by_test_id("train-start").is_enabled()
+        first.click("[data-testid=train-cancel]")
+        first.wait_for_selector("[data-testid=train-view][data-state=cancelled]", state="attached")
+        runs = app.state.train_runs
+        deadline = time.monotonic() + 15
+        while runs.active and time.monotonic() < deadline:
+            time.sleep(0.05)
+        train_and_wait(second)
+        assert len(curve(second, "train-loss-chart", "test_loss")) == 2
+    finally:
+        context.close()
+        stop()
+
+
 # --- the docs' screenshots: the Train view mid-run -----------------------------------------------------
 
 def docs_screenshots(url: str) -> list[Path]:
