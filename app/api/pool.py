@@ -23,6 +23,7 @@ The parent-death watchdog ends a process whose app process died without shutting
 from __future__ import annotations
 
 import asyncio
+import atexit
 import collections
 import contextlib
 import logging
@@ -30,6 +31,7 @@ import multiprocessing
 import os
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -244,6 +246,7 @@ class EnginePool:
         self._failed_starts = 0
         self.restarts = 0
         self._all: set[_Process] = {_Process(self) for _ in range(processes)}
+        _register_for_exit(self)
 
     # -- bookkeeping (called from reader threads and event loops) --
 
@@ -457,6 +460,27 @@ class EnginePool:
         if wait:
             for proc in procs:
                 proc.process.join(5)
+
+
+_live_pools: weakref.WeakSet[EnginePool] = weakref.WeakSet()
+_exit_registered = False
+
+
+def _register_for_exit(pool: EnginePool) -> None:
+    """A pool left running when the interpreter exits is shut down first. Engine processes ignore SIGTERM, and
+    multiprocessing's own exit handler SIGTERMs its daemonic children and then joins them without a timeout:
+    without this, a program (or a test session) that exits with a pool still running waits forever.
+    Registered after multiprocessing's handler (a process was just started), so it runs before it."""
+    global _exit_registered
+    _live_pools.add(pool)
+    if not _exit_registered:
+        _exit_registered = True
+        atexit.register(_shutdown_all)
+
+
+def _shutdown_all() -> None:
+    for pool in list(_live_pools):
+        pool.shutdown(wait=True)
 
 
 def _fail(fut: asyncio.Future, exc: BaseException) -> None:

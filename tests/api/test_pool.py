@@ -329,3 +329,28 @@ def test_processes_that_cannot_start_are_retried_with_backoff_not_in_a_loop():
         assert broken.stats()["restarts"] <= failed_after + 1  # waits 2 s, 4 s, ... between tries
     finally:
         broken.shutdown()
+
+
+EXIT_WITH_A_RUNNING_POOL = """
+import asyncio, os, sys
+from app.api.pool import EnginePool
+
+if __name__ == "__main__":
+    p = EnginePool(1)
+    print(asyncio.run(p.call(os.getpid, deadline=120)), flush=True)
+    sys.exit(0)  # no shutdown: the interpreter's exit must stop the engine process itself
+"""
+
+
+def test_a_program_that_exits_with_its_pool_running_ends_and_so_does_the_pool(tmp_path):
+    """Engine processes ignore SIGTERM and multiprocessing's exit handler joins its daemonic children after
+    a SIGTERM, without a timeout: without the pool's own exit handler this program never ends (a test session
+    that failed with a pool running hung forever)."""
+    script = tmp_path / "exits.py"
+    script.write_text(EXIT_WITH_A_RUNNING_POOL)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    done = subprocess.run([sys.executable, str(script)], cwd=root, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": root})
+    assert done.returncode == 0, done.stderr[-2000:]
+    engine_pid = int(done.stdout.split()[0])
+    assert wait_dead(engine_pid)
