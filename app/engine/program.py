@@ -15,6 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import accumulate
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -87,8 +88,13 @@ class Compiled:
     def lines(self) -> tuple[list[int], list[int]]:
         """1-based line and column of every node's span start."""
         g = self.graph
-        starts = np.fromiter(accumulate((len(s) + 1 for s in g.text.split("\n")), initial=0), dtype=np.int64)
-        offsets = np.fromiter((s for s, _ in g.span), dtype=np.int64, count=len(g.span))
+        text = g.text
+        if text.isascii():  # offsets are bytes: the newlines found by numpy
+            nl = np.flatnonzero(np.frombuffer(text.encode("ascii"), dtype=np.uint8) == 10)
+            starts = np.concatenate((np.zeros(1, np.int64), nl + 1))
+        else:
+            starts = np.fromiter(accumulate((len(s) + 1 for s in text.split("\n")), initial=0), dtype=np.int64)
+        offsets = np.fromiter(map(itemgetter(0), g.span), dtype=np.int64, count=len(g.span))
         line = np.searchsorted(starts, offsets, side="right")
         column = offsets - starts[line - 1] + 1
         return line.tolist(), column.tolist()
