@@ -227,18 +227,36 @@ def pairs(col: list, key: bytes) -> list[bytes]:
     return orjson.dumps(col)[2:-2].replace(b"],[", b"\0").replace(b",", key).split(b"\0")
 
 
-def nodes_json(c: Any, shapes: list | None, value_col: list, grad_col: list, local_col: list, edge_col: list | None,
-               finite: list[bool], reason_col: list) -> bytes:
-    """The nodes layout's list as JSON bytes, identical to ``orjson.dumps`` of the node objects that
-    ``build`` makes without ``encoded``. Columns that are the same for every node (every shape [] or
-    `shapes` None, every node finite, no reasons: the common case) are written into the template
-    instead of filled in."""
+def node_structure(c: Any) -> tuple[list[bytes], list[bytes]]:
+    """What every document of a program writes the same way for each node, as JSON bytes: the head
+    (``{"id":..,"op":..,"label":..,"operands":[..],"shape":``) and the part after the numbers
+    (``"span":{..},"on_path":..,"finite":``). Cached per compiled program (``Compiled.node_json``),
+    so that a slider drag writes only the numbers. JSON text never holds a raw NUL (orjson escapes
+    control characters), so NUL separates the nodes while the pieces are made."""
     g = c.graph
     n = len(g)
     line, column = c.lines
-    spans = g.span  # (start, end) per node
-    parts = [b'{"id":%b,"op":%b,"label":%b,"operands":[%b],"shape":']
-    cols = [items(list(range(n))), items(g.op), items(g.label), rows(g.operands)]
+    head = (b'{"id":%b,"op":%b,"label":%b,"operands":[%b],"shape":\0' * n % tuple(chain.from_iterable(zip(
+        items(list(range(n))), items(g.op), items(g.label), rows(g.operands), strict=True)))).split(b"\0")
+    tail = (b'"span":{"start":%b,"line":%b},"on_path":%b,"finite":\0' * n % tuple(chain.from_iterable(zip(
+        pairs(g.span, b',"end":'), pairs(list(zip(line, column, strict=True)), b',"column":'),
+        map(_TRUE_FALSE.__getitem__, c.path), strict=True)))).split(b"\0")
+    head.pop()
+    tail.pop()
+    return head, tail
+
+
+def nodes_json(c: Any, shapes: list | None, value_col: list, grad_col: list, local_col: list, edge_col: list | None,
+               finite: list[bool], reason_col: list) -> bytes:
+    """The nodes layout's list as JSON bytes, identical to ``orjson.dumps`` of the node objects that
+    ``build`` makes without ``encoded``: the program's structure from ``node_structure`` (cached), the
+    numbers of this evaluation. Columns that are the same for every node (every shape [] or `shapes`
+    None, every node finite, no reasons: the common case) are written into the template instead of
+    filled in."""
+    n = len(c.graph)
+    head, tail = c.node_json
+    parts = [b"%b"]
+    cols = [head]
     if shapes is not None and any(shapes):
         parts.append(b"[%b]")
         cols.append(rows(shapes))
@@ -249,9 +267,8 @@ def nodes_json(c: Any, shapes: list | None, value_col: list, grad_col: list, loc
     if edge_col is not None:
         parts.append(b'"edge_grads":[%b],')
         cols.append(rows(edge_col))
-    parts.append(b'"span":{"start":%b,"line":%b},"on_path":%b,"finite":')
-    cols += [pairs(spans, b',"end":'), pairs(list(zip(line, column, strict=True)), b',"column":'),
-             list(map(_TRUE_FALSE.__getitem__, c.path))]
+    parts.append(b"%b")
+    cols.append(tail)
     if all(finite):
         parts.append(b"true")
     else:
