@@ -177,6 +177,12 @@ def build(be: Backend, run: Run, *, numeric: dict | None = None, layout: str = "
     if g.groups or g.functions:  # the program's own functions and gates, and grad() (functions.py, adjoint.py)
         doc["groups"] = [vars(gr) | {"span": list(gr.span)} for gr in g.groups]
         doc["functions"] = g.functions
+    flat = [k for k in g.flat_gates() if path[k] and any(ops[a] != CONST for a in operands[k])]
+    if flat:  # a comparison, step, argmax ... on the path: flagged, since the gradient stops there
+        doc["warnings"] = (doc["warnings"] + [
+            f"n{k} ({ops[k]}) passes no gradient: its local gradients are 0 (a comparison, step or lookup)"
+            for k in flat[:5]] + ([f"and {len(flat) - 5} more gates that pass no gradient"] if len(flat) > 5
+                                  else []))[:100]
     if g.notices:  # what the parser normalized (text.py): full-width forms, U+2212
         doc["warnings"] = (g.notices + doc["warnings"])[:100]
     if layout == "columns":

@@ -93,6 +93,14 @@ class Graph:
     # a share of a gradient must have its operand's shape; ("matrix", node) a matmul in grad() needs matrices
     checks: list[tuple] = field(default_factory=list)
 
+    def flat_gates(self) -> list[int]:
+        """The nodes whose op passes no gradient (a comparison, step, sign, argmax, onehot), computed once."""
+        found = self.__dict__.get("_flat")
+        if found is None:
+            flat = {name for name, op in REGISTRY.items() if not op.differentiable}
+            found = self.__dict__["_flat"] = [k for k, op in enumerate(self.op) if op in flat]
+        return found
+
     def rule(self, op: str) -> Any:
         """The op's rules: the registry's, or the program's own gate."""
         rule = REGISTRY.get(op)

@@ -232,6 +232,8 @@ def test_argmax_and_comparisons_pass_no_gradient_and_say_so():
     assert doc["value"] == 2.0 + 3.0
     assert doc["gradients"]["x"] == 1.0  # through the product only
     np.testing.assert_array_equal(doc["gradients"]["z"], np.zeros((2, 3)))
+    flagged = [w for w in doc["warnings"] if "passes no gradient" in w]
+    assert len(flagged) == 3 and any("(argmax)" in w for w in flagged) and any("(gt)" in w for w in flagged)
     for name in ("argmax", "gt", "ge", "lt", "le", "eq", "ne", "step", "sign"):
         meta = REGISTRY[name].meta()
         assert meta["differentiable"] is False and meta["local_grads"] in (["0"], ["0", "0"]), name
