@@ -181,3 +181,32 @@ def test_grad_is_bounded_by_the_node_limit_before_it_runs():
     with pytest.raises(EngineError) as info:
         evaluate(program, {"x": 0.3}, limits=Limits(max_grad_work=100))
     assert info.value.ctx["limit"] == "max_grad_work"
+
+
+# --- hostile combinations: only EngineError, never a crash ------------------------------------------------------
+
+PIECES = ["sq(a) = a * a", "sp(t) = log(1 + exp(t)) with d/dt = sigmoid(t)", "bad(t) = t with d/dt = t",
+          "f = sq(x)", "f = sp(x) * y", "g = grad(f, x)", "h = grad(g, x)", "g = grad(f, y)", "k = grad(g, g)",
+          "v = [x, y, f]", "w = v[1] * v[-1]", "m = max(v, axis=0, keepdims=1)", "f = grad(w, x)",
+          "z = sq(sq(y))", "grad(x, x)", "q = x > y", "f = bad(q) + sp(z)", "r = grad(sum(v * v), v)",
+          "sq(a) = a", "t(a, b) = a - b with d/da = 1, d/db = -1", "f = t(x, y)", "u = grad(f, 3)", "x = 2"]
+
+
+def test_hostile_combinations_raise_only_engine_errors():
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+
+    @hypothesis.settings(max_examples=150, deadline=None)
+    @hypothesis.given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=7),
+                      st.sampled_from([{}, {"x": 0.5}, {"x": 0.5, "y": -1.0}, {"x": [1.0, 2.0], "y": 0.3}]))
+    def run(lines, values):
+        program = "\n".join(lines)
+        for check in (False, True):
+            try:
+                doc = evaluate(program, values, numeric_check=check)
+            except EngineError as e:
+                assert e.type and e.msg
+                return
+            assert "value" in doc
+
+    run()
