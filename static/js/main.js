@@ -12,6 +12,7 @@ import { mountQuiz } from "./view-quiz.js";
 import { mountRoom } from "./view-room.js";
 import { mountSweep } from "./view-sweep.js";
 import { mountTraining } from "./view-training.js";
+import { mountTrain } from "./view-train.js";
 
 const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 const ctx = createController();
@@ -70,7 +71,7 @@ state.lang = await loadStrings((fromHash(location.hash) || {}).lang || browserLa
 ctx.mount();
 ctx.circuit.setReducedMotion(reducedMotion.matches);
 reducedMotion.addEventListener("change", () => ctx.circuit.setReducedMotion(reducedMotion.matches));
-ctx.use(mountAnimation).use(mountNarration).use(mountTraining).use(mountSweep).use(mountControls).use(mountQuiz).use(mountLessons).use(mountRoom);
+ctx.use(mountAnimation).use(mountNarration).use(mountTraining).use(mountSweep).use(mountControls).use(mountQuiz).use(mountLessons).use(mountRoom).use(mountTrain);
 
 ctx.start().catch((err) => {
   console.error(err);

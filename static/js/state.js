@@ -50,6 +50,14 @@ export const state = {
 export const SHARED_KEYS = ["program", "values", "selectedKey", "pos", "numericCheck", "view", "present", "unit",
   "folded", "follow", "lang", "quiz", "lesson"];
 
+// A view's own shareable keys and their place in the hash (the Train view: `tab`, `train`; hash
+// `view=train&ds=moons...`): part.write(URLSearchParams, state), part.read(URLSearchParams, out).
+const hashParts = [];
+export function registerShared(keys, part = null) {
+  for (const k of keys) if (!SHARED_KEYS.includes(k)) SHARED_KEYS.push(k);
+  if (part) hashParts.push(part);
+}
+
 // ---- event bus: the controller emits, views listen (docs/page.md lists the events) -------------
 const listeners = new Map();
 export const bus = {
@@ -157,6 +165,7 @@ export function toHash(s = state) {
     p.set("lstep", String(s.lesson.step));
   }
   if (s.room && s.room.code) p.set("room", s.room.code); // the room's code only: its keys never leave sessionStorage
+  for (const part of hashParts) part.write(p, s);
   return "#" + p.toString();
 }
 
@@ -197,6 +206,7 @@ export function fromHash(hash) {
     const code = p.get("room").toUpperCase().replace(/[\s-]/g, "");
     if (/^[A-Z0-9]{1,16}$/.test(code)) out.room = code; // (a code to join: view-room.js checks it with the server)
   }
+  for (const part of hashParts) part.read(p, out);
   return Object.keys(out).length ? out : null;
 }
 
