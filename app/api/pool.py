@@ -23,6 +23,7 @@ The parent-death watchdog ends a process whose app process died without shutting
 from __future__ import annotations
 
 import asyncio
+import atexit
 import collections
 import contextlib
 import logging
@@ -30,11 +31,16 @@ import multiprocessing
 import os
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 log = logging.getLogger("backprop_lab.pool")
+
+START_GRACE_S = 60.0
+"""How much longer than its deadline a call may wait for an engine process that is still starting (spawning
+and importing the engine takes about a second on an idle machine, several on a busy one)."""
 
 SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -225,7 +231,8 @@ _ENV_LOCK = threading.Lock()
 
 
 class EnginePool:
-    """``processes`` engine processes; calls wait in a FIFO queue of at most ``queue`` for a free one."""
+    """``processes`` engine processes; calls wait in a FIFO queue of at most ``queue`` for a free one
+    (``deadline`` s behind other calls; the start-up of a process is waited for, see ``START_GRACE_S``)."""
 
     def __init__(self, processes: int, *, memory_bytes: int = 0, queue: int = 32,
                  warm: tuple[str, ...] = ("app.api.runner",)) -> None:
@@ -239,6 +246,7 @@ class EnginePool:
         self._failed_starts = 0
         self.restarts = 0
         self._all: set[_Process] = {_Process(self) for _ in range(processes)}
+        _register_for_exit(self)
 
     # -- bookkeeping (called from reader threads and event loops) --
 
@@ -325,10 +333,21 @@ class EnginePool:
             fut: asyncio.Future = loop.create_future()
             self._waiters.append((loop, fut))
 
+        started_waiting = loop.time()
+        timer: asyncio.TimerHandle
+
         def expire() -> None:
-            if not fut.done():
-                fut.set_exception(EngineBusy(f"every engine process stayed busy for {wait:g} s ({limit}); try again",
-                                             limit, wait))
+            nonlocal timer
+            if fut.done():
+                return
+            # A call that waits only for processes to start (the pool's first calls, or a replacement after a
+            # kill) waits for the start-up, not behind other calls: it is not refused as busy. Start-ups that
+            # fail are reported by _died (EngineUnavailable after three in a row); one that hangs is cut here.
+            if self._waits_for_start(fut) and loop.time() - started_waiting < wait + START_GRACE_S:
+                timer = loop.call_later(min(wait, 1.0), expire)
+                return
+            fut.set_exception(EngineBusy(f"every engine process stayed busy for {wait:g} s ({limit}); try again",
+                                         limit, wait))
 
         timer = loop.call_later(wait, expire)
         try:
@@ -342,12 +361,21 @@ class EnginePool:
         finally:
             timer.cancel()
 
+    def _waits_for_start(self, fut: asyncio.Future) -> bool:
+        """Whether the waiting call ``fut`` will get a process that is still starting (it is among the first
+        ``starting`` waiters, FIFO), rather than one that is running another call."""
+        with self._lock:
+            starting = sum(1 for p in self._all if not p.info and not p.killed)
+            position = next((i for i, (_, f) in enumerate(self._waiters) if f is fut), len(self._waiters))
+        return position < starting
+
     # -- calls --
 
     async def call(self, function: Callable[..., Any], args: tuple = (), kwargs: dict | None = None, *,
                    deadline: float, limit: str = "deadline_s", on_start: Callable[[], None] | None = None) -> Any:
         """``function(*args, **kwargs)`` in an engine process; it waits at most ``deadline`` s for a free
-        process and then runs at most ``deadline`` s. Exceptions raised by the function are raised here.
+        process (behind other calls; a process that is still starting is waited for, up to ``START_GRACE_S``
+        more) and then runs at most ``deadline`` s. Exceptions raised by the function are raised here.
         ``on_start()`` runs once a process is free, before the call is sent; if it raises, the process is
         released and the exception propagates (the runner reserves memory for the answer there)."""
         run = self._run(function, args, kwargs or {}, deadline, limit, False, on_start)
@@ -432,6 +460,27 @@ class EnginePool:
         if wait:
             for proc in procs:
                 proc.process.join(5)
+
+
+_live_pools: weakref.WeakSet[EnginePool] = weakref.WeakSet()
+_exit_registered = False
+
+
+def _register_for_exit(pool: EnginePool) -> None:
+    """A pool left running when the interpreter exits is shut down first. Engine processes ignore SIGTERM, and
+    multiprocessing's own exit handler SIGTERMs its daemonic children and then joins them without a timeout:
+    without this, a program (or a test session) that exits with a pool still running waits forever.
+    Registered after multiprocessing's handler (a process was just started), so it runs before it."""
+    global _exit_registered
+    _live_pools.add(pool)
+    if not _exit_registered:
+        _exit_registered = True
+        atexit.register(_shutdown_all)
+
+
+def _shutdown_all() -> None:
+    for pool in list(_live_pools):
+        pool.shutdown(wait=True)
 
 
 def _fail(fut: asyncio.Future, exc: BaseException) -> None:

@@ -21,9 +21,10 @@ A router declares its engine call once and asks for the runner as a dependency::
    body or program too large to parse here, goes to an engine process (app/api/pool.py), which does the
    skipped steps itself. With ``engine_processes = 0``, threads instead (no memory bound, and a thread
    past its deadline cannot be stopped: the client gets its 504, the thread runs on).
-4. **Deadline**: ``<kind>_deadline_s`` for the wait for a free engine process (then 503, retry) and again
-   for the run (then the process is killed and replaced: 504 naming the limit). A client that disconnects
-   cancels its call the same way. Other clients' calls are not affected.
+4. **Deadline**: ``<kind>_deadline_s`` for the wait behind other calls for a free engine process (then 503,
+   retry; a process that is still starting is waited for, not counted as busy) and again for the run (then
+   the process is killed and replaced: 504 naming the limit). A client that disconnects cancels its call the
+   same way. Other clients' calls are not affected.
 5. **Answer**: the engine's JSON bytes, at most ``max_response_bytes``; the answers being sent hold at most
    ``response_buffer_bytes`` per worker (a call reserves ``max_response_bytes`` when its process starts it,
    not while it waits, and keeps what it used until the last byte is handed to the server; 503 when there

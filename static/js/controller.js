@@ -48,6 +48,7 @@ export function createController() {
   let firstRender = true;
   let userMoved = false; // the user zoomed or panned since the last fit
   const ctx = { state, bus, t, api, busy, $ };
+  const applyHooks = []; // views that apply their own shareable keys: ctx.onApply(async (partial) => ...)
 
   // ---- layout worker ---------------------------------------------------------------------------
   const layoutCache = new Map();
@@ -466,6 +467,7 @@ export function createController() {
         bus.emit("unit", { unit: p.unit });
       }
       if (p.view) state.view = p.view;
+      for (const fn of applyHooks) await fn(p); // views' own keys (registerShared)
       if (typeof p.present === "boolean" && p.present !== state.present) {
         state.present = p.present;
         document.body.classList.toggle("present", p.present);
@@ -670,6 +672,9 @@ export function createController() {
     mount: mountCore, start, evaluateNow, scheduleEvaluate, select, setPos, setPresent, applyState, loadPreset, loadDocument,
     snapshot: () => snapshot(state), writeHashNow, currentValues, setValues, fold, unfold, foldAll, unfoldAll,
     closeOverlays, redraw, refresh, setQuiz, writeHashSoon,
+    onApply(fn) {
+      applyHooks.push(fn);
+    },
     use(mount) {
       mount(ctx);
       return ctx;

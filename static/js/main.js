@@ -9,8 +9,10 @@ import { mountAnimation } from "./view-animation.js";
 import { mountLessons } from "./view-lesson.js";
 import { mountNarration } from "./view-narration.js";
 import { mountQuiz } from "./view-quiz.js";
+import { mountRoom } from "./view-room.js";
 import { mountSweep } from "./view-sweep.js";
 import { mountTraining } from "./view-training.js";
+import { mountTrain } from "./view-train.js";
 
 const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 const ctx = createController();
@@ -69,7 +71,7 @@ state.lang = await loadStrings((fromHash(location.hash) || {}).lang || browserLa
 ctx.mount();
 ctx.circuit.setReducedMotion(reducedMotion.matches);
 reducedMotion.addEventListener("change", () => ctx.circuit.setReducedMotion(reducedMotion.matches));
-ctx.use(mountAnimation).use(mountNarration).use(mountTraining).use(mountSweep).use(mountControls).use(mountQuiz).use(mountLessons);
+ctx.use(mountAnimation).use(mountNarration).use(mountTraining).use(mountSweep).use(mountControls).use(mountQuiz).use(mountLessons).use(mountRoom).use(mountTrain);
 
 ctx.start().catch((err) => {
   console.error(err);

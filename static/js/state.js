@@ -23,6 +23,9 @@ export const state = {
   lang: "en",
   quiz: { mode: "off", run: null, revealed: [], answers: {}, current: null }, // quiz mode (quiz.js)
   lesson: null,                  // {id, step}: the open lesson and its step (view-lesson.js)
+  // ---- the live room (view-room.js): only its code is in the hash (room=CODE), never in a snapshot ----
+  room: null,                    // {role: "teacher" | "participant", code, title, joinUrl, qrUrl, participants,
+                                 //  status, detached, name, ask} (secrets stay in sessionStorage: room.js)
   // ---- derived / run time ----
   bases: {},                     // name -> the program's default when the learner set values[name]
   ops: new Map(),                // name -> ops metadata, learned from /api/v1/ops only
@@ -46,6 +49,14 @@ export const state = {
 
 export const SHARED_KEYS = ["program", "values", "selectedKey", "pos", "numericCheck", "view", "present", "unit",
   "folded", "follow", "lang", "quiz", "lesson"];
+
+// A view's own shareable keys and their place in the hash (the Train view: `tab`, `train`; hash
+// `view=train&ds=moons...`): part.write(URLSearchParams, state), part.read(URLSearchParams, out).
+const hashParts = [];
+export function registerShared(keys, part = null) {
+  for (const k of keys) if (!SHARED_KEYS.includes(k)) SHARED_KEYS.push(k);
+  if (part) hashParts.push(part);
+}
 
 // ---- event bus: the controller emits, views listen (docs/page.md lists the events) -------------
 const listeners = new Map();
@@ -100,7 +111,7 @@ export function decodeTree(v) {
 
 // ---- URL hash ------------------------------------------------------------------------------
 // #p=<program>&v=x:-2,y:5&sel=q&step=4&nc=1&t=x,y,k&present=1&by=stmt&fold=s:h&follow=0&lang=en
-//   &quiz=1 (gradients; quiz=values, quiz=both)&lesson=chain-rule&lstep=2
+//   &quiz=1 (gradients; quiz=values, quiz=both)&lesson=chain-rule&lstep=2&room=K7QXH2
 // (the quiz's revealed set and answers are not in the URL: a link starts a new run)
 const QUIZ_HASH = { grad: "1", value: "values", both: "both" };
 // (with tensor values the value map is JSON in vj=)
@@ -153,6 +164,8 @@ export function toHash(s = state) {
     p.set("lesson", s.lesson.id);
     p.set("lstep", String(s.lesson.step));
   }
+  if (s.room && s.room.code) p.set("room", s.room.code); // the room's code only: its keys never leave sessionStorage
+  for (const part of hashParts) part.write(p, s);
   return "#" + p.toString();
 }
 
@@ -189,6 +202,11 @@ export function fromHash(hash) {
     const k = Number(p.get("lstep") || 0);
     out.lesson = { id: p.get("lesson"), step: Number.isInteger(k) && k >= 0 ? k : 0 };
   }
+  if (p.has("room")) {
+    const code = p.get("room").toUpperCase().replace(/[\s-]/g, "");
+    if (/^[A-Z0-9]{1,16}$/.test(code)) out.room = code; // (a code to join: view-room.js checks it with the server)
+  }
+  for (const part of hashParts) part.read(p, out);
   return Object.keys(out).length ? out : null;
 }
 

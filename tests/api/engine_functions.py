@@ -45,3 +45,11 @@ def count(n: int, delay: float = 0.0):
         if delay:
             time.sleep(delay)
         yield {"i": i, "pid": os.getpid()}
+
+
+def hold(path: str, seconds: float = 60.0) -> int:
+    """Keeps the process busy until the file ``path`` exists (the test decides when the call ends, not a timer)."""
+    end = time.monotonic() + seconds
+    while not os.path.exists(path) and time.monotonic() < end:
+        time.sleep(0.01)
+    return os.getpid()

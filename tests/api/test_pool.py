@@ -63,9 +63,15 @@ def ready(p: EnginePool) -> EnginePool:
     return run(asyncio.wait_for(_all_ready(p), 60))
 
 
-def pids_after_change(p: EnginePool, before: set[int], seconds: float = 10.0) -> set[int]:
+def pids_after_replacement(p: EnginePool, before: set[int], seconds: float = 60.0) -> set[int]:
+    """The pool's processes once one of ``before`` is gone and its replacement has started. (Only waiting for
+    the set to change would catch the moment between the death and the replacement, which lasts as long as
+    a process takes to spawn: long on a busy machine.)"""
     end = time.monotonic() + seconds
-    while time.monotonic() < end and set(p.stats()["pids"]) == before:
+    while time.monotonic() < end:
+        pids = set(p.stats()["pids"])
+        if pids != before and len(pids) == p.processes:
+            return pids
         time.sleep(0.05)
     return set(p.stats()["pids"])
 
@@ -110,7 +116,7 @@ def test_the_killed_process_is_really_gone(two):
     before = set(two.stats()["pids"])
     with pytest.raises(EngineTimeout):
         run(two.call(fn.spin, (60,), deadline=1))
-    after = pids_after_change(two, before)
+    after = pids_after_replacement(two, before)
     killed = before - after
     assert len(killed) == 1 and len(after) == 2, (before, after)
     assert all(wait_dead(p) for p in killed)
@@ -147,7 +153,7 @@ def test_a_cancelled_call_stops_its_process(two):
             await task
 
     run(main())
-    killed = before - pids_after_change(two, before)
+    killed = before - pids_after_replacement(two, before)
     assert len(killed) == 1 and all(wait_dead(p) for p in killed)
     assert run(two.call(fn.add, (2, 2), deadline=30)) == 4
 
@@ -158,40 +164,78 @@ def test_a_process_that_dies_fails_only_its_call(two):
     assert run(two.call(fn.add, (3, 4), deadline=30)) == 7
 
 
-def test_a_full_queue_is_refused_at_once():
+async def until(condition, seconds: float = 60.0) -> None:
+    """Waits for an explicit state of the pool (never a fixed sleep: a busy machine makes any guess wrong)."""
+    end = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < end, "the pool never reached the expected state"
+        await asyncio.sleep(0.02)
+
+
+def test_a_full_queue_is_refused_at_once(tmp_path):
     solo = ready(EnginePool(1, queue=1))
+    release = tmp_path / "release"
     try:
         async def main():
-            first = asyncio.ensure_future(solo.call(fn.spin, (1.5,), deadline=30))
-            await asyncio.sleep(0.3)
-            second = asyncio.ensure_future(solo.call(fn.add, (1, 2), deadline=30))  # waits: the queue holds 1
-            await asyncio.sleep(0.1)
+            first = asyncio.ensure_future(solo.call(fn.hold, (str(release),), deadline=60))
+            await until(lambda: solo.stats()["idle"] == 0)  # the process runs `first`
+            second = asyncio.ensure_future(solo.call(fn.add, (1, 2), deadline=60))  # waits: the queue holds 1
+            await until(lambda: solo.stats()["waiting"] == 1)
             with pytest.raises(EngineBusy) as err:
-                await solo.call(fn.add, (1, 2), deadline=30)
+                await solo.call(fn.add, (1, 2), deadline=60)
+            release.touch()
             return err.value, await first, await second
 
         err, _, second = run(main())
         assert (err.limit, err.limit_value) == ("engine_queue", 1)
         assert second == 3
     finally:
+        release.touch()
         solo.shutdown()
 
 
-def test_waiting_past_the_deadline_is_a_busy_answer():
+def test_waiting_past_the_deadline_is_a_busy_answer(tmp_path):
     solo = ready(EnginePool(1, queue=4))
+    release = tmp_path / "release"
     try:
         async def main():
-            first = asyncio.ensure_future(solo.call(fn.spin, (2.0,), deadline=30))
-            await asyncio.sleep(0.3)
+            first = asyncio.ensure_future(solo.call(fn.hold, (str(release),), deadline=60))
+            await until(lambda: solo.stats()["idle"] == 0)
             with pytest.raises(EngineBusy) as err:
                 await solo.call(fn.add, (1, 2), deadline=0.3, limit="sweep_deadline_s")
+            release.touch()
             await first
             return err.value
 
         err = run(main())
-        assert err.limit == "sweep_deadline_s"
+        assert err.limit == "sweep_deadline_s" and err.limit_value == 0.3
     finally:
+        release.touch()
         solo.shutdown()
+
+
+def test_a_call_waits_for_a_starting_process_not_only_its_deadline():
+    """A lone call on a pool whose process is still starting (the first call after the server started, or the
+    replacement of a killed process) waits for the start-up: it is not refused as busy after its deadline
+    (on a loaded machine a start takes longer than the 5 s evaluate deadline). Calls queued behind a running
+    call still get their 503 after the deadline (above)."""
+    slow = EnginePool(1, warm=("app.api.runner", "tests.api.engine_functions", "tests.api.slow_start"))
+    try:  # its start-up takes over 2 s: more than the call's deadline
+        assert not slow.stats()["started"]
+        assert run(slow.call(fn.add, (1, 2), deadline=1.5)) == 3
+    finally:
+        slow.shutdown()
+
+
+def test_a_process_that_never_starts_is_not_waited_for_forever(monkeypatch):
+    monkeypatch.setattr(pool, "START_GRACE_S", 0.2)
+    slow = EnginePool(1, warm=("tests.api.slow_start",))  # 2 s, more than the deadline and the grace together
+    try:
+        with pytest.raises(EngineBusy) as err:
+            run(slow.call(fn.add, (1, 2), deadline=0.3, limit="evaluate_deadline_s"))
+        assert err.value.limit == "evaluate_deadline_s"
+    finally:
+        slow.shutdown()
 
 
 def test_memory_limit_fails_the_call_and_replaces_the_process():
@@ -285,3 +329,28 @@ def test_processes_that_cannot_start_are_retried_with_backoff_not_in_a_loop():
         assert broken.stats()["restarts"] <= failed_after + 1  # waits 2 s, 4 s, ... between tries
     finally:
         broken.shutdown()
+
+
+EXIT_WITH_A_RUNNING_POOL = """
+import asyncio, os, sys
+from app.api.pool import EnginePool
+
+if __name__ == "__main__":
+    p = EnginePool(1)
+    print(asyncio.run(p.call(os.getpid, deadline=120)), flush=True)
+    sys.exit(0)  # no shutdown: the interpreter's exit must stop the engine process itself
+"""
+
+
+def test_a_program_that_exits_with_its_pool_running_ends_and_so_does_the_pool(tmp_path):
+    """Engine processes ignore SIGTERM and multiprocessing's exit handler joins its daemonic children after
+    a SIGTERM, without a timeout: without the pool's own exit handler this program never ends (a test session
+    that failed with a pool running hung forever)."""
+    script = tmp_path / "exits.py"
+    script.write_text(EXIT_WITH_A_RUNNING_POOL)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    done = subprocess.run([sys.executable, str(script)], cwd=root, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": root})
+    assert done.returncode == 0, done.stderr[-2000:]
+    engine_pid = int(done.stdout.split()[0])
+    assert wait_dead(engine_pid)

@@ -49,6 +49,15 @@ def ready_client(**settings):
         yield client
 
 
+def pool_reaches(condition, seconds: float = 60.0) -> None:
+    """Waits until the process's engine pool is in the state ``condition(stats)`` describes (an explicit state,
+    never a fixed sleep: on a busy machine a request can take longer than any guess to reach the pool)."""
+    end = time.monotonic() + seconds
+    while (engine := pool.current()) is None or not condition(engine.stats()):
+        assert time.monotonic() < end, f"the engine pool never reached the state: {engine and engine.stats()}"
+        time.sleep(0.02)
+
+
 def test_short_heavy_programs_leave_the_event_loop_and_long_cheap_ones_do_not():
     client = make_client(engine_processes=1)
     heavy = client.post("/api/v1/evaluate", json={"expression": SHORT_HEAVY})
@@ -152,7 +161,7 @@ def test_a_busy_engine_is_a_503_with_retry_after():
         slow = threading.Thread(target=client.post, args=("/api/v1/evaluate",),
                                 kwargs={"json": {"expression": MINUTE, "numeric_check": True}})
         slow.start()
-        time.sleep(1.0)
+        pool_reaches(lambda stats: stats["idle"] == 0)  # the slow call holds the only process
         r = client.post("/api/v1/evaluate", json={"expression": SHORT_HEAVY})
         slow.join()
     assert r.status_code == 503, r.text[:300]
@@ -269,7 +278,7 @@ def test_a_stream_refuses_a_bad_request_before_it_starts():
 
 def test_a_stream_past_its_deadline_ends_with_the_error_line():
     with TestClient(streaming_app(engine_processes=1, train_deadline_s=1.5)) as client:
-        time.sleep(1.0)  # the engine process starts
+        pool_reaches(lambda stats: stats["idle"] == 1)  # the engine process has started
         r = client.post("/api/v1/steps", json={"expression": "f = x", "values": {"x": 1, "steps": 100, "pause": 0.2}})
     lines = [json.loads(line) for line in r.text.splitlines()]
     assert 1 <= len(lines) < 100
@@ -376,7 +385,7 @@ def test_calls_waiting_for_an_engine_process_hold_no_answer_memory():
                                   kwargs={"json": {"expression": MINUTE, "numeric_check": True}}) for _ in range(3)]
         for t in heavy:
             t.start()
-        time.sleep(1.0)  # one runs, two wait
+        pool_reaches(lambda stats: stats["idle"] == 0 and stats["waiting"] == 2)  # one runs, two wait
         light = client.post("/api/v1/evaluate", json={"expression": "f = x * y", "values": {"x": 2, "y": 3}})
         for t in heavy:
             t.join()
