@@ -225,13 +225,14 @@ def test_lesson_quiz_wrong_then_right_in_chinese(page, server_url):
 
 ENGLISH_OK = {
     # names and symbols that are the same in Chinese text: the product, formats, gate names from programs
-    "Backprop", "Lab", "SVG", "PNG", "JSON", "Graphviz", "Python", "CS231n", "sigmoid", "exp", "relu", "max",
+    "Backprop", "Lab", "SVG", "PNG", "JSON", "CSV", "Graphviz", "Python", "CS231n", "sigmoid", "exp", "relu", "max",
     "min", "tanh", "log", "sqrt", "abs", "sin", "cos", "pow", "softmax", "NaN", "add", "sub", "mul", "div", "neg",
     "English",  # the language picker names each language in itself
     "Tab", "Home", "End",  # keys on the keyboard
     # the seed articles' layer classes, which the Chinese book names in English (lesson titles)
     "MulLayer", "AddLayer", "Sigmoid", "SoftmaxWithLoss", "Affine", "ReLU",
     "PyTorch", "TensorFlow",  # product names
+    "SGD", "Adam", "MNIST",  # optimizer and dataset names (the Train view)
 }
 
 
