@@ -34,7 +34,7 @@ import numpy as np
 
 from app.engine.errors import EngineError, limit_error
 from app.engine.limits import DEFAULT_LIMITS, Limits
-from app.engine.train import Data, Options, network_program
+from app.engine.train import SHOWN, Data, Options, network_program
 
 DATASETS_DIR = Path(__file__).resolve().parent.parent / "data" / "datasets"
 DIGITS_FILE = DATASETS_DIR / "digits.csv.gz"
@@ -581,3 +581,29 @@ def prepare(*, dataset: str | None = None, csv: str | None = None, target: str |
     info.update({"train_samples": len(data.X_train), "test_samples": len(data.X_test),
                  "standardized": bool(ds.standardize if standardize is None else standardize)})
     return Run(program, data, options, info)
+
+
+SHOWN_POINTS = 300  # training points of a 2-D set in the start event (the page draws them over the boundary)
+SHOWN_TEST_POINTS = 100
+
+
+def shown_samples(run: Run) -> dict[str, Any] | None:
+    """What the page draws beside a run, as the network sees it (after scaling and standardizing):
+    the first ``SHOWN`` test images of an image set, whose predicted classes the epoch events carry
+    (``predicted``); or some training and test points of 2-D classification data, drawn over the
+    decision boundary. None for other data."""
+    d, info = run.data, run.dataset
+    if d.task != "classification":
+        return None
+    shape = info.get("image_shape")
+    if shape:
+        X = d.X_test[:SHOWN] * d.x_scale
+        return {"kind": "images", "shape": list(shape), "images": np.round(X, 3).tolist(),
+                "labels": d.y_test[:SHOWN].astype(int).tolist()}
+    if d.X_train.shape[1] == 2:
+        return {"kind": "points",
+                "points": np.round(d.X_train[:SHOWN_POINTS] * d.x_scale, 4).tolist(),
+                "labels": d.y_train[:SHOWN_POINTS].astype(int).tolist(),
+                "test_points": np.round(d.X_test[:SHOWN_TEST_POINTS] * d.x_scale, 4).tolist(),
+                "test_labels": d.y_test[:SHOWN_TEST_POINTS].astype(int).tolist()}
+    return None

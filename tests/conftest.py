@@ -30,6 +30,7 @@ REQUIREMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "BACKPROP_REQUIRE_NGINX": ("nginx", ("deploy",)),
     "BACKPROP_REQUIRE_REDIS": ("redis", ()),
     "BACKPROP_REQUIRE_DOCKER": ("docker", ("test_docker.py",)),
+    "BACKPROP_REQUIRE_CJK": ("cjk", ()),  # a Chinese font for Chromium (the zh page's rendering, screenshots)
 }
 
 # tests that must not share a worker with others of their kind (servers, browsers, session-wide artifacts)

@@ -43,11 +43,38 @@ def test_an_installed_component_is_required(tmp_path):
 
 
 def test_every_component_ci_installs_is_read_by_the_tests():
-    installed = re.findall(r"^require \S+ \S+ (BACKPROP_REQUIRE_\w+)", CI, re.M)
-    assert set(installed) >= {"BACKPROP_REQUIRE_BROWSER", "BACKPROP_REQUIRE_NGINX", "BACKPROP_REQUIRE_REDIS"}
+    installed = re.findall(r"^require(?:_font)? \S+ \S+ (BACKPROP_REQUIRE_\w+)", CI, re.M)
+    assert set(installed) >= {"BACKPROP_REQUIRE_BROWSER", "BACKPROP_REQUIRE_NGINX", "BACKPROP_REQUIRE_REDIS",
+                              "BACKPROP_REQUIRE_CJK"}
     assert set(installed) <= set(REQUIREMENTS)
     assert "warning: could not install" not in CI  # no install failure is only warned about
     assert CI.rstrip().endswith("make test")
+
+
+def fake_fc_list(tmp_path: Path, installed_marker: Path) -> None:
+    """An fc-list that lists a Chinese font once the marker file exists (the package was installed)."""
+    fc = tmp_path / "fc-list"
+    fc.write_text(f"#!/bin/sh\n[ -e {installed_marker} ] && echo 'Noto Sans CJK SC'\nexit 0\n")
+    fc.chmod(0o755)
+
+
+def test_a_missing_chinese_font_is_installed_and_required(tmp_path):
+    marker = tmp_path / "installed"
+    fake_fc_list(tmp_path, marker)
+    r = run(tmp_path, f'echo "$@" > {tmp_path}/args; touch {marker}\n',
+            "require_font fonts-noto-cjk zh BACKPROP_REQUIRE_CJK", 'echo "value=$BACKPROP_REQUIRE_CJK"')
+    assert r.returncode == 0, r.stderr
+    assert "value=1" in r.stdout
+    assert "fonts-noto-cjk" in (tmp_path / "args").read_text()
+
+
+def test_a_font_install_that_brings_no_chinese_font_fails_the_run(tmp_path):
+    fake_fc_list(tmp_path, tmp_path / "never")
+    r = run(tmp_path, "exit 0\n", "require_font fonts-noto-cjk zh BACKPROP_REQUIRE_CJK", "echo after")
+    assert r.returncode == 1 and "after" not in r.stdout
+    assert "lists no font for zh" in r.stderr
+    r = run(tmp_path, "exit 1\n", "require_font fonts-noto-cjk zh BACKPROP_REQUIRE_CJK", "echo after")
+    assert r.returncode == 1 and "could not install fonts-noto-cjk" in r.stderr
 
 
 SKIPPING = '''

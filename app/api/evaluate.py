@@ -4,10 +4,10 @@ from fastapi.responses import Response
 from app.api.body import json_body
 from app.api.runner import Engine, EngineCall
 from app.api.schemas import ERROR_RESPONSES, EvaluateRequest, EvaluateResponse, evaluate_examples
-from app.engine import evaluate
+from app.engine.evaluate import evaluate_document
 
 router = APIRouter(prefix="/api/v1", tags=["engine"])
-EVALUATE = EngineCall("evaluate", EvaluateRequest, evaluate)
+EVALUATE = EngineCall("evaluate", EvaluateRequest, evaluate_document)  # nodes pre-encoded: see evaluate_document
 
 
 @router.post("/evaluate", response_model=EvaluateResponse, responses=ERROR_RESPONSES,

@@ -27,6 +27,8 @@ def json_safe(value: Any, limit: int | None = None) -> Any:
     float in the engine's encoding ("NaN", "Infinity", "-Infinity")."""
     if isinstance(value, str):
         return clip(value, limit)
+    if isinstance(value, orjson.Fragment):  # JSON already (the engine's encoded nodes): passed through
+        return value
     if isinstance(value, float):
         return num(value)
     if isinstance(value, dict):

@@ -100,12 +100,16 @@ def train_examples() -> dict[str, dict[str, Any]]:
 _SSE_DOC = """A `text/event-stream`. Every event is `event: NAME` and one line `data: JSON`:
 
 - `start`: `{"epochs", "steps", "steps_per_epoch", "batch_size", "train_samples", "test_samples",
-  "parameters": {name: shape}, "flops", "task", "loss", "program", "dataset": {...}}`
+  "parameters": {name: shape}, "flops", "task", "loss", "program", "dataset": {...}, "samples"}`;
+  `samples` is what the page draws beside the run, as the network sees it: `{"kind": "images", "shape",
+  "images", "labels"}` (the first 32 test images) or `{"kind": "points", "points", "labels", "test_points",
+  "test_labels"}` (2-D classification), else null
 - `progress` (a few per second): `{"epoch", "step", "steps", "loss", "accuracy", "elapsed"}`: the mean
   loss and accuracy of this epoch's mini-batches so far (accuracy null for regression)
 - `epoch` (after each epoch): `{"epoch", "step", "steps", "train_loss", "test_loss", "train_accuracy",
   "test_accuracy", "norms": {param: {"weight", "grad"}}, "boundary" (2-D data: the predicted class on a
-  grid), "elapsed"}`
+  grid), "predicted" (classification: the predicted class of the first 32 test samples), "confusion"
+  (classification, up to 30 classes: the test split's confusion matrix, rows the true class), "elapsed"}`
 - `done`: `{"task", "loss", "epochs", "steps", "planned_steps", "seconds", "stopped", "message",
   "train_loss": [...], "test_loss": [...], "train_accuracy": [...], "test_accuracy": [...], "test_mse",
   "parameters": {name: tensor or summary}, "program", "batch": {"X", "t"} (the last mini-batch: with
@@ -133,13 +137,15 @@ EVENT_PAYLOADS: dict[str, dict[str, Any]] = {
                                                                              "items": {"type": "integer"}}},
                    "flops": {"type": "integer"}, "task": {"enum": ["classification", "regression"]},
                    "loss": {"enum": ["softmax_cross_entropy", "mse"]}, "program": {"type": "string"},
-                   "dataset": {"type": "object"}}),
+                   "dataset": {"type": "object"}}, {"samples": {"type": ["object", "null"]}}),
     "progress": _obj({"epoch": {"type": "integer"}, "step": {"type": "integer"}, "steps": {"type": "integer"},
                       "loss": _NUM, "accuracy": _FRACTION_OR_NULL, "elapsed": {"type": "number"}}),
     "epoch": _obj({"epoch": {"type": "integer"}, "step": {"type": "integer"}, "steps": {"type": "integer"},
                    "norms": {"type": "object"}, "elapsed": {"type": "number"}},
                   {"train_loss": _NUM_OR_NULL, "test_loss": _NUM_OR_NULL, "train_accuracy": _FRACTION_OR_NULL,
-                   "test_accuracy": _FRACTION_OR_NULL, "boundary": {"type": "object"}}),
+                   "test_accuracy": _FRACTION_OR_NULL, "boundary": {"type": "object"},
+                   "predicted": {"type": "array", "items": {"type": "integer"}},
+                   "confusion": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}}}),
     "done": _obj({"task": {"enum": ["classification", "regression"]}, "loss": {"type": "string"},
                   "epochs": {"type": "integer"}, "steps": {"type": "integer"}, "planned_steps": {"type": "integer"},
                   "seconds": {"type": "number"}, "stopped": {"enum": [None, "diverged", "deadline"]},
@@ -208,7 +214,7 @@ def run_child(conn, body: dict[str, Any], limits: Limits, data_dir: str | None, 
 
             def on_event(kind: str, payload: dict[str, Any]) -> None:
                 if kind == "start":
-                    payload = {**payload, "dataset": run.dataset}
+                    payload = {**payload, "dataset": run.dataset, "samples": datasets.shown_samples(run)}
                 conn.send(("event", sse(kind, payload)))
 
             doc = train(run.program, run.data, run.options, limits=limits, on_event=on_event,

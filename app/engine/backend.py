@@ -56,6 +56,7 @@ class Run:
 
 class Backend:
     mode = ""
+    shaped = True  # False: every node's shape is () (the scalar tape), so the document need not ask
 
     def __init__(self, compiled, plan: Plan, inputs: dict[str, Any], limits) -> None:
         self.compiled = compiled

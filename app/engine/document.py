@@ -13,11 +13,20 @@ in ``warnings``.
 ``layout="nodes"`` (the default) lists the nodes as objects; ``layout="columns"`` sends the same
 fields as one array per field (``nodes: {"id": [...], "value": [...], ...}``), which is smaller and
 faster to build and to parse for large graphs.
+
+With ``encoded=True`` (the API's path, ``evaluate_json``) the nodes list arrives already written as
+JSON bytes (an ``orjson.Fragment``), byte for byte what ``orjson.dumps`` writes for the node objects:
+each column is encoded once by orjson in C and split into one item per node, and one template
+per node, repeated, is filled in one ``%`` operation. No per-node dict is made, kept or freed (on a
+10k-gate program this was most of the document's cost: see docs/performance notes in README).
 """
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
+
+import orjson
 
 from .backend import Backend, Run
 from .graph import CONST, INPUT, Recipe
@@ -75,8 +84,10 @@ def nonfinite(be: Backend, run: Run) -> tuple[dict[int, str], dict[int, int], li
 
 
 def build(be: Backend, run: Run, *, numeric: dict | None = None, layout: str = "nodes",
-          notes: list[str] | tuple = (), given: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
-    """The evaluation document of one forward and backward pass (`given`: the inputs the caller set)."""
+          notes: list[str] | tuple = (), given: frozenset[str] | set[str] = frozenset(),
+          encoded: bool = False) -> dict[str, Any]:
+    """The evaluation document of one forward and backward pass (`given`: the inputs the caller set;
+    `encoded`: the nodes layout's list as JSON bytes, an ``orjson.Fragment``, instead of dicts)."""
     c = be.compiled
     g = c.graph
     vals, grads, edges = run.vals, run.grads, run.edges
@@ -88,7 +99,9 @@ def build(be: Backend, run: Run, *, numeric: dict | None = None, layout: str = "
     if out_shape:
         warnings.insert(0, f"the output has shape {list(out_shape)}: gradients are of sum(output) "
                            "(an upstream gradient of ones)")
-    shown_grads = [None if op == CONST else gr for op, gr in zip(ops, grads, strict=False)]
+    shown_grads = grads[:n]  # constants are not differentiated: no gradient shown
+    for k in g.const:
+        shown_grads[k] = None
     value_col = be.encode_all(vals)
     grad_col = be.encode_all(shown_grads)
     bad_grads = [k for k in be.bad_values(grads[:n]) if ops[k] != CONST]
@@ -118,7 +131,7 @@ def build(be: Backend, run: Run, *, numeric: dict | None = None, layout: str = "
     warnings += [f"input {name} does not reach the output: its gradient is 0"
                  for name, k in g.input_ids.items() if not path[k]]
     warnings += list(notes)
-    shapes = be.shape_column()
+    shapes = be.shape_column() if be.shaped or not encoded or layout != "nodes" else None
     if layout == "columns":
         line, column = c.lines
         nodes: Any = {
@@ -130,6 +143,8 @@ def build(be: Backend, run: Run, *, numeric: dict | None = None, layout: str = "
         }
         if edge_col is not None:
             nodes["edge_grads"] = edge_col
+    elif encoded:
+        nodes = orjson.Fragment(nodes_json(c, shapes, value_col, grad_col, local_col, edge_col, finite, reason_col))
     else:
         spans = c.spans
         nodes = []
@@ -175,3 +190,95 @@ def _default(be: Backend, name: str, k: int, shown: Any, given: frozenset[str] |
     if isinstance(d, Recipe):  # overridden: made now (prepare counted its elements in the budget)
         return be.encode(d.make(be.graph.seed))
     return be.encode(d)
+
+
+# --- the nodes layout written as JSON bytes directly (build(..., encoded=True)) -----------------------
+
+_TRUE_FALSE = {True: b"true", False: b"false"}
+
+
+def items(col: list) -> list[bytes]:
+    """The JSON text of every element of `col`, as orjson writes it: the whole column is encoded once and
+    split at its commas, which is exact when no element holds a comma (numbers, null, booleans, names);
+    otherwise (a string or list with commas) each element is encoded alone."""
+    if not col:
+        return []
+    parts = orjson.dumps(col)[1:-1].split(b",")
+    if len(parts) == len(col):  # every element adds at least one part: equal means none held a comma
+        return parts
+    return [orjson.dumps(x) for x in col]
+
+
+def rows(col: list) -> list[bytes]:
+    """The JSON text inside the brackets of every row of `col` (a list of flat lists), as orjson writes
+    it: split at the "],[" between rows, exact when no row's text holds one (checked by the count)."""
+    if not col:
+        return []
+    parts = orjson.dumps(col)[2:-2].split(b"],[")
+    if len(parts) == len(col):
+        return parts
+    return [orjson.dumps(x)[1:-1] for x in col]
+
+
+def pairs(col: list, key: bytes) -> list[bytes]:
+    """`col` holds pairs of whole numbers; per pair, the first's JSON, then `key`, then the second's."""
+    if not col:
+        return []
+    return orjson.dumps(col)[2:-2].replace(b"],[", b"\0").replace(b",", key).split(b"\0")
+
+
+def node_structure(c: Any) -> tuple[list[bytes], list[bytes]]:
+    """What every document of a program writes the same way for each node, as JSON bytes: the head
+    (``{"id":..,"op":..,"label":..,"operands":[..],"shape":``) and the part after the numbers
+    (``"span":{..},"on_path":..,"finite":``). Cached per compiled program (``Compiled.node_json``),
+    so that a slider drag writes only the numbers. JSON text never holds a raw NUL (orjson escapes
+    control characters), so NUL separates the nodes while the pieces are made."""
+    g = c.graph
+    n = len(g)
+    line, column = c.lines
+    head = (b'{"id":%b,"op":%b,"label":%b,"operands":[%b],"shape":\0' * n % tuple(chain.from_iterable(zip(
+        items(list(range(n))), items(g.op), items(g.label), rows(g.operands), strict=True)))).split(b"\0")
+    tail = (b'"span":{"start":%b,"line":%b},"on_path":%b,"finite":\0' * n % tuple(chain.from_iterable(zip(
+        pairs(g.span, b',"end":'), pairs(list(zip(line, column, strict=True)), b',"column":'),
+        map(_TRUE_FALSE.__getitem__, c.path), strict=True)))).split(b"\0")
+    head.pop()
+    tail.pop()
+    return head, tail
+
+
+def nodes_json(c: Any, shapes: list | None, value_col: list, grad_col: list, local_col: list, edge_col: list | None,
+               finite: list[bool], reason_col: list) -> bytes:
+    """The nodes layout's list as JSON bytes, identical to ``orjson.dumps`` of the node objects that
+    ``build`` makes without ``encoded``: the program's structure from ``node_structure`` (cached), the
+    numbers of this evaluation. Columns that are the same for every node (every shape [] or `shapes`
+    None, every node finite, no reasons: the common case) are written into the template instead of
+    filled in."""
+    n = len(c.graph)
+    head, tail = c.node_json
+    parts = [b"%b"]
+    cols = [head]
+    if shapes is not None and any(shapes):
+        parts.append(b"[%b]")
+        cols.append(rows(shapes))
+    else:
+        parts.append(b"[]")
+    parts.append(b',"value":%b,"grad":%b,"local_grads":[%b],')
+    cols += [items(value_col), items(grad_col), rows(local_col)]
+    if edge_col is not None:
+        parts.append(b'"edge_grads":[%b],')
+        cols.append(rows(edge_col))
+    parts.append(b"%b")
+    cols.append(tail)
+    if all(finite):
+        parts.append(b"true")
+    else:
+        parts.append(b"%b")
+        cols.append(list(map(_TRUE_FALSE.__getitem__, finite)))
+    if any(r is not None for r in reason_col):
+        parts.append(b',"reason":%b},')
+        cols.append(items(reason_col))
+    else:
+        parts.append(b',"reason":null},')
+    template = b"".join(parts)
+    body = (template * n) % tuple(chain.from_iterable(zip(*cols, strict=True)))
+    return b"[" + body[:-1] + b"]"

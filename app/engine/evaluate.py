@@ -17,13 +17,15 @@ from .program import quiet_gc
 def evaluate(program: str, values: dict[str, Any] | None = None, *, limits: Limits = DEFAULT_LIMITS,
              numeric_check: bool = False, h: float = 1e-5, tolerance: float = 1e-6,
              full_tensors: bool = False, layout: str = "nodes",
-             batch: dict[str, list[float]] | None = None) -> dict[str, Any]:
+             batch: dict[str, list[float]] | None = None, encoded: bool = False) -> dict[str, Any]:
     """Evaluate a program and return the evaluation document (see docs/contract.md).
 
     ``values``: input name -> number or nested list (overriding the program's defaults).
     ``layout``: "nodes" (a list of node objects, the default) or "columns" (one array per field).
     ``batch``: input name -> list of N numbers: evaluate at N points in one pass and return the batch
-    document instead (batch.py; scalar programs only)."""
+    document instead (batch.py; scalar programs only).
+    ``encoded``: the nodes layout's list arrives as JSON bytes (an ``orjson.Fragment``: see
+    ``evaluate_document``)."""
     if batch is not None:
         from .batch import evaluate_batch
 
@@ -41,10 +43,19 @@ def evaluate(program: str, values: dict[str, Any] | None = None, *, limits: Limi
         be = req.backend()
         run = be.run()
         numeric = check(be, run, h, tolerance) if numeric_check else None
-        return build(be, run, numeric=numeric, layout=layout, notes=req.warnings, given=values or _NONE)
+        return build(be, run, numeric=numeric, layout=layout, notes=req.warnings, given=values or _NONE,
+                     encoded=encoded)
 
 
 _NONE: dict = {}
+
+
+def evaluate_document(program: str, values: dict[str, Any] | None = None, **options: Any) -> dict[str, Any]:
+    """``evaluate`` for sending, not for reading: the same document, except that the nodes layout's
+    list is already JSON bytes (an ``orjson.Fragment``, written without a dict per node), so that
+    ``orjson.dumps`` of it gives exactly the bytes of ``orjson.dumps(evaluate(...))``, several times
+    faster on large programs. The API's /evaluate runs this."""
+    return evaluate(program, values, **options, encoded=True)
 
 
 def evaluate_json(program: str, values: dict[str, Any] | None = None, **options: Any) -> bytes:
@@ -53,4 +64,4 @@ def evaluate_json(program: str, values: dict[str, Any] | None = None, **options:
     import orjson
 
     with quiet_gc():
-        return orjson.dumps(evaluate(program, values, **options))
+        return orjson.dumps(evaluate_document(program, values, **options))

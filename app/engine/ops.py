@@ -136,6 +136,9 @@ class Op:
     df: Callable | tuple[float, ...] | None = None  # df(a, y) or df(a, b, y) -> (da, db); or constants
     np_f: Callable | None = None
     np_df: Callable | tuple[float, ...] | None = None
+    # optional, binary ops: one numpy rule per operand, (a, b, y) -> d y / d operand, used when only one
+    # operand needs a gradient (pow's exponent is nearly always a constant: ln(a) is not computed then)
+    np_df_parts: tuple[Callable, Callable] | None = None
     domain: Callable[..., str | None] | None = None  # operands -> why the value is not finite, or None
     switch: Callable | None = None  # operands -> a number that is 0 exactly on a kink (None: smooth)
     points: tuple[tuple[float, ...], ...] = ()  # ordinary test points (smooth, finite)
@@ -241,14 +244,15 @@ def unary(name: str, f: Callable, df: Callable | tuple[float], *, doc: Doc, np_f
 
 def binary(name: str, f: Callable, df: Callable | tuple[float, float], *, doc: Doc, infix: str | None = None,
            callable: bool | None = None, np_f: Callable | None = None,
-           np_df: Callable | tuple[float, float] | None = None, domain: Callable | None = None,
+           np_df: Callable | tuple[float, float] | None = None, np_df_parts: tuple[Callable, Callable] | None = None,
+           domain: Callable | None = None,
            switch: Callable | None = None, points=((0.7, 1.3), (-1.1, 0.4), (2.5, -0.6)), kinks=(),
            tolerance: float = 1e-6) -> Op:
     """An elementwise op of two operands (numpy broadcasting): y = f(a, b), (dy/da, dy/db) = df(a, b, y)."""
     return register(Op(name=name, kind="elementwise", arity=2, doc=doc, infix=infix,
                        callable=infix is None if callable is None else callable, f=f, df=df,
-                       np_f=np_f or f, np_df=df if np_df is None else np_df, domain=domain, switch=switch,
-                       points=points, kinks=kinks, tolerance=tolerance,
+                       np_f=np_f or f, np_df=df if np_df is None else np_df, np_df_parts=np_df_parts,
+                       domain=domain, switch=switch, points=points, kinks=kinks, tolerance=tolerance,
                        shape=_elementwise_shape, flops=_elementwise_flops))
 
 
@@ -322,10 +326,21 @@ def _pow_df(a: float, b: float, y: float) -> tuple[float, float]:
 
 
 def _np_pow_df(a: Num, b: Num, y: Num) -> tuple[Num, Num]:
+    return _np_pow_da(a, b, y), _np_pow_db(a, b, y)
+
+
+def _np_pow_da(a: Num, b: Num, y: Num) -> Num:
+    if isinstance(b, float):  # a constant exponent (x^2 in a weight penalty): no np.where, no general power
+        if b == 0.0:
+            return 0.0
+        return b * a if b == 2.0 else b * np.power(a, b - 1.0)
     a_, b_ = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    da = np.where(b_ != 0, b_ * np.power(a_, b_ - 1.0), 0.0)
-    db = np.where(a_ > 0, y * np.log(np.where(a_ > 0, a_, 1.0)), np.where((a_ == 0) & (b_ > 0), 0.0, np.nan))
-    return da, db
+    return np.where(b_ != 0, b_ * np.power(a_, b_ - 1.0), 0.0)
+
+
+def _np_pow_db(a: Num, b: Num, y: Num) -> Num:
+    a_, b_ = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return np.where(a_ > 0, y * np.log(np.where(a_ > 0, a_, 1.0)), np.where((a_ == 0) & (b_ > 0), 0.0, np.nan))
 
 
 def _overflow(*xs: float) -> str:
@@ -353,7 +368,8 @@ binary("div", operator.truediv, lambda a, b, y: (1.0 / b, -a / (b * b)), infix="
                "div scales: the numerator's gradient is upstream / b, the denominator's is -upstream * a / b^2",
                "Quotient of two numbers.", convention="a / 0 is infinite: its gradients are not finite"))
 
-binary("pow", math.pow, _pow_df, infix="^", callable=True, np_f=np.power, np_df=_np_pow_df, domain=_pow_domain,
+binary("pow", math.pow, _pow_df, infix="^", callable=True, np_f=np.power, np_df=_np_pow_df,
+       np_df_parts=(_np_pow_da, _np_pow_db), domain=_pow_domain,
        switch=lambda a, b: a, points=((0.7, 1.3), (1.9, -0.4), (2.5, 2.0)),
        kinks=((0.0, 2.0), (0.0, 1.0), (0.0, 3.0), (0.0, 0.5), (0.0, 0.0), (2.0, 0.0), (-2.0, 2.0), (-2.0, 3.0)),
        doc=Doc("^", "a ^ b", "a^{b}", ("b * a^(b-1)", "a^b * ln(a)"), ("b\\,a^{b-1}", "a^{b}\\ln a"),
@@ -495,14 +511,18 @@ def _reduce_vjp(scale_by_count: bool) -> Callable:
         x = xs[0]
         if not isinstance(x, np.ndarray):
             return (g,)
-        ax = None if axis is None else int(axis) % x.ndim
-        n = x.size if ax is None else x.shape[ax]
-        g = g if ax is None else np.expand_dims(g, ax)
+        if axis is None:  # the whole array: the upstream gradient is one number
+            return (np.full(x.shape, g / x.size if scale_by_count else g),)
+        ax = int(axis) % x.ndim
+        n = x.shape[ax]
+        g = np.expand_dims(g, ax)
         return (np.broadcast_to(g / n if scale_by_count else g, x.shape).copy(),)
     return vjp
 
 
 def _sum(x: Num, axis: float | None = None) -> Num:
+    if axis is None and type(x) is np.ndarray:
+        return x.sum()
     return np.sum(x, axis=None if axis is None else int(axis))
 
 
@@ -568,16 +588,16 @@ tensor_op("log_softmax", 1, log_softmax,
                   matrix_rule="dL/dx = dL/dy - softmax(x) * sum(dL/dy, last axis)"))
 
 
-def _targets(z: np.ndarray, t: Num) -> tuple[np.ndarray, bool]:
-    """One-hot (or probability) targets shaped like the logits; True if they were given as class indices."""
-    if np.shape(t) == z.shape:
-        return t, False
-    t = np.asarray(t, dtype=float)
-    with np.errstate(invalid="ignore"):
-        idx = t.astype(np.int64)
-    if not np.all(np.isfinite(t)) or np.any(idx != t) or np.any(idx < 0) or np.any(idx >= z.shape[-1]):
-        raise ValueError(f"class indices must be whole numbers from 0 to {z.shape[-1] - 1}")
-    return np.eye(z.shape[-1])[idx], True
+def _class_indices(z: np.ndarray, t: Num) -> np.ndarray:
+    """Targets given as class indices (shaped like the logits but their last axis), checked and
+    flattened: the flat positions of the target classes in the logits (row r's class c at r * C + c)."""
+    c = z.shape[-1]
+    t = np.asarray(t, dtype=float).ravel()
+    # (min and max are NaN if any index is: the range test refuses NaN and infinities before the cast)
+    if t.size and not (t.min() >= 0 and t.max() < c and (t == np.floor(t)).all()):
+        raise ValueError(f"class indices must be whole numbers from 0 to {c - 1}")
+    idx = t.astype(np.int64)
+    return np.arange(0, idx.size * c, c) + idx
 
 
 def _sce_shape(shapes: list[Shape], p: dict) -> Shape:
@@ -590,14 +610,19 @@ def _sce_shape(shapes: list[Shape], p: dict) -> Shape:
 
 
 def _sce_saving(z: Num, t_in: Num) -> tuple[float, tuple]:
-    """The loss, and what its gradient needs: softmax(z), log_softmax(z) and the targets as rows."""
-    t, indices = _targets(z, t_in)
+    """The loss, and what its gradient needs: softmax(z), log_softmax(z), and the targets: as rows
+    shaped like the logits, or (class indices) the flat positions of the target classes, so no one-hot
+    matrix is made (a training step's targets are indices)."""
+    onehot = getattr(t_in, "shape", ()) == z.shape
+    picks = None if onehot else _class_indices(z, t_in)  # checked before any work
     batch = z.shape[0] if z.ndim == 2 else 1
-    m = z.max(axis=-1, keepdims=True)
-    e = np.exp(z - m)
+    shifted = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
     s = e.sum(axis=-1, keepdims=True)
-    log_p = z - m - np.log(s)
-    return float(-(t * log_p).sum() / batch), (e / s, log_p, t, indices)
+    log_p = shifted - np.log(s)
+    loss = -np.vdot(t_in, log_p) if onehot else -log_p.take(picks).sum()
+    e /= s  # softmax(z)
+    return float(loss / batch), (e, log_p, t_in if onehot else None, picks)
 
 
 def _sce(z: Num, t: Num) -> float:
@@ -606,16 +631,23 @@ def _sce(z: Num, t: Num) -> float:
 
 def _sce_vjp(g: Num, y: Num, xs: tuple, need: tuple, saved: tuple | None = None) -> tuple:
     z, t_in = xs
-    p, log_p, t, indices = saved if saved is not None else _sce_saving(z, t_in)[1]
+    p, log_p, t, picks = saved if saved is not None else _sce_saving(z, t_in)[1]
     batch = z.shape[0] if z.ndim == 2 else 1
     gz = None
     if need[0]:  # (softmax - t) / batch, scaled by the targets' row sums (1 for one-hot rows)
-        gz = ((p - t) if indices else (p * t.sum(axis=-1, keepdims=True) - t)) / batch
+        if picks is not None:
+            gz = p.copy()  # (contiguous: its flat view is itself)
+            gz.reshape(-1)[picks] -= 1.0
+            gz /= batch
+        else:
+            gz = p * t.sum(axis=-1, keepdims=True)
+            gz -= t
+            gz /= batch
         if g != 1.0:
             gz = g * gz
     if not need[1]:
         return (gz, None)
-    gt = np.zeros(np.shape(t_in)) if indices else -g * log_p / batch
+    gt = np.zeros(np.shape(t_in)) if picks is not None else -g * log_p / batch
     return (gz, gt if np.ndim(t_in) else float(gt))
 
 

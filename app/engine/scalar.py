@@ -212,6 +212,8 @@ class ScalarBackend(Backend):
     def shape(self, k: int) -> tuple[int, ...]:
         return ()
 
+    shaped = False  # every node is a float
+
     def shape_column(self) -> list[list[int]]:
         return [[] for _ in range(len(self.graph))]
 
@@ -236,6 +238,8 @@ class ScalarBackend(Backend):
 
     def encode_all(self, xs: list) -> list:
         isfinite = math.isfinite
+        if all(map(isfinite, filter(None, xs))):  # the common case, in C (filter drops None and zeros)
+            return list(xs)
         return [x if x is None or isfinite(x) else num(x) for x in xs]
 
     def bad_values(self, vals: list) -> list[int]:

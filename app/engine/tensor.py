@@ -235,6 +235,20 @@ def _elementwise_vjp(rule, in_shapes: list[Shape], out_shape: Shape, need: tuple
             return (gi if r0 is None else r0(gi),)
         return vjp1
 
+    if rule.np_df_parts is not None and not all(need):  # one operand's rule only (pow: not ln(a))
+        i = need.index(True)
+        dfi, ri = rule.np_df_parts[i], red[i]
+
+        def vjp_one(g, y, xs):
+            try:
+                d = dfi(xs[0], xs[1], y)
+            except _FLOAT_ERRORS:
+                d = dfi(np.float64(xs[0]), np.float64(xs[1]), np.float64(y))
+            gi = g * d
+            gi = gi if ri is None else ri(gi)
+            return (gi, None) if i == 0 else (None, gi)
+        return vjp_one
+
     def vjp2(g, y, xs):
         try:
             da, db = df(xs[0], xs[1], y)

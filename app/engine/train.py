@@ -12,9 +12,9 @@ for any sizes, and a learner may write their own. In it:
   ``mse(y, t)`` gate that reads ``t`` is the data loss, and its first operand the prediction, which
   give the loss, accuracy and MSE curves.
 
-The loop compiles the program once and reuses its graph, its forward and backward step lists and its
-shape plans (one per batch shape) for every step: ``Step`` is the only class here that touches the
-engine's tensor internals. Every budget is checked before the first step (``plan``): the shapes of
+The loop compiles the program once (the engine's ``compile_function``) and reuses its graph, its
+forward and backward step lists and its shape plans (one per batch shape) for every step: ``Step`` is
+the only class here that calls into the engine. Every budget is checked before the first step (``plan``): the shapes of
 every batch and evaluation chunk against the per-evaluation limits, and the whole run's FLOPs
 (steps x forward-and-backward + the per-epoch evaluations) against ``max_train_flops``.
 Same seed, same numbers: the program's ``seed(N)`` fixes the initial weights, ``Options.seed`` the
@@ -34,9 +34,9 @@ import numpy as np
 from . import tensor
 from .encode import num
 from .errors import EngineError, limit_error
+from .function import Function, compile_function
 from .graph import Recipe
 from .limits import DEFAULT_LIMITS, Limits
-from .program import bind, compile_program, materialize
 
 DATA_INPUTS = ("X", "t")
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
@@ -46,6 +46,8 @@ BACKWARD_FACTOR = 3  # forward + backward of a step costs about three forward pa
 EVAL_CHUNK = 4096  # rows per forward pass when a whole split is evaluated (fewer if a budget says so)
 BOUNDARY_SIZE = 40  # the decision-boundary grid of 2-D data: this many cells a side
 MAX_BATCH_SHOWN = 50_000  # the done document carries the last mini-batch when it has at most this many values
+SHOWN = 32  # test samples whose predicted classes the epoch events and the done document carry (the page's grid)
+MAX_CONFUSION_CLASSES = 30  # epoch events carry the test split's confusion matrix up to this many classes
 
 
 # --- the model as a program -------------------------------------------------------------------------
@@ -104,20 +106,25 @@ def network_program(inputs: int, hidden: Sequence[int], outputs: int, *, activat
     return "\n".join(lines)
 
 
-# --- the adapter: the one place that calls into the engine's tensor internals -------------------------
+# --- the adapter: the one place that calls into the engine -----------------------------------------------
 
 class Step:
-    """A program compiled once, run as a training step.
+    """A program compiled once, run as a training step, through the engine's entry point for training
+    loops (``compile_function``: app/engine/function.py).
 
     ``step(bound, wrt)`` is one forward and backward pass: (objective, gradients of the inputs in
-    ``wrt`` by name, (data loss, prediction)). ``predict(bound)`` is a forward pass only. The graph,
-    its step lists and its shape plans are the engine's and are reused for every call."""
+    ``wrt`` by name, (data loss, prediction)); only the inputs in ``wrt`` and the nodes between them
+    and the output are differentiated. ``predict(bound)`` is a forward pass only. The compiled graph,
+    its step lists, its shape plans (one per set of input shapes) and the constructor constants are
+    the engine's, made once and reused for every call. The values are trusted (float64 arrays the
+    loop makes): ``Function.run``, not the checking ``Function.__call__``."""
 
     def __init__(self, program: str, limits: Limits = DEFAULT_LIMITS, data: Sequence[str] = DATA_INPUTS):
         self.program = program
         self.limits = limits
-        self._c = compile_program(program, limits)
-        g = self._g = self._c.graph
+        self._fn = compile_function(program, [], limits)  # the graph, and forward passes (no gradients)
+        self._fns: dict[frozenset[str], Function] = {}  # forward and backward, per set of inputs to differentiate
+        g = self._g = self._fn.graph
         missing = [n for n in data if n not in g.input_ids]
         if missing:
             raise EngineError("invalid_value", "a training program reads the mini-batch from the inputs X (one row "
@@ -126,7 +133,6 @@ class Step:
         self.data = tuple(data)
         self.inputs = list(g.input_ids)
         self._loss, self._pred, self.loss = self._find_loss(g.input_ids[data[1]])
-        self._consts: dict[int, Any] | None = None  # the program's constructor constants, made once
 
     def _find_loss(self, t_id: int) -> tuple[int, int, str]:
         g = self._g
@@ -149,11 +155,14 @@ class Step:
     def initial(self) -> dict[str, Any]:
         """The program's own values of every input but the data (copies: the compiled program's
         defaults are shared through the compile cache and must not move)."""
-        g = self._g
-        dummy = {n: np.zeros((1, 1)) for n in self.data}
-        bound = materialize(g, bind(g, dummy))  # a missing value is the usual error, naming the inputs
+        defaults = self._fn.defaults()
+        missing = [n for n, v in defaults.items() if v is None and n not in self.data]
+        if missing:
+            raise EngineError("missing_value", "no value for " + ", ".join(missing) + ": a training program gives "
+                              "every input but X and t a value (W1 = uniform(64, 128, -0.3, 0.3), lam = 0.0001)",
+                              {"names": missing, "name": "program"})
         return {n: (np.array(v, dtype=float) if isinstance(v, np.ndarray) else float(v))
-                for n, v in bound.items() if n not in self.data}
+                for n, v in defaults.items() if n not in self.data}
 
     def unused(self, names: Sequence[str]) -> list[str]:
         """Those of ``names`` the output does not depend on (their gradient would always be missing)."""
@@ -172,28 +181,24 @@ class Step:
         return [n for n in g.input_ids if n not in self.data and isinstance(g.defaults[n], (np.ndarray, Recipe))]
 
     def check(self, values: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> tuple[int, tuple, tuple]:
-        """Every per-evaluation budget for the data inputs at these shapes (nothing is allocated):
-        (FLOPs of one forward pass, the prediction's shape, the data loss's operand shapes)."""
+        """Every per-evaluation budget for the data inputs at these shapes (nothing is allocated): the
+        engine's shape plan, the one a step on such a batch uses. Returns (FLOPs of one forward pass,
+        the prediction's shape, the data loss's operand shapes)."""
         g = self._g
         bound = {**values, **{n: np.broadcast_to(0.0, s) for n, s in shapes.items()}}
-        p = tensor.plan(self._c, bound, self.limits)
+        p = tensor.plan(self._fn.compiled, bound, self.limits)
         return p.flops, p.shapes[self._pred], tuple(p.shapes[a] for a in g.operands[self._loss])
 
-    def _backend(self, bound: dict[str, Any]) -> tensor.TensorBackend:
-        """The numpy backend on these values (the plan for their shapes is cached by the engine)."""
-        be = tensor.TensorBackend(self._c, tensor.plan(self._c, bound, self.limits), bound, self.limits,
-                                  consts=self._consts)
-        self._consts = be.consts
-        return be
-
     def step(self, bound: dict[str, Any], wrt: frozenset[str]) -> tuple[float, dict[str, Any], tuple[float, Any]]:
-        g = self._g
-        run = self._backend(bound).run(bound, set(wrt))
-        vals, ids = run.vals, g.input_ids
-        return vals[g.output], {n: run.grads[ids[n]] for n in wrt}, (vals[self._loss], vals[self._pred])
+        fn = self._fns.get(wrt)
+        if fn is None:
+            fn = self._fns[wrt] = compile_function(self.program, sorted(wrt), self.limits)
+        res = fn.run(bound)
+        vals = res.vals
+        return res.value, res.gradients, (vals[self._loss], vals[self._pred])
 
     def predict(self, bound: dict[str, Any]) -> tuple[float, Any]:
-        vals = self._backend(bound).forward(bound)
+        vals = self._fn.forward(bound).vals
         return vals[self._loss], vals[self._pred]
 
     def encode(self, x: Any, full: bool = False) -> Any:
@@ -447,7 +452,7 @@ def train(program: str, data: Data, options: Options = Options(), *, limits: Lim
     batch = min(options.batch_size, n_train)
     rng = np.random.default_rng(options.seed)
     scale = data.x_scale
-    X_train = data.X_train
+    X_train, y_train = data.X_train, data.y_train
     emit("start", {"epochs": options.epochs, "steps": p.steps, "steps_per_epoch": p.steps_per_epoch,
                    "batch_size": batch, "train_samples": n_train, "test_samples": len(data.X_test),
                    "parameters": {n: list(s) for n, s in p.shapes.items()}, "flops": p.flops,
@@ -464,16 +469,18 @@ def train(program: str, data: Data, options: Options = Options(), *, limits: Lim
     bound = dict(values)
     for epoch in range(1, options.epochs + 1):
         order = rng.permutation(n_train)
+        # this epoch's order, gathered once: each mini-batch is then a slice (a view), not a gather
+        X_epoch, T_epoch = X_train[order], T_train[order]
+        y_epoch = y_train[order] if classify else None
         run_loss = run_correct = run_n = 0.0
         for i in range(0, n_train, batch):
             if should_stop is not None:
                 stopped = should_stop()
                 if stopped:
                     break
-            idx = order[i:i + batch]
-            xb = X_train[idx]
+            xb = X_epoch[i:i + batch]
             bound["X"] = xb * scale if scale != 1.0 or xb.dtype != np.float64 else xb
-            bound["t"] = T_train[idx]
+            bound["t"] = T_epoch[i:i + batch]
             objective, grads, (loss, pred) = step.step(bound, wrt)
             s += 1
             if not math.isfinite(objective):
@@ -483,11 +490,11 @@ def train(program: str, data: Data, options: Options = Options(), *, limits: Lim
                 break
             opt.update(bound, grads)
             last_grads = grads
-            rows = len(idx)
+            rows = len(xb)
             run_loss += float(loss) * rows
             run_n += rows
             if classify:
-                run_correct += int(np.count_nonzero(pred.argmax(axis=1) == data.y_train[idx]))
+                run_correct += int(np.count_nonzero(pred.argmax(axis=1) == y_epoch[i:i + batch]))
             now = time.perf_counter()
             if now >= next_progress:
                 next_progress = now + options.progress_every
@@ -508,6 +515,10 @@ def train(program: str, data: Data, options: Options = Options(), *, limits: Lim
             curves["test_accuracy"].append(ev_test[1])
             ev.update({"train_loss": _num(tr[0]), "test_loss": _num(ev_test[0]), "train_accuracy": tr[1],
                        "test_accuracy": ev_test[1]})
+            if classify and ev_test[2] is not None:
+                ev["predicted"] = ev_test[2][:SHOWN].tolist()
+                if data.classes <= MAX_CONFUSION_CLASSES:
+                    ev["confusion"] = _confusion(data.y_test, ev_test[2], T_test.shape[1])
             if data.X_train.shape[1] == 2 and classify:
                 ev["boundary"] = _boundary(step, bound, data, T_train.shape[1], p.eval_rows)
         ev["norms"] = {n: {"weight": num(_norm(bound[n])), "grad": num(_norm(last_grads[n])) if n in last_grads
@@ -531,14 +542,17 @@ def train(program: str, data: Data, options: Options = Options(), *, limits: Lim
         doc["batch"] = {"X": step.encode(bound["X"], True), "t": step.encode(bound["t"], True)}
     if classify and ev_test[2] is not None:
         predicted = ev_test[2]
-        k = T_test.shape[1]
-        confusion = np.zeros((k, k), dtype=np.int64)
-        np.add.at(confusion, (data.y_test.astype(np.int64), predicted), 1)
-        doc["confusion"] = confusion.tolist()
-        shown = min(32, len(predicted))
-        doc["test_predictions"] = {"label": data.y_test[:shown].astype(int).tolist(),
-                                   "predicted": predicted[:shown].tolist()}
+        doc["confusion"] = _confusion(data.y_test, predicted, T_test.shape[1])
+        doc["test_predictions"] = {"label": data.y_test[:SHOWN].astype(int).tolist(),
+                                   "predicted": predicted[:SHOWN].tolist()}
     return doc
+
+
+def _confusion(labels: np.ndarray, predicted: np.ndarray, classes: int) -> list[list[int]]:
+    """Rows: the true class; columns: the predicted one."""
+    confusion = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(confusion, (labels.astype(np.int64), predicted), 1)
+    return confusion.tolist()
 
 
 def _num(x: float | None) -> float | str | None:

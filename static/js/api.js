@@ -109,6 +109,8 @@ export const api = {
     request("POST", "/api/v1/optimize",
       { expression, values: encodeValues(values), mode, step_size: stepSize, steps, ...(variables ? { variables } : {}) },
       signal),
+  lessons: (lang) => request("GET", `/api/v1/lessons?lang=${encodeURIComponent(lang)}`).then((d) => d.lessons || []),
+  lesson: (id, lang) => request("GET", `/api/v1/lessons/${encodeURIComponent(id)}?lang=${encodeURIComponent(lang)}`),
   sweep: (expression, values, variable, start, stop, points = 121, signal) =>
     request("POST", "/api/v1/sweep",
       { expression, values: encodeValues(values), variable, start, stop, points }, signal),

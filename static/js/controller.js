@@ -12,10 +12,13 @@
 //   "error"   {error}                                         the program has an error
 //   "stop"    {}                                              stop anything running (new structure)
 //   "lang"    {lang}                                          UI language changed
+//   "quiz"    {quiz}                                          the quiz's mode, revealed set or answers changed
+//   "lesson"  {lesson}                                        a lesson was opened, closed or moved to a step
 import { api, ApiError, decodeNumbers, evaluateReconciled } from "./api.js";
 import * as busy from "./busy.js";
 import { displayGraph, findByKey, groupsOf, nodeKey, resolveFolds, subexpressionGroup } from "./groups.js";
 import { structureKey, structureOf, unpackLayout } from "./layout.js";
+import { hiddenOf, lessonQuizOf, limitOf, maskDoc, normalizeQuiz, questionsOf, syncRun } from "./quiz.js";
 import { buildSchedule } from "./schedule.js";
 import {
   bus, DEFAULT_PROGRAM, DEFAULT_VALUES, decodeTree, fromHash, snapshot, state, writeHashNow, writeHashSoon,
@@ -43,7 +46,9 @@ export function createController() {
   const memory = { ...DEFAULT_VALUES }; // every value set for this program, so a re-added input gets it back
   let circuit, editor, inputsView;
   let firstRender = true;
+  let userMoved = false; // the user zoomed or panned since the last fit
   const ctx = { state, bus, t, api, busy, $ };
+  const applyHooks = []; // views that apply their own shareable keys: ctx.onApply(async (partial) => ...)
 
   // ---- layout worker ---------------------------------------------------------------------------
   const layoutCache = new Map();
@@ -149,7 +154,7 @@ export function createController() {
     if (err instanceof ApiError && err.first) {
       const d = err.first;
       const c = d.ctx || {};
-      e = { type: d.type, msg: d.msg, line: c.line, column: c.column, source_line: c.source_line, caret: c.caret };
+      e = { type: d.type, msg: d.msg, line: c.line, column: c.column, source_line: c.source_line, caret: c.caret, ctx: c };
     } else {
       e = { type: "error", msg: err.message || String(err) };
     }
@@ -162,10 +167,12 @@ export function createController() {
   }
 
   // Draw a document: same structure -> numbers change in place; new structure -> layout + render.
-  async function showDocument(doc, { fit = false, pos = null, seq = null, force = false, keepView = false } = {}) {
+  // In quiz mode the views get the document with what is not revealed yet masked (quiz.js).
+  async function showDocument(fullDoc, { fit = false, pos = null, seq = null, force = false, keepView = false } = {}) {
     const tStart = performance.now();
-    const sched = buildSchedule(doc, state.ops);
+    const { doc, sched } = quizView(fullDoc);
     const total = sched.steps.length;
+    if (pos !== null) pos = Math.min(pos, state.quizLimit);
     const folds = resolveFolds(doc, state.folded);
     state.folded = folds.map((g) => g.key);
     const display = displayGraph(doc, folds);
@@ -201,7 +208,10 @@ export function createController() {
       circuit.render({ doc, layout, sched, ops: state.ops, display, present: state.present, selected: state.selected });
       const before = keepView ? circuit.getTransform() : null;
       if (before) circuit.setTransform(before);
-      else if (firstRender && state.view) circuit.setTransform(state.view);
+      else if (firstRender && state.view) {
+        circuit.setTransform(state.view);
+        userMoved = true; // (a link's view is the sender's choice: keep it)
+      }
       else circuit.fit(!firstRender && fit !== "instant");
       firstRender = false;
       timings.drawMs = performance.now() - t1;
@@ -210,6 +220,7 @@ export function createController() {
     }
     if (pos !== null) state.pos = pos;
     if (state.pos === null || state.pos > total) state.pos = total;
+    state.pos = Math.min(state.pos, state.quizLimit);
     circuit.setPos(state.pos, false);
     circuit.setSelected(state.selected);
     document.body.classList.toggle("tensor-mode", doc.mode === "tensor");
@@ -229,8 +240,41 @@ export function createController() {
 
   // Re-draw the current document with a new structure key (folding, presenter spacing).
   function redraw(opts = {}) {
-    if (!state.doc) return Promise.resolve();
-    return busy.track(showDocument(state.doc, { pos: state.pos, seq: evalSeq, force: true, fit: true, ...opts }), "redraw");
+    if (!state.fullDoc) return Promise.resolve();
+    return busy.track(showDocument(state.fullDoc, { pos: state.pos, seq: evalSeq, force: true, fit: true, ...opts }), "redraw");
+  }
+
+  // ---- quiz mode: the one place that decides what the views may show (quiz.js) ---------------
+  function quizView(fullDoc) {
+    state.fullDoc = fullDoc;
+    const sched = buildSchedule(fullDoc, state.ops);
+    if (state.quiz.mode === "off") {
+      state.questions = [];
+      state.quizLimit = Infinity;
+      return { doc: fullDoc, sched };
+    }
+    if (syncRun(state.quiz, fullDoc)) bus.emit("quiz", { quiz: state.quiz });
+    const lesson = lessonQuizOf(state, fullDoc);
+    state.questions = questionsOf(fullDoc, sched, state.quiz, lesson);
+    state.quizLimit = limitOf(state.questions, state.quiz);
+    const hidden = hiddenOf(fullDoc, sched, state.quiz, lesson, state.questions);
+    if (!hidden) return { doc: fullDoc, sched };
+    const doc = maskDoc(fullDoc, hidden);
+    return { doc, sched: buildSchedule(doc, state.ops) };
+  }
+
+  // Show the current document again with the quiz's present mask (a reveal, a new mode, a lesson
+  // step's data arriving), keeping the view and the position.
+  function refresh() {
+    if (!state.fullDoc) return Promise.resolve();
+    return busy.track(showDocument(state.fullDoc, { pos: state.pos, seq: evalSeq }), "refresh");
+  }
+
+  function setQuiz(quiz, { emit = true } = {}) {
+    state.quiz = normalizeQuiz(quiz);
+    if (emit) bus.emit("quiz", { quiz: state.quiz });
+    writeHashSoon();
+    return refresh();
   }
 
   // ---- inspector and folding -----------------------------------------------------------------
@@ -295,7 +339,7 @@ export function createController() {
   function setPos(p, { animate = false, from = null } = {}) {
     if (!state.schedule) return;
     const total = state.schedule.steps.length;
-    state.pos = Math.max(0, Math.min(total, p));
+    state.pos = Math.max(0, Math.min(total, p, state.quizLimit)); // quiz mode: not past an unrevealed question
     circuit.setPos(state.pos, animate, from);
     bus.emit("pos", { pos: state.pos, animate, from });
     if (!state.playing) writeHashSoon(); // (replaceState on every step of a playback costs; stop() writes it)
@@ -402,11 +446,28 @@ export function createController() {
         relabel = true;
       }
       if (typeof p.follow === "boolean") state.follow = p.follow;
+      let quizChanged = false;
+      if (p.quiz && typeof p.quiz === "object") {
+        // (a link's quiz=1 does not restart a run already in that mode)
+        if (!(p.quiz.run == null && !(p.quiz.revealed || []).length && p.quiz.mode === state.quiz.mode)) {
+          state.quiz = normalizeQuiz(p.quiz);
+          quizChanged = true;
+        }
+      }
+      if ("lesson" in p) {
+        const l = p.lesson && typeof p.lesson.id === "string" ? { id: p.lesson.id, step: Math.max(0, Number(p.lesson.step) || 0) } : null;
+        if (JSON.stringify(l) !== JSON.stringify(state.lesson)) {
+          state.lesson = l;
+          bus.emit("lesson", { lesson: l, applied: p });
+          quizChanged = true;
+        }
+      }
       if (p.unit === "gate" || p.unit === "statement") {
         state.unit = p.unit;
         bus.emit("unit", { unit: p.unit });
       }
       if (p.view) state.view = p.view;
+      for (const fn of applyHooks) await fn(p); // views' own keys (registerShared)
       if (typeof p.present === "boolean" && p.present !== state.present) {
         state.present = p.present;
         document.body.classList.toggle("present", p.present);
@@ -417,13 +478,19 @@ export function createController() {
       const pos = Number.isInteger(p.pos) ? p.pos : null;
       if (evaluate || !state.doc) await evaluateNow({ fit: !p.view, pos });
       else if (redrawNeeded || relabel) await redraw({ pos: pos ?? state.pos, keepView: relabel && !redrawNeeded });
+      else if (quizChanged) await showDocument(state.fullDoc, { pos: pos ?? state.pos, seq: evalSeq });
       else if (pos !== null) setPos(pos);
+      if (quizChanged) bus.emit("quiz", { quiz: state.quiz });
       if ("selectedKey" in p && state.doc) {
         const id = findByKey(state.doc, state.selectedKey);
         if (id !== state.selected) select(id);
       }
-      if (p.view && state.doc) circuit.setTransform(p.view);
+      if (p.view && state.doc) {
+        circuit.setTransform(p.view);
+        userMoved = true;
+      }
       if (relabel) {
+        if (state.error) editor.showError(state.error); // (its type in the new language)
         bus.emit("lang", { lang: state.lang });
         writeHashSoon();
       }
@@ -441,6 +508,7 @@ export function createController() {
       onFold: (displayId, groupKey, want) => toggleFoldAt(displayId, groupKey, want),
       onZoom: (tr, byUser) => {
         if (byUser) {
+          userMoved = true;
           state.view = tr;
           writeHashSoon();
         }
@@ -471,6 +539,29 @@ export function createController() {
         scheduleEvaluate(0);
       },
     });
+    // The circuit's frame changes size when the quiz bar or a lesson's panel opens, grows or closes
+    // (they sit under the circuit): fit again, unless the user has moved the view since the last fit
+    // or the camera is following a playback.
+    const rawFit = circuit.fit;
+    circuit.fit = (animate) => {
+      userMoved = false;
+      return rawFit(animate);
+    };
+    const refit = busy.debouncer("refit");
+    let frame = null;
+    if (typeof ResizeObserver !== "undefined") {
+      new ResizeObserver((entries) => {
+        const r = entries[entries.length - 1].contentRect;
+        const size = `${Math.round(r.width)}x${Math.round(r.height)}`;
+        if (size === frame) return;
+        const first = frame === null;
+        frame = size;
+        if (first || !state.layout || userMoved || (state.playing && state.follow)) return;
+        refit.run(() => {
+          if (state.layout && !userMoved) circuit.fit(false);
+        }, 60);
+      }).observe($("circuit"));
+    }
     Object.assign(ctx, { circuit, editor, inputsView });
     $("numeric-check").addEventListener("change", (ev) => {
       state.numericCheck = ev.target.checked;
@@ -510,7 +601,8 @@ export function createController() {
         state.values = { ...DEFAULT_VALUES };
       }
       if (fromUrl) {
-        for (const k of ["selectedKey", "pos", "numericCheck", "view", "unit", "folded", "follow"]) if (k in fromUrl) state[k] = fromUrl[k];
+        for (const k of ["selectedKey", "pos", "numericCheck", "view", "unit", "folded", "follow", "lesson"]) if (k in fromUrl) state[k] = fromUrl[k];
+        if (fromUrl.quiz) state.quiz = normalizeQuiz(fromUrl.quiz);
         if (fromUrl.present) {
           state.present = true;
           document.body.classList.add("present");
@@ -524,6 +616,8 @@ export function createController() {
       state.presets = presets;
       fillPresets();
       bus.emit("ready", {});
+      if (state.lesson) bus.emit("lesson", { lesson: state.lesson, applied: fromUrl || {} });
+      if (state.quiz.mode !== "off") bus.emit("quiz", { quiz: state.quiz });
       if (state.present) bus.emit("present", { on: true });
       if (state.unit !== "gate") bus.emit("unit", { unit: state.unit });
       await evaluateNow({ pos: state.pos });
@@ -577,7 +671,10 @@ export function createController() {
   Object.assign(ctx, {
     mount: mountCore, start, evaluateNow, scheduleEvaluate, select, setPos, setPresent, applyState, loadPreset, loadDocument,
     snapshot: () => snapshot(state), writeHashNow, currentValues, setValues, fold, unfold, foldAll, unfoldAll,
-    closeOverlays, redraw,
+    closeOverlays, redraw, refresh, setQuiz, writeHashSoon,
+    onApply(fn) {
+      applyHooks.push(fn);
+    },
     use(mount) {
       mount(ctx);
       return ctx;

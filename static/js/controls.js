@@ -52,6 +52,7 @@ export function mountControls(ctx) {
       return;
     }
     if (typing || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (state.tab === "train" && ev.key !== "p" && ev.key !== "P") return; // the circuit's keys, not the Train view's
     if (tg && tg.type === "range" && tg.id !== "scrubber" && ["ArrowLeft", "ArrowRight", "Home", "End"].includes(ev.key)) return;
     if (ev.key === " " || ev.code === "Space") {
       if (tg && tg.tagName === "BUTTON") return; // the button handles its own activation

@@ -119,10 +119,12 @@ export function evaluationJson(doc, program, step = {}) {
       phase: pos === 0 ? "start" : pos === total ? "done" : cur.phase,
       node: cur && pos < total ? cur.node : null,
       caption: cur && pos < total ? cur.text : null,
-      values_shown: doc.nodes.filter((n) => sched.fwdStep[n.id] < pos).map((n) => n.id),
-      gradients_shown: doc.nodes.filter((n) => sched.bwdStep[n.id] < pos).map((n) => n.id),
+      values_shown: doc.nodes.filter((n) => sched.fwdStep[n.id] < pos && !(doc.hidden && doc.hidden.value.has(n.id))).map((n) => n.id),
+      gradients_shown: doc.nodes.filter((n) => sched.bwdStep[n.id] < pos && !(doc.hidden && doc.hidden.grad.has(n.id))).map((n) => n.id),
     };
   }
+  // quiz mode: the document is the masked one (hidden numbers are null); say which they are
+  if (doc.hidden) out.quiz_hidden = { values: [...doc.hidden.value].sort((a, b) => a - b), gradients: [...doc.hidden.grad].sort((a, b) => a - b) };
   return JSON.stringify(out, replacer, 2);
 }
 

@@ -4,11 +4,15 @@ import { busyTasks, whenIdle } from "./busy.js";
 import { createController } from "./controller.js";
 import { mountControls } from "./controls.js";
 import { fromHash, state } from "./state.js";
-import { loadStrings } from "./strings.js";
+import { browserLanguage, loadStrings } from "./strings.js";
 import { mountAnimation } from "./view-animation.js";
+import { mountLessons } from "./view-lesson.js";
 import { mountNarration } from "./view-narration.js";
+import { mountQuiz } from "./view-quiz.js";
+import { mountRoom } from "./view-room.js";
 import { mountSweep } from "./view-sweep.js";
 import { mountTraining } from "./view-training.js";
+import { mountTrain } from "./view-train.js";
 
 const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 const ctx = createController();
@@ -49,14 +53,25 @@ window.backpropLab = {
   focusNode: (id) => ctx.circuit.focusNode(id),
   fold: (key) => ctx.fold(key),
   unfold: (key) => ctx.unfold(key),
+  // quiz and lessons (docs/page.md, "Quiz mode"): what a live room's teacher drives
+  setQuizMode: (m) => ctx.setQuizMode(m),
+  quizQuestions: () => ctx.quizQuestions(),
+  askQuestion: (k) => ctx.askQuestion(k),
+  answerQuestion: (k, v) => ctx.answerQuestion(k, v),
+  revealAnswer: (k) => ctx.revealAnswer(k),
+  revealAll: () => ctx.revealAll(),
+  currentQuestion: () => ctx.currentQuestion(),
+  checkPrediction: (k, v) => ctx.checkPrediction(k, v),
+  setQuizQuestion: (k) => ctx.askQuestion(k),
+  openLesson: (id, step) => ctx.openLesson(id, step),
 };
 
-// the words first: every view writes text as it mounts
-state.lang = await loadStrings((fromHash(location.hash) || {}).lang || "en");
+// the words first: every view writes text as it mounts (the link's language, else the browser's)
+state.lang = await loadStrings((fromHash(location.hash) || {}).lang || browserLanguage());
 ctx.mount();
 ctx.circuit.setReducedMotion(reducedMotion.matches);
 reducedMotion.addEventListener("change", () => ctx.circuit.setReducedMotion(reducedMotion.matches));
-ctx.use(mountAnimation).use(mountNarration).use(mountTraining).use(mountSweep).use(mountControls);
+ctx.use(mountAnimation).use(mountNarration).use(mountTraining).use(mountSweep).use(mountControls).use(mountQuiz).use(mountLessons).use(mountRoom).use(mountTrain);
 
 ctx.start().catch((err) => {
   console.error(err);

@@ -1,6 +1,7 @@
 // The animation schedule and the per-edge numbers, built from the engine's topological node
 // list (doc.nodes is already in topological order; JS never computes a second ordering). No DOM.
-import { fmt, fmtAscii } from "./format.js";
+import { fmt, fmtAscii, HIDDEN } from "./format.js";
+import { sourceText } from "./groups.js";
 import { t } from "./strings.js";
 import { fmtShape, fmtT, isTensorNode } from "./tensor.js";
 
@@ -8,14 +9,45 @@ export function edgeId(target, index) {
   return `e${target}_${index}`;
 }
 
+// What the page calls a node, everywhere (circuit, captions, inspector, quiz): its label; a constant
+// by its number; an unnamed gate by its sub-expression as written (`w0·x0`, long ones elided in the
+// middle: `w0·x0 … + w2`). Never a hidden id (`n5`) unless the program text is unknown.
 export function nodeName(doc, id) {
   const n = doc.nodes[id];
   if (n.label) return n.label;
   if (n.op === "const") return isTensorNode(n) ? `c${id}` : fmtAscii(n.value);
-  return `n${id}`;
+  const src = sourceText(doc.program, n.span);
+  return src ? shortExpression(src) : `n${id}`;
+}
+
+export const NAME_MAX = 14;
+export function shortExpression(src, max = NAME_MAX) {
+  const s = src.replace(/\*\*/g, "^").replace(/\s*\*\s*/g, "·");
+  const chars = [...s];
+  if (chars.length <= max) return s;
+  const words = s.split(" ");
+  if (words.length >= 3) {
+    let head = words[0], tail = words[words.length - 1];
+    for (let i = 1, j = words.length - 2; i < j; ) {
+      const grown = `${head} ${words[i]}`;
+      if ([...grown].length > max / 2) break;
+      head = grown;
+      i++;
+    }
+    if (words.length >= 4 && [...`${words[words.length - 2]} ${tail}`].length <= max / 2) tail = `${words[words.length - 2]} ${tail}`;
+    if ([...head].length <= max && [...tail].length <= max) return `${head} … ${tail}`;
+  }
+  const k = Math.floor((max - 1) / 2);
+  return `${chars.slice(0, k).join("")}…${chars.slice(chars.length - k).join("")}`;
+}
+
+// A name as it reads inside ∂f/∂name: sub-expressions in parentheses.
+export function wrapName(name) {
+  return /^[\p{L}_][\p{L}\p{N}_]*$/u.test(name) || /^-?[\d.]+(e[-+]?\d+)?$/.test(name) ? name : `(${name})`;
 }
 
 function mulGrad(g, lg) {
+  if (g === HIDDEN || lg === HIDDEN) return HIDDEN; // quiz mode: a hidden factor hides the product
   // 0 * anything finite is 0; keep NaN/inf visible otherwise
   if (g === 0 && Number.isFinite(lg)) return 0;
   return g * lg;
@@ -33,7 +65,9 @@ export function edgesOf(doc) {
         id: edgeId(n.id, i), source: src, target: n.id, index: i,
         value: s.value,
         local: n.local_grads[i],
-        grad: n.edge_grads ? n.edge_grads[i] : mulGrad(n.grad, n.local_grads[i]),
+        // (an edge from a constant carries no gradient: constants are not differentiated)
+        grad: n.edge_grads ? n.edge_grads[i] : n.local_grads[i] === null || n.local_grads[i] === undefined ? null
+          : mulGrad(n.grad, n.local_grads[i]),
         shape: s.shape || [],
         tensor: isTensorNode(s),
       });
@@ -62,15 +96,21 @@ export function forkSum(doc, id, outs, { full = false } = {}) {
 
 function substitute(template, names) {
   // replace the metadata's operand letters a, b with the operands' names
-  // (and the matrix letters A, B of the tensor ops: matmul's "A B", "\bar{Y} B^{\top}")
-  return template.replace(/(?<![\\A-Za-z_])([abAB])(?![A-Za-z_0-9])/g, (m, v) =>
-    v === "a" || v === "A" ? names[0] ?? m : names[1] ?? m);
+  // (and the matrix letters A, B of the tensor ops: matmul's "A B", "\bar{Y} B^{\top}");
+  // a name that wrapName put in parentheses loses them where the template has its own: sigmoid(a)
+  // reads sigmoid(w0·x0 + w2), not sigmoid((w0·x0 + w2))
+  const bare = (n) => (/^\(.*\)$/.test(n) && wrapName(n.slice(1, -1)) === n ? n.slice(1, -1) : n);
+  return template.replace(/(\()?(?<![\\A-Za-z_])([abAB])(?![A-Za-z_0-9])(\))?/g, (m, open, v, close) => {
+    const n = v === "a" || v === "A" ? names[0] : names[1];
+    if (n === undefined) return m;
+    return open && close ? `(${bare(n)})` : `${open ?? ""}${n}${close ?? ""}`;
+  });
 }
 
 export function formulaText(doc, id, ops) {
   const n = doc.nodes[id];
   const meta = ops.get(n.op);
-  const names = n.operands.map((s) => nodeName(doc, s));
+  const names = n.operands.map((s) => wrapName(nodeName(doc, s)));
   if (!meta) return `${n.op}(${names.join(", ")})`;
   return substitute(meta.formula, names);
 }
@@ -81,6 +121,15 @@ export function formulaLatex(doc, id, ops) {
   if (!meta) return null;
   const names = n.operands.map((s) => latexName(nodeName(doc, s)));
   return substitute(meta.latex, names);
+}
+
+// The local gradient of gate id with respect to operand i as a formula in the operands' names
+// (mul: ∂(q·z)/∂q = "z"); the quiz's hint uses it (a formula, not the number it asks for).
+export function localGradText(doc, id, ops, i) {
+  const n = doc.nodes[id];
+  const meta = ops.get(n.op);
+  if (!meta || !meta.local_grads || meta.local_grads[i] === undefined) return null;
+  return substitute(meta.local_grads[i], n.operands.map((s) => wrapName(nodeName(doc, s))));
 }
 
 export function localGradLatex(doc, id, ops, i) {
@@ -96,19 +145,27 @@ export function latexName(name) {
   if (m) return `${m[1].length > 1 ? `\\mathit{${m[1]}}` : m[1]}_{${m[2]}}`;
   if (/^[A-Za-z]$/.test(name)) return name;
   if (/^[A-Za-z_][A-Za-z_0-9]*$/.test(name)) return `\\mathit{${name.replace(/_/g, "\\_")}}`;
-  return `{${name}}`;
+  if (/^-?[\d.]+(e[-+]?\d+)?$/.test(name)) return `{${name}}`;
+  // a sub-expression or a name in another script: as text, in parentheses when it is an expression
+  const text = `\\text{${name.replace(/[\\{}$&#%_^~]/g, (c) => `\\${c === "\\" ? "textbackslash " : c === "^" ? "textasciicircum " : c === "~" ? "textasciitilde " : c}`)}}`;
+  return /^[\p{L}_][\p{L}\p{N}_]*$/u.test(name) ? text : `\\left(${text}\\right)`;
 }
 
-// The chain-rule line for a node, e.g. "df/dx = df/dq * dq/dx = -4 * 1 = -4".
+// The chain-rule line for a node, e.g. "df/dx = df/dq * ∂q/∂x = -4 * 1 = -4": d for the output's
+// total derivative, ∂ for a gate's local one, so the gate just before the output does not read as
+// circular ("df/dq = df/df * ∂f/∂q": the seed 1 times f's local gradient).
 export function chainRule(doc, id, outs) {
   const f = doc.output;
-  const nm = nodeName(doc, id);
+  const node = doc.nodes[id];
+  const nm = wrapName(nodeName(doc, id));
+  if (node.op === "const") return t("chain.constant", { name: nodeName(doc, id) });
   if (id === doc.output_id) return `d${f}/d${f} = 1`;
   const es = outs[id];
   if (!es.length) return `d${f}/d${nm} = 0   ${t("chain.unreached", { name: nm, output: f })}`;
+  // each consumer by its own name (its label, or its sub-expression): never the node itself again
   const sym = es.map((e) => {
-    const t = nodeName(doc, e.target);
-    return `d${f}/d${t} * d${t}/d${nm}`;
+    const t = wrapName(nodeName(doc, e.target));
+    return `d${f}/d${t} * ∂${t}/∂${nm}`;
   }).join(" + ");
   if (doc.mode === "tensor" && (isTensorNode(doc.nodes[id]) || es.some((e) => isTensorNode(doc.nodes[e.target])))) {
     // matrices: name the pieces and their shapes; the inspector lists the numbers
@@ -222,13 +279,14 @@ function forwardCaption(doc, id, ops) {
   if (n.op === "input") return t("caption.input", { name: nm, value: fmtT(n.value) });
   if (n.op === "const") return t("caption.constant", { value: fmtT(n.value) });
   const text = formulaText(doc, id, ops);
+  const head = n.label ? `${nm} = ${text}` : text; // an unnamed gate's name is its text already
   let s;
   if (doc.mode === "tensor" && (isTensorNode(n) || n.operands.some((o) => isTensorNode(doc.nodes[o])))) {
     const shapes = n.operands.map((o) => `${nodeName(doc, o)} ${fmtShape(doc.nodes[o].shape)}`).join(", ");
-    s = `${nm} = ${text}: ${shapes} → ${isTensorNode(n) ? fmtShape(n.shape) : t("caption.scalar")} = ${fmtT(n.value)}`;
+    s = `${head}: ${shapes} → ${isTensorNode(n) ? fmtShape(n.shape) : t("caption.scalar")} = ${fmtT(n.value)}`;
   } else {
     const withValues = substitute(ops.get(n.op)?.formula ?? text, n.operands.map((o) => paren(fmt(doc.nodes[o].value))));
-    s = `${nm} = ${text} = ${withValues} = ${fmt(n.value)}`;
+    s = `${head} = ${withValues} = ${fmt(n.value)}`;
   }
   if (n.reason) s += `  (${n.reason})`;
   return s;
@@ -237,7 +295,8 @@ function forwardCaption(doc, id, ops) {
 function backwardCaption(doc, id, outs, ops) {
   const n = doc.nodes[id];
   const f = doc.output;
-  const nm = nodeName(doc, id);
+  const nm = wrapName(nodeName(doc, id));
+  if (n.op === "const") return t("caption.constant_backward", { value: fmtT(n.value) });
   let head;
   if (id === doc.output_id) head = t("caption.output_seed", { output: f });
   else {
@@ -247,17 +306,19 @@ function backwardCaption(doc, id, outs, ops) {
   }
   if (!n.operands.length) return head;
   if (n.edge_grads) {
-    const parts = n.operands.map((o, i) => `∂${f}/∂${nodeName(doc, o)} ← ${fmtT(n.edge_grads[i])}`);
+    const parts = n.operands.map((o, i) => [o, i]).filter(([o]) => doc.nodes[o].op !== "const")
+      .map(([o, i]) => `∂${f}/∂${wrapName(nodeName(doc, o))} ← ${fmtT(n.edge_grads[i])}`);
     const meta = ops.get(n.op);
     const rule = meta ? meta.matrix_rule || opRule(n.op, meta.rule).split(/[:：]/)[0] : null;
-    return `${head}; ${parts.join(", ")}${rule ? ` — ${rule}` : ""}`;
+    return `${head}${parts.length ? `; ${parts.join(", ")}` : ""}${rule ? ` — ${rule}` : ""}`;
   }
-  const parts = n.operands.map((s, i) => {
+  // constants are not differentiated: no gradient goes back to them
+  const parts = n.operands.map((s, i) => [s, i]).filter(([s]) => doc.nodes[s].op !== "const").map(([s, i]) => {
     const g = mulGrad(n.grad, n.local_grads[i]);
-    return `∂${f}/∂${nodeName(doc, s)} ← ${fmt(n.grad)} × ${paren(fmt(n.local_grads[i]))} = ${fmt(g)}`;
+    return `∂${f}/∂${wrapName(nodeName(doc, s))} ← ${fmt(n.grad)} × ${paren(fmt(n.local_grads[i]))} = ${fmt(g)}`;
   });
   const rule = ops.get(n.op) ? opRule(n.op, ops.get(n.op).rule) : null;
-  return `${head}; ${parts.join(", ")}${rule ? ` — ${rule.split(/[:：]/)[0]}` : ""}`;
+  return `${head}${parts.length ? `; ${parts.join(", ")}` : ""}${rule ? ` — ${rule.split(/[:：]/)[0]}` : ""}`;
 }
 
 // What is visible at animation position pos (0 = nothing computed, steps.length = everything).

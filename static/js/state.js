@@ -21,11 +21,21 @@ export const state = {
   folded: [],                    // keys of folded groups ("s:<name>" statements, "e:<key>" sub-expressions)
   follow: true,                  // the camera follows the active node during playback
   lang: "en",
+  quiz: { mode: "off", run: null, revealed: [], answers: {}, current: null }, // quiz mode (quiz.js)
+  lesson: null,                  // {id, step}: the open lesson and its step (view-lesson.js)
+  // ---- the live room (view-room.js): only its code is in the hash (room=CODE), never in a snapshot ----
+  room: null,                    // {role: "teacher" | "participant", code, title, joinUrl, qrUrl, participants,
+                                 //  status, detached, name, ask} (secrets stay in sessionStorage: room.js)
   // ---- derived / run time ----
   bases: {},                     // name -> the program's default when the learner set values[name]
   ops: new Map(),                // name -> ops metadata, learned from /api/v1/ops only
   presets: [],
-  doc: null,                     // last good evaluation document (doc.program: the text that made it)
+  doc: null,                     // the document on screen: the last good evaluation, masked in quiz mode (quiz.js)
+  fullDoc: null,                 // the engine's document itself (never drawn: quiz mode may hide parts of it)
+  questions: [],                 // the quiz's questions for fullDoc (quiz.js questionsOf)
+  quizLimit: Infinity,           // the animation stops here until the question there is revealed
+  lessons: [],                   // the lesson list in the page's language (GET /api/v1/lessons)
+  lessonData: null,              // the open lesson's steps (GET /api/v1/lessons/{id}) in the page's language
   display: null,                 // the drawn graph: doc with folded groups collapsed (groups.js)
   structureKey: null,
   layout: null,                  // geometry for the display graph
@@ -38,7 +48,15 @@ export const state = {
 };
 
 export const SHARED_KEYS = ["program", "values", "selectedKey", "pos", "numericCheck", "view", "present", "unit",
-  "folded", "follow", "lang"];
+  "folded", "follow", "lang", "quiz", "lesson"];
+
+// A view's own shareable keys and their place in the hash (the Train view: `tab`, `train`; hash
+// `view=train&ds=moons...`): part.write(URLSearchParams, state), part.read(URLSearchParams, out).
+const hashParts = [];
+export function registerShared(keys, part = null) {
+  for (const k of keys) if (!SHARED_KEYS.includes(k)) SHARED_KEYS.push(k);
+  if (part) hashParts.push(part);
+}
 
 // ---- event bus: the controller emits, views listen (docs/page.md lists the events) -------------
 const listeners = new Map();
@@ -93,6 +111,9 @@ export function decodeTree(v) {
 
 // ---- URL hash ------------------------------------------------------------------------------
 // #p=<program>&v=x:-2,y:5&sel=q&step=4&nc=1&t=x,y,k&present=1&by=stmt&fold=s:h&follow=0&lang=en
+//   &quiz=1 (gradients; quiz=values, quiz=both)&lesson=chain-rule&lstep=2&room=K7QXH2
+// (the quiz's revealed set and answers are not in the URL: a link starts a new run)
+const QUIZ_HASH = { grad: "1", value: "values", both: "both" };
 // (with tensor values the value map is JSON in vj=)
 function hasTensor(values) {
   return Object.values(values).some((v) => Array.isArray(v));
@@ -138,6 +159,13 @@ export function toHash(s = state) {
   if (s.folded && s.folded.length) p.set("fold", s.folded.join("|"));
   if (s.follow === false) p.set("follow", "0");
   if (s.lang && s.lang !== "en") p.set("lang", s.lang);
+  if (s.quiz && QUIZ_HASH[s.quiz.mode]) p.set("quiz", QUIZ_HASH[s.quiz.mode]);
+  if (s.lesson) {
+    p.set("lesson", s.lesson.id);
+    p.set("lstep", String(s.lesson.step));
+  }
+  if (s.room && s.room.code) p.set("room", s.room.code); // the room's code only: its keys never leave sessionStorage
+  for (const part of hashParts) part.write(p, s);
   return "#" + p.toString();
 }
 
@@ -166,6 +194,19 @@ export function fromHash(hash) {
   if (p.has("fold")) out.folded = p.get("fold").split("|").filter(Boolean);
   if (p.has("follow")) out.follow = p.get("follow") !== "0";
   if (p.has("lang")) out.lang = p.get("lang");
+  if (p.has("quiz")) {
+    const mode = Object.keys(QUIZ_HASH).find((k) => QUIZ_HASH[k] === p.get("quiz")) || "off";
+    out.quiz = { mode, run: null, revealed: [], answers: {}, current: null };
+  }
+  if (p.has("lesson") && /^[a-z0-9-]+$/.test(p.get("lesson"))) {
+    const k = Number(p.get("lstep") || 0);
+    out.lesson = { id: p.get("lesson"), step: Number.isInteger(k) && k >= 0 ? k : 0 };
+  }
+  if (p.has("room")) {
+    const code = p.get("room").toUpperCase().replace(/[\s-]/g, "");
+    if (/^[A-Z0-9]{1,16}$/.test(code)) out.room = code; // (a code to join: view-room.js checks it with the server)
+  }
+  for (const part of hashParts) part.read(p, out);
   return Object.keys(out).length ? out : null;
 }
 

@@ -29,6 +29,15 @@ export async function loadStrings(code = "en") {
   return setLang(code);
 }
 
+// The browser's preferred language among ours (navigator.languages: zh, zh-CN, zh-Hans-CN... -> zh).
+export function browserLanguage(langs = globalThis.navigator ? navigator.languages || [navigator.language] : []) {
+  for (const l of langs || []) {
+    const code = String(l || "").toLowerCase().split("-")[0];
+    if (LANGUAGES.includes(code)) return code;
+  }
+  return "en";
+}
+
 // Add or extend a catalogue at run time (a test, or a translation being tried out).
 export function registerCatalogue(code, strings) {
   CATALOGUES[code] = { ...(CATALOGUES[code] || {}), ...strings };

@@ -45,7 +45,7 @@ export function drawSweep(svgNode, data, x0, f0, slope, varName, outName) {
   const pts = data.xs.map((xv, i) => [xv, data.ys[i]]);
   svg.append("path").attr("class", "sweep-line").attr("fill", "none").attr("stroke", VALUE_COLOR).attr("stroke-width", 2)
     .attr("d", d3.line().defined((p) => Number.isFinite(p[1])).x((p) => x(p[0])).y((p) => y(p[1]))(pts));
-  if (Number.isFinite(f0) && Number.isFinite(slope)) {
+  if (Number.isFinite(f0) && typeof slope === "number" && Number.isFinite(slope)) {
     const [xa, xb] = x.domain();
     const clip = `clip-${Math.random().toString(36).slice(2)}`;
     svg.append("clipPath").attr("id", clip).append("rect")
@@ -54,6 +54,8 @@ export function drawSweep(svgNode, data, x0, f0, slope, varName, outName) {
       .attr("stroke", GRAD_COLOR).attr("stroke-width", 1.6).attr("stroke-dasharray", "5 3")
       .attr("x1", x(xa)).attr("y1", y(f0 + slope * (xa - x0)))
       .attr("x2", x(xb)).attr("y2", y(f0 + slope * (xb - x0)));
+  }
+  if (Number.isFinite(f0)) {
     svg.append("circle").attr("class", "current").attr("r", 4.5).attr("fill", "#1c2430")
       .attr("cx", x(x0)).attr("cy", y(f0));
   }

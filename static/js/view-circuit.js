@@ -6,7 +6,7 @@
 // View only: it never calls the API and never orders nodes itself.
 import { debouncer } from "./busy.js";
 import { edgeD, pairsOf } from "./geometry.js";
-import { fmt, fmtFull, raw } from "./format.js";
+import { fmt, fmtFull, isHidden, raw } from "./format.js";
 import { placeLabels } from "./labels.js";
 import { cardTitle, SIZES } from "./layout.js";
 import { forkSum, isGradShown, isValueShown, nodeName } from "./schedule.js";
@@ -48,6 +48,10 @@ function shorter(fn, v) {
 }
 function shapeOfList(v) {
   return Array.isArray(v[0]) ? [v.length, v[0].length] : [v.length];
+}
+// a non-finite number (NaN, ±inf), not a number quiz mode hides
+function nonFinite(v) {
+  return typeof v === "number" && !Number.isFinite(v);
 }
 function dataOf(v) {
   // full numbers for small tensors only (a data attribute is not the place for 4,096 numbers)
@@ -335,6 +339,7 @@ export function createCircuitView(svgNode, opts = {}) {
     updateValues(doc, sched);
     applyPos(pos, false, true);
     setSelected(selected);
+    paintHighlight();
     const f = focusId !== null ? nodeEls.get(focusId) : null;
     if (f) {
       f.g.setAttribute("tabindex", "0");
@@ -443,7 +448,9 @@ export function createCircuitView(svgNode, opts = {}) {
         x.g.setAttribute("data-shape", fmtShape(e.shape));
         x.g.classList.toggle("nonfinite", !doc.nodes[e.source].finite);
       } else {
-        x.g.classList.toggle("nonfinite", !Number.isFinite(e.value) || (e.grad !== null && !Number.isFinite(e.grad)));
+        x.g.classList.toggle("nonfinite", nonFinite(e.value) || nonFinite(e.grad));
+        x.g.classList.toggle("hidden-grad", isHidden(e.grad));
+        x.g.classList.toggle("hidden-value", isHidden(e.value));
       }
       x.title.textContent = tr("circuit.edge_title", { from: nodeName(doc, e.source), to: nodeName(doc, e.target),
         value: isTensorValue(e.value) ? fmtT(e.value) : fmtFull(e.value), grad: isTensorValue(e.grad) ? fmtT(e.grad) : fmtFull(e.grad) });
@@ -473,7 +480,8 @@ export function createCircuitView(svgNode, opts = {}) {
       }
       const title = x.grp ? tr("circuit.group_title", { title: x.grp.title, count: x.grp.members.length, value: fmtT(n.value), grad: fmtT(n.grad) })
         : x.card ? tr("circuit.node_aria_tensor", { name: nodeName(doc, id), op: n.op, shape: fmtShape(n.shape), value: fmtT(n.value), grad: fmtT(n.grad) })
-          : tr("circuit.node_aria", { name: nodeName(doc, id), op: n.op, value: fmtFull(n.value), grad: fmtFull(n.grad) });
+          : tr("circuit.node_aria", { name: nodeName(doc, id), value: fmtFull(n.value), grad: fmtFull(n.grad),
+            op: n.op === "input" ? tr("inspector.kind_input") : n.op === "const" ? tr("inspector.kind_constant") : n.op });
       x.g.setAttribute("aria-label", title);
     }
     placeAll();
@@ -525,8 +533,17 @@ export function createCircuitView(svgNode, opts = {}) {
       const edge = { id: e.id, pts: pairsOf(x.geo) };
       reqs.push({ key: `v:${e.id}`, kind: "value", text: valueLabel(e.value), alts: isTensorValue(e.value) ? [] : shorter(valueLabel, e.value),
         size: fontSize("value"), edge, pair: `g:${e.id}` });
+      if (e.grad === null || e.grad === undefined) continue; // from a constant: no gradient comes back
       reqs.push({ key: `g:${e.id}`, kind: "grad", text: gradLabel(e.grad), alts: isTensorValue(e.grad) ? [] : shorter(gradLabel, e.grad),
         size: fontSize("grad"), edge, pad: GRAD_PAD });
+    }
+    // unnamed gates: their sub-expression (`w0·x0`), the name captions and the inspector use, placed
+    // after the numbers (a number never moves for a name)
+    for (const id of ids) {
+      const n = doc.nodes[id];
+      if (display.groupOf.get(id) || n.label || n.op === "input" || n.op === "const" || layout.nodes[id].shape === "tensor") continue;
+      const text = nodeName(doc, id);
+      if (text !== `n${id}`) reqs.push({ key: `n:${id}`, kind: "name", text, size: fontSize("name") * 0.86, node: layout.nodes[id], sub: true });
     }
     const sub = windowIds === null ? layout : { nodes: Object.fromEntries(ids.map((id) => [id, layout.nodes[id]])),
       edges: Object.fromEntries([...edgeEls.entries()].filter(([, x]) => x.e).map(([id, x]) => [id, x.geo])) };
@@ -594,7 +611,7 @@ export function createCircuitView(svgNode, opts = {}) {
         const x = nodeEls.get(Number(id));
         if (!x) continue;
         const geo = layout.nodes[id];
-        const cls = kind === "n" ? "node-label" : kind === "f" ? "node-fork" : "node-reason";
+        const cls = kind === "n" ? (req.sub ? "node-label node-sub" : "node-label") : kind === "f" ? "node-fork" : "node-reason";
         const slot = kind === "n" ? "name" : kind === "f" ? "fork" : "reason";
         const tx = labelEl(x, slot, "text", { class: cls, x: (p.x - geo.x).toFixed(1), y: (baseline - geo.y).toFixed(1),
           "font-size": req.size }, x.g);
@@ -723,6 +740,22 @@ export function createCircuitView(svgNode, opts = {}) {
       .transition().duration(150).style("opacity", 0).remove();
   }
 
+  // A lesson step's highlighted nodes and edges (node ids of the document, edge ids e<target>_<i>).
+  let highlight = null;
+  function paintHighlight() {
+    for (const x of nodeEls.values()) x.g.classList.remove("hl");
+    for (const x of edgeEls.values()) x.g.classList.remove("hl");
+    if (!highlight || !display) return;
+    for (const id of highlight.nodes || []) nodeEls.get(display.rep[id] ?? id)?.g.classList.add("hl");
+    for (const id of highlight.edges || []) edgeEls.get(id)?.g.classList.add("hl");
+    svgNode.dataset.highlight = `${(highlight.nodes || []).join(",")}|${(highlight.edges || []).join(",")}`;
+  }
+  function setHighlight(h) {
+    highlight = h;
+    if (!h) delete svgNode.dataset.highlight;
+    paintHighlight();
+  }
+
   function setSelected(id) {
     selected = id;
     for (const x of nodeEls.values()) x.g.classList.remove("selected");
@@ -810,6 +843,7 @@ export function createCircuitView(svgNode, opts = {}) {
     centerAt,
     getTransform: () => ({ x: transform.x, y: transform.y, k: transform.k }),
     setSelected,
+    setHighlight,
     focusNode,
     setReducedMotion: (v) => { reducedMotion = v; },
     setStepMs: (ms) => { stepMs = ms; },

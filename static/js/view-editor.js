@@ -4,6 +4,20 @@ import { t } from "./strings.js";
 
 const LINE_H = 20, PAD_X = 10, PAD_Y = 8;
 
+// error_type.<type> from the catalogue, with the error's ctx (names, limit) filled in; null if unknown.
+function typeText(error) {
+  if (!error.type) return null;
+  const key = `error_type.${error.type}`;
+  const c = error.ctx || {};
+  const vars = {
+    names: Array.isArray(c.names) ? c.names.join(", ") : c.names ?? "",
+    limit: c.limit ? (t(`limit.${c.limit}`) !== `limit.${c.limit}` ? t(`limit.${c.limit}`) : c.limit) : "",
+    limit_value: c.limit_value ?? "",
+  };
+  const s = t(key, vars);
+  return s === key ? null : s;
+}
+
 export function createEditor({ textarea, gutter, overlay, errorBox, onChange }) {
   let error = null;
   let charW = null;
@@ -86,9 +100,20 @@ export function createEditor({ textarea, gutter, overlay, errorBox, onChange }) 
     errorBox.hidden = false;
     const head = document.createElement("div");
     const where = error.line ? t("editor.where", { line: error.line, column: error.column }) : "";
-    head.textContent = `${where}${error.msg}`;
+    // the API's stable error type in the page's language; its message (English) under it
+    const typed = typeText(error);
+    head.textContent = `${where}${typed ?? error.msg}`;
     head.dataset.testid = "error-message";
+    if (error.type) head.dataset.type = error.type;
     errorBox.replaceChildren(head);
+    if (typed && error.msg) {
+      const detail = document.createElement("div");
+      detail.className = "error-detail";
+      detail.lang = "en";
+      detail.dataset.testid = "error-detail";
+      detail.textContent = error.msg;
+      errorBox.appendChild(detail);
+    }
     if (error.source_line !== undefined && error.source_line !== null) {
       const pre = document.createElement("pre");
       pre.textContent = `${error.source_line}\n${error.caret ?? " ".repeat(Math.max(0, error.column - 1)) + "^"}`;

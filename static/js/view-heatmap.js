@@ -1,7 +1,7 @@
 // A tensor node's card on the circuit: header (name or gate symbol, shape), a heatmap of the value
 // and one of the gradient (SVG rects, diverging colour scale), or min/mean/max lines for a
 // summarized tensor; and the hover tooltip that reads the numbers under the pointer. View only.
-import { fmt, fmtFull } from "./format.js";
+import { fmt, fmtFull, isHidden } from "./format.js";
 import { t } from "./strings.js";
 import { at, blockValues, cardGeom, fmtShape, HEAT, heatColor, isSummary, shapeText, stats } from "./tensor.js";
 
@@ -57,6 +57,7 @@ export function buildCard(g, n, geo, title) {
 
 function summaryLine(label, v) {
   if (v === null || v === undefined) return "";
+  if (isHidden(v)) return `${label} ?`;
   const s = stats(v);
   return t("heatmap.stats", { label, min: fmt(s.min, 3), mean: fmt(s.mean, 3), max: fmt(s.max, 3) });
 }
@@ -71,6 +72,12 @@ export function paintCard(card, n) {
   const hm = card.geo.hm;
   const paint = (part, v) => {
     if (!part) return;
+    part.g.classList.toggle("hm-hidden", isHidden(v)); // quiz mode: grey until revealed
+    if (isHidden(v)) {
+      part.cells.forEach((c) => c.setAttribute("fill", "#f1f5f9"));
+      part.g.removeAttribute("data-absmax");
+      return;
+    }
     const vals = blockValues(v, n.shape, hm);
     const m = stats(v).absmax;
     part.cells.forEach((c, k) => c.setAttribute("fill", v === null || v === undefined ? "#f1f5f9" : heatColor(vals[k], m)));
@@ -102,20 +109,22 @@ export function bindTooltip(svgNode, tip, { nodeOf, nameOf, gradShown, outputNam
     const r = Math.min(rows - 1, Math.max(0, Math.floor(((ev.clientY - b.top) / b.height) * rows)));
     const c = Math.min(cols - 1, Math.max(0, Math.floor(((ev.clientX - b.left) / b.width) * cols)));
     const idx = n.shape.length === 1 ? `[${c}]` : `[${r}, ${c}]`;
-    const value = at(n.value, n.shape, r, c);
-    const grad = n.grad === null || n.grad === undefined ? null : at(n.grad, n.shape, r, c);
+    const hiddenGrad = isHidden(n.grad);
+    const grad = n.grad === null || n.grad === undefined || hiddenGrad ? null : at(n.grad, n.shape, r, c);
+    const value = isHidden(n.value) ? null : at(n.value, n.shape, r, c);
     const head = document.createElement("div");
     head.className = "tip-head";
     head.textContent = `${nameOf(id)}${idx}  ·  ${fmtShape(n.shape)}`;
     const lv = document.createElement("div");
     lv.className = "tip-v";
     lv.dataset.testid = "tip-value";
-    lv.dataset.value = String(value);
-    lv.textContent = t("heatmap.value", { value: fmtFull(value) });
+    if (value !== null) lv.dataset.value = String(value);
+    lv.textContent = t("heatmap.value", { value: value === null ? "?" : fmtFull(value) });
     const lg = document.createElement("div");
     lg.className = "tip-g";
     lg.dataset.testid = "tip-grad";
-    if (grad === null) lg.textContent = t("heatmap.constant");
+    if (hiddenGrad) lg.textContent = t("heatmap.grad_pending");
+    else if (grad === null) lg.textContent = t("heatmap.constant");
     else if (gradShown(id)) {
       lg.dataset.value = String(grad);
       lg.textContent = `∂${outputName()}/∂· ${fmtFull(grad)}`;

@@ -1,7 +1,7 @@
 // The inspector for the selected node: op, formula (KaTeX), value, gradient, local gradients,
 // the chain-rule line and the gate's rule in words (from /api/v1/ops).
-import { fmt, fmtFull, raw } from "./format.js";
-import { chainRule, formulaLatex, latexName, localGradLatex, nodeName } from "./schedule.js";
+import { fmt, fmtFull, isHidden, raw } from "./format.js";
+import { chainRule, formulaLatex, latexName, localGradLatex, nodeName, wrapName } from "./schedule.js";
 import { t } from "./strings.js";
 import { at, fmtShape, fmtT, gridDims, heatColor, isSummary, isTensorNode, isTensorValue, rawT, stats } from "./tensor.js";
 
@@ -110,9 +110,11 @@ export function renderInspector(container, doc, sched, ops, id, { folds = null, 
       const lg = localGradLatex(doc, id, ops, i);
       tex(cell, `\\frac{\\partial ${latexName(name)}}{\\partial ${latexName(nodeName(doc, src))}} = ${lg ?? "?"}`);
       tr.append(cell);
-      tr.append(el("td", { class: "num" }, `= ${fmt(n.local_grads[i], 6)}`));
+      const lgv = n.local_grads[i];
+      const constant = lgv === null || lgv === undefined; // an operand that is a constant: not differentiated
+      tr.append(el("td", { class: "num" }, constant ? "" : `= ${fmt(lgv, 6)}`));
       const sent = sched.edges.find((e) => e.target === id && e.index === i);
-      tr.append(el("td", { class: "num g" }, `→ ${fmt(sent ? sent.grad : NaN, 6)}`));
+      tr.append(el("td", { class: "num g" }, constant || !sent || sent.grad === null ? `→ ${t("inspector.none_constant")}` : `→ ${fmt(sent.grad, 6)}`));
       table.appendChild(tr);
     });
     container.appendChild(table);
@@ -126,8 +128,9 @@ function valueRows(dl, n, f, name, numbers = true) {
   if (numbers) {
     dl.append(el("dt", {}, t("inspector.value")));
     dl.append(el("dd", { class: "v", testid: "inspector-value", "data-value": raw(n.value) }, fmtFull(n.value)));
-    dl.append(el("dt", {}, `∂${f}/∂${name}`));
-    dl.append(el("dd", { class: "g", testid: "inspector-grad", "data-value": raw(n.grad) }, fmtFull(n.grad)));
+    dl.append(el("dt", {}, `∂${f}/∂${wrapName(name)}`));
+    const g = n.grad === null || n.grad === undefined ? t("inspector.no_gradient") : fmtFull(n.grad);
+    dl.append(el("dd", { class: "g", testid: "inspector-grad", "data-value": raw(n.grad) }, g));
   }
   if (!n.on_path) {
     dl.append(el("dt", {}, t("inspector.path")));
@@ -165,9 +168,13 @@ function renderTensorNode(container, doc, sched, ops, id) {
   };
   if (isTensorNode(n)) {
     container.appendChild(cap("v", t("inspector.value"), ` ${fmtShape(n.shape)}`));
-    container.appendChild(tensorTable(n.value, n.shape, "inspector-value"));
-    if (n.grad !== null && n.grad !== undefined) {
-      container.appendChild(cap("g", `∂${f}/∂${name}`, ` ${fmtShape(n.shape)}`));
+    container.appendChild(isHidden(n.value) ? el("div", { class: "num hidden-num", testid: "inspector-value" }, "?")
+      : tensorTable(n.value, n.shape, "inspector-value"));
+    if (isHidden(n.grad)) {
+      container.appendChild(cap("g", `∂${f}/∂${wrapName(name)}`, ` ${fmtShape(n.shape)}`));
+      container.appendChild(el("div", { class: "num hidden-num", testid: "inspector-grad" }, "?"));
+    } else if (n.grad !== null && n.grad !== undefined) {
+      container.appendChild(cap("g", `∂${f}/∂${wrapName(name)}`, ` ${fmtShape(n.shape)}`));
       container.appendChild(tensorTable(n.grad, n.shape, "inspector-grad"));
     } else {
       container.appendChild(el("div", { class: "muted small" }, t("inspector.no_gradient")));
@@ -186,7 +193,7 @@ function renderTensorNode(container, doc, sched, ops, id) {
       tex(cell, `\\frac{\\partial ${latexName(name)}}{\\partial ${latexName(srcName)}} : ${lg ?? "?"}`);
       tr.append(cell);
       const g = n.edge_grads ? n.edge_grads[i] : null;
-      const sent = g === null || g === undefined ? t("inspector.none_constant")
+      const sent = g === null || g === undefined ? t("inspector.none_constant") : isHidden(g) ? "?"
         : isTensorValue(g) ? `${fmtShape(doc.nodes[src].shape)}, ‖g‖ ${fmt(stats(g).norm, 4)}` : fmt(g, 6);
       tr.append(el("td", { class: "num g" }, `→ ${sent}`));
       table.appendChild(tr);

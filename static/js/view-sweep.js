@@ -1,7 +1,7 @@
 // The sweep: the output along one scalar input with the tangent line at the current value. The
 // request is built from one document (its program, its inputs, its values), so a sweep can never
 // pair a new program with the previous program's variable.
-import { fmt } from "./format.js";
+import { fmt, isHidden } from "./format.js";
 import { drawSweep } from "./view-charts.js";
 import { isTensorShape } from "./tensor.js";
 
@@ -45,6 +45,12 @@ export function mountSweep(ctx) {
       status.textContent = doc.inputs.length ? t("sweep.no_scalar_inputs") : t("sweep.no_inputs");
       return;
     }
+    if (isHidden(doc.value)) {
+      // quiz mode hides the output's value: its curve would give it away
+      $("sweep-chart").replaceChildren();
+      status.textContent = t("quiz.hidden_tool");
+      return;
+    }
     const x0 = doc.inputs.find((i) => i.name === v).value;
     const r = Math.max(1e-3, Number($("sweep-range").value) || 5);
     abort = new AbortController();
@@ -52,6 +58,7 @@ export function mountSweep(ctx) {
       const res = await api.sweep(doc.program, ctx.currentValues(doc), v, x0 - r, x0 + r, 121, abort.signal);
       if (mySeq !== seq || doc !== state.doc) return;
       const f0 = typeof doc.value === "number" ? doc.value : NaN; // a tensor output: no tangent line
+      // (quiz mode: the tangent's slope is the input's gradient; HIDDEN draws no tangent and prints "?")
       drawSweep($("sweep-chart"), res, x0, f0, doc.gradients[v], v, doc.output);
       status.textContent = t("sweep.status", { output: doc.output, input: v, from: fmt(x0 - r), to: fmt(x0 + r), x: fmt(x0),
         slope: fmt(doc.gradients[v], 6) });

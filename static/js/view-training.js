@@ -96,9 +96,28 @@ export function mountTraining(ctx) {
     return out;
   }
 
+  // Quiz mode: gradient steps would give the hidden gradients away (x moves by step · ∂f/∂x), and the
+  // contour the hidden values: the tool waits until the quiz has revealed everything.
+  function quizLock(doc = state.doc) {
+    const locked = !!(doc && doc.hidden);
+    for (const id of ["opt-up", "opt-down", "opt-run"]) $(id).disabled = locked;
+    $("optimize").classList.toggle("quiz-locked", locked);
+    if (locked) {
+      // a run from before quiz mode would show where the gradients pointed: clear it
+      cancelAnim();
+      runSeq++;
+      path = [];
+      $("opt-status").textContent = t("quiz.hidden_tool");
+      delete $("opt-status").dataset.final;
+      drawTrajectory($("opt-chart"), [], 1, t("quiz.hidden_tool"));
+      $("contour-box").hidden = true;
+    } else if ($("opt-status").textContent === t("quiz.hidden_tool")) $("opt-status").textContent = "";
+    return locked;
+  }
+
   async function optimize(mode, steps) {
     const doc = state.doc;
-    if (!doc) return;
+    if (!doc || quizLock(doc)) return;
     const size = Number($("opt-size").value);
     const status = $("opt-status");
     if (!(size >= 0)) {
@@ -206,6 +225,7 @@ export function mountTraining(ctx) {
   // The grid of f over both inputs: one sweep per row (the API sweeps one variable at a time).
   async function ensureContour() {
     const doc = state.doc;
+    if (doc && doc.hidden) return; // quiz mode (quizLock)
     const two = contourVars(doc);
     const box = $("contour-box");
     if (!two) {
@@ -282,6 +302,11 @@ export function mountTraining(ctx) {
     if (programChanged && doc.program !== presetProgram) reset();
     if (doc.program !== presetProgram) presetProgram = null;
     updateTrainVars();
+    if (quizLock()) {
+      contourLater.cancel();
+      if (contourAbort) contourAbort.abort();
+      return;
+    }
     // the grid costs one sweep per row: wait until the program has settled (a fast run through the
     // presets sends none)
     if (contourVars(state.doc)) {

@@ -7,6 +7,7 @@ collect it), so test runs never rewrite tracked files."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -38,6 +39,61 @@ def _server():
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError("server did not start")
+
+
+def _post(url: str, body: dict) -> dict:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def rooms(browser, url: str) -> None:
+    """Live rooms (docs/rooms.md): the teacher's presenter view with the join card and a live histogram
+    (1280x800, 1920x1080), a participant answering (1024x768). Nine more participants answer over the API."""
+    answers = [-4, -4, -4, -4, -4, 4, 4, 3, -1]
+    for w, h in ((1280, 800), (1920, 1080)):
+        t = browser.new_page(viewport={"width": w, "height": h}, reduced_motion="reduce")
+        t.set_default_timeout(60_000)
+        t.goto(url + "/#" + urlencode({"lesson": "chain-rule", "lstep": 1, "present": "1"}))
+        t.wait_for_selector("body[data-ready=true][data-idle=true]")
+        t.click("[data-testid=room-button]")
+        t.fill("[data-testid=room-title-input]", "Backprop 101")
+        t.click("[data-testid=room-start]")
+        t.wait_for_selector("body[data-idle=true]")
+        code = t.get_by_test_id("room-code").inner_text()
+        if w == 1280:
+            t.click("[data-testid=room-card-hide]")  # (everyone has joined: the circuit gets its room back)
+        p = None
+        if w == 1280:
+            p = browser.new_context(viewport={"width": 1024, "height": 768}, reduced_motion="reduce").new_page()
+            p.set_default_timeout(60_000)
+            p.goto(url + f"/#room={code}&present=1")
+            p.wait_for_selector("body[data-ready=true][data-idle=true]")
+            p.fill("[data-testid=room-name-input]", "Ann")
+            p.click("[data-testid=room-join]")
+        tokens = [_post(f"{url}/api/v1/rooms/{code}/participants", {"name": f"P{i}"})["participant"]
+                  for i in range(len(answers))]
+        t.click("[data-testid=room-quiz-on]")
+        t.wait_for_selector("body[data-idle=true]")
+        t.click("[data-testid=room-ask]")
+        t.wait_for_selector("body[data-idle=true]")
+        question = t.get_by_test_id("room-question").get_attribute("data-question")
+        for token, v in zip(tokens, answers, strict=True):
+            _post(f"{url}/api/v1/rooms/{code}/answers", {"question": question, "value": v, "participant": token})
+        if p is not None:
+            p.wait_for_selector("[data-testid=room-answer-input]")
+            p.fill("[data-testid=room-answer-input]", "-4")
+            p.click("[data-testid=room-answer-send]")
+            p.wait_for_selector("[data-testid=room-answer-status][data-kind=sent]")
+            p.wait_for_selector("body[data-idle=true]")
+            p.screenshot(path=str(OUT / "room-participant-1024x768.png"))
+        total = len(answers) + (p is not None)
+        t.wait_for_selector(f"[data-testid=room-answered][data-count='{total}']")
+        t.wait_for_selector("body[data-idle=true]")
+        t.screenshot(path=str(OUT / f"room-teacher-{w}x{h}.png"))
+        if p is not None:
+            p.context.close()
+        t.close()
 
 
 def main() -> None:
@@ -94,6 +150,7 @@ def main() -> None:
             pg = page(1024, 768, {"p": "h = x*x + x*x*x\nf = h*x + h*h", "v": "x:1.5"})
             pg.screenshot(path=str(OUT / "labels-fork-heavy-1024x768.png"))
             pg.close()
+            rooms(browser, url)
             browser.close()
     finally:
         proc.terminate()

@@ -234,7 +234,7 @@ def test_exports(page, tmp_path):
 def test_inspector_chain_rule(page):
     load_two_gate(page)
     page.click("#circuit [data-node-id='0']")
-    expect()(page.get_by_test_id("inspector-chain")).to_have_text("df/dx = df/dq * dq/dx = -4 * 1 = -4")
+    expect()(page.get_by_test_id("inspector-chain")).to_have_text("df/dx = df/dq * ∂q/∂x = -4 * 1 = -4")
     page.click("#circuit [data-node-id='4']")
     expect()(page.get_by_test_id("inspector-rule")).to_contain_text("mul swaps")
     expect()(page.locator("[data-testid=inspector-formula] .katex")).to_have_count(1)

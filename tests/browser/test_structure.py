@@ -97,7 +97,7 @@ def test_every_ui_string_comes_from_the_catalogue(page, server_url):
 
 def test_main_is_only_wiring_and_views_are_modules():
     main = (STATIC / "main.js").read_text()
-    assert len(main.splitlines()) < 80
+    assert len(main.splitlines()) < 90  # (one import and one .use() per view: 80 lines with rooms)
     assert not re.findall(r"^let ", main, re.M)  # no module-level state (the old main.js had 13 variables)
     for view in ("view-animation.js", "view-narration.js", "view-training.js", "view-sweep.js", "controller.js"):
         assert (STATIC / view).exists()

@@ -94,6 +94,45 @@ def test_a_csv_and_your_own_program(client):
     assert ev[0][1]["parameters"] == {"W": [2, 2], "c": [2]} and ev[-1][0] == "done"
 
 
+def test_what_the_page_draws_beside_a_run(client):
+    """The start event carries the samples the page draws (as the network sees them); every epoch the
+    predicted classes of the first test images and the test split's confusion matrix, which agree with
+    the done document's."""
+    import numpy as np
+
+    from app import datasets
+
+    ev = events(client.post("/api/v1/train", json={"dataset": "digits", "hidden": 16, "epochs": 2}).text)
+    start, epochs, done = ev[0][1], [p for k, p in ev if k == "epoch"], ev[-1][1]
+    shown = start["samples"]
+    assert shown["kind"] == "images" and shown["shape"] == [8, 8] and len(shown["images"]) == 32
+    run = datasets.prepare(dataset="digits")
+    np.testing.assert_allclose(shown["images"], np.round(run.data.X_test[:32], 3))
+    assert shown["labels"] == run.data.y_test[:32].tolist() == done["test_predictions"]["label"]
+    assert epochs[-1]["predicted"] == done["test_predictions"]["predicted"]
+    assert epochs[-1]["confusion"] == done["confusion"] and len(epochs[0]["confusion"]) == 10
+    for e in epochs:  # the matrix's diagonal is the test accuracy
+        m = np.array(e["confusion"])
+        assert m.sum() == start["test_samples"] and np.trace(m) / m.sum() == pytest.approx(e["test_accuracy"])
+    # 2-D data: training and test points (standardized for a CSV: in the network's coordinates)
+    ev = events(client.post("/api/v1/train", json={"dataset": "moons", "hidden": 4, "epochs": 1}).text)
+    pts = ev[0][1]["samples"]
+    assert pts["kind"] == "points" and len(pts["points"]) == 300 and len(pts["test_points"]) == 80
+    run = datasets.prepare(dataset="moons")
+    np.testing.assert_allclose(pts["points"], np.round(run.data.X_train[:300], 4))
+    assert pts["test_labels"] == run.data.y_test.tolist()
+    rows = "\n".join(f"{x},{x * x % 7},{int(x % 2)}" for x in range(40))
+    ev = events(client.post("/api/v1/train", json={"csv": "a,b,y\n" + rows, "hidden": 4, "epochs": 1}).text)
+    pts = ev[0][1]["samples"]["points"]
+    assert abs(np.mean(np.array(pts)[:, 0])) < 0.5 and ev[0][1]["samples"]["kind"] == "points"
+    # regression: nothing to draw
+    rows = "\n".join(f"{x},{x * 0.5 + 1}" for x in range(30))
+    ev = events(client.post("/api/v1/train", json={"csv": "a,y\n" + rows, "hidden": 4, "epochs": 1}).text)
+    epoch = next(p for k, p in ev if k == "epoch")
+    assert ev[0][1]["samples"] is None and "predicted" not in epoch and "confusion" not in epoch
+    check_event_schemas(ev)
+
+
 @pytest.mark.parametrize("body, loc, words", [
     ({"csv": "a,b,c\n1,2,0\n3,4\n"}, "csv", "row 3 has 2 fields"),
     ({"csv": "a,b,c\n1,2,0\n1,x,1\n"}, "csv", "row 3, column 2 ('b'): 'x' is not a number"),
@@ -218,7 +257,9 @@ def test_first_event_comes_while_training_runs_and_a_disconnect_stops_it(live):
 
 
 def test_the_deadline_stops_a_run(tmp_path):
-    client = make_client(train_deadline_s=0.5)
+    # (2 s: the deadline counts from the request, and on a loaded machine loading the data and compiling
+    # the program, at the run's lower CPU priority, can take most of a second before the first step)
+    client = make_client(train_deadline_s=2.0)
     ev = events(client.post("/api/v1/train", json=LONG).text)
     done = ev[-1][1]
     assert ev[-1][0] == "done" and done["stopped"] == "deadline" and "BACKPROP_TRAIN_DEADLINE_S" in done["message"]

@@ -152,12 +152,14 @@ def test_same_seed_same_numbers_other_seed_other_numbers(digits):
 
 
 def test_the_loop_reuses_the_compiled_program(digits, monkeypatch):
-    """No recompiling and no new plans per step: the compile, the shape plans and the step lists are
-    made a fixed number of times, however many epochs run."""
-    calls = {"compile": 0, "infer": 0, "steps": 0}
+    """No recompiling and no new plans per step: the program is parsed and built once, and the shape
+    plans and step lists are made a fixed number of times, however many epochs run."""
+    import app.engine.program as program_module
     import app.engine.train as train_module
 
-    real_compile, real_infer, real_steps = train_module.compile_program, T._infer, T._backward_steps
+    calls = {"build": 0, "function": 0, "infer": 0, "steps": 0}
+    real_build, real_infer, real_steps = program_module.build, T._infer, T._backward_steps
+    real_function = train_module.compile_function
 
     def counting(name, fn):
         def wrapper(*a, **k):
@@ -165,16 +167,18 @@ def test_the_loop_reuses_the_compiled_program(digits, monkeypatch):
             return fn(*a, **k)
         return wrapper
 
-    monkeypatch.setattr(train_module, "compile_program", counting("compile", real_compile))
+    monkeypatch.setattr(program_module, "build", counting("build", real_build))
+    monkeypatch.setattr(train_module, "compile_function", counting("function", real_function))
     monkeypatch.setattr(T, "_infer", counting("infer", real_infer))
     monkeypatch.setattr(T, "_backward_steps", counting("steps", real_steps))
     program = network_program(64, [20], 10, seed=99)  # a program no other test compiled
     counts = []
     for epochs in (1, 5):
-        calls.update(compile=0, infer=0, steps=0)
+        calls.update(build=0, function=0, infer=0, steps=0)
         train(program + f"\n# {epochs}", digits, Options(epochs=epochs, batch_size=32))
         counts.append(dict(calls))
-    assert counts[0] == counts[1] and counts[0]["compile"] == 1 and counts[0]["steps"] == 1
+    assert counts[0] == counts[1] and counts[0]["build"] == 1 and counts[0]["steps"] == 1
+    assert counts[0]["function"] == 2  # one for forward passes, one for the parameters' gradients
 
 
 def test_budgets_are_checked_before_any_work(digits):
