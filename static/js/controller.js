@@ -558,7 +558,7 @@ export function createController() {
         frame = size;
         if (first || !state.layout || userMoved || (state.playing && state.follow)) return;
         refit.run(() => {
-          if (state.layout && !userMoved) circuit.fit(false);
+          if (state.layout && !userMoved && !(state.playing && state.follow)) circuit.fit(false);
         }, 60);
       }).observe($("circuit"));
     }

@@ -207,6 +207,7 @@ export function createInputsView(container, resultBox, { onValue, onSelect, onRe
       const ul = document.createElement("ul");
       ul.className = "warnings";
       ul.dataset.testid = "warnings";
+      ul.lang = "en"; // the engine's notices stay English, like the API's error messages
       for (const w of doc.warnings) {
         const li = document.createElement("li");
         li.textContent = w;

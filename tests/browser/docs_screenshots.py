@@ -150,6 +150,10 @@ def main() -> None:
             pg = page(1024, 768, {"p": "h = x*x + x*x*x\nf = h*x + h*h", "v": "x:1.5"})
             pg.screenshot(path=str(OUT / "labels-fork-heavy-1024x768.png"))
             pg.close()
+
+            from .docs_screenshots_lessons import shots as lesson_shots  # lessons, quiz, the Chinese page
+
+            lesson_shots(browser, url)
             rooms(browser, url)
             browser.close()
     finally:

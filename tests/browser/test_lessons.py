@@ -225,13 +225,14 @@ def test_lesson_quiz_wrong_then_right_in_chinese(page, server_url):
 
 ENGLISH_OK = {
     # names and symbols that are the same in Chinese text: the product, formats, gate names from programs
-    "Backprop", "Lab", "SVG", "PNG", "JSON", "Graphviz", "Python", "CS231n", "sigmoid", "exp", "relu", "max",
+    "Backprop", "Lab", "SVG", "PNG", "JSON", "CSV", "Graphviz", "Python", "CS231n", "sigmoid", "exp", "relu", "max",
     "min", "tanh", "log", "sqrt", "abs", "sin", "cos", "pow", "softmax", "NaN", "add", "sub", "mul", "div", "neg",
     "English",  # the language picker names each language in itself
     "Tab", "Home", "End",  # keys on the keyboard
     # the seed articles' layer classes, which the Chinese book names in English (lesson titles)
     "MulLayer", "AddLayer", "Sigmoid", "SoftmaxWithLoss", "Affine", "ReLU",
     "PyTorch", "TensorFlow",  # product names
+    "SGD", "Adam", "MNIST",  # optimizer and dataset names (the Train view)
 }
 
 
@@ -435,5 +436,48 @@ def test_chinese_text_renders_with_a_chinese_font(browser, server_url):
             names = {f["familyName"] for f in fonts if f["glyphCount"] > 0}
             # every node's Chinese glyphs were drawn with a font fontconfig lists for Chinese
             assert names & families, (sel, fonts, sorted(families)[:5])
+    finally:
+        context.close()
+
+
+ALL_NODES_INSIDE = """() => {
+  const s = document.querySelector('#circuit').getBoundingClientRect();
+  return [...document.querySelectorAll('#circuit .node')].map((e) => {
+    const n = e.getBoundingClientRect();
+    const inside = n.left >= s.left && n.right <= s.right && n.top >= s.top && n.bottom <= s.bottom;
+    return {id: e.dataset.nodeId, inside};
+  }).filter((x) => !x.inside);
+}"""
+
+
+@pytest.mark.parametrize("size, hash_, opens", [
+    ((1280, 800), {}, "lesson"),  # the default program is lesson 2's first circuit: no new layout, no fit
+    ((1024, 768), {"p": "f = sigmoid(w0*x0 + w1*x1 + w2)", "v": "w0:2,w1:-3,w2:-3,x0:-1,x1:-2"}, "quiz"),
+])
+def test_the_circuit_fits_above_the_lesson_panel_and_the_quiz_bar(browser, server_url, size, hash_, opens):
+    """The lesson panel and the quiz bar open under the circuit, after it was fitted into the whole
+    frame: the circuit fits again into the smaller frame, so no node is hidden under them; a view the
+    user chose is kept when they close."""
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]}, reduced_motion="reduce",
+                                  base_url=server_url)
+    try:
+        page = context.new_page()
+        page.goto("/" + ("#" + urlencode(hash_) if hash_ else ""))
+        wait_idle(page)
+        if opens == "lesson":
+            page.select_option("[data-testid=lesson-select]", "chain-rule")
+        else:
+            page.click("[data-testid=quiz-toggle]")
+        wait_idle(page)
+        assert page.locator(f"#{opens}-box:not([hidden])").count() == 1
+        assert page.evaluate(ALL_NODES_INSIDE) == []
+        # the user zooms in: closing the lesson or the quiz does not undo it
+        page.locator("#circuit").hover()
+        page.mouse.wheel(0, -400)
+        wait_idle(page)
+        k = page.evaluate("() => window.backpropLab.state.view.k")
+        page.click("[data-testid=lesson-exit]" if opens == "lesson" else "[data-testid=quiz-toggle]")
+        wait_idle(page)
+        assert page.evaluate("() => window.backpropLab.state.view.k") == k
     finally:
         context.close()
