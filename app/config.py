@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     """Request line plus headers; larger gets 431 and the connection is closed (the rest is never read)."""
     keep_alive_s: int = Field(5, ge=1)
     """Idle keep-alive connections are closed after this."""
+    graceful_shutdown_s: float = Field(5.0, gt=0)
+    """On shutdown (SIGTERM, a redeploy), requests still running after this are cut and open event streams
+    closed (their clients reconnect), so a stop never waits for a room's streams to end by themselves."""
 
     # The training lab (app/api/train.py, app/datasets.py).
     data_dir: str | None = None
@@ -176,6 +179,14 @@ class Settings(BaseSettings):
         if self.response_buffer_bytes < self.max_response_bytes:
             raise ValueError("response_buffer_bytes must be at least max_response_bytes (a call in an engine "
                              "process reserves max_response_bytes before it runs)")
+        return self
+
+    @model_validator(mode="after")
+    def _streams_leave_connections(self) -> Settings:
+        if self.max_streams >= self.max_connections:
+            raise ValueError(f"max_streams ({self.max_streams}) must be below max_connections "
+                             f"({self.max_connections}): event streams each hold a connection, and could otherwise "
+                             "take every connection of a worker from ordinary requests")
         return self
 
     @field_validator("cors_origins", "frame_ancestors", mode="before")

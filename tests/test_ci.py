@@ -6,6 +6,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REQUIREMENTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,3 +107,35 @@ def test_a_required_component_turns_skips_into_failures(tmp_path):
     strict = run_pytest(tmp_path, {"BACKPROP_REQUIRE_REDIS": "1"})
     assert strict.returncode == 1 and "1 failed, 1 skipped" in strict.stdout, strict.stdout[-500:]
     assert "skipped although BACKPROP_REQUIRE_REDIS=1" in strict.stdout
+
+
+def docker_part() -> str:
+    return CI[CI.index("docker_daemon="):CI.rindex("\nmake test")]
+
+
+def run_docker_part(tmp_path: Path, daemon: str | None, required: bool) -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/bin:/bin", "BACKPROP_DOCKER_DAEMON": str(tmp_path / "docker-daemon")}
+    if daemon is not None:
+        stub = tmp_path / "docker-daemon"
+        stub.write_text("#!/bin/sh\n" + daemon)
+        stub.chmod(0o755)
+    if required:
+        env["BACKPROP_REQUIRE_DOCKER"] = "1"
+    script = "set -euo pipefail\n" + docker_part() + '\necho "after require=${BACKPROP_REQUIRE_DOCKER:-0} ' \
+        'network=${DOCKER_NETWORK:-none}"'
+    return subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_docker_is_required_when_the_daemon_starts(tmp_path):
+    r = run_docker_part(tmp_path, "echo 'export DOCKER_NETWORK=host'\n", required=False)
+    assert r.returncode == 0 and "after require=1 network=host" in r.stdout, (r.stdout, r.stderr)
+
+
+@pytest.mark.parametrize("daemon", ["echo 'docker-daemon: dockerd did not start'; exit 1\n", None])
+def test_a_failed_docker_daemon_only_warns_unless_docker_is_required(tmp_path, daemon):
+    optional = run_docker_part(tmp_path, daemon, required=False)
+    assert optional.returncode == 0 and "after require=0 network=none" in optional.stdout, optional.stderr
+    assert "warning:" in optional.stderr and "skipped" in optional.stderr
+    required = run_docker_part(tmp_path, daemon, required=True)
+    assert required.returncode == 1 and "after" not in required.stdout
+    assert "BACKPROP_REQUIRE_DOCKER=1" in required.stderr

@@ -307,3 +307,41 @@ def test_the_server_in_the_image_is_not_root(container):
     assert "backprop-lab" in _docker("exec", name, "cat", "/proc/1/cmdline").stdout
     write = _docker("exec", name, "touch", "/app/written", check=False)
     assert write.returncode != 0  # the root filesystem is read-only
+
+
+OFFLINE_CHECK = r"""
+import json, re, subprocess, sys, time, urllib.request
+server = subprocess.Popen(["backprop-lab", "serve", "--host", "127.0.0.1", "--port", "8000"])
+base = "http://127.0.0.1:8000"
+for _ in range(300):
+    try:
+        urllib.request.urlopen(base + "/healthz", timeout=2)
+        break
+    except OSError:
+        time.sleep(0.2)
+page = urllib.request.urlopen(base + "/", timeout=30).read().decode()
+external = sorted(set(re.findall(r'(?:src|href)="(https?://[^"]+)"', page)))
+local = sorted(set(re.findall(r'(?:src|href)="(/static/[^"?#]+)', page)))
+missing = [p for p in local if urllib.request.urlopen(base + p, timeout=30).status != 200]
+body = json.dumps({"expression": "sigmoid(w0*x0 + w1*x1 + w2)",
+                   "values": {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3}}).encode()
+req = urllib.request.Request(base + "/api/v1/evaluate", data=body, headers={"Content-Type": "application/json"})
+doc = json.loads(urllib.request.urlopen(req, timeout=60).read())
+print(json.dumps({"external": external, "local": len(local), "missing": missing, "value": doc["value"],
+                  "gradients": doc["gradients"]}))
+server.kill()
+"""
+
+
+@pytest.mark.timeout(1800)
+def test_the_image_works_offline(image):
+    """No network at all (``--network none``: loopback only), read-only: the page, every asset it links and an
+    evaluation are served from the image; the page links nothing outside it. (The seeds' sigmoid neuron:
+    value 0.7311, gradients w0 -0.1966, x0 0.3932, w1 -0.3932, x1 -0.5898, w2 0.1966.)"""
+    run = _docker("run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
+                  "--security-opt", "no-new-privileges", image, "python", "-c", OFFLINE_CHECK, timeout=600)
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["external"] == [] and result["local"] > 0 and result["missing"] == [], result
+    assert abs(result["value"] - 0.7310585786) < 1e-9
+    expected = {"w0": -0.19661193, "x0": 0.39322387, "w1": -0.39322387, "x1": -0.58983580, "w2": 0.19661193}
+    assert all(abs(result["gradients"][k] - v) < 1e-7 for k, v in expected.items()), result["gradients"]

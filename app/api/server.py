@@ -255,4 +255,4 @@ def serve(settings: Settings, host: str, port: int, workers: int, log_level: str
                     "or raise `ulimit -n`", soft, FILES_PER_WORKER_BESIDES_CONNECTIONS)
     uvicorn.run("app.main:app", host=host, port=port, workers=workers, log_level=log_level,
                 proxy_headers=True, server_header=False, http=PROTOCOL,
-                timeout_keep_alive=settings.keep_alive_s)
+                timeout_keep_alive=settings.keep_alive_s, timeout_graceful_shutdown=settings.graceful_shutdown_s)

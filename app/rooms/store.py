@@ -407,6 +407,7 @@ class RedisStore(RoomStore):
             pubsub = self.redis.pubsub()
             try:
                 await pubsub.psubscribe(f"{PREFIX}ev:*")
+                await self._open_connections()
                 self.subscribed.set()
                 await self._resync()  # anything published while we were not subscribed
                 backoff = 0.1
@@ -427,6 +428,22 @@ class RedisStore(RoomStore):
                     await pubsub.aclose()
                 except Exception:  # noqa: BLE001 (closing a broken connection)
                     pass
+
+    async def _open_connections(self) -> None:
+        """Opens (or re-opens, after Redis came back) every connection of the pool now, while nothing else is
+        waiting. Opened on demand instead, a burst of requests on a cold pool (300 answers at a workshop's first
+        question) opens 31 connections at once; on a busy worker their handshakes could pass
+        ``socket_connect_timeout`` and those requests failed with 503 although Redis was fine."""
+        pool = self.redis.connection_pool
+        connections = await asyncio.gather(*(pool.get_connection() for _ in range(REDIS_CONNECTIONS - 1)),
+                                           return_exceptions=True)
+        for connection in connections:
+            if not isinstance(connection, BaseException):
+                await pool.release(connection)
+        failed = [c for c in connections if isinstance(c, BaseException)]
+        if failed:  # Redis answers the listener: these open on demand later
+            log.warning("rooms: %d of %d Redis connections could not be opened ahead (%s)", len(failed),
+                        len(connections), failed[0])
 
     def _dispatch(self, channel: bytes, data: bytes) -> None:
         code = channel.decode("ascii", "replace").rsplit(":", 1)[-1]

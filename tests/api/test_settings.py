@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings, get_settings
@@ -53,3 +54,25 @@ def test_create_app_settings_reach_the_routes():
     r = post(client, "optimize", expression="f = x", values={"x": 1}, steps=6)
     assert r.status_code == 422 and r.json()["detail"][0]["ctx"] == {"limit": "max_steps", "limit_value": 5}
     assert post(client, "optimize", expression="f = x", values={"x": 1}, steps=5).status_code == 200
+
+
+def test_event_streams_must_leave_connections_for_requests():
+    import pydantic
+
+    with pytest.raises(pydantic.ValidationError, match="max_streams .* must be below max_connections"):
+        Settings(max_streams=512, max_connections=512)
+    assert Settings(max_streams=511, max_connections=512).max_streams == 511
+
+
+def test_serve_passes_the_server_settings_to_uvicorn(monkeypatch):
+    """`backprop-lab serve` stops within graceful_shutdown_s (open event streams would otherwise hold a stop
+    forever) and keeps keep_alive_s."""
+    import uvicorn
+
+    from app.api import server
+
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(kwargs, app=app))
+    server.serve(Settings(graceful_shutdown_s=3.5, keep_alive_s=7), "127.0.0.1", 8123, 1)
+    assert seen["app"] == "app.main:app" and seen["port"] == 8123
+    assert seen["timeout_graceful_shutdown"] == 3.5 and seen["timeout_keep_alive"] == 7

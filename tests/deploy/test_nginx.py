@@ -52,6 +52,10 @@ def test_proxy_serves_the_api_with_the_apps_headers_and_json_413(nginx, two_apps
             ["a0 = 0.5"] + [f"a{i} = tanh(a{i - 1} * 1.01 + 0.1)" for i in range(1, 400)])},
             headers={"accept-encoding": "gzip"})
         assert doc.status_code == 200 and doc.headers.get("content-encoding") == "gzip"
+        # the app sees the Host the client sent, port included (`Host $http_host`): a room's join link and QR
+        # code point at the proxy as the participants reach it, not at port 80
+        room = http.post("/api/v1/rooms", json={"title": "through the proxy"})
+        assert room.status_code == 201 and room.json()["join_url"].startswith(proxy.url + "/#room="), room.text
         # both app processes take traffic
         for _ in range(20):
             http.get("/api/v1/ops")

@@ -24,7 +24,8 @@ from stress.server import AppServer
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
 LIMITS = {"BACKPROP_HEADER_TIMEOUT_S": "2", "BACKPROP_BODY_TIMEOUT_S": "2", "BACKPROP_SEND_TIMEOUT_S": "2",
-          "BACKPROP_MAX_HEADER_BYTES": "8192", "BACKPROP_MAX_CONNECTIONS": "40"}
+          "BACKPROP_MAX_HEADER_BYTES": "8192", "BACKPROP_MAX_CONNECTIONS": "40",
+          "BACKPROP_MAX_STREAMS": "20"}
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +154,7 @@ def test_a_flood_of_idle_connections_neither_exhausts_descriptors_nor_locks_othe
 
 
 def test_when_every_connection_is_busy_a_new_one_gets_503():
-    env = {**LIMITS, "BACKPROP_MAX_CONNECTIONS": "3", "BACKPROP_BODY_TIMEOUT_S": "30"}
+    env = {**LIMITS, "BACKPROP_MAX_CONNECTIONS": "3", "BACKPROP_MAX_STREAMS": "2", "BACKPROP_BODY_TIMEOUT_S": "30"}
     with AppServer(workers=1, env=env) as small:
         busy = []
         try:
