@@ -536,8 +536,8 @@ def _parse(text: str, limits: Limits, tokens: list) -> Program:
                 raise err("expected ',' or ']' after an index (at most two: W[i, j])", start)
         raise err("'[' is never closed", open_at)
 
-    def finish() -> None:
-        """Close the statement: reduce what is left, then name its root (or make it an input)."""
+    def drain() -> None:
+        """Reduce every open operator of the current expression; an open bracket is an error."""
         while stack:
             top = stack.pop()
             if top[0] == PAREN:
@@ -547,6 +547,10 @@ def _parse(text: str, limits: Limits, tokens: list) -> Program:
             if top[0] == VEC:
                 raise err("'[' is never closed", top[1])
             reduce(top)
+
+    def finish() -> None:
+        """Close the statement: reduce what is left, then name its root (or make it an input)."""
+        drain()
         k, s, e = out.pop()
         if defn is not None:
             end_definition(k, e)
@@ -664,15 +668,7 @@ def _parse(text: str, limits: Limits, tokens: list) -> Program:
 
     def close_body(at: int) -> tuple[int, int, int]:
         """The current expression of a definition ends at `at` (`with` or ','): its root (node, start, end)."""
-        while stack:
-            top = stack.pop()
-            if top[0] == PAREN:
-                raise err("'(' is never closed", top[1])
-            if top[0] == CALL or top[0] == SPECIAL:
-                raise err("'(' is never closed", top[3])
-            if top[0] == VEC:
-                raise err("'[' is never closed", top[1])
-            reduce(top)
+        drain()
         return pop()
 
     def read_header(with_at: int) -> None:

@@ -1,5 +1,6 @@
 // The inspector for the selected node: op, formula (KaTeX), value, gradient, local gradients,
 // the chain-rule line and the gate's rule in words (from /api/v1/ops).
+import { el } from "./dom.js";
 import { fmt, fmtFull, isHidden, raw } from "./format.js";
 import { chainRule, formulaLatex, latexName, localGradLatex, nodeName, wrapName } from "./schedule.js";
 import { t } from "./strings.js";
@@ -49,16 +50,6 @@ function tex(el, src, display = false) {
   return el;
 }
 
-function el(tag, attrs = {}, text = null) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") e.className = v;
-    else if (k === "testid") e.dataset.testid = v;
-    else e.setAttribute(k, v);
-  }
-  if (text !== null) e.textContent = text;
-  return e;
-}
 
 export function renderInspector(container, doc, sched, ops, id, { folds = null, onFold = null, onUnfold = null } = {}) {
   container.replaceChildren();

@@ -4,6 +4,7 @@
 // circuit through ctx.applyState (program, values, animation position, numerical check), selects its
 // node and highlights its nodes and edges. The open lesson and step are state.lesson ({id, step}, in
 // the URL as lesson=<id>&lstep=N); the step's data is state.lessonData (the quiz reads its question).
+import { el } from "./dom.js";
 import { fmtLocale } from "./format.js";
 import { renderLessonText, writeRich } from "./lesson-text.js";
 
@@ -121,16 +122,6 @@ export function mountLessons(ctx) {
   }
 
   // ---- the card ------------------------------------------------------------------------------
-  function el(tag, attrs = {}, text = null) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (k === "class") e.className = v;
-      else if (k === "testid") e.dataset.testid = v;
-      else e.setAttribute(k, v);
-    }
-    if (text !== null) e.textContent = text;
-    return e;
-  }
 
   function button(label, testid, fn, title = null) {
     const b = el("button", { class: "btn", type: "button", testid }, label);

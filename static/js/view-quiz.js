@@ -17,6 +17,7 @@
 //                                unmasked document: show it to a teacher only, never send it to a participant.
 //   checkPrediction(key, input)  check a prediction against a question without touching the run (a room's
 //                                teacher grading participants) -> {valid, correct, value}
+import { el } from "./dom.js";
 import { fmtLocale } from "./format.js";
 import { renderLessonText } from "./lesson-text.js";
 import { currentOf, emptyQuiz, gradTerms, isRight, parsePrediction, QUIZ_MODES, scoreOf } from "./quiz.js";
@@ -129,16 +130,6 @@ export function mountQuiz(ctx) {
 
   // ---- the bar ---------------------------------------------------------------------------------
   let lastRevealed = null; // the question revealed last: its answer and why stay on the bar
-  const el = (tag, attrs = {}, text = null) => {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (k === "class") e.className = v;
-      else if (k === "testid") e.dataset.testid = v;
-      else e.setAttribute(k, v);
-    }
-    if (text !== null) e.textContent = text;
-    return e;
-  };
 
   function promptOf(q) {
     const doc = state.fullDoc;

@@ -10,6 +10,7 @@
 // hash as room=CODE, its secrets only in sessionStorage). Names and titles are text (textContent).
 //
 // Events: emits "room" {room} whenever state.room changes.
+import { el } from "./dom.js";
 import { begin } from "./busy.js";
 import { fmtLocale } from "./format.js";
 import { parsePrediction } from "./quiz.js";
@@ -452,16 +453,6 @@ export function mountRoom(ctx) {
   }
 
   // ---- drawing ---------------------------------------------------------------------------------------
-  const el = (tag, attrs = {}, text = null) => {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (k === "class") e.className = v;
-      else if (k === "testid") e.dataset.testid = v;
-      else e.setAttribute(k, v);
-    }
-    if (text !== null) e.textContent = text;
-    return e;
-  };
   const btn = (label, testid, fn, cls = "btn") => {
     const b = el("button", { class: cls, type: "button", testid }, label);
     b.addEventListener("click", fn);
