@@ -16,7 +16,7 @@
 //   "lesson"  {lesson}                                        a lesson was opened, closed or moved to a step
 import { api, ApiError, decodeNumbers, evaluateReconciled } from "./api.js";
 import * as busy from "./busy.js";
-import { displayGraph, findByKey, groupsOf, nodeKey, resolveFolds, subexpressionGroup } from "./groups.js";
+import { callGroupsOf, displayGraph, findByKey, groupsOf, isCallKey, nodeKey, resolveFolds, subexpressionGroup } from "./groups.js";
 import { structureKey, structureOf, unpackLayout } from "./layout.js";
 import { hiddenOf, lessonQuizOf, limitOf, maskDoc, normalizeQuiz, questionsOf, syncRun } from "./quiz.js";
 import { buildSchedule } from "./schedule.js";
@@ -173,10 +173,10 @@ export function createController() {
     const { doc, sched } = quizView(fullDoc);
     const total = sched.steps.length;
     if (pos !== null) pos = Math.min(pos, state.quizLimit);
-    const folds = resolveFolds(doc, state.folded);
-    state.folded = folds.map((g) => g.key);
+    const folds = resolveFolds(doc, state.folded, doc.program, state.opened);
+    state.folded = folds.filter((g) => g.kind !== "call").map((g) => g.key);
     const display = displayGraph(doc, folds);
-    const key = structureKey(doc.nodes, doc.output_id, `${state.folded.join("|")}|${state.present ? "P" : ""}`);
+    const key = structureKey(doc.nodes, doc.output_id, `${display.folded.join("|")}|${state.present ? "P" : ""}`);
     const programChanged = !state.doc || state.doc.program !== doc.program;
     const timings = { nodes: doc.nodes.length, layoutMs: 0, drawMs: 0, prepMs: performance.now() - tStart };
     const selectedBefore = state.selected;
@@ -225,6 +225,7 @@ export function createController() {
     circuit.setSelected(state.selected);
     document.body.classList.toggle("tensor-mode", doc.mode === "tensor");
     $("legend-tensor").hidden = doc.mode !== "tensor";
+    $("legend-adjoint").hidden = !(doc.groups || []).some((g) => g.kind === "adjoint");
     $("stage-status").textContent = t("stage.nodes", { count: doc.nodes.length })
       + (timings.layoutMs ? t("stage.timings", { layout: Math.round(timings.layoutMs), draw: Math.round(timings.drawMs),
         engine: timings.engine === "fast" ? t("stage.engine_layered") : "Graphviz" }) : "");
@@ -286,7 +287,10 @@ export function createController() {
     const statement = head >= 0 ? [...groups.values()].find((g) => g.kind === "statement" && g.head === head) || null : null;
     const expression = doc.nodes[id].op !== "input" && !(statement && statement.head === id) ? subexpressionGroup(doc, id, doc.program, consumers) : null;
     const folded = state.display && state.display.groupOf.get(state.display.rep[id]) || null;
-    return { statement, expression, folded };
+    // the innermost opened call around the node (folding it back is one click or double-click)
+    const call = callGroupsOf(doc).filter((g) => state.opened.includes(g.key) && g.members.includes(id))
+      .sort((a, b) => a.members.length - b.members.length)[0] || null;
+    return { statement, expression, folded, call };
   }
 
   function renderPanelInspector() {
@@ -295,23 +299,37 @@ export function createController() {
     });
   }
 
+  // A call of a user function is folded by default: folding it removes it from state.opened,
+  // unfolding adds it; statements and sub-expressions are listed in state.folded.
   function fold(key) {
+    if (isCallKey(key)) {
+      if (!state.opened.includes(key)) return Promise.resolve();
+      state.opened = state.opened.filter((k) => k !== key);
+      return redraw();
+    }
     if (!key || state.folded.includes(key)) return Promise.resolve();
     state.folded = [...state.folded, key];
     return redraw();
   }
   function unfold(key) {
+    if (isCallKey(key)) {
+      if (state.opened.includes(key)) return Promise.resolve();
+      state.opened = [...state.opened, key];
+      return redraw();
+    }
     if (!state.folded.includes(key)) return Promise.resolve();
     state.folded = state.folded.filter((k) => k !== key);
     return redraw();
   }
   function foldAll() {
     if (!state.doc) return Promise.resolve();
-    state.folded = [...groupsOf(state.doc).groups.keys()];
+    state.folded = [...groupsOf(state.doc).groups.keys()].filter((k) => !isCallKey(k));
+    state.opened = [];
     return redraw();
   }
   function unfoldAll() {
     state.folded = [];
+    state.opened = state.doc ? callGroupsOf(state.doc).map((g) => g.key) : [];
     return redraw();
   }
   // double-click / +/- on a drawn node: unfold a folded box, else fold the node's statement
@@ -319,7 +337,7 @@ export function createController() {
     if (groupKey && want !== "fold") return unfold(groupKey);
     if (want === "unfold") return Promise.resolve();
     const info = foldInfo(displayId);
-    const g = info && (info.statement || info.expression);
+    const g = info && (info.call || info.statement || info.expression);
     return g ? fold(g.key) : Promise.resolve();
   }
 
@@ -378,6 +396,7 @@ export function createController() {
     state.selected = null;
     state.selectedKey = null;
     state.folded = [];
+    state.opened = [];
     state.view = null;
     state.pos = null;
     $("preset-select").value = p.id;
@@ -417,6 +436,7 @@ export function createController() {
           state.bases = {};
         }
         state.folded = [];
+        state.opened = [];
         state.selected = null;
         state.selectedKey = null;
         state.pos = null;
@@ -436,6 +456,10 @@ export function createController() {
       if ("selectedKey" in p) state.selectedKey = p.selectedKey ?? null;
       if (Array.isArray(p.folded) && p.folded.join("|") !== state.folded.join("|")) {
         state.folded = [...p.folded];
+        redrawNeeded = true;
+      }
+      if (Array.isArray(p.opened) && p.opened.join("|") !== state.opened.join("|")) {
+        state.opened = [...p.opened];
         redrawNeeded = true;
       }
       let relabel = false;
@@ -601,7 +625,7 @@ export function createController() {
         state.values = { ...DEFAULT_VALUES };
       }
       if (fromUrl) {
-        for (const k of ["selectedKey", "pos", "numericCheck", "view", "unit", "folded", "follow", "lesson"]) if (k in fromUrl) state[k] = fromUrl[k];
+        for (const k of ["selectedKey", "pos", "numericCheck", "view", "unit", "folded", "opened", "follow", "lesson"]) if (k in fromUrl) state[k] = fromUrl[k];
         if (fromUrl.quiz) state.quiz = normalizeQuiz(fromUrl.quiz);
         if (fromUrl.present) {
           state.present = true;
@@ -644,6 +668,7 @@ export function createController() {
     bus.emit("stop", {});
     state.pos = null;
     state.folded = [];
+    state.opened = [];
     const t0 = performance.now();
     const timings = await busy.track(showDocument(doc, { fit: "instant", force: true }), "loadDocument");
     await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));

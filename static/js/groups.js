@@ -116,8 +116,39 @@ export function groupsOf(doc, program = doc.program) {
     const key = `s:${keys[head]}`;
     groups.set(key, { key, kind: "statement", head, members: ms, title: statementText(doc, head, program) });
   }
+  for (const g of callGroupsOf(doc)) groups.set(g.key, g);
   return { groups, stmt, consumers, keys };
 }
+
+// The document's own groups (functions, docs/contract.md "groups"): a call of a user function
+// is the nodes first..last (last holds its value). Key "c:<text>~k" (the k-th call with that
+// text), title the call's text. Calls are drawn folded unless the user opened them.
+export function callGroupsOf(doc) {
+  const out = [];
+  const seen = new Map();
+  for (const g of doc.groups || []) {
+    if (g.kind !== "call" || !(g.last >= g.first) || g.last >= doc.nodes.length) continue;
+    const k = seen.get(g.text) || 0;
+    seen.set(g.text, k + 1);
+    const members = [];
+    for (let i = g.first; i <= g.last; i++) members.push(i);
+    const title = g.text.length > 40 ? `${g.text.slice(0, 39)}…` : g.text;
+    out.push({ key: `c:${g.text}~${k}`, kind: "call", head: g.last, members, title, name: g.name });
+  }
+  return out;
+}
+
+// The ids of the nodes grad() wrote (groups of kind "adjoint"): the backward pass as gates.
+export function adjointNodesOf(doc) {
+  const out = new Set();
+  for (const g of doc.groups || []) {
+    if (g.kind !== "adjoint") continue;
+    for (let i = g.first; i <= g.last && i < doc.nodes.length; i++) out.add(i);
+  }
+  return out;
+}
+
+export const isCallKey = (key) => typeof key === "string" && key.startsWith("c:");
 
 export function subexpressionGroup(doc, id, program = doc.program, consumers = consumersOf(doc), keys = null) {
   const members = subexpressionOf(doc, id, consumers);
@@ -129,11 +160,14 @@ export function subexpressionGroup(doc, id, program = doc.program, consumers = c
 
 // Resolve folded keys into groups (unknown keys are dropped; a group inside a folded group is
 // dropped too: the outer box already hides it).
-export function resolveFolds(doc, keys, program = doc.program) {
-  if (!keys || !keys.length) return [];
+// Call groups are folded by default: every call whose key is not in `opened` is folded too.
+export function resolveFolds(doc, keys, program = doc.program, opened = null) {
+  const calls = (doc.groups || []).length ? callGroupsOf(doc).filter((g) => !(opened || []).includes(g.key)) : [];
+  if ((!keys || !keys.length) && !calls.length) return [];
   const { groups, consumers, keys: nodeKeys } = groupsOf(doc, program);
-  const out = [];
-  for (const key of keys) {
+  const out = [...calls];
+  for (const key of keys || []) {
+    if (calls.some((g) => g.key === key)) continue;
     let g = groups.get(key);
     if (!g && key.startsWith("e:")) {
       const id = nodeKeys.indexOf(key.slice(2));

@@ -19,6 +19,7 @@ export const state = {
   present: false,                // presenter mode
   unit: "gate",                  // playback unit: "gate" | "statement"
   folded: [],                    // keys of folded groups ("s:<name>" statements, "e:<key>" sub-expressions)
+  opened: [],                    // keys of opened calls ("c:<text>~k"): a call of a user function is folded by default
   follow: true,                  // the camera follows the active node during playback
   lang: "en",
   quiz: { mode: "off", run: null, revealed: [], answers: {}, current: null }, // quiz mode (quiz.js)
@@ -48,7 +49,7 @@ export const state = {
 };
 
 export const SHARED_KEYS = ["program", "values", "selectedKey", "pos", "numericCheck", "view", "present", "unit",
-  "folded", "follow", "lang", "quiz", "lesson"];
+  "folded", "opened", "follow", "lang", "quiz", "lesson"];
 
 // A view's own shareable keys and their place in the hash (the Train view: `tab`, `train`; hash
 // `view=train&ds=moons...`): part.write(URLSearchParams, state), part.read(URLSearchParams, out).
@@ -157,6 +158,7 @@ export function toHash(s = state) {
   if (s.present) p.set("present", "1");
   if (s.unit === "statement") p.set("by", "stmt");
   if (s.folded && s.folded.length) p.set("fold", s.folded.join("|"));
+  if (s.opened && s.opened.length) p.set("open", s.opened.join("|"));
   if (s.follow === false) p.set("follow", "0");
   if (s.lang && s.lang !== "en") p.set("lang", s.lang);
   if (s.quiz && QUIZ_HASH[s.quiz.mode]) p.set("quiz", QUIZ_HASH[s.quiz.mode]);
@@ -192,6 +194,7 @@ export function fromHash(hash) {
   if (p.has("present")) out.present = p.get("present") === "1";
   if (p.has("by")) out.unit = p.get("by") === "stmt" ? "statement" : "gate";
   if (p.has("fold")) out.folded = p.get("fold").split("|").filter(Boolean);
+  if (p.has("open")) out.opened = p.get("open").split("|").filter(Boolean);
   if (p.has("follow")) out.follow = p.get("follow") !== "0";
   if (p.has("lang")) out.lang = p.get("lang");
   if (p.has("quiz")) {

@@ -11,6 +11,7 @@ import { placeLabels } from "./labels.js";
 import { cardTitle, SIZES } from "./layout.js";
 import { forkSum, isGradShown, isValueShown, nodeName } from "./schedule.js";
 import { t as tr } from "./strings.js";
+import { adjointNodesOf } from "./groups.js";
 import { fmtShape, fmtT, isTensorValue, rawT, size, stats } from "./tensor.js";
 import { bindTooltip, buildCard, paintCard } from "./view-heatmap.js";
 import { createOverview } from "./view-overview.js";
@@ -91,6 +92,7 @@ export function createCircuitView(svgNode, opts = {}) {
 
   let doc = null, layout = null, sched = null, ops = null, display = null;
   let present = false;
+  let adjoint = new Set(), userGates = new Set(); // grad()'s nodes; the names of the program's own gates
   let big = false;
   let pos = 0;
   let edgeEls = new Map(); // edge id -> {g, line, value, grad, pill, leader}
@@ -300,6 +302,8 @@ export function createCircuitView(svgNode, opts = {}) {
 
   // Build SVG elements for the window (all display nodes for graphs that are not big).
   function build() {
+    adjoint = adjointNodesOf(doc);
+    userGates = new Set((doc.functions || []).filter((f) => f.kind === "gate").map((f) => f.name));
     // a rebuilt window must not drop the keyboard focus (it sat on an element that is replaced)
     const keepFocus = focusId !== null && document.activeElement && document.activeElement !== svgNode
       && svgNode.contains(document.activeElement);
@@ -310,7 +314,7 @@ export function createCircuitView(svgNode, opts = {}) {
       if (!inWin(e.source) && !inWin(e.target)) continue;
       const geo = layout.edges[e.id];
       if (!geo) continue;
-      const g = el("g", { class: "edge", "data-edge-id": e.id, "data-source": e.origSource, "data-target": e.origTarget }, edgeFrag);
+      const g = el("g", { class: adjoint.has(e.origTarget) ? "edge adjoint" : "edge", "data-edge-id": e.id, "data-source": e.origSource, "data-target": e.origTarget }, edgeFrag);
       const title = el("title", {}, g);
       const line = el("path", { class: "edge-line", d: edgeD(geo), "marker-end": "url(#arrow)" }, g);
       edgeEls.set(e.id, { g, line, title, value: null, grad: null, pill: null, name: null, leaders: [], geo, e });
@@ -353,6 +357,13 @@ export function createCircuitView(svgNode, opts = {}) {
     const g = el("g", { class: `node ${geo.shape} op-${grp ? "group" : n.op}`, "data-node-id": id, "data-op": grp ? "group" : n.op,
       transform: `translate(${geo.x},${geo.y})`, tabindex: "-1", role: "button" });
     if (n.label) g.setAttribute("data-label", n.label);
+    // grad()'s adjoint gates: the backward pass written as a second graph (its own colour)
+    const members = grp ? grp.members : [id];
+    if (members.every((m) => adjoint.has(m))) g.classList.add("adjoint");
+    if (!grp && userGates.has(n.op)) {
+      g.classList.add("user-gate");
+      g.setAttribute("data-gate", n.op);
+    }
     let card = null;
     if (grp) {
       g.setAttribute("data-group", grp.key);
@@ -483,8 +494,35 @@ export function createCircuitView(svgNode, opts = {}) {
           : tr("circuit.node_aria", { name: nodeName(doc, id), value: fmtFull(n.value), grad: fmtFull(n.grad),
             op: n.op === "input" ? tr("inspector.kind_input") : n.op === "const" ? tr("inspector.kind_constant") : n.op });
       x.g.setAttribute("aria-label", title);
+      markWrongGate(x, members);
     }
     placeAll();
+  }
+
+  // The numerical check's verdict on a gate the program defines (numeric.gates, ok: false): the
+  // declared derivative disagrees with finite differences. A red ring, a ✗ and the rows in a tooltip.
+  function markWrongGate(x, members) {
+    const rows = (doc.numeric && doc.numeric.gates || []).filter((r) => r && r.ok === false && members.includes(r.node));
+    x.g.classList.toggle("gate-wrong", rows.length > 0);
+    let mark = x.g.querySelector(".gate-wrong-mark");
+    if (!rows.length) {
+      if (mark) mark.remove();
+      x.g.removeAttribute("data-gate-wrong");
+      return;
+    }
+    const text = rows.map((r) => tr("circuit.gate_wrong", { param: r.param, declared: fmtT(r.declared), numeric: fmtT(r.numeric) })).join("\n");
+    x.g.setAttribute("data-gate-wrong", rows.map((r) => r.param).join(","));
+    if (!mark) {
+      const r = x.g.querySelector(".node-shape");
+      const w = r ? Number(r.getAttribute("width") || 2 * Number(r.getAttribute("r") || 14)) : 28;
+      const h = r ? Number(r.getAttribute("height") || 2 * Number(r.getAttribute("r") || 14)) : 28;
+      mark = el("g", { class: "gate-wrong-mark", "data-testid": "gate-wrong", transform: `translate(${w / 2 - 2},${-h / 2 + 2})` }, x.g);
+      el("circle", { r: 8 }, mark);
+      el("text", { y: 4 }, mark).textContent = "✗";
+      el("title", {}, mark);
+    }
+    mark.querySelector("title").textContent = text;
+    x.g.setAttribute("aria-label", `${x.g.getAttribute("aria-label") || ""} ${text}`.trim());
   }
 
   function fontSize(kind) {
