@@ -128,8 +128,38 @@ def test_a_user_gate_shows_its_name_and_a_wrong_derivative_is_flagged(page, serv
     assert "wrong" in tip and "0.5" in tip  # declared d/dt = t = 0.5
     sig = 1 / (1 + math.exp(-x))
     assert f"{sig:.4f}"[:5] in tip  # the numerical derivative, sigmoid(0.5) = 0.6225
+    shot(page, "gate-wrong")
     # the right derivative is not flagged
     set_program(page, SOFTPLUS.format(deriv="sigmoid(t)"))
     expect()(page.locator("#circuit .node.user-gate[data-gate=sp]")).to_have_count(1)
     expect()(page.locator("[data-testid=gate-wrong]")).to_have_count(0)
+    assert not page.problems.errors
+
+
+def test_nested_calls_unfold_one_level_at_a_time(page, server_url):
+    program = "sq(a) = a * a\nq(b) = sq(b) + 1\nx = 3\nf = q(x) * 2"
+    wait_ready(page)
+    set_program(page, program)
+    num_attr(page, "[data-testid=output-value]", expected=2 * (9 + 1))
+    outer = page.locator("#circuit [data-group='c:q(x)~0']")
+    expect()(outer).to_have_count(1)
+    expect()(page.locator("#circuit [data-group]")).to_have_count(1)  # the inner call is inside the box
+    expect()(outer.locator(".group-title")).to_have_text("q(x)")
+    outer.locator(".node-shape").dblclick()
+    wait_idle(page)
+    inner = page.locator("#circuit [data-group='c:sq(b)~0']")
+    expect()(inner).to_have_count(1)  # still folded: one level at a time
+    expect()(inner.locator(".group-title")).to_have_text("sq(b)")
+    expect()(page.locator("#circuit .node[data-op=add]")).to_have_count(1)
+    # unfold all opens every call
+    page.click("[data-testid=unfold-all]")
+    wait_idle(page)
+    expect()(page.locator("#circuit [data-group]")).to_have_count(0)
+    expect()(page.locator("#circuit .node[data-op=mul]")).to_have_count(2)
+    # an edit keeps what is open (keys survive edits, like folds); a new program (a link, a preset)
+    # folds its calls again
+    set_program(page, program.replace("3", "4"))
+    expect()(page.locator("#circuit [data-group]")).to_have_count(0)
+    apply(page, {"program": program})
+    expect()(page.locator("#circuit [data-group='c:q(x)~0']")).to_have_count(1)
     assert not page.problems.errors
