@@ -105,6 +105,12 @@ def test_grad_draws_adjoint_nodes_in_their_own_colour_with_a_legend(page, server
     wait_idle(page)
     DOCS.mkdir(parents=True, exist_ok=True)
     shot(page, "adjoint-1280x800", DOCS)
+    for w, h in ((1024, 768), (1920, 1080)):
+        page.set_viewport_size({"width": w, "height": h})
+        page.click("[data-testid=zoom-fit]")
+        wait_idle(page)
+        expect()(legend).to_be_visible()
+        shot(page, f"adjoint-{w}x{h}")
     # a program without grad() hides the legend entry
     set_program(page, "x = 2\nf = x * x")
     expect()(legend).to_be_hidden()
@@ -129,6 +135,8 @@ def test_a_user_gate_shows_its_name_and_a_wrong_derivative_is_flagged(page, serv
     sig = 1 / (1 + math.exp(-x))
     assert f"{sig:.4f}"[:5] in tip  # the numerical derivative, sigmoid(0.5) = 0.6225
     shot(page, "gate-wrong")
+    gate.locator(".node-shape").click()  # the inspector opens on a gate the registry does not know
+    expect()(page.locator("#inspector")).to_contain_text("sp")
     # the right derivative is not flagged
     set_program(page, SOFTPLUS.format(deriv="sigmoid(t)"))
     expect()(page.locator("#circuit .node.user-gate[data-gate=sp]")).to_have_count(1)
