@@ -23,7 +23,7 @@ export const MAX_STATE_BYTES = 192 * 1024;
 export const STATE_INTERVAL_MS = 250;
 // the keys of the shareable state a room carries (not the teacher's zoom, language or presenter mode:
 // each participant keeps their own screen and language)
-export const FOLLOWED_KEYS = ["program", "values", "selectedKey", "pos", "numericCheck", "unit", "folded", "quiz", "lesson"];
+export const FOLLOWED_KEYS = ["program", "values", "selectedKey", "pos", "numericCheck", "unit", "folded", "opened", "quiz", "lesson"];
 
 // "k7q-xh2 " -> "K7QXH2"; null when it cannot be a code
 export function normalizeCode(text) {
