@@ -227,6 +227,7 @@ ENGLISH_OK = {
     # names and symbols that are the same in Chinese text: the product, formats, gate names from programs
     "Backprop", "Lab", "SVG", "PNG", "JSON", "CSV", "Graphviz", "Python", "CS231n", "sigmoid", "exp", "relu", "max",
     "min", "tanh", "log", "sqrt", "abs", "sin", "cos", "pow", "softmax", "NaN", "add", "sub", "mul", "div", "neg",
+    "grad",  # the language's grad(f, x), named in the legend of its gates
     "English",  # the language picker names each language in itself
     "Tab", "Home", "End",  # keys on the keyboard
     # the seed articles' layer classes, which the Chinese book names in English (lesson titles)
