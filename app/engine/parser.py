@@ -433,6 +433,24 @@ def _parse(text: str, limits: Limits, tokens: list) -> Program:
         spans_app((start, end))
         push((k, start, end))
 
+    def check_literal(num: str, start: int) -> None:
+        if len(num) > max_lit:
+            raise limit_error("max_literal_chars", max_lit, f"a number literal has {len(num)} characters",
+                              **position(text, start))
+
+    def read_sign(tok: str, num: str, start: int) -> tuple[float, str, str, int] | None:
+        """A literal argument may carry a sign: (sign, the token after it, its number text, its start),
+        reading one more token when `tok` is '-' or '+'; None when the text ends there."""
+        nonlocal pos
+        if tok != "-" and tok != "+":
+            return 1.0, tok, num, start
+        nxt = next(it, None)
+        if nxt is None:
+            return None
+        start = pos + len(nxt[0])
+        pos = start + sum(map(len, nxt[1:]))
+        return (-1.0 if tok == "-" else 1.0), nxt[4] or nxt[1] or nxt[3], nxt[3], start
+
     def read_params(fn, open_at: int, first: tuple | None = None) -> tuple[list, dict, int]:
         """Static number arguments up to the call's ')': positional [(value, start)], named {name: (value,
         start)}, and the ')' end offset. `first`: a `name=` token already read (the first named one)."""
@@ -454,20 +472,13 @@ def _parse(text: str, limits: Limits, tokens: list) -> Program:
                 continue
             tok = tok or name or num
             if want_number:
-                sign = 1.0
                 num_start = start if key is None else key[1]
-                if tok == "-" or tok == "+":
-                    sign = -1.0 if tok == "-" else 1.0
-                    nxt = next(it, None)
-                    if nxt is None:
-                        break
-                    start = pos + len(nxt[0])
-                    pos = start + sum(map(len, nxt[1:]))
-                    tok, num = nxt[4] or nxt[1] or nxt[3], nxt[3]
+                signed = read_sign(tok, num, start)
+                if signed is None:
+                    break
+                sign, tok, num, start = signed
                 if num:
-                    if len(num) > max_lit:
-                        raise limit_error("max_literal_chars", max_lit, f"a number literal has {len(num)} characters",
-                                          **position(text, start))
+                    check_literal(num, start)
                     if key is not None:
                         named[key[0]] = (sign * float(num), key[1])
                         key = None
@@ -502,21 +513,14 @@ def _parse(text: str, limits: Limits, tokens: list) -> Program:
                 continue
             tok = tok or name or num
             if want:
-                sign = 1.0
                 at = start
-                if tok == "-" or tok == "+":
-                    sign = -1.0 if tok == "-" else 1.0
-                    nxt = next(it, None)
-                    if nxt is None:
-                        break
-                    start = pos + len(nxt[0])
-                    pos = start + sum(map(len, nxt[1:]))
-                    tok, num = nxt[4] or nxt[1] or nxt[3], nxt[3]
+                signed = read_sign(tok, num, start)
+                if signed is None:
+                    break
+                sign, tok, num, start = signed
                 if not num:
                     raise err("an index is a whole number literal (x[0], W[1, 2])", at)
-                if len(num) > max_lit:
-                    raise limit_error("max_literal_chars", max_lit, f"a number literal has {len(num)} characters",
-                                      **position(text, start))
+                check_literal(num, start)
                 idx.append((sign * float(num), at))
                 want = False
                 continue
@@ -927,9 +931,7 @@ def _parse(text: str, limits: Limits, tokens: list) -> Program:
                 stack.append([CALL, fn, start, mark, 0])
                 last_op = None
             elif num:
-                if len(num) > max_lit:
-                    raise limit_error("max_literal_chars", max_lit, f"a number literal has {len(num)} characters",
-                                      **position(text, start))
+                check_literal(num, start)
                 k = len(ops)
                 if k >= max_nodes:
                     raise node_limit(start)
