@@ -9,6 +9,7 @@
 //
 // Its shareable state is state.tab ("circuit" | "train") and state.train (the form), in the URL
 // hash as view=train&ds=moons&hid=16... (only what differs from the dataset's defaults).
+import { el } from "./dom.js";
 import { fromHash, registerShared, writeHashNow, writeHashSoon } from "./state.js";
 import { fmt } from "./format.js";
 import { drawConfusion, drawLines, drawPlane, layerShade, paintImage, TEST_COLOR, toRows, TRAIN_COLOR } from "./train-charts.js";
@@ -359,28 +360,14 @@ export function mountTrain(ctx) {
     sel.value = target;
     const lines = csvText.split(/\r?\n/).filter((l) => l.trim()).length;
     $("train-ds-info").textContent = t("train.csv_rows", { rows: Math.max(0, lines - 1), columns: header.length, shown: rows.length - 1 });
-    const table = document.createElement("table");
-    table.className = "train-csv-table";
-    table.dataset.testid = "train-csv-table";
-    const ti = header.indexOf(target);
-    const tr0 = document.createElement("tr");
-    header.forEach((h, j) => {
-      const th = document.createElement("th");
-      th.textContent = h;
-      if (j === ti) th.className = "target";
-      tr0.append(th);
-    });
-    const body = rows.slice(1).map((r) => {
-      const tr = document.createElement("tr");
-      r.forEach((c, j) => {
-        const td = document.createElement("td");
-        td.textContent = c;
-        if (j === ti) td.className = "target";
-        tr.append(td);
-      });
+    const ti = header.indexOf(target); // the target column is marked in the header and in every row
+    const row = (cells, tag) => {
+      const tr = el("tr");
+      cells.forEach((c, j) => tr.append(el(tag, j === ti ? { class: "target" } : {}, c)));
       return tr;
-    });
-    table.append(tr0, ...body);
+    };
+    const table = el("table", { class: "train-csv-table", testid: "train-csv-table" });
+    table.append(row(header, "th"), ...rows.slice(1).map((r) => row(r, "td")));
     box.dataset.kind = "table";
     box.append(table);
   }
