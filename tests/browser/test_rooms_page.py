@@ -30,6 +30,16 @@ def new_page(browser, server_url, width=1280, height=800):
     return pg
 
 
+def start_room(teacher) -> str:
+    """The teacher opens the page and starts a room from the Live room menu: the room's code."""
+    teacher.goto("/")
+    wait_idle(teacher)
+    teacher.click("[data-testid=room-button]")
+    teacher.click("[data-testid=room-start]")
+    wait_idle(teacher)
+    return teacher.get_by_test_id("room-code").inner_text()
+
+
 def js(page, expr):
     return page.evaluate(f"() => {expr}")
 
@@ -256,12 +266,7 @@ def test_joining_mistakes_are_said_and_a_reload_resumes(browser, server_url):
     teacher = new_page(browser, server_url)
     p = new_page(browser, server_url, 1024, 768)
     try:
-        teacher.goto("/")
-        wait_idle(teacher)
-        teacher.click("[data-testid=room-button]")
-        teacher.click("[data-testid=room-start]")
-        wait_idle(teacher)
-        code = teacher.get_by_test_id("room-code").inner_text()
+        code = start_room(teacher)
         p.goto("/")
         wait_idle(p)
         p.click("[data-testid=room-button]")
@@ -363,12 +368,7 @@ def test_a_cut_stream_reconnects_and_catches_up(browser, short_stream_server):
     teacher = new_page(browser, url)
     p = new_page(browser, url, 1024, 768)
     try:
-        teacher.goto("/")
-        wait_idle(teacher)
-        teacher.click("[data-testid=room-button]")
-        teacher.click("[data-testid=room-start]")
-        wait_idle(teacher)
-        code = teacher.get_by_test_id("room-code").inner_text()
+        code = start_room(teacher)
         p.goto(f"/#room={code}")
         wait_idle(p)
         join(p, code, "Dee")
