@@ -68,8 +68,11 @@ TESTS = {  # module path pattern -> the fast test subset that runs against each 
     r"app/engine/ops\.py": SHARP + ["tests/engine/test_ops.py", "tests/engine/test_tensor.py"],
     r"app/engine/parser\.py": ["tests/engine/test_parser.py", "tests/engine/test_negative.py",
                                "tests/engine/test_details.py", "tests/engine/test_passes.py"],
+    # the training loop is tested in tests/train (its PyTorch comparisons are the oracle: kept, see KEEP)
+    r"app/engine/train\.py": ["tests/train/test_train.py", "tests/train/test_datasets.py"],
     r"app/engine/.*\.py": ENGINE_TESTS,
 }
+KEEP = {r"app/engine/train\.py": "not hundred_thousand and not ten_thousand"}  # -k per module when not SLOW
 
 
 def test_command(module: str, python: str) -> str:
@@ -77,8 +80,9 @@ def test_command(module: str, python: str) -> str:
     their survivors pay for collecting the rest."""
     tests = [t for t in next(t for pattern, t in TESTS.items() if re.fullmatch(pattern, module)) if (ROOT / t).exists()]
     # plugins off (schemathesis and playwright cost ~2 s per start); -x: the first failure kills the mutant
+    keep = next((k for pattern, k in KEEP.items() if re.fullmatch(pattern, module)), SLOW)
     pytest = (f"env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 {python} -m pytest -x -q -p no:cacheprovider "
-              f"-W ignore::pytest.PytestConfigWarning -k '{SLOW}'")
+              f"-W ignore::pytest.PytestConfigWarning -k '{keep}'")
     stages = [tests[:3], tests[3:]]
     script = " && ".join(f"{pytest} {' '.join(stage)}" for stage in stages if stage)
     return f"nice -n 19 sh -c {shlex.quote(script)}"
