@@ -72,13 +72,24 @@ TESTS = {  # module path pattern -> the fast test subset that runs against each 
     r"app/engine/train\.py": ["tests/train/test_train.py", "tests/train/test_datasets.py"],
     r"app/engine/.*\.py": ENGINE_TESTS,
 }
+# a module's own tests first (they kill most of its mutants in seconds), then the subset above
+FIRST = {
+    "adjoint": ["test_grad.py", "test_language.py"], "functions": ["test_language.py", "test_grad.py"],
+    "function": ["test_backends.py"], "batch": ["test_mut_batch.py", "test_backends.py"],
+    "reference": ["test_reference.py"], "text": ["test_language.py", "test_parser.py"],
+    "errors": ["test_mut_errors.py", "test_parser.py"], "program": ["test_mut_program.py", "test_passes.py"],
+    "graph": ["test_mut_graph.py", "test_parser.py"], "cost": ["test_cost.py", "test_mut_cost.py"],
+    "scalar": ["test_scalar_slow_paths.py"],
+}
 KEEP = {r"app/engine/train\.py": "not hundred_thousand and not ten_thousand"}  # -k per module when not SLOW
 
 
 def test_command(module: str, python: str) -> str:
     """Two stages: the first three files of the module's subset kill most mutants in about a second; only
     their survivors pay for collecting the rest."""
-    tests = [t for t in next(t for pattern, t in TESTS.items() if re.fullmatch(pattern, module)) if (ROOT / t).exists()]
+    tests = next(t for pattern, t in TESTS.items() if re.fullmatch(pattern, module))
+    first = [f"tests/engine/{name}" for name in FIRST.get(Path(module).stem, [])]
+    tests = [t for t in dict.fromkeys(first + tests) if (ROOT / t).exists()]
     # plugins off (schemathesis and playwright cost ~2 s per start); -x: the first failure kills the mutant
     keep = next((k for pattern, k in KEEP.items() if re.fullmatch(pattern, module)), SLOW)
     pytest = (f"env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 {python} -m pytest -x -q -p no:cacheprovider "

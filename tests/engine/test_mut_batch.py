@@ -1,0 +1,30 @@
+"""Batched evaluation (app/engine/batch.py): which points are flagged, checked where only the gradient is
+non-finite (sqrt at 0: the value 0 is finite, its slope infinite), where a value is, and with an input
+that does not reach the output."""
+
+from __future__ import annotations
+
+import math
+
+from app.engine.batch import evaluate_batch
+
+
+def test_a_point_whose_gradient_alone_is_not_finite_is_flagged():
+    doc = evaluate_batch("f = sqrt(x)", batch={"x": [1.0, 0.0, 4.0, 0.0]})
+    assert doc["value"] == [1.0, 0.0, 2.0, 0.0]
+    assert doc["gradients"]["x"] == [0.5, "Infinity", 0.25, "Infinity"]
+    assert doc["nonfinite"] == [1, 3]
+    assert doc["warnings"] == ["2 of 4 points have a non-finite value on the path or a non-finite gradient (the first "
+                               "is point 1); their gradients are not meaningful"]
+
+
+def test_values_and_gradients_at_every_point_and_an_unused_input():
+    xs = [0.5, 1.0, 2.0]
+    doc = evaluate_batch("u = 3\nf = x * x * y", {"y": 2.0}, batch={"x": xs})
+    assert doc["mode"] == "batch" and doc["output"] == "f" and doc["points"] == 3
+    assert doc["inputs"] == ["u", "x", "y"]
+    assert doc["value"] == [x * x * 2.0 for x in xs]
+    assert doc["gradients"] == {"u": [0.0] * 3, "x": [4.0 * x for x in xs], "y": [x * x for x in xs]}
+    assert doc["nonfinite"] == [] and doc["warnings"] == ["input u does not reach the output: its gradient is 0"]
+    log = evaluate_batch("f = log(x)", batch={"x": [1.0, -1.0]})
+    assert log["nonfinite"] == [1] and math.isclose(log["value"][0], 0.0)
