@@ -1,0 +1,43 @@
+"""The flat IR every document carries (app/engine/graph.py, the document's "ir"): one line per node,
+inputs by name, number constants by value (whole numbers below 1e15 without a decimal point), tensor
+literals of up to 6 elements in full, constructors as their call, static arguments by name."""
+
+from __future__ import annotations
+
+from app.engine import compile_program, evaluate
+
+
+def ir(program: str) -> list[str]:
+    doc = evaluate(program)
+    assert doc["ir"] == compile_program(program).graph.ir()
+    return doc["ir"].split("\n")
+
+
+def test_the_ir_of_the_first_example():
+    assert ir("x = -2; y = 5; z = -4\nq = x + y; f = q * z") == [
+        "n0 = input x = -2", "n1 = input y = 5", "n2 = input z = -4", "n3 = add(x, y)   # q", "n4 = mul(n3, z)   # f"]
+
+
+def test_numbers_are_written_whole_below_1e15():
+    assert ir("a = 1e15\nb = -999999999999999\nc = 2.5\nd = 999999999999999\nf = a * b * c * d + 1e16 - 0.1") == [
+        "n0 = input a = 1000000000000000.0", "n1 = input b = -999999999999999", "n2 = input c = 2.5",
+        "n3 = input d = 999999999999999", "n4 = mul(a, b)", "n5 = mul(n4, c)", "n6 = mul(n5, d)",
+        "n7 = const 1e+16", "n8 = add(n6, 1e+16)", "n9 = const 0.1", "n10 = sub(n8, 0.1)   # f"]
+    assert ir("x = 3\nf = -x + 2 ** x + x * 0.5") == [
+        "n0 = input x = 3", "n1 = neg(x)", "n2 = const 2", "n3 = pow(2, x)", "n4 = add(n1, n3)", "n5 = const 0.5",
+        "n6 = mul(x, 0.5)", "n7 = add(n4, n6)   # f"]
+
+
+def test_tensors_constructors_and_static_arguments():
+    lines = ir("W = [[1, 2, 3], [4, 5, 6]]\nV = [1, 2, 3, 4, 5, 6, 7]\nseed(3)\n"
+               "f = sum(W) + sum(V) + sum(randn(2, 3)) + max(W, axis=1)[0]")
+    assert lines == ["n0 = input W = [[1, 2, 3], [4, 5, 6]]", "n1 = input V = float64(7,)", "n2 = sum(W)",
+                     "n3 = sum(V)", "n4 = add(n2, n3)", "n5 = const randn(2, 3)", "n6 = sum(n5)", "n7 = add(n4, n6)",
+                     "n8 = amax(W, axis=1)", "n9 = index(n8, i=0)", "n10 = add(n7, n9)   # f"]
+    assert ir("W = randn(2, 3)\nf = sum(W * W)") == ["n0 = input W = randn(2, 3)", "n1 = mul(W, W)", "n2 = sum(n1)   # f"]
+
+
+def test_the_output_and_seed_of_a_graph():
+    g = compile_program("seed(7)\na = 1\nb = a * 2\nc = b + 1").graph
+    assert (g.output, g.output_name, g.seed, len(g), g.inputs) == (4, "c", 7, 5, ["a"])
+    assert g.flat_gates() == [] and compile_program("f = (x > 1) * x").graph.flat_gates() == [2]
