@@ -34,7 +34,8 @@ def test_tensors_constructors_and_static_arguments():
     assert lines == ["n0 = input W = [[1, 2, 3], [4, 5, 6]]", "n1 = input V = float64(7,)", "n2 = sum(W)",
                      "n3 = sum(V)", "n4 = add(n2, n3)", "n5 = const randn(2, 3)", "n6 = sum(n5)", "n7 = add(n4, n6)",
                      "n8 = amax(W, axis=1)", "n9 = index(n8, i=0)", "n10 = add(n7, n9)   # f"]
-    assert ir("W = randn(2, 3)\nf = sum(W * W)") == ["n0 = input W = randn(2, 3)", "n1 = mul(W, W)", "n2 = sum(n1)   # f"]
+    assert ir("W = randn(2, 3)\nf = sum(W * W)") == [
+        "n0 = input W = randn(2, 3)", "n1 = mul(W, W)", "n2 = sum(n1)   # f"]
 
 
 def test_the_output_and_seed_of_a_graph():
