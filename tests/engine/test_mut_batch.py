@@ -28,3 +28,11 @@ def test_values_and_gradients_at_every_point_and_an_unused_input():
     assert doc["nonfinite"] == [] and doc["warnings"] == ["input u does not reach the output: its gradient is 0"]
     log = evaluate_batch("f = log(x)", batch={"x": [1.0, -1.0]})
     assert log["nonfinite"] == [1] and math.isclose(log["value"][0], 0.0)
+
+
+def test_the_document_lists_the_first_1000_flagged_points():
+    xs = [1.0] + [0.0] * 1001 + [4.0]  # points 1..1001 flagged
+    doc = evaluate_batch("f = sqrt(x)", batch={"x": xs})
+    assert doc["nonfinite"] == list(range(1, 1001))
+    assert doc["warnings"][0].startswith("1001 of 1003 points have a non-finite value")
+    assert evaluate_batch("f = sqrt(x)", batch={"x": [0.0] * 1000})["nonfinite"] == list(range(1000))
