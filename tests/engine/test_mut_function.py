@@ -31,3 +31,13 @@ def test_gradients_for_wrt_only_and_unknown_names_refused():
     with pytest.raises(EngineError) as e:  # caller values are checked
         compile_function("f = a * b")({"a": float("nan"), "b": 1.0})
     assert e.value.type == "invalid_value"
+
+
+def test_constructor_defaults_are_made_when_the_caller_leaves_them_out():
+    fn = compile_function("seed(5)\nW = randn(2, 3)\nb = 1\nf = sum(W * W) + b")
+    W = fn.defaults()["W"]
+    assert W.shape == (2, 3) and np.array_equal(W, fn.defaults()["W"])  # the seed fixes it
+    res = fn({})
+    assert np.isclose(res.value, float(np.sum(W * W)) + 1.0)
+    assert np.allclose(res.gradients["W"], 2 * W) and res.gradients["b"] == 1.0
+    assert np.isclose(fn({"W": np.ones((2, 3))}).value, 7.0)
