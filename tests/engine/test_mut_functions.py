@@ -24,6 +24,8 @@ def test_why_a_gate_is_not_finite_names_the_gate_and_what_happened_inside():
     assert doc["nodes"][1]["reason"] == "inside big: a non-finite value"  # a function call inside the gate
     doc = evaluate("e2(t) = exp(t) * 2 with d/dt = exp(t) * 2\nf = e2(x)", {"x": 800.0})
     assert doc["nodes"][1]["reason"] == "inside e2: overflow: the result is beyond the float64 range"
+    doc = evaluate("lm(t) = log(t - 1) with d/dt = 1 / (t - 1)\nf = lm(x)", {"x": 1.0})  # a number before the log
+    assert doc["nodes"][1]["reason"] == "inside lm: log of zero"
 
 
 def test_a_three_operand_gate_on_floats():
