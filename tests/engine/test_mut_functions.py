@@ -77,3 +77,12 @@ def test_a_function_is_inlined_and_its_size_counted():
     with pytest.raises(EngineError) as e:
         evaluate("big(t) = sq(t) with d/dt = 2 * t\nsq(a) = a * a\nf = big(x)", {"x": 1.0})
     assert "'sq' is defined later (line 2)" in e.value.msg and (e.value.ctx["line"], e.value.ctx["column"]) == (1, 10)
+
+
+def test_a_gate_whose_body_calls_a_function_on_arrays_and_in_a_sweep():
+    p = "sq(a) = a * a\ng(t) = sq(t) + 1 with d/dt = 2 * t\n"
+    doc = evaluate(p + "W = [[1, 2], [3, 4]]\nf = sum(g(W))")
+    assert doc["nodes"][1]["value"] == [[2.0, 5.0], [10.0, 17.0]] and doc["nodes"][-1]["value"] == 34.0
+    assert doc["nodes"][0]["grad"] == [[2.0, 4.0], [6.0, 8.0]]
+    s = sweep(p + "f = g(x)", variable="x", start=-1, stop=1, points=3)
+    assert (s["ys"], s["slopes"]) == ([2.0, 1.0, 2.0], [-2.0, 0.0, 2.0])
