@@ -81,7 +81,8 @@ FIRST = {
     "graph": ["test_mut_graph.py", "test_parser.py"], "cost": ["test_cost.py", "test_mut_cost.py"],
     "scalar": ["test_scalar_slow_paths.py"],
 }
-KEEP = {r"app/engine/train\.py": "not hundred_thousand and not ten_thousand"}  # -k per module when not SLOW
+# -k per module when not SLOW: grad()'s oracle is PyTorch (its comparisons are the sharpest tests of adjoint.py)
+KEEP = {r"app/engine/(train|adjoint)\.py": "not hundred_thousand and not ten_thousand and not cli_json"}
 
 
 def test_command(module: str, python: str) -> str:
