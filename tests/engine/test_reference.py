@@ -50,3 +50,25 @@ def test_a_new_op_changes_the_generated_text(monkeypatch, tmp_path):
 def test_the_cli_checks_the_docs():
     done = subprocess.run([sys.executable, "-m", "app", "docs", "--check"], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_openapi_description_says_how_many_arguments_each_function_takes():
+    """Checked against the parser: each function listed as one-argument compiles with one and is refused
+    with two; each two-argument one compiles with two (and the lists hold every elementwise function)."""
+    import re
+
+    from app.engine import EngineError, compile_program
+
+    text = reference.expression_description()
+    one, two = re.search(r"Functions of one argument: ([a-z_ ]+); of two: ([a-z_ ]+)\.", text).groups()
+    for name in one.split():
+        compile_program(f"f = {name}(x)")
+        try:
+            compile_program(f"f = {name}(x, y)")
+            raise AssertionError(f"{name}(x, y) was accepted")
+        except EngineError as e:
+            assert e.type == "arity", name
+    for name in two.split():
+        compile_program(f"f = {name}(x, y)")
+    elementwise = {n for n, op in REGISTRY.items() if op.kind == "elementwise" and op.callable}
+    assert set(one.split()) | set(two.split()) == elementwise and not set(one.split()) & set(two.split())
