@@ -1,0 +1,79 @@
+"""grad(f, x) (app/engine/adjoint.py) by its values, worked out by hand for each program: folding of
+numbers and zero shares, forks, a gradient that does not depend on x, grad(x, x), a non-finite number
+kept as a gate, non-differentiable gates, second derivatives, and tensors (broadcast shares summed back
+to the operand's shape, a tensor output seeded with ones)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from app.engine import EngineError, Limits, evaluate
+
+
+def last(program: str, values: dict | None = None):
+    return evaluate(program, values)["nodes"][-1]["value"]
+
+
+@pytest.mark.parametrize(("program", "values", "expected"), [
+    ("f = x * x * 3 + 2 * x\ng = grad(f, x)", {"x": 2.0}, 14.0),  # 6x + 2
+    ("f = y * 3\ng = grad(f, x)", {"x": 2.0, "y": 1.0}, 0.0),  # f does not depend on x
+    ("g = grad(x, x)", {"x": 2.0}, 1.0),
+    ("q = x * y\nf = q * q + q\ng = grad(f, x)", {"x": 2.0, "y": 3.0}, 39.0),  # (2q + 1) y, q = 6
+    ("f = step(x) * x\ng = grad(f, x)", {"x": 2.0}, 1.0),  # step' = 0
+    ("f = relu(x) * x\ng = grad(grad(f, x), x)", {"x": 2.0}, 2.0),  # relu'' = 0: (2x)'' = 2
+    ("f = sin(x)\nd1 = grad(f, x)\nd2 = grad(d1, x)", {"x": 0.5}, -math.sin(0.5)),
+    ("f = x - 0 * y\ng = grad(f, y)", {"x": 1.0, "y": 2.0}, 0.0),  # a zero share
+    ("f = 1 / x - x / 1\ng = grad(f, x)", {"x": 2.0}, -1.25),  # -1/x^2 - 1
+    ("f = -x\ng = grad(f, x)", {"x": 2.0}, -1.0),
+    ("f = x - y\ng = grad(f, y)", {"x": 2.0, "y": 1.0}, -1.0),
+    ("f = 2 ^ x\ng = grad(f, x)", {"x": 3.0}, 8 * math.log(2)),
+    ("f = x / y\ng = grad(f, y)", {"x": 3.0, "y": 2.0}, -0.75),  # -x / y^2
+    ("f = exp(x) * exp(x)\ng = grad(f, x)", {"x": 0.5}, 2 * math.exp(1.0)),
+    ("f = max(x, y) + min(x, y) * 3\ng = grad(f, y)", {"x": 1.0, "y": 2.0}, 1.0),
+])
+def test_grad_values(program, values, expected):
+    assert math.isclose(last(program, values), expected, rel_tol=1e-12, abs_tol=1e-15)
+
+
+def test_a_non_finite_number_is_kept_as_a_gate_that_says_why():
+    doc = evaluate("f = x * log(0)\ng = grad(f, x)", {"x": 2.0})
+    assert doc["nodes"][-1]["value"] == "-Infinity"
+    assert any(n["op"] == "log" and n["reason"] == "log of zero" for n in doc["nodes"])
+
+
+def test_tensor_shares_are_summed_back_to_the_operand_shape():
+    assert last("W = [[1, 2], [3, 4]]\nf = sum(W * a)\ng = grad(f, a)", {"a": 2.0}) == 10.0
+    assert last("W = [[1, 2], [3, 4]]\nf = sum(W * a)\ng = grad(f, W)", {"a": 2.0}) == [[2.0, 2.0], [2.0, 2.0]]
+    assert last("W = [[1, 2], [3, 4]]\nf = W * 2\ng = grad(f, W)") == [[2.0, 2.0], [2.0, 2.0]]  # seeded with ones
+    assert last("W = [[1, 2], [3, 4]]\nf = a * 2\ng = grad(f, W)", {"a": 2.0}) == [[0.0, 0.0], [0.0, 0.0]]
+    assert last("W = [[1, 2], [3, 4]]\nb = [1, -1]\nf = sum(W * b + a)\ng = grad(f, b)", {"a": 1.0}) == [4.0, 6.0]
+    assert last("W = [[1, 2], [3, 4]]\nf = mean(W * W)\ng = grad(f, W)") == [[0.5, 1.0], [1.5, 2.0]]
+
+
+def test_the_adjoint_nodes_are_one_group_and_named_by_the_chain_rule():
+    doc = evaluate("q = x * y\nf = q * q + q\ng = grad(f, x)", {"x": 2.0, "y": 3.0})
+    labels = [n["label"] for n in doc["nodes"]]
+    assert "∂f/∂q" in labels and labels[-1] == "g"
+    dq = doc["nodes"][labels.index("∂f/∂q")]
+    assert dq["value"] == 13.0  # 2q + 1
+
+
+def test_grad_counts_its_nodes_against_max_nodes():
+    program = "q = x * y\nf = q * q + q\ng = grad(f, x)"  # 5 nodes before grad(), 9 with it
+    assert len(evaluate(program, {"x": 2.0, "y": 3.0}, limits=Limits(max_nodes=9))["nodes"]) == 9
+    with pytest.raises(EngineError) as e:
+        evaluate(program, {"x": 2.0, "y": 3.0}, limits=Limits(max_nodes=8))
+    assert e.value.ctx["limit"] == "max_nodes"
+    # at the start of the gate whose share did not fit (x * y), or of grad() itself
+    assert (e.value.ctx["line"], e.value.ctx["column"]) in ((1, 5), (3, 5))
+
+
+@pytest.mark.xfail(strict=True, reason="bug: a grad() that folds to a number makes its name an input (a slider the "
+                   "caller can override) instead of a computed node; see the report")
+def test_a_gradient_that_folds_to_a_number_is_not_an_input():
+    doc = evaluate("f = x * 3\ng = grad(f, x)\nh = g * x", {"x": 2.0})
+    assert [i["name"] for i in doc["inputs"]] == ["x"]
+    with pytest.raises(EngineError):  # g is not an input: a value for it is refused
+        evaluate("f = x * 3\ng = grad(f, x)\nh = g * x", {"x": 2.0, "g": 10.0})
