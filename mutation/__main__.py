@@ -74,11 +74,11 @@ TESTS = {  # module path pattern -> the fast test subset that runs against each 
 }
 # a module's own tests first (they kill most of its mutants in seconds), then the subset above
 FIRST = {
-    "adjoint": ["test_grad.py", "test_language.py"], "functions": ["test_language.py", "test_grad.py"],
-    "function": ["test_backends.py"], "batch": ["test_mut_batch.py", "test_backends.py"],
-    "reference": ["test_reference.py"], "text": ["test_language.py", "test_parser.py"],
-    "errors": ["test_mut_errors.py", "test_parser.py"], "program": ["test_mut_program.py", "test_passes.py"],
-    "graph": ["test_mut_graph.py", "test_parser.py"], "cost": ["test_cost.py", "test_mut_cost.py"],
+    "adjoint": ["test_mut_adjoint.py", "test_grad.py"], "functions": ["test_mut_functions.py", "test_language.py"],
+    "function": ["test_mut_function.py", "test_backends.py"], "batch": ["test_mut_batch.py", "test_backends.py"],
+    "reference": ["test_reference.py", "test_mut_parser.py"], "text": ["test_mut_text.py", "test_language.py"],
+    "errors": ["test_mut_errors.py", "test_mut_parser.py"], "program": ["test_mut_program.py", "test_passes.py"],
+    "graph": ["test_mut_graph.py", "test_parser.py"], "cost": ["test_mut_cost.py", "test_cost.py"],
     "scalar": ["test_scalar_slow_paths.py"],
 }
 # -k per module when not SLOW: grad()'s oracle is PyTorch (its comparisons are the sharpest tests of adjoint.py)
@@ -223,10 +223,19 @@ def equivalents() -> list[dict]:
     return tomllib.loads(path.read_text()).get("mutant", []) if path.exists() else []
 
 
-def is_equivalent(module: str, operator: str, line: str, known: list[dict]) -> dict | None:
+def _mutated(diff: str) -> str:
+    """The mutated line of a cosmic-ray diff, whitespace collapsed."""
+    plus = [ln[1:] for ln in diff.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+    return " ".join(plus[0].split()) if plus else ""
+
+
+def is_equivalent(module: str, operator: str, line: str, known: list[dict], diff: str = "") -> dict | None:
+    """An entry matches by module, operator and source line; one with `mutated` (the mutated line, for a line
+    with several numbers, say) matches only that mutant."""
     for e in known:
         if (Path(module).name == e["module"] and operator.endswith(e["operator"])
-                and e["line"].strip() == line.strip()):
+                and e["line"].strip() == line.strip()
+                and ("mutated" not in e or " ".join(e["mutated"].split()) == _mutated(diff))):
             return e
     return None
 
@@ -261,7 +270,7 @@ def score(module: str) -> dict:
         if test == "SURVIVED":
             entry = {"line": row, "operator": operator.removeprefix("core/"), "source": line.strip(),
                      "diff": diff or ""}
-            if is_equivalent(module, operator, line, known):
+            if is_equivalent(module, operator, line, known, diff or ""):
                 out["equivalent"].append(entry)
             else:
                 out["survived"].append(entry)
