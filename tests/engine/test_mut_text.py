@@ -124,4 +124,9 @@ def test_two_names_that_look_the_same():
     assert "the name 'х' looks like the name 'x' (line 1, column 1)" in e.value.msg
     assert (e.value.ctx["line"], e.value.ctx["column"]) == (3, 9)
     assert T.lookalike("рау") == "pay"
+    with pytest.raises(EngineError) as e:
+        compile_program("pay = 1\nf = рау * 2")  # all three letters Cyrillic
+    assert e.value.msg == ("the name 'рау' looks like the name 'pay' (line 1, column 1) but is spelled with other "
+                           "letters (U+0440 (CYRILLIC SMALL LETTER ER), U+0430 (CYRILLIC SMALL LETTER A), U+0443 "
+                           "(CYRILLIC SMALL LETTER U)): use one spelling")
     T.check_names("x = x", [("x", 0), ("x", 4)])  # one name twice is fine
