@@ -39,6 +39,9 @@ def gates(program: str) -> int:
 def test_scalar_evaluate_and_its_check():
     c = estimate("evaluate", SCALAR, VALUES, L)
     assert (c.mode, c.nodes, c.runs, c.work) == ("scalar", 5, 1.0, 5 * C.SCALAR_NODE_NS)
+    assert (c.flops, c.elements) == (2, 5)  # one operation per gate; every node one float
+    c2 = estimate("evaluate", "a = 2\nf = a * x + 3 * x", {"x": 1.0}, L)  # 2 inputs, 1 constant, 3 gates
+    assert (c2.nodes, c2.flops, c2.elements) == (6, 3, 6)
     c = estimate("evaluate", SCALAR, VALUES, L, numeric_check=True)
     assert c.runs == 7.0 and c.work == 5 * C.SCALAR_NODE_NS + 6 * 5 * C.SCALAR_PASS_NS / 2
 
