@@ -39,3 +39,13 @@ def test_the_slow_path_resumes_the_fast_one_after_the_raising_gate():
     local = scalar.local_grads(tape, g, vals)
     sq = next(k for k in range(tape.n) if g.op[k] == "mul" and local[k] == (5.0, 5.0))
     assert vals[sq] == 25.0 and vals[tape.output] == -math.inf
+
+
+def test_a_raising_binary_gate_whose_second_operand_is_node_0_keeps_both_local_gradients():
+    """d (x / y) at y = 0: 1 / y and -x / y^2 raise in floats; the slow path gives inf and -inf for both edges
+    (y is node 0, so an index test of the second operand must not treat it as absent)."""
+    tape, g, vals = run("y = 0\nf = x / y", {"x": 2.0, "y": 0.0})
+    assert scalar.local_grads(tape, g, vals)[tape.output] == (math.inf, -math.inf)
+    assert scalar.local_column(tape, g, vals)[tape.output] == ["Infinity", "-Infinity"]
+    grads = scalar.backward(tape, g, vals)
+    assert grads[tape.input_ids["y"]] == -math.inf and grads[tape.input_ids["x"]] == math.inf
