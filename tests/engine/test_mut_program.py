@@ -61,6 +61,9 @@ def test_unknown_names_are_listed_with_hints_then_counted():
     assert e.value.type == "unknown_name" and e.value.ctx["names"] == names
     assert "'z19'" in msg and "'z20'" not in msg and " and 3 more;" in msg
     assert msg.endswith("its inputs are: alpha, beta")
+    with pytest.raises(EngineError) as e:  # 21: one more
+        bind(g, {n: 1.0 for n in names[:21]})
+    assert " and 1 more;" in e.value.msg
     with pytest.raises(EngineError) as e:  # exactly 20: no "more"
         bind(g, {n: 1.0 for n in names[:20]})
     assert "more" not in e.value.msg and "'z19'" in e.value.msg
