@@ -77,3 +77,16 @@ def test_a_gradient_that_folds_to_a_number_is_not_an_input():
     assert [i["name"] for i in doc["inputs"]] == ["x"]
     with pytest.raises(EngineError):  # g is not an input: a value for it is refused
         evaluate("f = x * 3\ng = grad(f, x)\nh = g * x", {"x": 2.0, "g": 10.0})
+
+
+@pytest.mark.parametrize(("program", "expected"), [
+    ("W = [[1, 2, 3], [4, 5, 6]]\nf = sum(W * W, axis=1)\ng = grad(f, W)", [[2.0, 4.0, 6.0], [8.0, 10.0, 12.0]]),
+    ("W = [[1, 2, 3], [4, 5, 6]]\nf = sum(W * W, keepdims=1)\ng = grad(f, W)", [[2.0, 4.0, 6.0], [8.0, 10.0, 12.0]]),
+    ("W = [[1, 2, 3], [4, 5, 6]]\nf = mean(W * W, axis=0)\ng = grad(f, W)", [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]),
+    ("W = [[1, 2, 3], [4, 5, 6]]\nf = max(W, axis=1)\ng = grad(f, W)", [[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]]),
+])
+def test_grad_of_a_tensor_valued_reduction_is_seeded_with_ones(program, expected):
+    """f is a vector or a (1, 1) array: d sum(f) / dW, every element of f seeded with 1 (2W, W for the mean
+    over 2 rows, the max's position)."""
+    doc = evaluate(program)
+    assert doc["nodes"][-1]["value"] == expected and doc["nodes"][-1]["shape"] == [2, 3]
