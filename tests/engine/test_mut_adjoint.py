@@ -30,6 +30,8 @@ def last(program: str, values: dict | None = None):
     ("f = x - y\ng = grad(f, y)", {"x": 2.0, "y": 1.0}, -1.0),
     ("f = 2 ^ x\ng = grad(f, x)", {"x": 3.0}, 8 * math.log(2)),
     ("f = x / y\ng = grad(f, y)", {"x": 3.0, "y": 2.0}, -0.75),  # -x / y^2
+    ("f = x / 2 * x\ng = grad(f, x)", {"x": 3.0}, 3.0),  # x^2 / 2: an upstream gradient divided by the number 2
+    ("f = x / 1 * x\ng = grad(f, x)", {"x": 3.0}, 6.0),
     ("f = exp(x) * exp(x)\ng = grad(f, x)", {"x": 0.5}, 2 * math.exp(1.0)),
     ("f = max(x, y) + min(x, y) * 3\ng = grad(f, y)", {"x": 1.0, "y": 2.0}, 1.0),
 ])
