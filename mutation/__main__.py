@@ -69,7 +69,8 @@ TESTS = {  # module path pattern -> the fast test subset that runs against each 
     r"app/engine/parser\.py": ["tests/engine/test_parser.py", "tests/engine/test_negative.py",
                                "tests/engine/test_details.py", "tests/engine/test_passes.py"],
     # the training loop is tested in tests/train (its PyTorch comparisons are the oracle: kept, see KEEP)
-    r"app/engine/train\.py": ["tests/train/test_train.py", "tests/train/test_datasets.py"],
+    r"app/engine/train\.py": ["tests/engine/test_mut_train.py", "tests/train/test_train.py",
+                              "tests/train/test_datasets.py"],
     r"app/engine/.*\.py": ENGINE_TESTS,
 }
 # a module's own tests first (they kill most of its mutants in seconds), then the subset above
