@@ -21,3 +21,25 @@ def test_train_called_with_keywords_and_its_defaults():
     assert len(doc["train_loss"]) == 10 and doc["train_loss"][-1] < doc["train_loss"][0]
     short = train(program=network_program(2, [3], 2), data=tiny(), options=Options(epochs=2, batch_size=8))
     assert (short["epochs"], short["steps"]) == (2, 6)  # 20 samples in batches of 8: 3 steps per epoch
+
+
+def test_options_at_the_edges_of_their_checks():
+    import pytest
+
+    from app.engine import EngineError, Limits
+
+    p, d = network_program(2, [3], 2), tiny()
+    ok = train(p, d, Options(epochs=1, optimizer="momentum", momentum=0.0, beta1=0.0, beta2=0.0))
+    assert ok["epochs"] == 1
+    assert train(p, d, Options(epochs=3), limits=Limits(max_epochs=3))["epochs"] == 3
+    bad = [(dict(momentum=-0.1), "momentum"), (dict(momentum=1.0), "momentum"), (dict(beta2=1.0), "beta2"),
+           (dict(lr=0.0), "lr"), (dict(lr=True), "lr"), (dict(eps=0.0), "eps"), (dict(epochs=0), "epochs"),
+           (dict(batch_size=0), "batch_size"), (dict(optimizer="rmsprop"), "optimizer"),
+           (dict(lr=float("nan")), "lr")]
+    for kw, name in bad:
+        with pytest.raises(EngineError) as e:
+            train(p, d, Options(**{"epochs": 1, **kw}))
+        assert e.value.type == "invalid_value" and e.value.ctx["name"] == name, kw
+    with pytest.raises(EngineError) as e:
+        train(p, d, Options(epochs=4), limits=Limits(max_epochs=3))
+    assert e.value.ctx["limit"] == "max_epochs"
