@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -103,8 +104,10 @@ def programs() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def client() -> TestClient:
-    return TestClient(create_app(Settings(engine_processes=0)), raise_server_exceptions=False)
+def client() -> Iterator[TestClient]:
+    # `with`: one event-loop portal for the 8,000 requests (without it, one per request: 3x the time)
+    with TestClient(create_app(Settings(engine_processes=0)), raise_server_exceptions=False) as c:
+        yield c
 
 
 def test_the_grid_covers_every_gate():
