@@ -43,3 +43,24 @@ def test_options_at_the_edges_of_their_checks():
     with pytest.raises(EngineError) as e:
         train(p, d, Options(epochs=4), limits=Limits(max_epochs=3))
     assert e.value.ctx["limit"] == "max_epochs"
+
+
+def test_progress_and_epoch_events():
+    events = []
+    d = tiny()
+    train(network_program(2, [3], 2), d, Options(epochs=2, batch_size=8, progress_every=0.0),
+          on_event=lambda kind, ev: events.append((kind, ev)))
+    progress = [ev for kind, ev in events if kind == "progress"]
+    assert [ev["step"] for ev in progress] == [1, 2, 3, 4, 5, 6]
+    rows = [8, 16, 20, 8, 16, 20]  # samples seen so far in the epoch
+    for ev, n in zip(progress, rows, strict=True):
+        assert 0.0 <= ev["accuracy"] <= 1.0 and abs(ev["accuracy"] * n - round(ev["accuracy"] * n)) < 1e-9
+    epochs = [ev for kind, ev in events if kind == "epoch"]
+    assert len(epochs) == 2
+    b = epochs[-1]["boundary"]  # 2-D data: the decision boundary on a grid over the data, padded by 10 %
+    X = np.concatenate([d.X_train, d.X_test])
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    pad = 0.1 * (hi - lo)
+    assert np.allclose(b["x"], [lo[0] - pad[0], hi[0] + pad[0]])
+    assert np.allclose(b["y"], [lo[1] - pad[1], hi[1] + pad[1]])
+    assert b["size"] == 40 and len(b["classes"]) == 40 and {c for row in b["classes"] for c in row} <= {0, 1}
