@@ -330,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.equivalents:
         print("| module | operator | line | why it changes no behaviour |\n|---|---|---|---|")
         for e in equivalents():
-            print(f"| {e['module']} | {e['operator']} | `{e['line'].strip()}` | {e['reason']} |")
+            mutated = f" to `{' '.join(e['mutated'].split())}`" if "mutated" in e else ""
+            print(f"| {e['module']} | {e['operator']} | `{e['line'].strip()}`{mutated} | {e['reason']} |")
         return 0
     mods = modules(args.words)
     if not mods:
