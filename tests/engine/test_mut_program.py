@@ -92,6 +92,10 @@ def test_values_at_the_edges_of_their_checks():
         with pytest.raises(EngineError) as e:
             check_values({"x": bad}, Limits())
         assert e.value.type == "invalid_value" and e.value.ctx == {"name": "x"}
+    for bad in ("1", [1, "2"]):  # a long name is cut to 64 characters in the error
+        with pytest.raises(EngineError) as e:
+            check_values({"v" * 70: bad}, Limits())
+        assert e.value.ctx == {"name": "v" * 64} and repr("v" * 64) in e.value.msg
     assert check_values(None, Limits()) == {}
     with pytest.raises(EngineError):
         check_values([1.0], Limits())
