@@ -69,6 +69,11 @@ def test_tensor_numeric_check_runs_per_sampled_element():
     assert C.check_samples(100) == [0, 14, 28, 42, 57, 71, 85, 99]
     c = estimate("evaluate", TENSOR, None, L, numeric_check=True)
     assert c.runs == 1 + (4 + 2)  # every element of W and x, perturbed twice: forward passes count half
+    # a program without gates still counts one operation per run: 2 x 3 runs fit a budget of 6, not of 5
+    estimate("evaluate", "W = [1, 2, 3]", None, Limits(max_check_flops=6), numeric_check=True)
+    with pytest.raises(EngineError) as e:
+        estimate("evaluate", "W = [1, 2, 3]", None, Limits(max_check_flops=5), numeric_check=True)
+    assert e.value.ctx["limit"] == "max_check_flops"
     big = estimate("evaluate", "W = randn(10, 10)\nf = sum(W * W)", None, L, numeric_check=True)
     assert big.runs == 1 + 8
 

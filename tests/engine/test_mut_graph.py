@@ -42,3 +42,9 @@ def test_the_output_and_seed_of_a_graph():
     g = compile_program("seed(7)\na = 1\nb = a * 2\nc = b + 1").graph
     assert (g.output, g.output_name, g.seed, len(g), g.inputs) == (4, "c", 7, 5, ["a"])
     assert g.flat_gates() == [] and compile_program("f = (x > 1) * x").graph.flat_gates() == [2]
+
+
+def test_a_negative_literal_is_one_constant_and_a_negated_name_a_gate():
+    assert ir("x = 2\nf = x * -3") == ["n0 = input x = 2", "n1 = const -3", "n2 = mul(x, -3)   # f"]
+    assert ir("a = -2\nx = 2\nf = x * -a") == ["n0 = input a = -2", "n1 = input x = 2", "n2 = neg(a)",
+                                                "n3 = mul(x, n2)   # f"]

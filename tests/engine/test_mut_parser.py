@@ -43,6 +43,8 @@ CASES = [  # program, type, line, column (1-based), fragment of the message
     ("f = max(x, y, z)", "arity", 1, 5, "max() takes 2 arguments, got 3"),
     ("f = sin(x y)", "expression_syntax", 1, 11, "found 'y' (is an operator such as '*' missing?)"),
     ("f = 'a'", "expression_syntax", 1, 5, "unexpected character"),
+    ("f = [1, 2 # the end", "expression_syntax", 1, 5, "'[' is never closed"),  # a comment inside a literal
+    ("f = [x, 2 # the end", "expression_syntax", 1, 5, "'[' is never closed"),
 ]
 
 
