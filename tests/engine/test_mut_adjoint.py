@@ -73,12 +73,15 @@ def test_grad_counts_its_nodes_against_max_nodes():
 
 
 @pytest.mark.xfail(strict=True, reason="bug: a grad() that folds to a number makes its name an input (a slider the "
-                   "caller can override) instead of a computed node; see the report")
+                   "caller can override) instead of a computed node: parser.name_root turns a statement whose only "
+                   "new node is a constant into an input, and grad() then emits just that constant")
 def test_a_gradient_that_folds_to_a_number_is_not_an_input():
     doc = evaluate("f = x * 3\ng = grad(f, x)\nh = g * x", {"x": 2.0})
     assert [i["name"] for i in doc["inputs"]] == ["x"]
     with pytest.raises(EngineError):  # g is not an input: a value for it is refused
         evaluate("f = x * 3\ng = grad(f, x)\nh = g * x", {"x": 2.0, "g": 10.0})
+    zero = evaluate("x = 1\nf = y * 3\ng = grad(f, x)", {"y": 2.0})  # folds to 0: the same
+    assert [i["name"] for i in zero["inputs"]] == ["x", "y"]
 
 
 @pytest.mark.parametrize(("program", "expected"), [
