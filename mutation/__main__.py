@@ -211,7 +211,8 @@ def run_job(job: int, todo: queue.Queue, args: argparse.Namespace) -> None:
                 break
             config = prepare(module, work, args.fresh, args.retest, args.timeout, log, args.sample)
             db = STATE / "sessions" / f"{session_name(module)}.sqlite"
-            baseline(module, work, log)
+            if not args.no_baseline:
+                baseline(module, work, log)
             run(["nice", "-n", "19", bin_("cosmic-ray"), "exec", str(config), str(db)], work, log)
             print(format_module(module, score(module)), flush=True)
     shutil.rmtree(work, ignore_errors=True)
@@ -325,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="test at most N more mutants per module, a repeatable random sample (a quick estimate; "
                         "the next run without --sample tests the rest)")
     p.add_argument("--survivors", action="store_true", help="list every surviving mutant")
+    p.add_argument("--no-baseline", action="store_true",
+                   help="skip the run of each module's tests on the unmutated copy (only right after the same tests "
+                        "passed on this code: a failing test would count every mutant as killed)")
     p.add_argument("--equivalents", action="store_true", help="print mutation/equivalent.toml as a markdown table")
     args = p.parse_args(argv)
     if args.equivalents:
