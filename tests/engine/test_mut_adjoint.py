@@ -95,3 +95,19 @@ def test_grad_of_a_tensor_valued_reduction_is_seeded_with_ones(program, expected
     over 2 rows, the max's position)."""
     doc = evaluate(program)
     assert doc["nodes"][-1]["value"] == expected and doc["nodes"][-1]["shape"] == [2, 3]
+
+
+def test_a_forward_node_that_is_also_a_share_keeps_its_label():
+    doc = evaluate("q = x * y\nf = q * (z + 1)\ng = grad(f, x)", {"x": 2.0, "y": 3.0, "z": 1.0})
+    assert doc["nodes"][-1]["value"] == 6.0  # (z + 1) y
+    z1 = next(n for n in doc["nodes"] if n["op"] == "add")  # z + 1: d f / d q, made before grad()
+    assert z1["label"] is None
+
+
+def test_grad_through_matmul_needs_matrices():
+    with pytest.raises(EngineError) as e:
+        evaluate("W = [[1, 2], [3, 4]]\nv = [1, 2]\nf = sum(W @ v)\ng = grad(f, W)")
+    assert "grad() through @ is written for matrices, got shape (2,)" in e.value.msg
+    assert (e.value.ctx["line"], e.value.ctx["column"]) == (3, 9)
+    ok = evaluate("W = [[1, 2], [3, 4]]\nv = [[1], [2]]\nf = sum(W @ v)\ng = grad(f, W)")
+    assert ok["nodes"][-1]["value"] == [[1.0, 2.0], [1.0, 2.0]]
