@@ -950,7 +950,7 @@ def _extreme(name: str, reduce: Callable, take: Callable, words: str, mask: str)
                                         "element (PyTorch's amax splits it evenly)",
                              adjoint=(f"expand_to(g, x) * {mask}(x)",),
                              syntax=(f"{short}(x)", f"{short}(x, axis=k)", f"{short}(x, axis=k, keepdims=1)",
-                                     f"{name}(x, k)")))
+                                     f"{short}(x, k, keepdims=1)", f"{name}(x, k)")))
 
 
 _extreme("amax", np.max, np.argmax, "largest", "maxmask")

@@ -29,6 +29,7 @@ def test_the_ops_listing_has_the_adjoint_rules_and_shape_operands(client):
         assert ops[name]["internal"] is True and ops[name]["callable"] is False, name
     assert ops["mm_upstream"]["shape_operands"] == [1, 2] and ops["expand_to"]["shape_operands"] == [1]
     assert ops["mul"]["shape_operands"] is None
+    assert "max(x, k, keepdims=1)" in ops["amax"]["syntax"] and "min(x, k, keepdims=1)" in ops["amin"]["syntax"]
 
 
 def test_positional_then_named_static_arguments_over_http(client):
