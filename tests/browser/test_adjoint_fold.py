@@ -68,8 +68,13 @@ def test_the_adjoint_layer_folds_into_one_box_and_unfolds_to_its_gates(page, ser
     wait_idle(page)
     expect()(page.locator("#circuit [data-group='a:grad(f, x)~0']")).to_have_count(1)
 
-    # unfold with the keyboard (+ on the focused box): the gates come back
+    # the inspector of the box says what it holds
     box = page.locator("#circuit [data-group='a:grad(f, x)~0']")
+    box.locator(".node-shape").click()
+    note = page.locator("[data-testid=folded-note]")
+    expect()(note).to_contain_text("grad(f, x)")
+    expect()(note).to_contain_text(f"the backward pass as {members} nodes")
+    # unfold with the keyboard (+ on the focused box): the gates come back
     box.focus()
     page.keyboard.press("+")
     wait_idle(page)
