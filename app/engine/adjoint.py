@@ -11,7 +11,9 @@ the page draws as the circuit's second layer.
 The builder folds what it can while emitting (``1 * g`` is ``g``, ``0`` shares vanish, numbers combine)
 so the adjoint graph is the chain rule, not its bookkeeping. Each adjoint node that stands for a named
 node's gradient is labelled ``∂f/∂q``. Non-differentiable gates (comparisons, step, argmax) pass no
-gradient, and their own rules make relu'' = 0 (relu' = step, whose rule is 0).
+gradient, and their own rules make relu'' = 0 (relu' = step, whose rule is 0). Neither they nor an
+operand that gives only a shape (``Op.shape_operands``: expand_to's ``like``) carry a dependency on x,
+so no share is built that would lead nowhere.
 
 Shapes are not known while the program is parsed. A region of the graph with tensors (literals, tensor
 ops, tensor defaults) gets tensor-aware shares: each share of a broadcasting gate is summed back to its
