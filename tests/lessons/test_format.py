@@ -52,6 +52,14 @@ def test_sources_exist():
             assert s.source.section is None or art.section(s.source.section), (lesson.id, s.id)
 
 
+def test_every_step_cites_a_section():
+    """The page prints "Source: article, section" under every step: a step without a section would
+    print an empty (or null) section."""
+    for lesson in lessons():
+        for s in lesson.steps:
+            assert s.source.section, (lesson.id, s.id)
+
+
 def test_lesson_five_links_to_the_train_view():
     """Lesson 5 trains with a few optimizer steps and links to the page's Train view (the training
     lab) on a data set the view offers; no other lesson links there."""
