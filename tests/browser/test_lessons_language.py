@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 import pytest
 
 from .conftest import shot, wait_idle
+from .leaks import forms, leaks
 from .test_lessons import ENGLISH_OK, ENGLISH_WORDS
 from .test_page import expect
 
@@ -64,7 +65,8 @@ def on_circuit(page, step_id):
 # page's owners; listed narrowly so that anything else, a lesson text above all, still fails):
 # - the engine's own notes: an input's numerical-check note (a tooltip) and a node's reason
 #   ("⚠ overflow: ...", "⚠ non-finite operand ..."), which stay English like the warnings list;
-# - the registry's matrix rule of a tensor gate ("dL/dX = ...") in the inspector and in the caption;
+# - the registry's matrix rule of a tensor gate ("dL/dX = ...") in the inspector and in the caption,
+#   and the step gate's formula in the caption ("y = 1 if s > 0 else 0");
 # - the inspector's shape "scalar" (tensor.js fmtShape) and op description "Softmax" (zh catalogue);
 # - the raw op name "input" in a tensor node's aria-label (view-circuit.js, circuit.node_aria_tensor).
 def known_page_leftover(w, notes) -> bool:
@@ -72,6 +74,7 @@ def known_page_leftover(w, notes) -> bool:
     return ((where == "SPAN@title" and any(n.startswith(text.rstrip(".")) for n in notes))
             or (where in ("DIV.reason", "text") and text.startswith("⚠"))
             or where == "DIV.matrix-rule" or (where in ("SPAN", "DIV.sr-only") and "dL/dX =" in text)
+            or (where in ("SPAN", "DIV.sr-only") and word in ("if", "else") and " if " in text and " else " in text)
             or (where, word) in {("DD", "scalar"), ("DIV.op-desc", "Softmax")}
             or (where == "g@aria-label" and word == "input" and "(input," in text))
 
@@ -176,3 +179,54 @@ def test_lesson_five_opens_the_train_view(page, server_url):
     page.wait_for_function("() => window.backpropLab.state.tab === 'train'")
     assert page.evaluate("() => window.backpropLab.state.train.ds") == "digits"
     expect()(page.locator("#train-view")).to_be_visible()
+
+
+SHOWN_TENSOR_ELEMENTS = """() => {
+  const doc = window.backpropLab.state.doc, out = [];
+  const flat = (v) => (Array.isArray(v) ? v.flatMap(flat) : typeof v === 'number' ? [v] : []);
+  for (const n of doc.nodes) if (Array.isArray(n.value)) out.push(...flat(n.value));
+  return out;
+}"""
+
+
+def shown_tensor_forms(page) -> set[str]:
+    """The printed forms of the tensor values the masked document shows (leaks.py compares with the
+    scalars shown only): softmax's p = [.., 0.6285, 0.1402] is on the circuit while ∂L/∂b = p[1] is
+    hidden, the same digits (the lesson's point, not a leak)."""
+    return {f for v in page.evaluate(SHOWN_TENSOR_ELEMENTS) for f in forms(v)}
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_quiz_hides_each_answer_until_it_is_revealed(browser, server_url, lesson):
+    """Quiz mode on every question of lessons 6 and 7: the question is asked where the step stands, the
+    narration is masked, and no hidden number is anywhere a learner can see or export (the leak scan),
+    the user gate's check row included (its declared and measured local gradients); then Reveal."""
+    data = api(server_url, f"/api/v1/lessons/{lesson}?lang=en")
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, reduced_motion="reduce",
+                                  base_url=server_url)
+    try:
+        page = context.new_page()
+        for k, step in enumerate(data["steps"]):
+            q = step["question"]
+            if not q:
+                continue
+            page.goto("/#" + urlencode({"lesson": lesson, "lstep": k, "quiz": "1"}))
+            page.reload()
+            wait_idle(page)
+            assert state(page, "pos") == step["animation"]["pos"] == state(page, "quizLimit"), step["id"]
+            expect()(page.get_by_test_id("quiz-prompt")).to_have_text(q["prompt"]["text"].replace("`", ""))
+            narration = page.get_by_test_id("lesson-narration")
+            expect()(narration).to_have_attribute("data-masked", "true")
+            found, _looked = leaks(page, f" ({step['id']})")
+            found = [f for f in found if f.split(" in ")[0] not in shown_tensor_forms(page)]
+            assert not found, (step["id"], found)
+            if step["id"] == "wrong-derivative":
+                mark = page.locator("#circuit [data-testid=gate-wrong]")
+                expect()(mark).to_have_count(1)                          # the verdict shows, its numbers do not
+                assert "2.718" not in mark.inner_html() and "0.731" not in mark.inner_html()
+            page.click("[data-testid=quiz-reveal]")
+            wait_idle(page)
+            expect()(narration).to_have_attribute("data-masked", "false")
+            expect()(narration).to_have_text(step["narration"]["text"].replace("`", ""))
+    finally:
+        context.close()
