@@ -4,6 +4,7 @@ a page relies on (prompts and masked narration never show a number of the quiz's
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,8 +16,9 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @pytest.fixture(scope="module")
-def client() -> TestClient:
-    return TestClient(create_app(Settings()), raise_server_exceptions=False)
+def client() -> Iterator[TestClient]:
+    with TestClient(create_app(Settings()), raise_server_exceptions=False) as c:  # one portal, not one per request
+        yield c
 
 
 def test_list_in_both_languages(client):
