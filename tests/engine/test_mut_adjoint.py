@@ -104,10 +104,11 @@ def test_a_forward_node_that_is_also_a_share_keeps_its_label():
     assert z1["label"] is None
 
 
-def test_grad_through_matmul_needs_matrices():
-    with pytest.raises(EngineError) as e:
-        evaluate("W = [[1, 2], [3, 4]]\nv = [1, 2]\nf = sum(W @ v)\ng = grad(f, W)")
-    assert "grad() through @ is written for matrices, got shape (2,)" in e.value.msg
-    assert (e.value.ctx["line"], e.value.ctx["column"]) == (3, 9)
-    ok = evaluate("W = [[1, 2], [3, 4]]\nv = [[1], [2]]\nf = sum(W @ v)\ng = grad(f, W)")
-    assert ok["nodes"][-1]["value"] == [[1.0, 2.0], [1.0, 2.0]]
+def test_grad_through_matmul_with_a_matrix_and_a_vector():
+    """d sum(W v) / dW = 1 v^T and d sum(W v) / dv = W^T 1, for v a vector and for v a column."""
+    program = "W = [[1, 2], [3, 4]]\nv = [1, 2]\nf = sum(W @ v)\n"
+    assert last(program + "g = grad(f, W)") == [[1.0, 2.0], [1.0, 2.0]]
+    assert last(program + "g = grad(f, v)") == [4.0, 6.0]
+    column = "W = [[1, 2], [3, 4]]\nv = [[1], [2]]\nf = sum(W @ v)\n"
+    assert last(column + "g = grad(f, W)") == [[1.0, 2.0], [1.0, 2.0]]
+    assert last(column + "g = grad(f, v)") == [[4.0], [6.0]]
