@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 
@@ -71,6 +72,27 @@ _TOKEN_U = re.compile(
     re.DOTALL,
 )
 _NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+# A whole simple statement, matched at the start of a statement of ASCII text (see _parse's fast path):
+# `name = a`, `name = -2.5`, `name = a op b (+|- c)*` (op one of + - * /, then + and - only: a left fold is the
+# parse exactly when no later operator binds tighter), `name = f(a)`, `name = f(a op b)`, `name = f(a, b)`; then
+# blanks and the end of the statement. Its parts are the tokenizer's (the same name, number and blanks), so the
+# parse of a matched statement is the parse of its tokens. Groups: 1 blanks, 2 target, 3 '=' with blanks;
+# a call: 4 function, 5 '(' with blanks, 6 a, 7 blanks, 8 op or ',', 9 blanks, 10 b, 11 blanks before ')';
+# 12 the number after '-'; 13 a, 14 blanks, 15 op, 16 blanks, 17 b, 18 the rest of a sum.
+_W = r"[ \t\r]*+"
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*+"
+_NUM = r"(?:[0-9]++(?:\.[0-9]*+)?|\.[0-9]++)(?:[eE][+-]?[0-9]++)?(?![A-Za-z0-9_.])"
+_OPND = rf"(?:{_NAME}|{_NUM})"
+_OP = r"[-+/]|\*(?!\*)"
+_FAST = re.compile(
+    rf"({_W})({_NAME})({_W}=(?!=){_W})(?:"
+    rf"({_NAME})({_W}\({_W})({_OPND})(?:({_W})({_OP}|,)({_W})({_OPND}))?({_W})\)"
+    rf"|-({_NUM})"
+    rf"|({_OPND})(?:({_W})({_OP})({_W})({_OPND})((?:{_W}[-+]{_W}{_OPND})*+))?"
+    rf"){_W}(?:\n|;|\Z)",
+    re.ASCII,
+)
+_REST = re.compile(rf"({_W})([-+])({_W})({_OPND})", re.ASCII)
 # a definition's head after its name: "(a, b) =" (not "==")
 _DEF_HEAD = re.compile(r"\([ \t\r]*([^()\n;=]*?)[ \t\r]*\)[ \t\r]*=(?!=)")
 _DEF_ANY = re.compile(r"(?:^|[;\n])[ \t\r]*([^\W\d]\w*)[ \t\r]*\([^()\n;=]*\)[ \t\r]*=(?!=)([^;\n]*)")
@@ -202,9 +224,8 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> Program:
     if len(text) > limits.max_program_chars:
         raise limit_error("max_program_chars", limits.max_program_chars, f"the program has {len(text)} characters")
     notices: list[str] = []
-    if text.isascii():  # the fast path: what every ASCII program took before names could be Unicode
-        tokens = _TOKEN.findall(text)
-    else:
+    tokens: list | None = None  # ASCII text is tokenized as the parser goes (_parse)
+    if not text.isascii():
         text, notices = normalize(text)
         tokens = _TOKEN_U.findall(text)
         names, at = [], 0
@@ -256,7 +277,9 @@ def _numeric_literal(text: str, start: int) -> bool:
     return False
 
 
-def _parse(text: str, limits: Limits, tokens: list) -> Program:
+def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
+    """`tokens`: every token of non-ASCII text (checked by text.py); None for ASCII text, which is read
+    statement by statement where it can (_FAST) and tokenized line by line elsewhere."""
     g = Graph(text)
     ops, operands, labels, spans, const = g.op, g.operands, g.label, g.span, g.const
     op_app, operands_app, labels_app, spans_app = ops.append, operands.append, labels.append, spans.append
@@ -849,7 +872,142 @@ def _parse(text: str, limits: Limits, tokens: list) -> Program:
         names = ", ".join(sorted(FUNCTIONS) + sorted(fns) + ["grad"])
         return err(f"unknown function {name!r}; known functions: {names}", start, "unknown_function", name=name)
 
-    it = iter(tokens)
+    # -- the fast path: whole simple statements ---------------------------------------------------------------
+    # At the start of a statement (nothing open, no definition being read), a statement that _FAST matches is
+    # read from its groups: the same nodes, spans, checks and errors, in the same order, as reading its tokens
+    # below (the operands' inputs and constants as they are read; a gate when the next operator or the end
+    # reduces it), without a token or a stack entry each. Anything else (a target that is reserved or too
+    # long, a call with static arguments, any other shape) is left to the token loop, unread.
+    binary_op = {t: b[0] for t, b in _BINARY.items()}
+
+    def operand(o: str, s: int, e: int) -> int:
+        if o < "A":  # a number (names start with a letter or '_')
+            if len(o) > max_lit:
+                raise limit_error("max_literal_chars", max_lit, f"a number literal has {len(o)} characters",
+                                  **position(text, s))
+            k = len(ops)
+            if k >= max_nodes:
+                raise node_limit(s)
+            op_app(CONST)
+            operands_app(())
+            labels_app(None)
+            spans_app((s, e))
+            const[k] = float(o)
+            return k
+        k = env.get(o)
+        if k is None:
+            k = new_input(o, s, e)
+        return k
+
+    def gate(op: str, a: int, b: int, s: int, e: int) -> int:
+        k = len(ops)
+        if k >= max_nodes:
+            raise node_limit(s)
+        op_app(op)
+        operands_app((a, b))
+        labels_app(None)
+        spans_app((s, e))
+        return k
+
+    def fast_statements() -> None:
+        """Read statements from `pos` while _FAST matches them."""
+        nonlocal pos, statements, st_first, out_k, out_name
+        match = _FAST.scanner(text, pos).match
+        names = env
+        at = pos
+        while True:
+            m = match()
+            if m is None:
+                break
+            ws, t, eq, f, opn, ca, cw1, cop, cw2, cb, cwc, neg, a, w1, op, w2, b, rest = m.groups("")
+            s = at + len(ws)
+            if t in RESERVED or t in fns or len(t) > max_name:
+                break  # the token loop raises the error
+            e_t = s + len(t)
+            p = e_t + len(eq)
+            if f:
+                fn = FUNCTIONS.get(f)
+                if (fn is None or fn.params or fn.variadic or fn.arity != (2 if cop == "," else 1)
+                        or max_depth < 1):
+                    break
+                sa = p + len(f) + len(opn)
+                ea = sa + len(ca)
+                ka = operand(ca, sa, ea)
+                if cop:
+                    sb = ea + len(cw1) + 1 + len(cw2)
+                    eb = sb + len(cb)
+                    kb = operand(cb, sb, eb)
+                    args = (ka, kb) if cop == "," else (gate(binary_op[cop], ka, kb, sa, eb),)
+                    end = eb + len(cwc) + 1
+                else:
+                    args = (ka,)
+                    end = ea + len(cwc) + 1
+                k = len(ops)
+                if k >= max_nodes:
+                    raise node_limit(p)
+                op_app(fn.name)
+                operands_app(args)
+                labels_app(None)
+                spans_app((p, end))
+            elif neg:
+                k = operand(neg, p + 1, p + 1 + len(neg))
+                const[k] = -const[k]  # `-2.5`: the sign folded into the literal
+                spans[k] = (p, p + 1 + len(neg))
+            else:
+                ea = p + len(a)
+                k = operand(a, p, ea)
+                if op:
+                    sb = ea + len(w1) + len(op) + len(w2)
+                    eb = sb + len(b)
+                    kb = operand(b, sb, eb)
+                    if rest:
+                        for w1, op2, w2, c in _REST.findall(rest):
+                            k = gate(binary_op[op], k, kb, p, eb)
+                            op = op2
+                            sb = eb + len(w1) + 1 + len(w2)
+                            eb = sb + len(c)
+                            kb = operand(c, sb, eb)
+                    k = gate(binary_op[op], k, kb, p, eb)
+            # the statement's root k is named t (name_root)
+            if k == st_first and ops[k] == CONST and t not in names and len(ops) == k + 1:
+                if len(input_ids) >= max_inputs:
+                    raise limit_error("max_inputs", max_inputs, "the program has too many inputs",
+                                      **position(text, s))
+                ops[k] = INPUT
+                labels[k] = t
+                spans[k] = (s, e_t)
+                input_ids[t] = k
+                defaults[t] = const.pop(k)
+            elif labels[k] is None:
+                labels[k] = t
+            names[t] = k
+            out_k, out_name = k, t
+            statements += 1
+            st_first = len(ops)
+            at = pos = m.end()
+
+    def lines():
+        """The tokens of ASCII text a line at a time, from where the parser is: a line that starts a
+        statement may have been read by fast_statements (`pos` then is past this generator's own)."""
+        n = len(text)
+        findall = _TOKEN.findall
+        find = text.find
+        p = 0
+        while True:
+            if pos > p:
+                p = pos
+            if p >= n:
+                return
+            e = find("\n", p) + 1 or n
+            yield findall(text, p, e)
+            p = e
+
+    fast = tokens is None
+    if fast:
+        fast_statements()
+        it = chain.from_iterable(lines())
+    else:
+        it = iter(tokens)
     for ws, name, after, num, tok in it:
         start = pos + len(ws) if ws else pos
         if name:
@@ -955,6 +1113,8 @@ def _parse(text: str, limits: Limits, tokens: list) -> Program:
                 if depth and tok == "\n":
                     continue
                 if target is None and not stack and defn is None:
+                    if fast and tok == "\n":
+                        fast_statements()
                     continue  # an empty statement
                 what = _describe(tok)
                 msg = (f"expected an operand after {last_op!r} but found {what}" if last_op
@@ -1069,6 +1229,8 @@ def _parse(text: str, limits: Limits, tokens: list) -> Program:
                     statements += 1
                     st_first = len(ops)
                     target = None
+                if fast and tok == "\n":  # the line is read: the next may be read whole
+                    fast_statements()
             expect = True
             last_op = None
         elif tok == ")" or tok == ",":
