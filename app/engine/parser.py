@@ -914,6 +914,7 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
         nonlocal pos, statements, st_first, out_k, out_name
         match = _FAST.scanner(text, pos).match
         names = env
+        get = names.get
         at = pos
         while True:
             m = match()
@@ -932,11 +933,15 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
                     break
                 sa = p + len(f) + len(opn)
                 ea = sa + len(ca)
-                ka = operand(ca, sa, ea)
+                ka = get(ca)
+                if ka is None:
+                    ka = operand(ca, sa, ea)
                 if cop:
                     sb = ea + len(cw1) + 1 + len(cw2)
                     eb = sb + len(cb)
-                    kb = operand(cb, sb, eb)
+                    kb = get(cb)
+                    if kb is None:
+                        kb = operand(cb, sb, eb)
                     args = (ka, kb) if cop == "," else (gate(binary_op[cop], ka, kb, sa, eb),)
                     end = eb + len(cwc) + 1
                 else:
@@ -955,19 +960,30 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
                 spans[k] = (p, p + 1 + len(neg))
             else:
                 ea = p + len(a)
-                k = operand(a, p, ea)
+                k = get(a)
+                if k is None:
+                    k = operand(a, p, ea)
                 if op:
-                    sb = ea + len(w1) + len(op) + len(w2)
-                    eb = sb + len(b)
-                    kb = operand(b, sb, eb)
+                    eb = ea + len(w1) + len(op) + len(w2) + len(b)
+                    kb = get(b)
+                    if kb is None:
+                        kb = operand(b, eb - len(b), eb)
                     if rest:
                         for w1, op2, w2, c in _REST.findall(rest):
                             k = gate(binary_op[op], k, kb, p, eb)
                             op = op2
-                            sb = eb + len(w1) + 1 + len(w2)
-                            eb = sb + len(c)
-                            kb = operand(c, sb, eb)
-                    k = gate(binary_op[op], k, kb, p, eb)
+                            eb += len(w1) + len(w2) + len(c) + 1
+                            kb = get(c)
+                            if kb is None:
+                                kb = operand(c, eb - len(c), eb)
+                    kg = len(ops)
+                    if kg >= max_nodes:
+                        raise node_limit(p)
+                    op_app(binary_op[op])
+                    operands_app((k, kb))
+                    labels_app(None)
+                    spans_app((p, eb))
+                    k = kg
             # the statement's root k is named t (name_root)
             if k == st_first and ops[k] == CONST and t not in names and len(ops) == k + 1:
                 if len(input_ids) >= max_inputs:
