@@ -152,10 +152,10 @@ class Graph:
         append = lines.append
         for k, op in enumerate(ops):
             label = labels[k]
-            if op == INPUT or op == CONST or k in attrs:
+            args = operands[k]
+            if op == INPUT or op == CONST or k in attrs or len(args) > 2:
                 append(self.ir_line(k))
                 continue
-            args = operands[k]
             if len(args) == 2:
                 line = f"n{k} = {op}({refs[args[0]]}, {refs[args[1]]})"
             else:

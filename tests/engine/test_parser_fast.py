@@ -102,3 +102,17 @@ def test_a_fast_statement_inside_brackets_is_read_as_tokens(monkeypatch):
     fast, slow = _both("x = [[1, 2], [3, 4]]\nt = sum(x,\naxis=0)\nu = sum(t)", Limits(), monkeypatch)
     assert fast == slow
     assert fast[0][-2:] == ["sum", "sum"]
+
+
+@pytest.mark.parametrize("text", [
+    "v = [a, b, c]\nf = sum(v)",
+    "g(x, y, z) = x*y*z with d/dx = y*z, d/dy = x*z, d/dz = x*y\nf = g(a, b, c)",
+    "x = [[1, 2], [3, 4]]\ns = sum(x, axis=1)\nf = sum(s * 2) + x[0, 1]",
+    random_dag(300, seed=3)[0],
+])
+def test_the_ir_writes_every_node_as_its_own_line(text):
+    """Graph.ir() (written in one pass) is ir_line of every node: a gate of three operands lists all three."""
+    g = parser.parse(text).graph
+    assert g.ir().split("\n") == [g.ir_line(k) for k in range(len(g))]
+    if text.startswith("v ="):
+        assert "n3 = stack(a, b, c)   # v" in g.ir()
