@@ -92,6 +92,10 @@ _FAST = re.compile(
     rf"){_W}(?:\n|;|\Z)",
     re.ASCII,
 )
+# functions whose call the token loop emits at its ')' with nothing to check (no static arguments, a fixed
+# arity): name -> (op, arity)
+_SIMPLE_CALLS = {name: (fn.name, fn.arity) for name, fn in FUNCTIONS.items()
+                 if fn.arity >= 1 and not fn.params and not fn.variadic}
 _REST = re.compile(rf"({_W})([-+])({_W})({_OPND})", re.ASCII)
 # a definition's head after its name: "(a, b) =" (not "==")
 _DEF_HEAD = re.compile(r"\([ \t\r]*([^()\n;=]*?)[ \t\r]*\)[ \t\r]*=(?!=)")
@@ -927,9 +931,8 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
             e_t = s + len(t)
             p = e_t + len(eq)
             if f:
-                fn = FUNCTIONS.get(f)
-                if (fn is None or fn.params or fn.variadic or fn.arity != (2 if cop == "," else 1)
-                        or max_depth < 1):
+                call = _SIMPLE_CALLS.get(f)  # the op of a call such as sin(x) or max(a, b), emitted at its ')'
+                if call is None or call[1] != (2 if cop == "," else 1) or max_depth < 1:
                     break
                 sa = p + len(f) + len(opn)
                 ea = sa + len(ca)
@@ -950,7 +953,7 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
                 k = len(ops)
                 if k >= max_nodes:
                     raise node_limit(p)
-                op_app(fn.name)
+                op_app(call[0])
                 operands_app(args)
                 labels_app(None)
                 spans_app((p, end))
