@@ -150,17 +150,20 @@ class Graph:
                 refs[k] = _num(v)
         lines = []
         append = lines.append
-        for k, op in enumerate(ops):
-            label = labels[k]
-            args = operands[k]
-            if op == INPUT or op == CONST or k in attrs or len(args) > 2:
+        for k, op, args, label in zip(range(len(ops)), ops, operands, labels, strict=True):
+            n = len(args)
+            if n == 2 and k not in attrs:
+                if not label:
+                    append(f"n{k} = {op}({refs[args[0]]}, {refs[args[1]]})")
+                else:
+                    append(f"n{k} = {op}({refs[args[0]]}, {refs[args[1]]})   # {label}")
+            elif n == 1 and k not in attrs:
+                if not label:
+                    append(f"n{k} = {op}({refs[args[0]]})")
+                else:
+                    append(f"n{k} = {op}({refs[args[0]]})   # {label}")
+            else:  # inputs, constants, static arguments, three or more operands
                 append(self.ir_line(k))
-                continue
-            if len(args) == 2:
-                line = f"n{k} = {op}({refs[args[0]]}, {refs[args[1]]})"
-            else:
-                line = f"n{k} = {op}({refs[args[0]]})"
-            append(f"{line}   # {label}" if label else line)
         return "\n".join(lines)
 
     def structure_key(self) -> tuple:
