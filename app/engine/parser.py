@@ -76,19 +76,20 @@ _NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re
 # `name = a`, `name = -2.5`, `name = a op b (+|- c)*` (op one of + - * /, then + and - only: a left fold is the
 # parse exactly when no later operator binds tighter), `name = f(a)`, `name = f(a op b)`, `name = f(a, b)`; then
 # blanks and the end of the statement. Its parts are the tokenizer's (the same name, number and blanks), so the
-# parse of a matched statement is the parse of its tokens. Groups: 1 blanks, 2 target, 3 '=' with blanks;
-# a call: 4 function, 5 '(' with blanks, 6 a, 7 blanks, 8 op or ',', 9 blanks, 10 b, 11 blanks before ')';
-# 12 the number after '-'; 13 a, 14 blanks, 15 op, 16 blanks, 17 b, 18 the rest of a sum.
+# parse of a matched statement is the parse of its tokens. Groups: 1 the target with its blanks and '=', 2 the
+# blanks before it, 3 the target; a call: 4 the function with its '(', 5 the function, 6 a, 7 op or ',' with its
+# blanks, 8 op or ',', 9 b, 10 ')' with the blanks before it; 11 the number after '-'; 12 a, 13 op with its
+# blanks, 14 op, 15 b, 16 the rest of a sum. A position is the match's start plus the lengths before it.
 _W = r"[ \t\r]*+"
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*+"
 _NUM = r"(?:[0-9]++(?:\.[0-9]*+)?|\.[0-9]++)(?:[eE][+-]?[0-9]++)?(?![A-Za-z0-9_.])"
 _OPND = rf"(?:{_NAME}|{_NUM})"
 _OP = r"[-+/]|\*(?!\*)"
 _FAST = re.compile(
-    rf"({_W})({_NAME})({_W}=(?!=){_W})(?:"
-    rf"({_NAME})({_W}\({_W})({_OPND})(?:({_W})({_OP}|,)({_W})({_OPND}))?({_W})\)"
+    rf"(({_W})({_NAME}){_W}=(?!=){_W})(?:"
+    rf"(({_NAME}){_W}\({_W})({_OPND})(?:({_W}({_OP}|,){_W})({_OPND}))?({_W}\))"
     rf"|-({_NUM})"
-    rf"|({_OPND})(?:({_W})({_OP})({_W})({_OPND})((?:{_W}[-+]{_W}{_OPND})*+))?"
+    rf"|({_OPND})(?:({_W}({_OP}){_W})({_OPND})((?:{_W}[-+]{_W}{_OPND})*+))?"
     rf"){_W}(?:\n|;|\Z)",
     re.ASCII,
 )
@@ -96,7 +97,7 @@ _FAST = re.compile(
 # arity): name -> (op, arity)
 _SIMPLE_CALLS = {name: (fn.name, fn.arity) for name, fn in FUNCTIONS.items()
                  if fn.arity >= 1 and not fn.params and not fn.variadic}
-_REST = re.compile(rf"({_W})([-+])({_W})({_OPND})", re.ASCII)
+_REST = re.compile(rf"({_W}([-+]){_W})({_OPND})", re.ASCII)
 # a definition's head after its name: "(a, b) =" (not "==")
 _DEF_HEAD = re.compile(r"\([ \t\r]*([^()\n;=]*?)[ \t\r]*\)[ \t\r]*=(?!=)")
 _DEF_ANY = re.compile(r"(?:^|[;\n])[ \t\r]*([^\W\d]\w*)[ \t\r]*\([^()\n;=]*\)[ \t\r]*=(?!=)([^;\n]*)")
@@ -919,37 +920,35 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
         match = _FAST.scanner(text, pos).match
         names = env
         get = names.get
-        at = pos
+        at, first, count = pos, st_first, statements
         while True:
             m = match()
             if m is None:
                 break
-            ws, t, eq, f, opn, ca, cw1, cop, cw2, cb, cwc, neg, a, w1, op, w2, b, rest = m.groups("")
-            s = at + len(ws)
+            head, ws, t, fo, f, ca, cmid, cop, cb, close, neg, a, mid, op, b, rest = m.groups()
             if t in RESERVED or t in fns or len(t) > max_name:
                 break  # the token loop raises the error
-            e_t = s + len(t)
-            p = e_t + len(eq)
-            if f:
+            p = at + len(head)
+            if f is not None:  # f(a), f(a op b), f(a, b)
                 call = _SIMPLE_CALLS.get(f)  # the op of a call such as sin(x) or max(a, b), emitted at its ')'
                 if call is None or call[1] != (2 if cop == "," else 1) or max_depth < 1:
                     break
-                sa = p + len(f) + len(opn)
+                sa = p + len(fo)
                 ea = sa + len(ca)
                 ka = get(ca)
                 if ka is None:
                     ka = operand(ca, sa, ea)
-                if cop:
-                    sb = ea + len(cw1) + 1 + len(cw2)
+                if cop is not None:
+                    sb = ea + len(cmid)
                     eb = sb + len(cb)
                     kb = get(cb)
                     if kb is None:
                         kb = operand(cb, sb, eb)
                     args = (ka, kb) if cop == "," else (gate(binary_op[cop], ka, kb, sa, eb),)
-                    end = eb + len(cwc) + 1
+                    end = eb + len(close)
                 else:
                     args = (ka,)
-                    end = ea + len(cwc) + 1
+                    end = ea + len(close)
                 k = len(ops)
                 if k >= max_nodes:
                     raise node_limit(p)
@@ -957,25 +956,26 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
                 operands_app(args)
                 labels_app(None)
                 spans_app((p, end))
-            elif neg:
-                k = operand(neg, p + 1, p + 1 + len(neg))
-                const[k] = -const[k]  # `-2.5`: the sign folded into the literal
-                spans[k] = (p, p + 1 + len(neg))
-            else:
+            elif neg is not None:  # -2.5: the sign folded into the literal
+                end = p + 1 + len(neg)
+                k = operand(neg, p + 1, end)
+                const[k] = -const[k]
+                spans[k] = (p, end)
+            else:  # a, a op b, a op b + c - d ...
                 ea = p + len(a)
                 k = get(a)
                 if k is None:
                     k = operand(a, p, ea)
-                if op:
-                    eb = ea + len(w1) + len(op) + len(w2) + len(b)
+                if op is not None:
+                    eb = ea + len(mid) + len(b)
                     kb = get(b)
                     if kb is None:
                         kb = operand(b, eb - len(b), eb)
                     if rest:
-                        for w1, op2, w2, c in _REST.findall(rest):
+                        for mid, op2, c in _REST.findall(rest):
                             k = gate(binary_op[op], k, kb, p, eb)
                             op = op2
-                            eb += len(w1) + len(w2) + len(c) + 1
+                            eb += len(mid) + len(c)
                             kb = get(c)
                             if kb is None:
                                 kb = operand(c, eb - len(c), eb)
@@ -988,22 +988,24 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
                     spans_app((p, eb))
                     k = kg
             # the statement's root k is named t (name_root)
-            if k == st_first and ops[k] == CONST and t not in names and len(ops) == k + 1:
+            if k == first and ops[k] == CONST and t not in names and len(ops) == k + 1:
+                s = at + len(ws)
                 if len(input_ids) >= max_inputs:
                     raise limit_error("max_inputs", max_inputs, "the program has too many inputs",
                                       **position(text, s))
                 ops[k] = INPUT
                 labels[k] = t
-                spans[k] = (s, e_t)
+                spans[k] = (s, s + len(t))
                 input_ids[t] = k
                 defaults[t] = const.pop(k)
             elif labels[k] is None:
                 labels[k] = t
             names[t] = k
             out_k, out_name = k, t
-            statements += 1
-            st_first = len(ops)
-            at = pos = m.end()
+            count += 1
+            first = len(ops)
+            at = m.end()
+        pos, st_first, statements = at, first, count
 
     def lines():
         """The tokens of ASCII text a line at a time, from where the parser is: a line that starts a
