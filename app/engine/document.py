@@ -298,7 +298,7 @@ def nodes_json(c: Any, shapes: list | None, value_col: list, grad_col: list, loc
     else:
         parts.append(b"%b")
         cols.append(list(map(_TRUE_FALSE.__getitem__, finite)))
-    if any(r is not None for r in reason_col):
+    if reason_col.count(None) != len(reason_col):  # any reason (counted in C)
         parts.append(b',"reason":%b},')
         cols.append(items(reason_col))
     else:

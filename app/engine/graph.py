@@ -97,8 +97,8 @@ class Graph:
         """The nodes whose op passes no gradient (a comparison, step, sign, argmax, onehot), computed once."""
         found = self.__dict__.get("_flat")
         if found is None:
-            flat = {name for name, op in REGISTRY.items() if not op.differentiable}
-            found = self.__dict__["_flat"] = [k for k, op in enumerate(self.op) if op in flat]
+            flat = {name for name, op in REGISTRY.items() if not op.differentiable}.intersection(self.op)  # in C
+            found = self.__dict__["_flat"] = [k for k, op in enumerate(self.op) if op in flat] if flat else []
         return found
 
     def rule(self, op: str) -> Any:
