@@ -1009,10 +1009,11 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
             elif labels[k] is None:
                 labels[k] = t
             names[t] = k
-            out_k, out_name = k, t
             count += 1
             first = len(ops)
             at = m.end()
+        if count != statements:  # the last statement read is the program's output so far
+            out_k, out_name = k, t
         pos, st_first, statements = at, first, count
 
     def lines():
