@@ -116,3 +116,40 @@ def test_the_ir_writes_every_node_as_its_own_line(text):
     assert g.ir().split("\n") == [g.ir_line(k) for k in range(len(g))]
     if text.startswith("v ="):
         assert "n3 = stack(a, b, c)   # v" in g.ir()
+
+
+_PIECES = ["a", "b", "t1", "x0", "sin", "max", "relu", "foo", "with", "seed", "2", "-3", "0.5", "1e3", ".5", "3x",
+           "+", "-", "*", "/", "**", "^", ",", "(", ")", "[", "]", "=", "==", ";", "\n", " ", "\t", "# c\n", "\r\n",
+           "sum", "axis=0", "grad", "f", "tanh("]
+
+
+def _random_program(rng) -> str:
+    """Statements mostly of the fast path's shapes, with pieces that break them anywhere."""
+    lines = []
+    for _ in range(rng.randrange(1, 8)):
+        t = rng.choice(["t1", "a", "out", "x0", "f", "sin", "u2"])
+        a, b = rng.choice(["a", "b", "t1", "x0", "2", "0.5"]), rng.choice(["a", "b", "t1", "x0", "3", "1e3"])
+        shape = rng.randrange(6)
+        body = [f"{a} {rng.choice('+-*/')} {b}", f"sin({a})", f"max({a}, {b})", f"-{b}" if b[0].isdigit() else b,
+                f"tanh({a} * {b})", f"{a} + {b} - {a} + {b}"][shape]
+        stmt = f"{t} = {body}"
+        if rng.random() < 0.3:  # break it somewhere
+            i = rng.randrange(len(stmt) + 1)
+            stmt = stmt[:i] + rng.choice(_PIECES) + stmt[i:]
+        lines.append(stmt)
+    sep = rng.choice(["\n", "\n", ";", "\n\n", " \n", "\r\n"])
+    return sep.join(lines)
+
+
+def test_random_programs_parse_the_same(monkeypatch):
+    import random
+
+    rng = random.Random(14)
+    errors = 0
+    for _ in range(600):
+        text = _random_program(rng)
+        for limits in (Limits(), Limits(max_nodes=6, max_inputs=2, max_name_chars=2)):
+            fast, slow = _both(text, limits, monkeypatch)
+            assert fast == slow, text
+            errors += fast[0] == "error"
+    assert 100 < errors < 1100  # both valid and invalid programs were compared
