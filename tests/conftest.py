@@ -9,9 +9,10 @@ component's directory or file, or carries its marker (``@pytest.mark.redis`` ...
 
 Fixtures that look for a component call :func:`skip_or_fail`, which does the same at the source.
 
-**Parallel runs** (``pytest -n 2``, pytest-xdist): the tests that start servers or browsers, or write
-one artifact file for the session, run in one worker per group (``--dist loadgroup``), so no two
-workers race on a port range, a Chromium, or a file.
+**Parallel runs** (``pytest -n 2``, pytest-xdist): the tests that start servers, or write one artifact
+file for the session, run in one worker per group (``--dist loadgroup``), so no two workers race on a
+port range or a file. Browser tests are grouped per file: each worker that runs some starts its own app
+server (its log named after the worker) and each file its own Chromium.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ REQUIREMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "BACKPROP_REQUIRE_CJK": ("cjk", ()),  # a Chinese font for Chromium (the zh page's rendering, screenshots)
 }
 
-# tests that must not share a worker with others of their kind (servers, browsers, session-wide artifacts)
-GROUPS: dict[str, str] = {"browser": "browser", "deploy": "servers", "stress": "servers", "security": "security"}
+# tests that must not share a worker with others of their kind (servers, session-wide artifacts). Browser
+# tests are grouped per file (each file launches its own Chromium, each worker its own app server on a free
+# port), so the two workers share the browser tests, the longest directory, instead of one running them all.
+GROUPS: dict[str, str] = {"browser": "browser:{file}", "deploy": "servers", "stress": "servers", "security": "security"}
 
 
 def required(component: str) -> bool:
@@ -76,7 +79,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         group = GROUPS.get(top)
         if group is not None and item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(group))
+            item.add_marker(pytest.mark.xdist_group(group.format(file=Path(str(item.fspath)).stem)))
 
 
 @pytest.hookimpl(hookwrapper=True)

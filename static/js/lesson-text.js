@@ -5,9 +5,13 @@
 import { fmtLocale, HIDDEN } from "./format.js";
 
 // A placeholder's value (a number, or a nested list for a tensor) in the page's language.
+// A number rounded to `digits` below 1e-6 (or from 1e21) keeps JavaScript's exponent form, as the
+// server's text has it ("1.4e−11", not Intl's "0.000000000014").
 export function placeholderText(ph, lang) {
   const opts = { digits: ph.digits ?? null, decimals: ph.decimals ?? null };
-  const one = (v) => (Array.isArray(v) ? `[${v.map(one).join(", ")}]` : typeof v === "number" ? fmtLocale(v, lang, opts)
+  const tiny = (v) => opts.digits && v !== 0 && Number.isFinite(v) && (Math.abs(v) < 1e-6 || Math.abs(v) >= 1e21);
+  const num = (v) => (tiny(v) ? String(Number(v.toPrecision(opts.digits))).replace(/-/g, "−") : fmtLocale(v, lang, opts));
+  const one = (v) => (Array.isArray(v) ? `[${v.map(one).join(", ")}]` : typeof v === "number" ? num(v)
     : v === "NaN" || v === "Infinity" || v === "-Infinity" ? fmtLocale(Number(v), lang) : String(v ?? ph.text ?? ""));
   return one(ph.value);
 }

@@ -236,6 +236,15 @@ export function maskDoc(doc, h) {
     }
     numeric = { ...numeric, inputs: rows };
   }
+  if (numeric && Array.isArray(numeric.gates)) {
+    // a user gate's check row holds its declared local gradient and the measured one (and a note
+    // with both): hidden with the gate's local gradients; the verdict (ok) stays, it is the lesson
+    numeric = { ...numeric, gates: numeric.gates.map((r) => {
+      const n = r && doc.nodes[r.node];
+      if (!n || !n.operands.some((_, i) => localHidden(n, i))) return r;
+      return { ...r, declared: HIDDEN, numeric: HIDDEN, note: HIDDEN };
+    }) };
+  }
   const out = { ...doc, nodes, gradients, numeric, value: h.value.has(doc.output_id) ? HIDDEN : doc.value };
   Object.defineProperty(out, "hidden", { value: h, enumerable: false });
   return out;

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,8 +18,9 @@ def make_client(**settings) -> TestClient:
 
 
 @pytest.fixture(scope="session")
-def client() -> TestClient:
-    return make_client()
+def client() -> Iterator[TestClient]:
+    with make_client() as c:  # one event-loop portal for the session (without `with`, one per request)
+        yield c
 
 
 def close(actual, expected, rel: float = REL) -> bool:

@@ -60,7 +60,9 @@ def server_url():
         yield existing.rstrip("/")
         return
     (ROOT / "artifacts").mkdir(exist_ok=True)
-    log = open(ROOT / "artifacts" / "browser-server.log", "w")  # noqa: SIM115 (closed below)
+    # one server (and log) per xdist worker: browser tests are spread over the workers file by file
+    log_path = ROOT / "artifacts" / f"browser-server-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"
+    log = open(log_path, "w")  # noqa: SIM115 (closed below)
     # A free port can be taken by another process between our check and the server's bind (other
     # test runs share the machine): start again on a new port when the server exits early.
     for _attempt in range(5):
@@ -86,7 +88,7 @@ def server_url():
             continue  # exited (port taken): try another port
         break
     else:
-        pytest.fail(f"the server did not start (exit code {proc.poll()}); see artifacts/browser-server.log")
+        pytest.fail(f"the server did not start (exit code {proc.poll()}); see {log_path}")
     yield url
     proc.terminate()
     try:

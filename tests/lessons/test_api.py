@@ -4,6 +4,7 @@ a page relies on (prompts and masked narration never show a number of the quiz's
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,23 +16,26 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @pytest.fixture(scope="module")
-def client() -> TestClient:
-    return TestClient(create_app(Settings()), raise_server_exceptions=False)
+def client() -> Iterator[TestClient]:
+    with TestClient(create_app(Settings()), raise_server_exceptions=False) as c:  # one portal, not one per request
+        yield c
 
 
 def test_list_in_both_languages(client):
     en = client.get("/api/v1/lessons").json()
     zh = client.get("/api/v1/lessons", params={"lang": "zh"}).json()
     assert en["lang"] == "en" and zh["lang"] == "zh"
-    assert [x["id"] for x in en["lessons"]] == ["single-gate", "chain-rule", "layers", "network", "training"]
+    assert [x["id"] for x in en["lessons"]] == ["single-gate", "chain-rule", "layers", "network", "training",
+                                                "own-gates", "special-gates"]
     assert [x["id"] for x in zh["lessons"]] == [x["id"] for x in en["lessons"]]
-    assert [x["steps"] for x in en["lessons"]] == [7, 6, 11, 10, 6]
+    assert [x["steps"] for x in en["lessons"]] == [7, 6, 11, 10, 6, 6, 7]
     for a, b in zip(en["lessons"], zh["lessons"], strict=True):
         assert CJK.search(b["title"]) and CJK.search(b["summary"]) and not CJK.search(a["title"])
         assert a["sources"][0]["article"] == b["sources"][0]["article"]
         assert a["sources"][0]["printed"] == b["sources"][0]["printed"]          # as the article prints it
         assert a["sources"][0]["article_title"] != b["sources"][0]["article_title"]
-    assert en["lessons"][4]["training_lab"] is None
+    assert en["lessons"][4]["training_lab"] == zh["lessons"][4]["training_lab"] == "/#view=train&ds=digits"
+    assert all(x["training_lab"] is None for i, x in enumerate(en["lessons"]) if i != 4)
 
 
 def test_lesson_document(client):

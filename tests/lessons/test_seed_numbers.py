@@ -8,6 +8,8 @@ the step's question must expect."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -20,6 +22,11 @@ _E = np.exp(_A)
 _S = _E.sum()
 _Y = _E / _S
 _T = np.array([1.0, 0.0, 0.0])
+
+
+def _sig(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
 
 # (lesson, step) -> {"numbers": {path or path@evaluation: expected}, "printed": [...], "answer": x}
 ORACLE = {
@@ -80,6 +87,34 @@ ORACLE = {
         "numbers": {"edge.y[0]": -_T / _E, "edge.S[0]": np.full(3, 1 / _S), "grad.a": _Y - _T},
         "answer": _Y[0] - 1},
     ("layers", "epsilon-in-the-log"): {"printed": ["1.1631814594485623", "1.163181794083098"]},
+    # lessons 6 and 7 (issue 15's language): formulas written here; finite differences and numpy in
+    # tests/lessons/test_language_lessons.py
+    ("own-gates", "function-call"): {"numbers": {"grad.x": 2 * 3, "grad.x@inlined": 6, "edge.s[0]": 3,
+                                                 "edge.s[1]": 3}, "answer": 6},
+    ("own-gates", "own-gate"): {"numbers": {"value.s": math.log1p(math.e), "local.s[0]": _sig(1),
+                                            "grad.x": 2 * _sig(1)}, "answer": _sig(1)},
+    ("own-gates", "wrong-derivative"): {"numbers": {"local.s[0]": math.e, "grad.x": 2 * math.e,
+                                                    "local.s[0]@right": _sig(1)},
+                                        "close": {"check.x.numeric": (2 * _sig(1), 1e-8)}, "answer": 2 * math.e},
+    ("own-gates", "grad-as-graph"): {"numbers": {"value.g": 3 * (-1) ** 2}, "answer": 3},
+    ("own-gates", "second-derivative"): {"numbers": {"value.h": 6 * -1, "value.g": 3, "grad.x": 6}, "answer": -6},
+    ("own-gates", "sigmoid-second"): {
+        "numbers": {"value.g": _sig(1) * (1 - _sig(1)),
+                    "value.h": _sig(1) * (1 - _sig(1)) * (1 - 2 * _sig(1))},
+        "answer": _sig(1) * (1 - _sig(1)) * (1 - 2 * _sig(1))},
+    ("special-gates", "threshold-neuron"): {
+        "numbers": {"grad.w1": 0, "grad.x1": 0, "grad.theta": 0, "value.s": 0.6 + 0.4 - 0.5,
+                    "grad.w1@smooth": _sig(0.5) * (1 - _sig(0.5)) * 1}, "answer": 0},
+    ("special-gates", "argmax-accuracy"): {"numbers": {"value.k": 1, "value.correct": 1, "grad.y": [0, 0, 0]},
+                                           "answer": 0},
+    ("special-gates", "index-scatter"): {"numbers": {"grad.q": -1 / _Y[0], "grad.p": [-1 / _Y[0], 0, 0]},
+                                         "answer": 0},
+    ("special-gates", "stack-gradient"): {"numbers": {"grad.v": _Y - _T, "grad.a": _Y[0] - 1, "grad.b": _Y[1],
+                                                      "grad.c": _Y[2]}, "answer": _Y[1]},
+    ("special-gates", "row-max"): {"numbers": {"value.m": [[1002], [3]], "grad.m": [[2], [3]],
+                                               "grad.z": [[0, 0, 2], [0, 3, 0]]}, "answer": 3},
+    ("special-gates", "stable-softmax"): {"numbers": {"value.m": [[1002], [3]]},
+                                          "close": {"grad.m": ([[0], [0]], 1e-9)}, "answer": 0, "answer_abs": 1e-15},
 }
 
 
@@ -101,7 +136,8 @@ def test_worked_examples(docs, key, lang):
         assert shown(text) in st.narration.text, (text, st.narration.text)
     if "answer" in want:
         assert st.question is not None
-        assert close(st.question.answer, want["answer"], rel=want.get("answer_rel", REL)), st.question.answer
+        assert close(st.question.answer, want["answer"], rel=want.get("answer_rel", REL),
+                     abs_tol=want.get("answer_abs", 1e-12)), st.question.answer
 
 
 def test_every_question_is_checked_somewhere():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,9 @@ TENSOR_MODE = tensor_mode()
 
 
 @pytest.fixture(scope="session")
-def client() -> TestClient:
-    return TestClient(create_app(Settings()), raise_server_exceptions=False)
+def client() -> Iterator[TestClient]:
+    with TestClient(create_app(Settings()), raise_server_exceptions=False) as c:  # one portal, not one per request
+        yield c
 
 
 @pytest.fixture(scope="session", autouse=True)

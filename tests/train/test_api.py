@@ -6,6 +6,7 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -22,8 +23,9 @@ def make_client(**settings) -> TestClient:
 
 
 @pytest.fixture(scope="module")
-def client() -> TestClient:
-    return make_client()
+def client() -> Iterator[TestClient]:
+    with make_client() as c:  # one event-loop portal for the module (without `with`, one per request)
+        yield c
 
 
 def events(text: str) -> list[tuple[str, dict]]:
