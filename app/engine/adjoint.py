@@ -11,7 +11,9 @@ the page draws as the circuit's second layer.
 The builder folds what it can while emitting (``1 * g`` is ``g``, ``0`` shares vanish, numbers combine)
 so the adjoint graph is the chain rule, not its bookkeeping. Each adjoint node that stands for a named
 node's gradient is labelled ``∂f/∂q``. Non-differentiable gates (comparisons, step, argmax) pass no
-gradient, and their own rules make relu'' = 0 (relu' = step, whose rule is 0).
+gradient, and their own rules make relu'' = 0 (relu' = step, whose rule is 0). Neither they nor an
+operand that gives only a shape (``Op.shape_operands``: expand_to's ``like``) carry a dependency on x,
+so no share is built that would lead nowhere.
 
 Shapes are not known while the program is parsed. A region of the graph with tensors (literals, tensor
 ops, tensor defaults) gets tensor-aware shares: each share of a broadcasting gate is summed back to its
@@ -157,12 +159,6 @@ class Builder:
                               "derivative", **position(self.g.text, self.span[0]))
         return self._inline(fn, root, xs)
 
-    def needs_matrices(self, *nodes: Any) -> None:
-        """grad() through matmul is written for matrices: checked once shapes are known."""
-        for x in nodes:
-            if x is not ONE and x is not None:
-                self.g.checks.append(("matrix", x, self.span))
-
 
 def _tensorish(g: Graph, x: int, f: int) -> bool:
     """Does the region between x and f hold anything that makes tensors (a literal, a tensor op, a tensor
@@ -204,12 +200,18 @@ def grad(g: Graph, limits: Any, f: int, x: int, span: tuple[int, int], text: str
     first = len(ops)
     tensorish = _tensorish(g, min(x, f), f)
     B = Builder(g, limits, span, tensorish, inline)
-    dep = bytearray(max(f - x + 1, 0))  # dep[k - x]: node k depends on x
+    dep = bytearray(max(f - x + 1, 0))  # dep[k - x]: node k's value carries a gradient from x
     if dep:
         dep[0] = 1
         for k in range(x + 1, f + 1):
-            for a in operands[k]:
-                if a >= x and dep[a - x]:
+            if not operands[k]:
+                continue
+            rule = g.rule(ops[k])
+            if not rule.differentiable:  # a comparison, a step, a mask: its value carries no gradient
+                continue
+            shape_only = rule.shape_operands
+            for i, a in enumerate(operands[k]):
+                if a >= x and dep[a - x] and i not in shape_only:
                     dep[k - x] = 1
                     break
     adj: dict[int, Any] = {}
@@ -221,14 +223,13 @@ def grad(g: Graph, limits: Any, f: int, x: int, span: tuple[int, int], text: str
             continue
         _name(g, gk, first, fname, k)
         args = operands[k]
-        need = tuple(a >= x and bool(dep[a - x]) for a in args)
+        rule = g.rule(ops[k])
+        need = tuple(a >= x and bool(dep[a - x]) and i not in rule.shape_operands for i, a in enumerate(args))
         if not any(need):
             continue
-        rule = g.rule(ops[k])
         if rule.grad is None:
             raise EngineError.at("invalid_value", f"grad() cannot differentiate through {ops[k]} yet (the gate at "
-                                 "this position); write it with gates grad() knows (e.g. softmax_cross_entropy as "
-                                 "-mean(sum(t * log_softmax(z), 1)))", g.text, g.span[k][0], name="f",
+                                 "this position)", g.text, g.span[k][0], name="f",
                                  function="grad")
         B.span = g.span[k]
         shares = rule.grad(B, gk, args, k, need, g.attrs.get(k, {}))

@@ -171,6 +171,7 @@ class Op:
     differentiable: bool = True  # False: a lookup, a comparison, a step (its local gradients are 0)
     variadic: bool = False  # any number of operands (stack): arity is the least
     internal: bool = False  # made by grad() in the adjoint graph; not called by name
+    shape_operands: tuple[int, ...] = ()  # operands that give only a shape (expand_to's like): no gradient flows
 
     @property
     def required_params(self) -> int:
@@ -225,6 +226,7 @@ class Op:
             "params": list(self.param_names), "matrix_rule": d.matrix_rule or None,
             "differentiable": self.differentiable, "internal": self.internal, "variadic": self.variadic,
             "adjoint": list(d.adjoint) or None, "syntax": list(d.syntax) or None,
+            "shape_operands": list(self.shape_operands) or None,
         }
 
 
@@ -278,13 +280,13 @@ def binary(name: str, f: Callable, df: Callable | tuple[float, float], *, doc: D
 def tensor_op(name: str, arity: int, apply: Callable, vjp: Callable, *, shape: Callable, flops: Callable,
               doc: Doc, params: tuple[Param, ...] = (), infix: str | None = None,
               apply_saving: Callable | None = None, grad: Callable | None = None, differentiable: bool = True,
-              variadic: bool = False, internal: bool = False) -> Op:
+              variadic: bool = False, internal: bool = False, shape_operands: tuple[int, ...] = ()) -> Op:
     """An op on whole tensors (matmul, sum, softmax ...): forward, vector-Jacobian product, shape, FLOPs,
     and `grad`, its vector-Jacobian product written as gates (for grad())."""
     return register(Op(name=name, kind="tensor", arity=arity, doc=doc, infix=infix, params=params,
                        apply=apply, vjp=vjp, shape=shape, flops=flops, apply_saving=apply_saving, grad=grad,
                        differentiable=differentiable, variadic=variadic, internal=internal,
-                       callable=not internal))
+                       callable=not internal, shape_operands=shape_operands))
 
 
 def constructor(name: str, make: Callable, *, shape: Callable, doc: Doc, params: tuple[Param, ...],
@@ -380,6 +382,11 @@ def _overflow(*xs: float) -> str:
 
 def _zero(B, g, xs, y, need, p):  # a lookup, a comparison, a step: no gradient flows
     return (None,) * len(xs)
+
+
+def _first(need, share):
+    """An op whose other operands give only a shape: the share of the first (a thunk), if it needs one."""
+    return (share() if need[0] else None,) + (None,) * (len(need) - 1)
 
 
 def _each(need, *shares):
@@ -603,10 +610,15 @@ def _mm_vjp(g: Num, y: Num, xs: tuple, need: tuple) -> tuple:
 
 
 def _g_matmul(B, g, xs, y, need, p):
+    """Shapes are not known while grad() builds, so one rule serves matrices and vectors: a vector operand
+    is lifted to a 1 x n row (left) or n x 1 column (right) and the upstream gradient to the product of
+    those (mm_upstream), the matrix rule runs, and each share is reshaped back to its operand (reshape_to).
+    For two matrices the lifts are identities; for vectors they make the outer products the rule needs."""
     a, b = xs
-    B.needs_matrices(a, b, g)  # checked once shapes are known: the vector forms need outer products
-    return _each(need, lambda: B.op("matmul", g, B.op("transpose", b)),
-                 lambda: B.op("matmul", B.op("transpose", a), g))
+    g2 = B.op("mm_upstream", g, a, b)
+    return _each(need,
+                 lambda: B.op("reshape_to", B.op("matmul", g2, B.op("transpose", B.op("as_matrix", b, column=1.0))), a),
+                 lambda: B.op("reshape_to", B.op("matmul", B.op("transpose", B.op("as_matrix", a)), g2), b))
 
 
 tensor_op("matmul", 2, np.matmul, _mm_vjp, infix="@", shape=_mm_shape, grad=_g_matmul,
@@ -616,7 +628,8 @@ tensor_op("matmul", 2, np.matmul, _mm_vjp, infix="@", shape=_mm_shape, grad=_g_m
                   "matmul: each input's gradient is the upstream gradient multiplied by the other input, transposed",
                   "Matrix product (vectors and matrices); `matmul(a, b)` is the same gate.",
                   matrix_rule="dL/dA = dL/dY @ B^T;  dL/dB = A^T @ dL/dY",
-                  adjoint=("g @ transpose(b)", "transpose(a) @ g")))
+                  adjoint=("reshape_to(mm_upstream(g, a, b) @ transpose(as_matrix(b, column=1)), a)",
+                           "reshape_to(transpose(as_matrix(a)) @ mm_upstream(g, a, b), b)")))
 
 
 def axis_of(shape: Shape, p: dict, name: str) -> int | None:
@@ -812,7 +825,19 @@ def _sce_vjp(g: Num, y: Num, xs: tuple, need: tuple, saved: tuple | None = None)
     return (gz, gt if np.ndim(t_in) else float(gt))
 
 
-tensor_op("softmax_cross_entropy", 2, _sce, _sce_vjp, shape=_sce_shape, apply_saving=_sce_saving,
+def _g_sce(B, g, xs, y, need, p):
+    """(softmax(z) * rowsum(T) - T) * g / N for the logits (T: the targets as rows, one-hot for class
+    indices; rowsum(T) = 1 for one-hot rows), -log_softmax(z) * g / N for targets given as rows, nothing
+    for class indices (match_to gives zeros then). g / N is expand_to(g, rowsum(T), mean=1): N rows."""
+    z, t = xs
+    rows = B.op("sce_targets", t, z)
+    total = B.op("sum", rows, axis=-1.0, keepdims=1.0)
+    g_n = B.op("expand_to", g, total, mean=1.0)
+    return _each(need, lambda: B.mul(g_n, B.sub(B.mul(B.op("softmax", z), total), rows)),
+                 lambda: B.op("match_to", B.neg(B.mul(g_n, B.op("log_softmax", z))), t))
+
+
+tensor_op("softmax_cross_entropy", 2, _sce, _sce_vjp, shape=_sce_shape, apply_saving=_sce_saving, grad=_g_sce,
           flops=lambda shapes, out, p: 8 * size_of(shapes[0]),
           doc=Doc("softmax+CE", "-sum(t * log_softmax(z)) / batch",
                   "-\\frac{1}{N}\\sum_{n,i} t_{ni} \\log \\mathrm{softmax}(z_n)_i",
@@ -820,7 +845,9 @@ tensor_op("softmax_cross_entropy", 2, _sce, _sce_vjp, shape=_sce_shape, apply_sa
                   ("\\frac{\\mathrm{softmax}(z) - t}{N}", "-\\frac{\\log\\mathrm{softmax}(z)}{N}"),
                   "softmax with cross-entropy: the logits' gradient is (softmax - targets) / batch size",
                   "Softmax then cross-entropy, averaged over the batch; targets one-hot or class indices.",
-                  matrix_rule="dL/dZ = (softmax(Z) - T) / N", operands=("logits", "targets")))
+                  matrix_rule="dL/dZ = (softmax(Z) - T) / N", operands=("logits", "targets"),
+                  adjoint=("(g / N) * (softmax(z) * sum(T, axis=-1, keepdims=1) - T), T = sce_targets(t, z)",
+                           "match_to(-(g / N) * log_softmax(z), t): 0 for class indices")))
 
 
 def _mse(p: Num, t: Num) -> float:
@@ -923,7 +950,7 @@ def _extreme(name: str, reduce: Callable, take: Callable, words: str, mask: str)
                                         "element (PyTorch's amax splits it evenly)",
                              adjoint=(f"expand_to(g, x) * {mask}(x)",),
                              syntax=(f"{short}(x)", f"{short}(x, axis=k)", f"{short}(x, axis=k, keepdims=1)",
-                                     f"{name}(x, k)")))
+                                     f"{short}(x, k, keepdims=1)", f"{name}(x, k)")))
 
 
 _extreme("amax", np.max, np.argmax, "largest", "maxmask")
@@ -1055,8 +1082,10 @@ _TO = (Param("axis", "axis", required=False), Param("mean", "flag", required=Fal
 
 tensor_op("expand_to", 2, expand_to,
           lambda g, y, xs, need, axis=None, mean=None: (sum_to(g, xs[0], axis, mean), _no_grad(xs[1])),
-          params=_TO, shape=_expand_shape, flops=lambda shapes, out, p: size_of(out), internal=True,
-          grad=lambda B, g, xs, y, need, p: (B.op("sum_to", g, xs[0], axis=p.get("axis"), mean=p.get("mean")), None),
+          params=_TO, shape=_expand_shape, flops=lambda shapes, out, p: size_of(out),
+          internal=True, shape_operands=(1,),
+          grad=lambda B, g, xs, y, need, p: _first(need, lambda: B.op("sum_to", g, xs[0], axis=p.get("axis"),
+                                                                   mean=p.get("mean"))),
           doc=Doc("⇲", "expand_to(x, like)", "\\operatorname{expand}(x)", ("sum_to(upstream)", "0"),
                   ("\\operatorname{sum\\_to}(\\bar{y})", "0"),
                   "expand_to copies, so its gradient sums the copies back (sum_to)",
@@ -1066,9 +1095,10 @@ tensor_op("expand_to", 2, expand_to,
 
 tensor_op("sum_to", 2, sum_to,
           lambda g, y, xs, need, axis=None, mean=None: (expand_to(g, xs[0], axis, mean), _no_grad(xs[1])),
-          params=_TO, shape=_sum_to_shape, flops=lambda shapes, out, p: size_of(shapes[0]), internal=True,
-          grad=lambda B, g, xs, y, need, p: (B.op("expand_to", g, xs[0], axis=p.get("axis"), mean=p.get("mean")),
-                                             None),
+          params=_TO, shape=_sum_to_shape, flops=lambda shapes, out, p: size_of(shapes[0]),
+          internal=True, shape_operands=(1,),
+          grad=lambda B, g, xs, y, need, p: _first(need, lambda: B.op("expand_to", g, xs[0], axis=p.get("axis"),
+                                                                   mean=p.get("mean"))),
           doc=Doc("Σ→", "sum_to(x, like)", "\\operatorname{sum\\_to}(x)", ("expand_to(upstream)", "0"),
                   ("\\operatorname{expand}(\\bar{y})", "0"),
                   "sum_to adds up copies, so its gradient copies the upstream gradient back (expand_to)",
@@ -1079,8 +1109,9 @@ tensor_op("sum_to", 2, sum_to,
 tensor_op("scatter", 2, lambda g, like, i, j=None: _scatter(g, np.shape(like), _index_of({"i": i, "j": j})),
           lambda u, y, xs, need, i, j=None: (np.asarray(u)[_index_of({"i": i, "j": j})], _no_grad(xs[1])),
           params=_IJ, shape=lambda shapes, p: (_index_shape([shapes[1]], p), shapes[1])[1],
-          flops=lambda shapes, out, p: size_of(out), internal=True,
-          grad=lambda B, g, xs, y, need, p: (B.op("index", g, i=p["i"], j=p.get("j")), None),
+          flops=lambda shapes, out, p: size_of(out),
+          internal=True, shape_operands=(1,),
+          grad=lambda B, g, xs, y, need, p: _first(need, lambda: B.op("index", g, i=p["i"], j=p.get("j"))),
           doc=Doc("⤓", "scatter(g, like, i, j)", "\\operatorname{scatter}(g)", ("upstream[i, j]", "0"),
                   ("\\bar{y}_{ij}", "0"),
                   "scatter places one value, so its gradient takes that element back (indexing)",
@@ -1101,6 +1132,119 @@ def _mask_op(name: str, take: Callable, words: str) -> Op:
 
 _mask_op("maxmask", np.argmax, "max")
 _mask_op("minmask", np.argmin, "min")
+
+
+# reshapes grad() makes for matmul with vectors, and softmax_cross_entropy's targets as rows
+
+def _as_matrix_shape(shapes: list[Shape], p: dict) -> Shape:
+    (x,) = shapes
+    if len(x) == 2:
+        return x
+    n = x[0] if x else 1
+    return (n, 1) if p.get("column") else (1, n)
+
+
+def _as_matrix(x: Num, column: float | None = None) -> np.ndarray:
+    x = np.asarray(x, dtype=float)
+    return x if x.ndim == 2 else x.reshape((-1, 1) if column else (1, -1))
+
+
+def _reshape(x: Num, shape: Shape) -> Num:
+    y = np.reshape(np.asarray(x, dtype=float), shape)
+    return y if shape else float(y)
+
+
+def _rows_of(a: Shape) -> int:
+    return a[0] if len(a) == 2 else 1
+
+
+def _mm_up_shape(shapes: list[Shape], p: dict) -> Shape:
+    g, a, b = shapes
+    out = (_rows_of(a), b[1] if len(b) == 2 else 1)
+    if size_of(g) != size_of(out):
+        raise ShapeError(f"mm_upstream: {fmt_shape(g)} does not fit {fmt_shape(out)}")
+    return out
+
+
+def _reshape_to_shape(shapes: list[Shape], p: dict) -> Shape:
+    x, like = shapes
+    if size_of(x) != size_of(like):
+        raise ShapeError(f"reshape_to: {fmt_shape(x)} does not fit {fmt_shape(like)}")
+    return like
+
+
+_RESHAPE_RULE = "a reshape moves no numbers, so its gradient is the upstream gradient reshaped back"
+
+tensor_op("as_matrix", 1, _as_matrix, lambda g, y, xs, need, column=None: (_reshape(g, np.shape(xs[0])),),
+          params=(Param("column", "flag", required=False),), shape=_as_matrix_shape,
+          flops=lambda shapes, out, p: 0, internal=True,
+          grad=lambda B, g, xs, y, need, p: (B.op("reshape_to", g, xs[0]),),
+          doc=Doc("⇅", "as_matrix(x) or as_matrix(x, column=1)", "\\operatorname{mat}(x)", ("reshape_to(upstream)",),
+                  ("\\operatorname{reshape}(\\bar{y})",), "as_matrix: " + _RESHAPE_RULE,
+                  "Made by grad() for @: a vector as a 1 x n row (or, column=1, an n x 1 column); a matrix "
+                  "unchanged.", adjoint=("reshape_to(g, x)",)))
+
+tensor_op("mm_upstream", 3, lambda g, a, b: _reshape(g, _mm_up_shape([np.shape(g), np.shape(a), np.shape(b)], {})),
+          lambda u, y, xs, need: (_reshape(u, np.shape(xs[0])), _no_grad(xs[1]), _no_grad(xs[2])),
+          shape=_mm_up_shape, flops=lambda shapes, out, p: 0,
+          internal=True, shape_operands=(1, 2),
+          grad=lambda B, g, xs, y, need, p: _first(need, lambda: B.op("reshape_to", g, xs[0])),
+          doc=Doc("⇅", "mm_upstream(g, a, b)", "\\operatorname{mat}(\\bar{y})", ("reshape_to(upstream)", "0", "0"),
+                  ("\\operatorname{reshape}(\\bar{y})", "0", "0"), "mm_upstream: " + _RESHAPE_RULE,
+                  "Made by grad() for @: the upstream gradient of a @ b as a matrix (rows of a, columns of b; "
+                  "a vector counts as one row or one column). a and b give only shapes.",
+                  operands=("g", "a", "b"), adjoint=("reshape_to(g, upstream)", "0", "0")))
+
+tensor_op("reshape_to", 2, lambda x, like: _reshape(x, np.shape(like)),
+          lambda u, y, xs, need: (_reshape(u, np.shape(xs[0])), _no_grad(xs[1])),
+          shape=_reshape_to_shape, flops=lambda shapes, out, p: 0,
+          internal=True, shape_operands=(1,),
+          grad=lambda B, g, xs, y, need, p: _first(need, lambda: B.op("reshape_to", g, xs[0])),
+          doc=Doc("⇅", "reshape_to(x, like)", "\\operatorname{reshape}(x)", ("reshape_to(upstream, x)", "0"),
+                  ("\\operatorname{reshape}(\\bar{y})", "0"), "reshape_to: " + _RESHAPE_RULE,
+                  "Made by grad() for @: x with like's shape (the same number of elements); like gives only "
+                  "the shape.", adjoint=("reshape_to(g, x)", "0")))
+
+
+def _sce_targets_shape(shapes: list[Shape], p: dict) -> Shape:
+    t, z = shapes
+    _sce_shape([z, t], p)  # the same targets softmax_cross_entropy takes
+    return z
+
+
+def _sce_targets(t: Num, z: Num) -> np.ndarray:
+    z = np.asarray(z)
+    if np.shape(t) == z.shape:
+        return np.array(t, dtype=float)
+    rows = np.zeros(z.shape)
+    rows.reshape(-1)[_class_indices(z, t)] = 1.0
+    return rows
+
+
+def _match_to(x: Num, like: Num) -> Num:
+    """x where it has like's shape, else zeros of like's shape (a class index has no gradient)."""
+    if np.shape(x) == np.shape(like):
+        return np.array(x, dtype=float) if np.ndim(x) else float(x)
+    return _no_grad(like)
+
+
+tensor_op("sce_targets", 2, _sce_targets, lambda u, y, xs, need: (_match_to(u, xs[0]), _no_grad(xs[1])),
+          shape=_sce_targets_shape, flops=lambda shapes, out, p: size_of(out),
+          internal=True, shape_operands=(1,),
+          grad=lambda B, g, xs, y, need, p: _first(need, lambda: B.op("match_to", g, xs[0])),
+          doc=Doc("T", "sce_targets(t, z)", "T", ("match_to(upstream, t)", "0"), ("\\bar{T}", "0"),
+                  "sce_targets passes the gradient to targets given as rows, and none to class indices",
+                  "Made by grad() for softmax_cross_entropy: the targets as rows shaped like the logits z "
+                  "(one-hot rows for class indices).", operands=("t", "z"), adjoint=("match_to(g, t)", "0")))
+
+tensor_op("match_to", 2, _match_to, lambda u, y, xs, need: (_match_to(u, xs[0]), _no_grad(xs[1])),
+          shape=lambda shapes, p: shapes[1], flops=lambda shapes, out, p: size_of(out),
+          internal=True, shape_operands=(1,),
+          grad=lambda B, g, xs, y, need, p: _first(need, lambda: B.op("match_to", g, xs[0])),
+          doc=Doc("≟", "match_to(x, like)", "x \\text{ or } 0", ("match_to(upstream, x)", "0"), ("\\bar{y}", "0"),
+                  "match_to passes the gradient where the shapes match, and none elsewhere",
+                  "Made by grad() for softmax_cross_entropy's targets: x where it has like's shape, zeros of "
+                  "like's shape otherwise (class indices get no gradient).", adjoint=("match_to(g, x)", "0")))
 
 
 # --- constructors: constant tensors from number arguments (made after the budgets, see graph.Recipe) --------

@@ -487,11 +487,26 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
         pos = start + sum(map(len, nxt[1:]))
         return (-1.0 if tok == "-" else 1.0), nxt[4] or nxt[1] or nxt[3], nxt[3], start
 
-    def read_params(fn, open_at: int, first: tuple | None = None) -> tuple[list, dict, int]:
+    def taken_literal(fn, commas: int) -> list:
+        """`max(x, 0, keepdims=1)`: a number literal read as max's second operand is amax's axis when a
+        named argument follows (as Python reads positional then named): [(value, start)], the literal's
+        node taken back (it is the last node); [] otherwise. The caller then counts one comma less."""
+        if fn.name not in ("max", "min") or commas != 2 or not out:
+            return []
+        k, at, _ = out[-1]
+        if k != len(ops) - 1 or ops[k] != CONST or type(const[k]) is not float or labels[k] is not None:
+            return []
+        pop()
+        value = const.pop(k)
+        del ops[k], operands[k], labels[k], spans[k]
+        return [(value, at)]
+
+    def read_params(fn, open_at: int, first: tuple | None = None, lead: list | None = None) -> tuple[list, dict, int]:
         """Static number arguments up to the call's ')': positional [(value, start)], named {name: (value,
-        start)}, and the ')' end offset. `first`: a `name=` token already read (the first named one)."""
+        start)}, and the ')' end offset. `first`: a `name=` token already read (the first named one);
+        `lead`: positional ones already read."""
         nonlocal pos
-        params: list = []
+        params: list = list(lead or ())
         named: dict = {}
         want_number = True
         key: tuple | None = first
@@ -516,6 +531,11 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
                 if num:
                     check_literal(num, start)
                     if key is not None:
+                        given = fn.param_names[:len(params)]
+                        if key[0] in named or key[0] in given:
+                            how = "positionally and" if key[0] in given else "twice"
+                            raise err(f"{fn.name}(): {key[0]} is given twice ({how} as {key[0]}=)", key[1],
+                                      "invalid_value", name=key[0], function=fn.name)
                         named[key[0]] = (sign * float(num), key[1])
                         key = None
                     elif named:
@@ -1070,12 +1090,14 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
                     if stack and stack[-1][0] == CALL and stack[-1][4] >= 1:  # `max(x, axis=1)`: named arguments
                         top = stack.pop()
                         fn = top[1]
+                        lead = taken_literal(fn, top[4])  # `max(x, 0, keepdims=1)`: 0 was read as an operand
+                        top[4] -= len(lead)
                         if fn.name in ("max", "min") and top[4] == 1:
                             fn = REGISTRY["a" + fn.name]
                         if top[4] != fn.arity or not fn.params:
                             raise err(f"{fn.name}(): named arguments ({', '.join(fn.param_names) or 'none'}) come "
                                       "after the operands", start, "arity", function=fn.name)
-                        params, named, end = read_params(fn, top[3], (name, start))
+                        params, named, end = read_params(fn, top[3], (name, start), lead)
                         depth -= 1
                         close_call([CALL, fn, top[2]], end, top[4] + len(params), params, named)
                         expect = False

@@ -16,7 +16,7 @@
 //   "lesson"  {lesson}                                        a lesson was opened, closed or moved to a step
 import { api, ApiError, decodeNumbers, evaluateReconciled } from "./api.js";
 import * as busy from "./busy.js";
-import { callGroupsOf, displayGraph, findByKey, groupsOf, isCallKey, nodeKey, resolveFolds, subexpressionGroup } from "./groups.js";
+import { adjointGroupsOf, callGroupsOf, displayGraph, findByKey, groupsOf, isCallKey, nodeKey, resolveFolds, subexpressionGroup } from "./groups.js";
 import { structureKey, structureOf, unpackLayout } from "./layout.js";
 import { hiddenOf, lessonQuizOf, limitOf, maskDoc, normalizeQuiz, questionsOf, syncRun } from "./quiz.js";
 import { buildSchedule } from "./schedule.js";
@@ -290,7 +290,9 @@ export function createController() {
     // the innermost opened call around the node (folding it back is one click or double-click)
     const call = callGroupsOf(doc).filter((g) => state.opened.includes(g.key) && g.members.includes(id))
       .sort((a, b) => a.members.length - b.members.length)[0] || null;
-    return { statement, expression, folded, call };
+    // the grad() layer the node belongs to (folding it draws the whole backward pass as one box)
+    const adjoint = folded ? null : adjointGroupsOf(doc).find((g) => g.head >= id && g.members[0] <= id) || null;
+    return { statement, expression, folded, call, adjoint };
   }
 
   function renderPanelInspector() {
@@ -337,7 +339,7 @@ export function createController() {
     if (groupKey && want !== "fold") return unfold(groupKey);
     if (want === "unfold") return Promise.resolve();
     const info = foldInfo(displayId);
-    const g = info && (info.call || info.statement || info.expression);
+    const g = info && (info.call || info.adjoint || info.statement || info.expression);
     return g ? fold(g.key) : Promise.resolve();
   }
 

@@ -117,6 +117,7 @@ export function groupsOf(doc, program = doc.program) {
     groups.set(key, { key, kind: "statement", head, members: ms, title: statementText(doc, head, program) });
   }
   for (const g of callGroupsOf(doc)) groups.set(g.key, g);
+  for (const g of adjointGroupsOf(doc)) groups.set(g.key, g);
   return { groups, stmt, consumers, keys };
 }
 
@@ -134,6 +135,25 @@ export function callGroupsOf(doc) {
     for (let i = g.first; i <= g.last; i++) members.push(i);
     const title = g.text.length > 40 ? `${g.text.slice(0, 39)}…` : g.text;
     out.push({ key: `c:${g.text}~${k}`, kind: "call", head: g.last, members, title, name: g.name });
+  }
+  return out;
+}
+
+// The adjoint layers grad() wrote (groups of kind "adjoint"): nodes first..last, last holding
+// df/dx. Key "a:<text>~k" (the k-th grad() call with that text), title the call ("grad(f, x)").
+// Drawn open (the layer is the point: backprop is itself a graph); folding one is listed in
+// state.folded like a statement, so it is in the URL hash (fold=a:grad(f, x)~0).
+export function adjointGroupsOf(doc) {
+  const out = [];
+  const seen = new Map();
+  for (const g of doc.groups || []) {
+    if (g.kind !== "adjoint" || !(g.last >= g.first) || g.last >= doc.nodes.length) continue;
+    const k = seen.get(g.text) || 0;
+    seen.set(g.text, k + 1);
+    const members = [];
+    for (let i = g.first; i <= g.last; i++) members.push(i);
+    const title = g.text.length > 40 ? `${g.text.slice(0, 39)}…` : g.text;
+    out.push({ key: `a:${g.text}~${k}`, kind: "adjoint", head: g.last, members, title, name: g.name });
   }
   return out;
 }

@@ -205,8 +205,12 @@ function foldButtons(container, folds, onFold, onUnfold) {
   };
   if (folds.folded) {
     btn(t("fold.unfold"), "unfold", folds.folded.title, () => onUnfold && onUnfold(folds.folded.key));
+    const note = folds.folded.kind === "adjoint" ? "fold.folded_adjoint" : "fold.folded";
+    row.appendChild(el("span", { class: "muted small", testid: "folded-note" },
+      t(note, { title: folds.folded.title, count: folds.folded.members.length })));
   } else {
     if (folds.call) btn(t("fold.call"), "fold-call", folds.call.title, () => onFold && onFold(folds.call.key));
+    if (folds.adjoint) btn(t("fold.adjoint"), "fold-adjoint", folds.adjoint.title, () => onFold && onFold(folds.adjoint.key));
     if (folds.statement) btn(t("fold.statement"), "fold-statement", folds.statement.title, () => onFold && onFold(folds.statement.key));
     if (folds.expression) btn(t("fold.expression"), "fold-expression", folds.expression.title, () => onFold && onFold(folds.expression.key));
   }

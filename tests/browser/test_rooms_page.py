@@ -388,7 +388,10 @@ def test_a_cut_stream_reconnects_and_catches_up(browser, short_stream_server):
         same_view(p, teacher)
         assert view(p)["program"] == "f = x * y + y" and view(p)["pos"] == 2
         log = p.evaluate("() => window.backpropLab.room().statusLog")
-        assert log[:2] == ["connecting", "connected"] and "reconnecting" in log and log[-1] == "connected", log
+        # connected, cut, connected again (the server also ends each stream after 2 s, so the log may already
+        # hold a later "reconnecting" of that regular end: the last entry is not checked)
+        assert log[:2] == ["connecting", "connected"] and "reconnecting" in log, log
+        assert "connected" in log[log.index("reconnecting"):], log
         # ... and keeps following across the server's regular stream ends (every 2 s here)
         for k in (3, 4):
             p.wait_for_timeout(1200)

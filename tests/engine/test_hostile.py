@@ -238,7 +238,10 @@ def test_every_op_with_hostile_arguments_raises_only_engine_error(program, extra
 
 INTERNAL = {"expand_to": "f = sum(grad(sum(v * v), v))", "sum_to": "f = sum(grad(sum(v * x), x) * v)",
             "scatter": "f = sum(grad(v[1] * v[0], v))", "maxmask": "f = sum(grad(max(v), v))",
-            "minmask": "f = sum(grad(min(m, axis=1) * 2, m))"}
+            "minmask": "f = sum(grad(min(m, axis=1) * 2, m))", "as_matrix": "f = sum(grad(sum(v @ m), m))",
+            "mm_upstream": "f = sum(grad(sum(m @ [1, 2]), m))", "reshape_to": "f = sum(grad(v @ v, v))",
+            "sce_targets": "f = sum(grad(softmax_cross_entropy(m, [0, 1, 1]), m))",
+            "match_to": "f = sum(grad(softmax_cross_entropy(v, v * v), v))"}
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))

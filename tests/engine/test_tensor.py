@@ -85,6 +85,14 @@ TENSOR_CASES = {
     "maxmask": [("y = sum(grad(sum(max(a, axis=1) * w * a[0, 0]), a) * u)",
                  {"a": [[0.3, 1.2], [0.9, -0.4]], "w": rand(2), "u": rand(2, 2)})],
     "minmask": [("y = sum(grad(min(a) * sum(a), a) * u)", {"a": [0.5, -0.3, 1.1], "u": rand(3)})],
+    "as_matrix": [("y = sum(grad(sum(tanh(a @ b)), b) * u)", {"a": rand(3), "b": rand(3, 2), "u": rand(3, 2)})],
+    "mm_upstream": [("y = sum(grad(sum(sin(a @ b)), a) * u)", {"a": rand(2, 3), "b": rand(3), "u": rand(2, 3)})],
+    "reshape_to": [("y = sum(grad(sin(a @ b), b) * u)", {"a": rand(3), "b": rand(3), "u": rand(3)})],
+    "sce_targets": [("y = sum(grad(softmax_cross_entropy(z, t), z) * u)",
+                     {"z": rand(2, 3), "t": [[0.2, 0.8, 0.0], [0.5, 0.1, 0.4]], "u": rand(2, 3)}),
+                    ("y = sum(grad(softmax_cross_entropy(z, [2, 0]), z) * u)", {"z": rand(2, 3), "u": rand(2, 3)})],
+    "match_to": [("y = sum(grad(softmax_cross_entropy(z, t), t) * u)",
+                  {"z": rand(3), "t": [0.2, 0.5, 0.3], "u": rand(3)})],
 }
 
 
