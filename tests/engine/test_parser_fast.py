@@ -59,6 +59,8 @@ EDGES = [
     "t = sin(a) + 1",
     "t = min(a, b) * 2",
     "t = sigmoid(w0*x0 + w1*x1 + w2)",
+    "x = [[1, 2], [3, 4]]\nt = max(x, 0, keepdims=1)\nu = sum(t)",
+    "t = max(a, 0, keepdims=1)",
 ]
 
 TIGHT = [
