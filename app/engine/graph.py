@@ -97,8 +97,8 @@ class Graph:
         """The nodes whose op passes no gradient (a comparison, step, sign, argmax, onehot), computed once."""
         found = self.__dict__.get("_flat")
         if found is None:
-            flat = {name for name, op in REGISTRY.items() if not op.differentiable}
-            found = self.__dict__["_flat"] = [k for k, op in enumerate(self.op) if op in flat]
+            flat = {name for name, op in REGISTRY.items() if not op.differentiable}.intersection(self.op)  # in C
+            found = self.__dict__["_flat"] = [k for k, op in enumerate(self.op) if op in flat] if flat else []
         return found
 
     def rule(self, op: str) -> Any:
@@ -150,17 +150,20 @@ class Graph:
                 refs[k] = _num(v)
         lines = []
         append = lines.append
-        for k, op in enumerate(ops):
-            label = labels[k]
-            if op == INPUT or op == CONST or k in attrs:
+        for k, op, args, label in zip(range(len(ops)), ops, operands, labels, strict=True):
+            n = len(args)
+            if n == 2 and k not in attrs:
+                if not label:
+                    append(f"n{k} = {op}({refs[args[0]]}, {refs[args[1]]})")
+                else:
+                    append(f"n{k} = {op}({refs[args[0]]}, {refs[args[1]]})   # {label}")
+            elif n == 1 and k not in attrs:
+                if not label:
+                    append(f"n{k} = {op}({refs[args[0]]})")
+                else:
+                    append(f"n{k} = {op}({refs[args[0]]})   # {label}")
+            else:  # inputs, constants, static arguments, three or more operands
                 append(self.ir_line(k))
-                continue
-            args = operands[k]
-            if len(args) == 2:
-                line = f"n{k} = {op}({refs[args[0]]}, {refs[args[1]]})"
-            else:
-                line = f"n{k} = {op}({refs[args[0]]})"
-            append(f"{line}   # {label}" if label else line)
         return "\n".join(lines)
 
     def structure_key(self) -> tuple:

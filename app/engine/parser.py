@@ -9,6 +9,14 @@ gate when an operator is reduced. There is no AST in between. Nothing here recur
 ``max_depth``. Plain ASCII text takes this path as it is; other text is first normalized and its names
 checked (text.py: Unicode names, input-method punctuation, invisible characters).
 
+Most statements of a large program are simple (``t5 = t0 - t2``, ``t6 = sin(t4 * x9)``,
+``out = t0 + t1 + ... + t4999``). In ASCII text, a statement that starts where nothing is open is
+first tried as a whole (``_FAST``, one match): if it is one of the simple shapes, its nodes are made
+from the match's groups, the same nodes with the same spans, checks and errors in the same order as
+the token loop would make them, for about a third of the cost of its tokens; otherwise the token loop
+reads it (the text is then tokenized a line at a time, as the loop reaches it). The two are tested
+against each other (tests/engine/test_parser_fast.py).
+
 Grammar (precedence low -> high):
     program   := statement ((";" | NEWLINE) statement)*
     statement := NAME "=" expr | expr            (a bare expr only as the last statement)
@@ -38,6 +46,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 
@@ -71,6 +80,32 @@ _TOKEN_U = re.compile(
     re.DOTALL,
 )
 _NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+# A whole simple statement, matched at the start of a statement of ASCII text (see _parse's fast path):
+# `name = a`, `name = -2.5`, `name = a op b (+|- c)*` (op one of + - * /, then + and - only: a left fold is the
+# parse exactly when no later operator binds tighter), `name = f(a)`, `name = f(a op b)`, `name = f(a, b)`; then
+# blanks and the end of the statement. Its parts are the tokenizer's (the same name, number and blanks), so the
+# parse of a matched statement is the parse of its tokens. Groups: 1 the target with its blanks and '=', 2 the
+# blanks before it, 3 the target; a call: 4 the function with its '(', 5 the function, 6 a, 7 op or ',' with its
+# blanks, 8 op or ',', 9 b, 10 ')' with the blanks before it; 11 the number after '-'; 12 a, 13 op with its
+# blanks, 14 op, 15 b, 16 the rest of a sum. A position is the match's start plus the lengths before it.
+_W = r"[ \t\r]*+"
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*+"
+_NUM = r"(?:[0-9]++(?:\.[0-9]*+)?|\.[0-9]++)(?:[eE][+-]?[0-9]++)?(?![A-Za-z0-9_.])"
+_OPND = rf"(?:{_NAME}|{_NUM})"
+_OP = r"[-+/]|\*(?!\*)"
+_FAST = re.compile(
+    rf"(({_W})({_NAME}){_W}=(?!=){_W})(?:"
+    rf"(({_NAME}){_W}\({_W})({_OPND})(?:({_W}({_OP}|,){_W})({_OPND}))?({_W}\))"
+    rf"|-({_NUM})"
+    rf"|({_OPND})(?:({_W}({_OP}){_W})({_OPND})((?:{_W}[-+]{_W}{_OPND})*+))?"
+    rf"){_W}(?:\n|;|\Z)",
+    re.ASCII,
+)
+# functions whose call the token loop emits at its ')' with nothing to check (no static arguments, a fixed
+# arity): name -> (op, arity)
+_SIMPLE_CALLS = {name: (fn.name, fn.arity) for name, fn in FUNCTIONS.items()
+                 if fn.arity >= 1 and not fn.params and not fn.variadic}
+_REST = re.compile(rf"({_W}([-+]){_W})({_OPND})", re.ASCII)
 # a definition's head after its name: "(a, b) =" (not "==")
 _DEF_HEAD = re.compile(r"\([ \t\r]*([^()\n;=]*?)[ \t\r]*\)[ \t\r]*=(?!=)")
 _DEF_ANY = re.compile(r"(?:^|[;\n])[ \t\r]*([^\W\d]\w*)[ \t\r]*\([^()\n;=]*\)[ \t\r]*=(?!=)([^;\n]*)")
@@ -202,9 +237,8 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> Program:
     if len(text) > limits.max_program_chars:
         raise limit_error("max_program_chars", limits.max_program_chars, f"the program has {len(text)} characters")
     notices: list[str] = []
-    if text.isascii():  # the fast path: what every ASCII program took before names could be Unicode
-        tokens = _TOKEN.findall(text)
-    else:
+    tokens: list | None = None  # ASCII text is tokenized as the parser goes (_parse)
+    if not text.isascii():
         text, notices = normalize(text)
         tokens = _TOKEN_U.findall(text)
         names, at = [], 0
@@ -256,7 +290,9 @@ def _numeric_literal(text: str, start: int) -> bool:
     return False
 
 
-def _parse(text: str, limits: Limits, tokens: list) -> Program:
+def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
+    """`tokens`: every token of non-ASCII text (checked by text.py); None for ASCII text, which is read
+    statement by statement where it can (_FAST) and tokenized line by line elsewhere."""
     g = Graph(text)
     ops, operands, labels, spans, const = g.op, g.operands, g.label, g.span, g.const
     op_app, operands_app, labels_app, spans_app = ops.append, operands.append, labels.append, spans.append
@@ -869,7 +905,159 @@ def _parse(text: str, limits: Limits, tokens: list) -> Program:
         names = ", ".join(sorted(FUNCTIONS) + sorted(fns) + ["grad"])
         return err(f"unknown function {name!r}; known functions: {names}", start, "unknown_function", name=name)
 
-    it = iter(tokens)
+    # -- the fast path: whole simple statements ---------------------------------------------------------------
+    # At the start of a statement (nothing open, no definition being read), a statement that _FAST matches is
+    # read from its groups: the same nodes, spans, checks and errors, in the same order, as reading its tokens
+    # below (the operands' inputs and constants as they are read; a gate when the next operator or the end
+    # reduces it), without a token or a stack entry each. Anything else (a target that is reserved or too
+    # long, a call with static arguments, any other shape) is left to the token loop, unread.
+    binary_op = {t: b[0] for t, b in _BINARY.items()}
+
+    def operand(o: str, s: int, e: int) -> int:
+        if o < "A":  # a number (names start with a letter or '_')
+            if len(o) > max_lit:
+                raise limit_error("max_literal_chars", max_lit, f"a number literal has {len(o)} characters",
+                                  **position(text, s))
+            k = len(ops)
+            if k >= max_nodes:
+                raise node_limit(s)
+            op_app(CONST)
+            operands_app(())
+            labels_app(None)
+            spans_app((s, e))
+            const[k] = float(o)
+            return k
+        k = env.get(o)
+        if k is None:
+            k = new_input(o, s, e)
+        return k
+
+    def gate(op: str, a: int, b: int, s: int, e: int) -> int:
+        k = len(ops)
+        if k >= max_nodes:
+            raise node_limit(s)
+        op_app(op)
+        operands_app((a, b))
+        labels_app(None)
+        spans_app((s, e))
+        return k
+
+    def fast_statements() -> None:
+        """Read statements from `pos` while _FAST matches them."""
+        nonlocal pos, statements, st_first, out_k, out_name
+        match = _FAST.scanner(text, pos).match
+        names = env
+        get = names.get
+        at, first, count = pos, st_first, statements
+        while True:
+            m = match()
+            if m is None:
+                break
+            head, ws, t, fo, f, ca, cmid, cop, cb, close, neg, a, mid, op, b, rest = m.groups()
+            if t in RESERVED or t in fns or len(t) > max_name:
+                break  # the token loop raises the error
+            p = at + len(head)
+            if f is not None:  # f(a), f(a op b), f(a, b)
+                call = _SIMPLE_CALLS.get(f)  # the op of a call such as sin(x) or max(a, b), emitted at its ')'
+                if call is None or call[1] != (2 if cop == "," else 1) or max_depth < 1:
+                    break
+                sa = p + len(fo)
+                ea = sa + len(ca)
+                ka = get(ca)
+                if ka is None:
+                    ka = operand(ca, sa, ea)
+                if cop is not None:
+                    sb = ea + len(cmid)
+                    eb = sb + len(cb)
+                    kb = get(cb)
+                    if kb is None:
+                        kb = operand(cb, sb, eb)
+                    args = (ka, kb) if cop == "," else (gate(binary_op[cop], ka, kb, sa, eb),)
+                    end = eb + len(close)
+                else:
+                    args = (ka,)
+                    end = ea + len(close)
+                k = len(ops)
+                if k >= max_nodes:
+                    raise node_limit(p)
+                op_app(call[0])
+                operands_app(args)
+                labels_app(None)
+                spans_app((p, end))
+            elif neg is not None:  # -2.5: the sign folded into the literal
+                end = p + 1 + len(neg)
+                k = operand(neg, p + 1, end)
+                const[k] = -const[k]
+                spans[k] = (p, end)
+            else:  # a, a op b, a op b + c - d ...
+                ea = p + len(a)
+                k = get(a)
+                if k is None:
+                    k = operand(a, p, ea)
+                if op is not None:
+                    eb = ea + len(mid) + len(b)
+                    kb = get(b)
+                    if kb is None:
+                        kb = operand(b, eb - len(b), eb)
+                    if rest:
+                        for mid, op2, c in _REST.findall(rest):
+                            k = gate(binary_op[op], k, kb, p, eb)
+                            op = op2
+                            eb += len(mid) + len(c)
+                            kb = get(c)
+                            if kb is None:
+                                kb = operand(c, eb - len(c), eb)
+                    kg = len(ops)
+                    if kg >= max_nodes:
+                        raise node_limit(p)
+                    op_app(binary_op[op])
+                    operands_app((k, kb))
+                    labels_app(None)
+                    spans_app((p, eb))
+                    k = kg
+            # the statement's root k is named t (name_root)
+            if k == first and ops[k] == CONST and t not in names and len(ops) == k + 1:
+                s = at + len(ws)
+                if len(input_ids) >= max_inputs:
+                    raise limit_error("max_inputs", max_inputs, "the program has too many inputs",
+                                      **position(text, s))
+                ops[k] = INPUT
+                labels[k] = t
+                spans[k] = (s, s + len(t))
+                input_ids[t] = k
+                defaults[t] = const.pop(k)
+            elif labels[k] is None:
+                labels[k] = t
+            names[t] = k
+            count += 1
+            first = len(ops)
+            at = m.end()
+        if count != statements:  # the last statement read is the program's output so far
+            out_k, out_name = k, t
+        pos, st_first, statements = at, first, count
+
+    def lines():
+        """The tokens of ASCII text a line at a time, from where the parser is: a line that starts a
+        statement may have been read by fast_statements (`pos` then is past this generator's own)."""
+        n = len(text)
+        findall = _TOKEN.findall
+        find = text.find
+        p = 0
+        while True:
+            if pos > p:
+                p = pos
+            if p >= n:
+                return
+            e = find("\n", p) + 1 or n
+            yield findall(text, p, e)
+            p = e
+
+    fast = tokens is None
+    if fast:
+        fast_statements()
+        it = chain.from_iterable(lines())
+    else:
+        it = iter(tokens)
     for ws, name, after, num, tok in it:
         start = pos + len(ws) if ws else pos
         if name:
@@ -977,6 +1165,8 @@ def _parse(text: str, limits: Limits, tokens: list) -> Program:
                 if depth and tok == "\n":
                     continue
                 if target is None and not stack and defn is None:
+                    if fast and tok == "\n":
+                        fast_statements()
                     continue  # an empty statement
                 what = _describe(tok)
                 msg = (f"expected an operand after {last_op!r} but found {what}" if last_op
@@ -1091,6 +1281,8 @@ def _parse(text: str, limits: Limits, tokens: list) -> Program:
                     statements += 1
                     st_first = len(ops)
                     target = None
+                if fast and tok == "\n":  # the line is read: the next may be read whole
+                    fast_statements()
             expect = True
             last_op = None
         elif tok == ")" or tok == ",":

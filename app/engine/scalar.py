@@ -20,6 +20,7 @@ handler, so the steps of the registry's gates pay nothing for it.
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,9 +40,10 @@ class Tape:
     output: int
     # (k, f, a, b) per gate in order; unary gates have b == -1
     fsteps: list[tuple]
-    # (k, df, a, b, ga, gb) per gate in reverse order: a, b index values, ga, gb gradients (a constant
+    # (k, code, df, a, b, ga, gb) per gate in reverse order: a, b index values, ga, gb gradients (a constant
     # operand's gradient goes to the sink slot n); unary gates have b == -1; constant local gradients
-    # (add, sub, neg) are tuples instead of functions
+    # (add, sub, neg) are tuples instead of functions; `code` names the binary gates whose rule the
+    # backward loop writes inline (ADD, SUB, MUL; 0 for the others)
     bsteps: list[tuple]
     consts: list[tuple[int, float]]
     input_ids: dict[str, int]
@@ -49,31 +51,49 @@ class Tape:
 
 NARY = -2  # the `b` of an n-ary step
 
+# The backward loop is an interpreter with its own rule table for its commonest binary gates (JAX
+# autodidax's habit): their registry rules written inline, term for term, with no call. add's local
+# gradients are (1, 1), so adding `g * 1.0` is adding g; sub's are (1, -1), so adding `g * -1.0` is
+# subtracting g; mul's are (b, a).
+OTHER, ADD, SUB, MUL = 0, 1, 2, 3
+_INLINE = {"add": (ADD, operator.add, (1.0, 1.0)), "sub": (SUB, operator.sub, (1.0, -1.0)),
+           "mul": (MUL, operator.mul, None)}
+
+
+def _code(name: str, op: Any) -> int:
+    """The op's inline code, when its registry rules are the ones written inline (else OTHER)."""
+    inline = _INLINE.get(name)
+    if inline is not None and REGISTRY.get(name) is op and op.f is inline[1] and (
+            inline[2] is None or op.df == inline[2]):
+        if inline[0] != MUL or op.df(2.0, 3.0, 6.0) == (3.0, 2.0):
+            return inline[0]
+    return OTHER
+
 
 def compile_tape(g: Graph) -> Tape:
     fsteps, bsteps = [], []
     sink = len(g.op)
     ops, operands = g.op, g.operands
     fappend, bappend = fsteps.append, bsteps.append
-    rules = {name: (op.f, _unary_df(op.df) if op.arity == 1 else op.df)
+    rules = {name: (op.f, _unary_df(op.df) if op.arity == 1 else op.df, _code(name, op))
              for name, op in (*REGISTRY.items(), *g.gates.items()) if op.kind == "elementwise"}
     for k, op in enumerate(ops):
         if op == INPUT or op == CONST:
             continue
-        f, df = rules[op]
+        f, df, code = rules[op]
         args = operands[k]
         a = args[0]
         ga = sink if ops[a] == CONST else a
         if len(args) > 2:
             fappend((k, f, args, NARY))
-            bappend((k, df, args, NARY, tuple(sink if ops[x] == CONST else x for x in args), -1))
+            bappend((k, OTHER, df, args, NARY, tuple(sink if ops[x] == CONST else x for x in args), -1))
         elif len(args) == 1:
             fappend((k, f, a, -1))
-            bappend((k, df, a, -1, ga, -1))
+            bappend((k, OTHER, df, a, -1, ga, -1))
         else:
             b = args[1]
             fappend((k, f, a, b))
-            bappend((k, df, a, b, ga, sink if ops[b] == CONST else b))
+            bappend((k, code, df, a, b, ga, sink if ops[b] == CONST else b))
     bsteps.reverse()
     return Tape(len(ops), g.output, fsteps, bsteps, sorted(g.const.items()), dict(g.input_ids))
 
@@ -135,12 +155,21 @@ def backward(tape: Tape, g: Graph, vals: list[float]) -> list[float]:
     it = iter(tape.bsteps)
     while True:
         try:
-            for k, df, a, b, ga, gb in it:
+            for k, c, df, a, b, ga, gb in it:
                 gk = grads[k]
                 if gk == 0.0:
                     continue
                 if b < 0:
                     grads[ga] += gk * df(vals[a], vals[k])
+                elif c == ADD:
+                    grads[ga] += gk
+                    grads[gb] += gk
+                elif c == MUL:
+                    grads[ga] += gk * vals[b]
+                    grads[gb] += gk * vals[a]
+                elif c == SUB:
+                    grads[ga] += gk
+                    grads[gb] -= gk
                 else:
                     la, lb = df if type(df) is tup else df(vals[a], vals[b], vals[k])
                     grads[ga] += gk * la
@@ -169,7 +198,7 @@ def local_grads(tape: Tape, g: Graph, vals: list[float]) -> list[tuple[float, ..
     it = iter(tape.bsteps)
     while True:
         try:
-            for k, df, a, b, _ga, _gb in it:
+            for k, _c, df, a, b, _ga, _gb in it:
                 if b < 0:
                     out[k] = (df(vals[a], vals[k]),)
                 elif type(df) is tup:
@@ -198,7 +227,7 @@ def local_column(tape: Tape, g: Graph, vals: list[float]) -> list[list]:
     it = iter(tape.bsteps)
     while True:
         try:
-            for k, df, a, b, ga, gb in it:
+            for k, _c, df, a, b, ga, gb in it:
                 if b < 0:
                     d = df(vals[a], vals[k])
                     out[k] = [None if ga == sink else d]
