@@ -319,6 +319,7 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
     defn: _Definition | None = None  # the definition being read
     weight = 0  # nodes the program's gate calls evaluate beyond one each (counted against max_nodes)
     grad_work = 0  # nodes grad() calls have looked at (max_grad_work)
+    computed: set[int] = set()  # constants grad() returned (folded results): never made inputs
 
     def err(msg: str, at: int, type: str = "expression_syntax", **ctx) -> EngineError:
         return EngineError.at(type, msg, text, at, **ctx)
@@ -621,8 +622,10 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
         """The statement's root is node k (its text starts at s): label it, or make it an input."""
         nonlocal st_first, target, statements, pos, out_k, out_name
         name = target if target is not None else "out"
-        if target is not None and target not in env and k == st_first and len(ops) == k + 1 and ops[k] == CONST:
-            # `x = -2`, `W = [[1, 2], [3, 4]]`, `W = randn(3, 2)`: an input with a default value
+        if (target is not None and target not in env and k == st_first and len(ops) == k + 1 and ops[k] == CONST
+                and k not in computed):
+            # `x = -2`, `W = [[1, 2], [3, 4]]`, `W = randn(3, 2)`: an input with a default value (not a number
+            # grad() computed: `g = grad(x * 3, x)` folds to 3 but is d f / d x, not a slider)
             if len(input_ids) >= max_inputs:
                 raise limit_error("max_inputs", max_inputs, "the program has too many inputs",
                                   **position(text, target_span[0]))
@@ -856,6 +859,7 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
             fname = ftext if ftext.isidentifier() else (labels[fe[0]] or "f")
             k = adjoint.grad(g, limits, fe[0], xe[0], (start, end), text[start:end], fname,
                              lambda f_, root, xs: inline(g, f_, root, xs, (start, end), groups=False))
+            computed.add(k)
             push((k, start, end))
             return
         if argc != len(fn.params):

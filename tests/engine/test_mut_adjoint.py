@@ -72,10 +72,9 @@ def test_grad_counts_its_nodes_against_max_nodes():
     assert (e.value.ctx["line"], e.value.ctx["column"]) in ((1, 5), (3, 5))
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a grad() that folds to a number makes its name an input (a slider the "
-                   "caller can override) instead of a computed node: parser.name_root turns a statement whose only "
-                   "new node is a constant into an input, and grad() then emits just that constant")
 def test_a_gradient_that_folds_to_a_number_is_not_an_input():
+    """Was a bug: a statement whose only new node is a constant is an input with a default (``x = 3``), and
+    grad() that folds to a number emitted just that constant, so its name became a slider."""
     doc = evaluate("f = x * 3\ng = grad(f, x)\nh = g * x", {"x": 2.0})
     assert [i["name"] for i in doc["inputs"]] == ["x"]
     with pytest.raises(EngineError):  # g is not an input: a value for it is refused
