@@ -21,22 +21,11 @@ from app.config import Settings
 from app.engine import EngineError
 from app.main import create_app
 from benchmarks.programs import random_dag
+from tests.procs import alive
 
 from . import engine_functions as fn
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and signals")
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def wait_dead(pid: int, seconds: float = 10.0) -> bool:

@@ -24,6 +24,7 @@ from app.engine import Limits
 from app.engine.cost import Cost
 from app.main import create_app
 from stress.server import AppServer
+from tests.procs import alive
 
 from .conftest import make_client
 
@@ -301,13 +302,6 @@ def _engine_processes(server_pid: int) -> set[int]:
             and b"resource_tracker" not in Path(f"/proc/{k}/cmdline").read_bytes()}
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -331,9 +325,9 @@ def test_a_client_that_disconnects_stops_its_engine_process():
                 time.sleep(0.1)
             assert _cpu_seconds(engine) - before >= 0.3, "the engine process should be computing"
         end = time.monotonic() + 20
-        while _alive(engine) and time.monotonic() < end:
+        while alive(engine) and time.monotonic() < end:
             time.sleep(0.1)
-        assert not _alive(engine), "the engine process kept computing for a client that had gone"
+        assert not alive(engine), "the engine process kept computing for a client that had gone"
         r = httpx.post(server.url + "/api/v1/evaluate", json={"expression": SHORT_HEAVY}, timeout=60)
         assert r.status_code == 200 and placement(r) == "process"  # a fresh engine process answers
 

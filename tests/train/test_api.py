@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
+from tests.procs import alive
 from tests.train.test_datasets import write_mnist
 
 
@@ -280,14 +281,6 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 @pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="uses ps and /proc")
 def test_runs_do_not_outlive_a_killed_server():
     import os
@@ -321,7 +314,7 @@ def test_runs_do_not_outlive_a_killed_server():
     finally:
         server.send_signal(signal.SIGKILL)  # no graceful shutdown
         server.wait()
-    assert wait_for(lambda: not any(_alive(k) for k in kids), 15)
+    assert wait_for(lambda: not any(alive(k) for k in kids), 15)
 
 
 def _up(url: str) -> bool:
