@@ -121,42 +121,31 @@ export function groupsOf(doc, program = doc.program) {
   return { groups, stmt, consumers, keys };
 }
 
-// The document's own groups (functions, docs/contract.md "groups"): a call of a user function
-// is the nodes first..last (last holds its value). Key "c:<text>~k" (the k-th call with that
-// text), title the call's text. Calls are drawn folded unless the user opened them.
-export function callGroupsOf(doc) {
+// The document's own groups (docs/contract.md "groups") of one kind: nodes first..last, last holding
+// the value. Key "<prefix>:<text>~k" (the k-th group with that text), title the text.
+function docGroupsOf(doc, kind, prefix) {
   const out = [];
   const seen = new Map();
   for (const g of doc.groups || []) {
-    if (g.kind !== "call" || !(g.last >= g.first) || g.last >= doc.nodes.length) continue;
+    if (g.kind !== kind || !(g.last >= g.first) || g.last >= doc.nodes.length) continue;
     const k = seen.get(g.text) || 0;
     seen.set(g.text, k + 1);
     const members = [];
     for (let i = g.first; i <= g.last; i++) members.push(i);
     const title = g.text.length > 40 ? `${g.text.slice(0, 39)}…` : g.text;
-    out.push({ key: `c:${g.text}~${k}`, kind: "call", head: g.last, members, title, name: g.name });
+    out.push({ key: `${prefix}:${g.text}~${k}`, kind, head: g.last, members, title, name: g.name });
   }
   return out;
 }
 
-// The adjoint layers grad() wrote (groups of kind "adjoint"): nodes first..last, last holding
-// df/dx. Key "a:<text>~k" (the k-th grad() call with that text), title the call ("grad(f, x)").
-// Drawn open (the layer is the point: backprop is itself a graph); folding one is listed in
-// state.folded like a statement, so it is in the URL hash (fold=a:grad(f, x)~0).
-export function adjointGroupsOf(doc) {
-  const out = [];
-  const seen = new Map();
-  for (const g of doc.groups || []) {
-    if (g.kind !== "adjoint" || !(g.last >= g.first) || g.last >= doc.nodes.length) continue;
-    const k = seen.get(g.text) || 0;
-    seen.set(g.text, k + 1);
-    const members = [];
-    for (let i = g.first; i <= g.last; i++) members.push(i);
-    const title = g.text.length > 40 ? `${g.text.slice(0, 39)}…` : g.text;
-    out.push({ key: `a:${g.text}~${k}`, kind: "adjoint", head: g.last, members, title, name: g.name });
-  }
-  return out;
-}
+// A call of a user function (key "c:<text>~k", title the call's text). Calls are drawn folded unless
+// the user opened them.
+export const callGroupsOf = (doc) => docGroupsOf(doc, "call", "c");
+
+// The adjoint layers grad() wrote (key "a:<text>~k", title the call, "grad(f, x)"). Drawn open (the
+// layer is the point: backprop is itself a graph); folding one is listed in state.folded like a
+// statement, so it is in the URL hash (fold=a:grad(f, x)~0).
+export const adjointGroupsOf = (doc) => docGroupsOf(doc, "adjoint", "a");
 
 // The ids of the nodes grad() wrote (groups of kind "adjoint"): the backward pass as gates.
 export function adjointNodesOf(doc) {
