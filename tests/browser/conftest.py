@@ -6,6 +6,7 @@ CI installs both.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -140,6 +141,21 @@ def page(browser, server_url):
     pg.problems = PageProblems(pg)
     yield pg
     context.close()
+
+
+def api_get(server_url: str, path: str):
+    """The JSON answer of GET server_url + path (the test's own look at what the page is served)."""
+    with urllib.request.urlopen(server_url + path) as r:
+        return json.load(r)
+
+
+def api_evaluate(server_url: str, program: str, values: dict | None = None) -> dict:
+    """The document POST /api/v1/evaluate answers for this program (and values): the numbers the page must show."""
+    body = {"expression": program} if values is None else {"expression": program, "values": values}
+    req = urllib.request.Request(server_url + "/api/v1/evaluate", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        return json.load(r)
 
 
 def shot(page, name: str, directory: Path | None = None) -> Path:

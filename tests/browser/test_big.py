@@ -5,15 +5,13 @@ the active node, and a program at the API's 20,000-node limit that opens and can
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 
 import pytest
 
 from benchmarks.bench_browser import dense_program
 
-from .conftest import MEASURE_LABELS, shot, wait_idle
+from .conftest import MEASURE_LABELS, api_evaluate, shot, wait_idle
 from .test_page import expect, num_attr, set_program, wait_ready
 
 pytestmark = pytest.mark.browser
@@ -30,13 +28,6 @@ def stats(page):
 
 def zoom(page):
     return float(page.get_attribute("#circuit", "data-zoom"))
-
-
-def _evaluate(server_url, program):
-    req = urllib.request.Request(server_url + "/api/v1/evaluate", data=json.dumps({"expression": program}).encode(),
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req) as r:
-        return json.load(r)
 
 
 def test_big_program_layered_layout_overview_and_zooming_in(page, server_url):
@@ -121,7 +112,7 @@ def test_fold_and_unfold_a_statement_and_a_sub_expression(page, server_url):
     set_program(page, FOLDY)
     apply(page, {"values": {"x": 1.5}})
     value = num_attr(page, "[data-testid=output-value]")
-    doc = _evaluate(server_url, "x = 1.5\n" + FOLDY)  # the same nodes in the same order (x is node 0)
+    doc = api_evaluate(server_url, "x = 1.5\n" + FOLDY)  # the same nodes in the same order (x is node 0)
     h = next(n["id"] for n in doc["nodes"] if n["label"] == "h")
     nodes = page.locator("#circuit [data-node-id]")
     expect()(nodes).to_have_count(8)

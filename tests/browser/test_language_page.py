@@ -4,14 +4,12 @@ wrong declared derivative flagged on it by the numerical check. Real Chromium, r
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import urllib.request
 
 import pytest
 
-from .conftest import shot, wait_idle
+from .conftest import api_evaluate, shot, wait_idle
 from .test_page import expect, num_attr, set_program, wait_ready
 
 pytestmark = pytest.mark.browser
@@ -27,17 +25,10 @@ def apply(page, partial):
     wait_idle(page)
 
 
-def evaluate(server_url, program):
-    req = urllib.request.Request(server_url + "/api/v1/evaluate", data=json.dumps({"expression": program}).encode(),
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req) as r:
-        return json.load(r)
-
-
 def test_a_call_is_one_folded_box_labelled_with_the_call_and_unfolds_to_its_gates(page, server_url):
     wait_ready(page)
     set_program(page, FUNC)
-    doc = evaluate(server_url, FUNC)
+    doc = api_evaluate(server_url, FUNC)
     call = next(g for g in doc["groups"] if g["kind"] == "call")
     members = call["last"] - call["first"] + 1
     assert members >= 2  # a * a + 1: mul, add (and the constant)
@@ -81,7 +72,7 @@ def test_grad_draws_adjoint_nodes_in_their_own_colour_with_a_legend(page, server
     wait_ready(page)
     set_program(page, GRAD)
     num_attr(page, "[data-testid=output-value]", expected=6 * 2)  # d2/dx2 x^3 = 6x
-    doc = evaluate(server_url, GRAD)
+    doc = api_evaluate(server_url, GRAD)
     adjoint = set()
     for g in doc["groups"]:
         if g["kind"] == "adjoint":

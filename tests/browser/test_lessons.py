@@ -7,23 +7,16 @@ UI words, API error types in Chinese, every preset's source, and names instead o
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 from urllib.parse import urlencode
 
 import pytest
 
-from .conftest import shot, wait_idle
+from .conftest import api_get, shot, wait_idle
 from .leaks import leaks
 from .test_page import expect, set_program, wait_ready
 
 pytestmark = pytest.mark.browser
-
-
-def api(server_url, path):
-    with urllib.request.urlopen(server_url + path) as r:
-        return json.load(r)
 
 
 def lesson_state(page):
@@ -35,11 +28,11 @@ def pos(page):
 
 
 def test_play_a_lesson_in_english(page, server_url):
-    data = api(server_url, "/api/v1/lessons/chain-rule?lang=en")
+    data = api_get(server_url, "/api/v1/lessons/chain-rule?lang=en")
     wait_ready(page)
     # the picker lists the course in the page's language
     options = page.locator("[data-testid=lesson-select] option").all_inner_texts()
-    titles = [x["title"] for x in api(server_url, "/api/v1/lessons?lang=en")["lessons"]]
+    titles = [x["title"] for x in api_get(server_url, "/api/v1/lessons?lang=en")["lessons"]]
     assert len(options) == 1 + len(titles)
     assert all(t.replace("`", "") in o for t, o in zip(titles, options[1:], strict=True))
     page.select_option("[data-testid=lesson-select]", "chain-rule")
@@ -104,7 +97,7 @@ def test_play_a_lesson_in_english(page, server_url):
 
 def test_lesson_text_is_text_and_code(page, server_url):
     """Backticks become <code>, the rest text nodes: never HTML from the lesson data."""
-    data = api(server_url, "/api/v1/lessons/single-gate?lang=en")
+    data = api_get(server_url, "/api/v1/lessons/single-gate?lang=en")
     k = next(i for i, s in enumerate(data["steps"]) if "`" in s["title"])
     wait_ready(page, "/#" + urlencode({"lesson": "single-gate", "lstep": k}))
     title = page.get_by_test_id("lesson-step-title")
@@ -134,7 +127,7 @@ def test_play_a_lesson_in_chinese(browser, server_url):
         wait_idle(page)
         assert page.evaluate("() => document.documentElement.lang") == "zh-Hans"
         assert page.evaluate("() => window.backpropLab.state.lang") == "zh"
-        zh = api(server_url, "/api/v1/lessons/layers?lang=zh")
+        zh = api_get(server_url, "/api/v1/lessons/layers?lang=zh")
         options = page.locator("[data-testid=lesson-select] option").all_inner_texts()
         assert any(zh["title"].replace("`", "") in o for o in options)
         page.select_option("[data-testid=lesson-select]", "layers")
@@ -157,7 +150,7 @@ def test_play_a_lesson_in_chinese(browser, server_url):
         # switching the language re-reads the lesson in English, same step
         page.select_option("[data-testid=lang]", "en")
         wait_idle(page)
-        en = api(server_url, "/api/v1/lessons/layers?lang=en")
+        en = api_get(server_url, "/api/v1/lessons/layers?lang=en")
         last = en["steps"][-1]["narration"]["text"].replace("`", "")
         expect()(page.get_by_test_id("lesson-narration")).to_have_text(last)
         assert lesson_state(page)["step"] == len(en["steps"]) - 1
@@ -188,7 +181,7 @@ def test_lesson_quiz_wrong_then_right_in_chinese(page, server_url):
     """The neuron's weight gradients (lesson 3): the question from the lesson data (its answer, tolerance,
     hint, misconception) drives the quiz; before the reveal no gradient of the step is anywhere, the
     narration shows "?" for them."""
-    zh = api(server_url, "/api/v1/lessons/layers?lang=zh")
+    zh = api_get(server_url, "/api/v1/lessons/layers?lang=zh")
     k = next(i for i, s in enumerate(zh["steps"]) if s["id"] == "sigmoid-weights")
     step = zh["steps"][k]
     q = step["question"]
@@ -328,7 +321,7 @@ ENGLISH_WORDS = r"""() => {
 
 
 def test_preset_sources_in_both_languages(page, server_url):
-    presets = api(server_url, "/api/v1/presets")["presets"]
+    presets = api_get(server_url, "/api/v1/presets")["presets"]
     wait_ready(page)
     checked = 0
     for p in presets:

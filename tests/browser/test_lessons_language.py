@@ -8,12 +8,11 @@ sizes; and lesson 5's link to the Train view."""
 from __future__ import annotations
 
 import json
-import urllib.request
 from urllib.parse import urlencode
 
 import pytest
 
-from .conftest import shot, wait_idle
+from .conftest import api_get, shot, wait_idle
 from .leaks import forms, leaks
 from .test_lessons import ENGLISH_OK, ENGLISH_WORDS
 from .test_page import expect
@@ -21,11 +20,6 @@ from .test_page import expect
 pytestmark = pytest.mark.browser
 
 LESSONS = ("own-gates", "special-gates")
-
-
-def api(server_url, path):
-    with urllib.request.urlopen(server_url + path) as r:
-        return json.load(r)
 
 
 def state(page, key):
@@ -89,7 +83,7 @@ def english_left(page):
 @pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_play_the_language_lessons(browser, server_url, lesson, lang):
-    data = api(server_url, f"/api/v1/lessons/{lesson}?lang={lang}")
+    data = api_get(server_url, f"/api/v1/lessons/{lesson}?lang={lang}")
     context = browser.new_context(viewport={"width": 1280, "height": 800}, reduced_motion="reduce",
                                   locale="zh-CN" if lang == "zh" else "en-US", base_url=server_url)
     try:
@@ -97,8 +91,8 @@ def test_play_the_language_lessons(browser, server_url, lesson, lang):
         page.goto("/#" + urlencode({"lesson": lesson, "lstep": 0, "lang": lang}))
         wait_idle(page)
         n = len(data["steps"])
-        assert [s["id"] for s in data["steps"]] == [s["id"] for s in api(server_url, f"/api/v1/lessons/{lesson}?lang="
-                                                                        + ("en" if lang == "zh" else "zh"))["steps"]]
+        other = api_get(server_url, f"/api/v1/lessons/{lesson}?lang=" + ("en" if lang == "zh" else "zh"))
+        assert [s["id"] for s in data["steps"]] == [s["id"] for s in other["steps"]]
         for k, step in enumerate(data["steps"]):
             if k:
                 page.click("[data-testid=lesson-next]")
@@ -150,7 +144,7 @@ def test_the_folded_call_opens_and_closes(page):
 @pytest.mark.parametrize(("lesson", "step_id"), [("own-gates", "wrong-derivative"), ("own-gates", "second-derivative"),
                                                   ("special-gates", "stable-softmax")])
 def test_screenshots_at_other_sizes(browser, server_url, size, lesson, step_id):
-    data = api(server_url, f"/api/v1/lessons/{lesson}?lang=zh")
+    data = api_get(server_url, f"/api/v1/lessons/{lesson}?lang=zh")
     k = next(i for i, s in enumerate(data["steps"]) if s["id"] == step_id)
     for lang in ("en", "zh"):
         context = browser.new_context(viewport={"width": size[0], "height": size[1]}, reduced_motion="reduce",
@@ -168,7 +162,7 @@ def test_screenshots_at_other_sizes(browser, server_url, size, lesson, step_id):
 
 
 def test_lesson_five_opens_the_train_view(page, server_url):
-    data = api(server_url, "/api/v1/lessons/training?lang=en")
+    data = api_get(server_url, "/api/v1/lessons/training?lang=en")
     assert data["training_lab"] == "/#view=train&ds=digits"
     page.goto("/#" + urlencode({"lesson": "training", "lstep": 0}))
     wait_idle(page)
@@ -201,7 +195,7 @@ def test_quiz_hides_each_answer_until_it_is_revealed(browser, server_url, lesson
     """Quiz mode on every question of lessons 6 and 7: the question is asked where the step stands, the
     narration is masked, and no hidden number is anywhere a learner can see or export (the leak scan),
     the user gate's check row included (its declared and measured local gradients); then Reveal."""
-    data = api(server_url, f"/api/v1/lessons/{lesson}?lang=en")
+    data = api_get(server_url, f"/api/v1/lessons/{lesson}?lang=en")
     context = browser.new_context(viewport={"width": 1280, "height": 800}, reduced_motion="reduce",
                                   base_url=server_url)
     try:

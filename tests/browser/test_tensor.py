@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from .conftest import shot, wait_idle
+from .conftest import api_evaluate, shot, wait_idle
 from .test_page import close_tree, expect, num_attr, wait_ready
 
 pytestmark = pytest.mark.browser
@@ -24,20 +24,13 @@ def _presets(server_url):
         return {p["id"]: p for p in json.load(r)["presets"]}
 
 
-def _evaluate(server_url, program, values):
-    req = urllib.request.Request(server_url + "/api/v1/evaluate", data=json.dumps(
-        {"expression": program, "values": values}).encode(), headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req) as r:
-        return json.load(r)
-
-
 def load_layer_network(page, server_url):
     """Opens the page on the two-layer-network preset, waits for its loss; returns the API's document."""
     wait_ready(page)
     p = _presets(server_url)["two-layer-network"]
     load_preset(page, "two-layer-network")
     num_attr(page, "[data-testid=output-value]", expected=p["expected"]["value"])
-    return _evaluate(server_url, p["program"], p["values"])
+    return api_evaluate(server_url, p["program"], p["values"])
 
 
 def load_preset(page, pid):
@@ -64,7 +57,7 @@ def test_tensor_presets_show_numbers_shapes_and_heatmaps(page, server_url):
         num_attr(page, "[data-testid=output-value]", expected=exp["value"])
         for name, g in exp["gradients"].items():
             num_attr(page, f"[data-testid=grad-{name}]", expected=g)
-        doc = _evaluate(server_url, p["program"], p["values"])
+        doc = api_evaluate(server_url, p["program"], p["values"])
         # every tensor node is a card with its shape and one heatmap cell per element (small tensors)
         for n in doc["nodes"]:
             if not n["shape"]:

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, shot, wait_idle
+from .conftest import CHROMIUM, CHROMIUM_ARGS, api_evaluate, shot, wait_idle
 from .test_page import expect, num_attr
 
 pytestmark = pytest.mark.browser
@@ -150,11 +150,7 @@ def test_digits_grid_confusion_and_open_the_step_in_the_circuit(page, server_url
     wait_idle(page)
     assert page.get_by_test_id("tab-circuit").get_attribute("aria-selected") == "true"
     expect()(page.get_by_test_id("train-view")).to_be_hidden()
-    req = urllib.request.Request(server_url + "/api/v1/evaluate", data=json.dumps(
-        {"expression": done["program"], "values": {**done["parameters"], **done["batch"]}}).encode(),
-        headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req) as r:
-        doc = json.load(r)
+    doc = api_evaluate(server_url, done["program"], {**done["parameters"], **done["batch"]})
     num_attr(page, "[data-testid=output-value]", expected=doc["value"])
     assert page.evaluate("() => window.backpropLab.getState().program") == done["program"]
     # values and gradients of the mini-batch's step: the inputs panel has W1's gradient
