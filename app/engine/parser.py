@@ -917,20 +917,22 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
     # long, a call with static arguments, any other shape) is left to the token loop, unread.
     binary_op = {t: b[0] for t, b in _BINARY.items()}
 
+    def constant(num: str, s: int, e: int) -> int:
+        """A number literal's node (text[s:e]), after its length and the node limit are checked."""
+        check_literal(num, s)
+        k = len(ops)
+        if k >= max_nodes:
+            raise node_limit(s)
+        op_app(CONST)
+        operands_app(())
+        labels_app(None)
+        spans_app((s, e))
+        const[k] = float(num)
+        return k
+
     def operand(o: str, s: int, e: int) -> int:
         if o < "A":  # a number (names start with a letter or '_')
-            if len(o) > max_lit:
-                raise limit_error("max_literal_chars", max_lit, f"a number literal has {len(o)} characters",
-                                  **position(text, s))
-            k = len(ops)
-            if k >= max_nodes:
-                raise node_limit(s)
-            op_app(CONST)
-            operands_app(())
-            labels_app(None)
-            spans_app((s, e))
-            const[k] = float(o)
-            return k
+            return constant(o, s, e)
         k = env.get(o)
         if k is None:
             k = new_input(o, s, e)
@@ -1145,16 +1147,7 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
                 stack.append([CALL, fn, start, mark, 0])
                 last_op = None
             elif num:
-                check_literal(num, start)
-                k = len(ops)
-                if k >= max_nodes:
-                    raise node_limit(start)
-                op_app(CONST)
-                operands_app(())
-                labels_app(None)
-                spans_app((start, pos))
-                const[k] = float(num)
-                push((k, start, pos))
+                push((constant(num, start, pos), start, pos))
                 expect = False
             elif tok == "(":
                 depth += 1
