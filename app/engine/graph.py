@@ -89,8 +89,8 @@ class Graph:
     groups: list[Group] = field(default_factory=list)  # inlined calls and adjoint graphs, in order of their end
     functions: list[dict] = field(default_factory=list)  # the program's definitions, as the document lists them
     notices: list[str] = field(default_factory=list)  # what the parser normalized (full-width forms, U+2212)
-    # checks once shapes are known (grad() builds its gates before shapes are known): ("same", share, operand)
-    # a share of a gradient must have its operand's shape; ("matrix", node) a matmul in grad() needs matrices
+    # checks once shapes are known (grad() builds its gates before shapes are known): ("same", share, operand,
+    # span) a share of a gradient must have its operand's shape
     checks: list[tuple] = field(default_factory=list)
 
     def flat_gates(self) -> list[int]:

@@ -117,12 +117,6 @@ def _check(g: Graph, shapes: list[Shape], check: tuple) -> None:
                                  "program is a tensor before grad()); give the tensor its default in the program "
                                  "(x = [1, 2, 3]) so that grad() sums its gradient back", g.text, span[0],
                                  shapes=[list(shapes[operand]), list(shapes[share])], op="grad")
-    elif check[0] == "matrix":
-        _, node, span = check
-        if len(shapes[node]) != 2:
-            raise EngineError.at("shape_error", f"grad() through @ is written for matrices, got shape "
-                                 f"{fmt_shape(shapes[node])}: write a vector as a 1 x n matrix ([[1, 2, 3]])",
-                                 g.text, span[0], shapes=[list(shapes[node])], op="grad")
 
 
 def work(plan: Plan) -> int:
