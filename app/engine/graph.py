@@ -30,6 +30,7 @@ from .limits import DEFAULT_LIMITS, Limits
 from .ops import REGISTRY, Shape, size_of
 
 INPUT, CONST = "input", "const"
+NARY = -2  # in a backend's steps, the `b` of a gate of three or more operands (its `a` is then the operand tuple)
 
 
 @dataclass(frozen=True)

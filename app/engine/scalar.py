@@ -28,7 +28,7 @@ import numpy as np
 
 from .backend import Backend, Plan, Run
 from .encode import num
-from .graph import CONST, INPUT, Graph
+from .graph import CONST, INPUT, NARY, Graph
 from .ops import REGISTRY
 
 _ERRORS = (ArithmeticError, ValueError)
@@ -48,8 +48,6 @@ class Tape:
     consts: list[tuple[int, float]]
     input_ids: dict[str, int]
 
-
-NARY = -2  # the `b` of an n-ary step
 
 # The backward loop is an interpreter with its own rule table for its commonest binary gates (JAX
 # autodidax's habit): their registry rules written inline, term for term, with no call. add's local

@@ -25,7 +25,7 @@ import numpy as np
 from .backend import Backend, Plan, Run
 from .encode import num
 from .errors import EngineError, limit_error, position
-from .graph import CONST, INPUT, Graph, Recipe
+from .graph import CONST, INPUT, NARY, Graph, Recipe
 from .ops import REGISTRY, ShapeError, fmt_shape, size_of
 
 Shape = tuple[int, ...]
@@ -145,9 +145,6 @@ def _forward_steps(g: Graph, saving: bool) -> list[tuple]:
         else:
             steps.append((k, f, args[0], args[1] if len(args) > 1 else -1, save))
     return steps
-
-
-NARY = -2  # the `b` of a step of three or more operands (its `a` is the operand tuple)
 
 
 def forward(g: Graph, inputs: dict[str, Any], consts: dict[int, Any], saved: dict | None = None,
