@@ -8,8 +8,7 @@ import urllib.parse
 
 import pytest
 
-from .conftest import shot, wait_idle
-from .test_language_page import evaluate
+from .conftest import api_evaluate, shot, wait_idle
 from .test_page import expect, num_attr, set_program, wait_ready
 
 pytestmark = pytest.mark.browser
@@ -33,7 +32,7 @@ def test_the_adjoint_layer_folds_into_one_box_and_unfolds_to_its_gates(page, ser
     wait_ready(page)
     set_program(page, GRAD)
     num_attr(page, "[data-testid=output-value]", expected=12)  # (x^3)'' = 6x at x = 2
-    doc = evaluate(server_url, GRAD)
+    doc = api_evaluate(server_url, GRAD)
     first, last = layer(doc, "grad(f, x)")
     members = last - first + 1
     assert members >= 2
@@ -100,7 +99,7 @@ def test_a_folded_softmax_cross_entropy_gradient_at_three_sizes(page, server_url
     """The adjoint layer of grad(L, W) through softmax_cross_entropy and @ folds to one magenta box."""
     wait_ready(page)
     set_program(page, SCE)
-    doc = evaluate(server_url, SCE)
+    doc = api_evaluate(server_url, SCE)
     first, last = layer(doc, "grad(L, W)")
     expect()(page.locator("#circuit .node.adjoint")).to_have_count(last - first + 1)
     page.set_viewport_size({"width": 1280, "height": 800})
