@@ -116,9 +116,9 @@ def test_every_module_the_page_loads_is_preloaded(page):
     wait_ready(page)
     preloaded = set(page.eval_on_selector_all("link[rel=modulepreload]", "ls => ls.map((l) => l.href)"))
     loaded = set(page.evaluate("""() => performance.getEntriesByType('resource')
-        .filter((e) => e.initiatorType !== 'other' && /\\/static\\/js\\/[^/]+\\.js$/.test(new URL(e.name).pathname))
+        .filter((e) => /\\/static\\/js\\/[^/]+\\.js$/.test(new URL(e.name).pathname))
         .map((e) => e.name)"""))
-    worker = {u for u in loaded if u.endswith(("/layout-worker.js", "/layout-fast.js"))}  # the layout worker's
+    worker = {u for u in loaded if u.endswith(("/layout-worker.js", "/layout-fast.js"))}  # the layout worker
     assert preloaded and "main.js" in " ".join(preloaded)
     assert len(loaded - worker) >= 30 and loaded - worker <= preloaded, sorted(loaded - worker - preloaded)
     assert {Path(u).name for u in preloaded} <= {p.name for p in STATIC.glob("*.js")}
