@@ -60,3 +60,43 @@ def test_a_one_node_box_says_one_node_in_the_languages_plural(page, server_url, 
     if lang == "en":
         expect()(box.locator(".group-badge")).to_have_text(f"{n} nodes")
     assert not page.problems.errors
+
+
+# -- 6. a new program is sent with the values of its own inputs only (no 422 and retry) ------------------
+def test_switching_programs_sends_only_the_new_programs_inputs_and_never_gets_a_422(page, server_url):
+    sent = []  # the values of every /api/v1/evaluate request, and every 422 answer
+    bad = []
+    page.on("request", lambda r: r.url.endswith("/api/v1/evaluate") and sent.append(json.loads(r.post_data or "{}")))
+    page.on("response", lambda r: r.status == 422 and bad.append(r.url))
+    wait_ready(page)
+    num_attr(page, "[data-testid=output-value]", expected=-12)  # the default q = x + y; f = q * z
+    sent.clear()
+    # a program with other names: the first request carries none of x, y, z
+    set_program(page, "a = 3\nb = a * a + 1")
+    num_attr(page, "[data-testid=output-value]", expected=10)
+    assert sent and all(set(b.get("values") or {}) <= {"a"} for b in sent), sent
+    # a slider value survives an edit of the program that keeps its input
+    page.fill("[data-testid=input-a]", "4")
+    wait_idle(page)
+    num_attr(page, "[data-testid=output-value]", expected=17)
+    sent.clear()
+    set_program(page, "a = 3\nb = a * a * 2")
+    num_attr(page, "[data-testid=output-value]", expected=32)
+    assert sent[0]["values"] == {"a": 4}
+    # a program whose names have no default: their values are sent with the first request
+    sent.clear()
+    set_program(page, "p = u * v\nf = p + u")
+    num_attr(page, "[data-testid=output-value]", expected=2)  # u = v = 1
+    assert set(sent[0]["values"]) == {"u", "v"}
+    # a user function's parameter and the computed names are not sent
+    set_program(page, "sq(a) = a * a + 1\nx = 3\nf = sq(x) * 2")
+    num_attr(page, "[data-testid=output-value]", expected=20)
+    set_program(page, "softplus(t) = log(1 + exp(t)) with d/dt = sigmoid(t)\nx = 0.5\nf = softplus(x)\ng = grad(f, x)")
+    # the presets, one after another, and a grad() program
+    for pid in ("two-gate-circuit", "sigmoid-neuron", "two-layer-network", "softmax-cross-entropy", "mse-regression"):
+        page.select_option("[data-testid=preset-select]", pid)
+        wait_idle(page)
+    set_program(page, "x = 2\nf = x^3\ng = grad(f, x)")
+    num_attr(page, "[data-testid=output-value]", expected=12)
+    assert not bad, bad
+    assert not page.problems.http, page.problems.http
