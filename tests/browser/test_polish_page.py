@@ -100,3 +100,55 @@ def test_switching_programs_sends_only_the_new_programs_inputs_and_never_gets_a_
     num_attr(page, "[data-testid=output-value]", expected=12)
     assert not bad, bad
     assert not page.problems.http, page.problems.http
+
+
+# -- 3. readable names of nested derivatives ------------------------------------------------------------
+NESTED = "x = 2\ny = 3\nz = x * y\nL = sin(z)\ng = grad(L, x)\nh = grad(g * g, x)"
+
+
+def test_grad_label_names_nested_derivatives_readably():
+    from app.engine.text import grad_label, grad_subject
+
+    assert grad_label("f", "q") == "∂f/∂q"
+    assert grad_label("∂f/∂x", "x") == "∂²f/∂x²"
+    assert grad_label("∂²f/∂x²", "x") == "∂³f/∂x³"
+    assert grad_label("∂²f/∂x²", "y") == "∂(∂²f/∂x²)/∂y"
+    assert grad_label("∂L/∂z", "w") == "∂(∂L/∂z)/∂w"
+    assert grad_label("f", "∂L/∂z") == "∂f/∂(∂L/∂z)"
+    assert grad_subject("f", None) == "f"
+    assert grad_subject("grad(f, x)", None) == "∂f/∂x"
+    assert grad_subject("grad(grad(f, x), x)", None) == "∂²f/∂x²"
+    assert grad_subject("g * g", None) == "(g * g)"
+
+
+def test_nested_grad_labels_in_the_document_and_on_the_page(page, server_url):
+    doc = api_evaluate(server_url, NESTED)
+    labels = [n["label"] for n in doc["nodes"] if n["label"]]
+    assert not any("∂∂" in s or "/∂∂" in s for s in labels), labels
+    assert "∂L/∂z" in labels and "∂(g * g)/∂g" in labels and "∂(g * g)/∂(∂L/∂z)" in labels
+    k = labels_at = next(n["id"] for n in doc["nodes"] if n["label"] == "∂(g * g)/∂(∂L/∂z)")
+    # d(g*g)/d(dL/dz) = 2 g * y (g = cos(z) * y): the number under the name
+    z = 6.0
+    import math
+    g = math.cos(z) * 3
+    assert doc["nodes"][k]["value"] == pytest.approx(2 * g * 3, rel=1e-12)
+    # grad(grad(f, x), x): the inner call's derivative is ∂f/∂x, its nodes ∂(∂f/∂x)/∂q
+    doc2 = api_evaluate(server_url, "x = 2\ny = 3\nq = x * y\nf = q * q * x\nh = grad(grad(f, x), x)")
+    labels2 = [n["label"] for n in doc2["nodes"] if n["label"]]
+    assert "∂(∂f/∂x)/∂q" in labels2 and labels2.count("∂f/∂q") == 1, labels2
+
+    wait_ready(page)
+    set_program(page, NESTED)
+    num_attr(page, "[data-testid=output-value]", expected=doc["value"])
+    texts = page.locator("#circuit text").all_text_contents()
+    assert not any("∂∂" in s for s in texts), [s for s in texts if "∂∂" in s]
+    node = page.locator(f"#circuit [data-node-id='{labels_at}']")
+    expect()(node).to_have_attribute("data-label", "∂(g * g)/∂(∂L/∂z)")
+    node.locator(".node-shape").click()
+    expect()(page.get_by_test_id("inspector-name")).to_have_text("∂(g * g)/∂(∂L/∂z)")
+    num_attr(page, "[data-testid=inspector-value]", expected=2 * g * 3)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.click("[data-testid=zoom-fit]")
+    wait_idle(page)
+    shot(page, "polish-nested-grad-labels-1280x800")
+    assert not page.problems.errors
