@@ -66,10 +66,18 @@ export function renderInspector(container, doc, sched, ops, id, { folds = null, 
 
   const title = el("h3", { testid: "inspector-name" }, name);
   container.appendChild(title);
+  // a folded grad() layer stands for the derivative it computes, not for the gate that happens to hold
+  // its value last: the call, what it means and its value
+  const layer = folds && folds.folded && folds.folded.kind === "adjoint" ? gradCall(doc, folds.folded) : null;
   const kind = n.op === "input" ? t("inspector.kind_input") : n.op === "const" ? t("inspector.kind_constant") : t("inspector.kind_gate", { op: n.op });
-  const desc = meta ? `${kind} · ${opText(n.op, "description", meta.description)}` : kind;
+  const desc = layer ? t("inspector.kind_grad") : meta ? `${kind} · ${opText(n.op, "description", meta.description)}` : kind;
   container.appendChild(el("div", { class: "op-desc", testid: "inspector-op" }, desc));
   if (folds) foldButtons(container, folds, onFold, onUnfold);
+
+  if (layer) {
+    renderGradBox(container, doc, sched, n, name, layer);
+    return;
+  }
 
   if (meta) {
     const formula = el("div", { class: "formula", testid: "inspector-formula" });
@@ -193,6 +201,42 @@ function renderTensorNode(container, doc, sched, ops, id) {
   }
 
   chainAndRule(container, doc, sched, meta, n, id, t("inspector.input_rule_tensor"));
+}
+
+// The call a folded adjoint box stands for: {text: "grad(f, x)", f: "f" (an expression in parentheses),
+// x: "x"} from the document's group (its full text, not the box's shortened title).
+export function gradCall(doc, folded) {
+  const g = (doc.groups || []).find((gr) => gr.kind === "adjoint" && gr.last === folded.head) || null;
+  const text = g ? g.text : folded.title;
+  const m = /^grad\(([\s\S]*),\s*([\p{L}_][\p{L}\p{N}_]*)\s*\)$/u.exec(text || "");
+  if (!m) return null;
+  const f = m[1].replace(/\s+/g, " ").trim();
+  return { text, f: wrapName(f), x: m[2] };
+}
+
+function renderGradBox(container, doc, sched, n, name, call) {
+  const formula = el("div", { class: "formula", testid: "inspector-formula" });
+  const f = latexName(call.f.replace(/^\((.*)\)$/, "$1"));
+  tex(formula, `${latexName(name)} = \\operatorname{grad}(${f}, ${latexName(call.x)}) = \\frac{\\partial ${f}}{\\partial ${latexName(call.x)}}`, true);
+  formula.dataset.call = call.text;
+  container.appendChild(formula);
+  const value = isTensorNode(n) ? fmtShape(n.shape) : fmtFull(n.value);
+  container.appendChild(el("div", { class: "grad-meaning", testid: "inspector-grad-meaning" },
+    t("inspector.grad_meaning", { call: call.text, f: call.f, x: call.x, value })));
+  if (isTensorNode(n)) {
+    const dl = el("dl");
+    dl.append(el("dt", {}, t("inspector.shape")), el("dd", { testid: "inspector-shape" }, fmtShape(n.shape)));
+    valueRows(dl, n, doc.output, name, false);
+    container.appendChild(dl);
+    container.appendChild(isHidden(n.value) ? el("div", { class: "num hidden-num", testid: "inspector-value" }, "?")
+      : tensorTable(n.value, n.shape, "inspector-value"));
+  } else {
+    const dl = el("dl");
+    valueRows(dl, n, doc.output, name);
+    container.appendChild(dl);
+  }
+  if (n.reason) container.appendChild(el("div", { class: "reason", testid: "inspector-reason" }, `⚠ ${n.reason}`));
+  container.appendChild(el("div", { class: "rule", testid: "inspector-rule" }, t("inspector.grad_rule", { call: call.text, f: call.f, x: call.x })));
 }
 
 // Fold the node's statement or sub-expression into one box, or unfold the box it is drawn in.

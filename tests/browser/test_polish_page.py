@@ -152,3 +152,62 @@ def test_nested_grad_labels_in_the_document_and_on_the_page(page, server_url):
     wait_idle(page)
     shot(page, "polish-nested-grad-labels-1280x800")
     assert not page.problems.errors
+
+
+# -- 1. the inspector of a folded grad() box -----------------------------------------------------------
+CUBE = "x = 2; f = x^3; g = grad(f, x)"
+SCE = ("h = [[1, 2], [0, -1], [0.5, 0.5]]\nW = [[0.1, -0.2, 0.3], [0.4, 0, -0.1]]\ns = h @ W\n"
+       "L = softmax_cross_entropy(s, [2, 0, 1])\nG = grad(L, W)")
+
+
+def test_the_inspector_of_a_folded_grad_box_shows_the_call_and_the_derivative(page, server_url):
+    doc = api_evaluate(server_url, CUBE)
+    layer = next(g for g in doc["groups"] if g["kind"] == "adjoint")
+    wait_ready(page)
+    set_program(page, CUBE)
+    num_attr(page, "[data-testid=output-value]", expected=12)  # (x^3)' = 3x^2 = 12 at x = 2
+    inner = next(k for k in range(layer["first"], layer["last"] + 1) if doc["nodes"][k]["op"] != "const")
+    page.click(f"#circuit [data-node-id='{inner}'] .node-shape")
+    page.click("[data-testid=fold-adjoint]")
+    wait_idle(page)
+    box = page.locator("#circuit [data-group='a:grad(f, x)~0']")
+    expect()(box).to_have_count(1)
+    box.locator(".node-shape").click()
+    ins = page.get_by_test_id("inspector")
+    formula = page.get_by_test_id("inspector-formula")
+    expect()(formula).to_have_attribute("data-call", "grad(f, x)")
+    assert "grad" in formula.inner_text() and "∂" in formula.inner_text()
+    # the head gate's own formula (3 · x^2 as mul) and rule are not what the box is
+    head_op = doc["nodes"][layer["last"]]["op"]
+    expect()(page.get_by_test_id("inspector-op")).not_to_contain_text(f"{head_op} gate")
+    expect()(page.get_by_test_id("inspector-grad-meaning")).to_have_text(
+        "grad(f, x): the derivative of f with respect to x, here 12")
+    num_attr(page, "[data-testid=inspector-value]", expected=12)
+    expect()(page.get_by_test_id("inspector-local-grads")).to_have_count(0)
+    assert "mul swaps" not in ins.inner_text()
+    for w, h in SIZES:
+        page.set_viewport_size({"width": w, "height": h})
+        page.click("[data-testid=zoom-fit]")
+        wait_idle(page)
+        expect()(page.get_by_test_id("inspector-grad-meaning")).to_be_visible()
+        shot(page, f"polish-grad-box-inspector-{w}x{h}")
+    # in Chinese
+    page.evaluate("() => window.backpropLab.applyState({lang: 'zh'})")
+    wait_idle(page)
+    zh = catalogue(server_url, "zh")["inspector.grad_meaning"]
+    expect()(page.get_by_test_id("inspector-grad-meaning")).to_have_text(
+        zh.format(call="grad(f, x)", f="f", x="x", value="12"))
+    assert not page.problems.errors
+
+
+def test_the_inspector_of_a_folded_tensor_grad_box_shows_the_gradient_table(page, server_url):
+    doc = api_evaluate(server_url, SCE)
+    layer = next(g for g in doc["groups"] if g["kind"] == "adjoint")
+    wait_ready(page)
+    apply(page, {"program": SCE, "folded": ["a:grad(L, W)~0"]})
+    page.locator("#circuit [data-group='a:grad(L, W)~0'] .node-shape").click()
+    expect()(page.get_by_test_id("inspector-grad-meaning")).to_contain_text(
+        "grad(L, W): the derivative of L with respect to W")
+    num_attr(page, "[data-testid=inspector-value]", expected=doc["nodes"][layer["last"]]["value"])
+    expect()(page.get_by_test_id("inspector-shape")).to_have_text("(2, 3)")
+    assert not page.problems.errors
