@@ -87,6 +87,8 @@ export function outEdges(doc, edges = edgesOf(doc)) {
 export function forkSum(doc, id, outs, { full = false } = {}) {
   const es = outs[id];
   if (!es || es.length < 2) return null;
+  const g = doc.nodes[id].grad;
+  if (g === null || g === undefined) return null; // a constant used twice: no gradients to add
   if (isTensorNode(doc.nodes[id])) return t("circuit.fork_tensor", { count: es.length });
   // more than three terms: the sum's size and result (the inspector and the caption list them all)
   if (es.length > 3 && !full) return t("circuit.fork_many", { count: es.length, value: fmt(doc.nodes[id].grad) });
