@@ -70,7 +70,9 @@ export function renderInspector(container, doc, sched, ops, id, { folds = null, 
   // its value last: the call, what it means and its value
   const layer = folds && folds.folded && folds.folded.kind === "adjoint" ? gradCall(doc, folds.folded) : null;
   const kind = n.op === "input" ? t("inspector.kind_input") : n.op === "const" ? t("inspector.kind_constant") : t("inspector.kind_gate", { op: n.op });
-  const desc = layer ? t("inspector.kind_grad") : meta ? `${kind} · ${opText(n.op, "description", meta.description)}` : kind;
+  const ownGate = !meta && (doc.functions || []).some((fn) => fn.kind === "gate" && fn.name === n.op);
+  const desc = layer ? t("inspector.kind_grad") : meta ? `${kind} · ${opText(n.op, "description", meta.description)}`
+    : ownGate ? t("inspector.kind_user_gate", { op: n.op }) : kind;
   container.appendChild(el("div", { class: "op-desc", testid: "inspector-op" }, desc));
   if (folds) foldButtons(container, folds, onFold, onUnfold);
 
@@ -82,6 +84,14 @@ export function renderInspector(container, doc, sched, ops, id, { folds = null, 
   if (meta) {
     const formula = el("div", { class: "formula", testid: "inspector-formula" });
     tex(formula, `${latexName(name)} = ${formulaLatex(doc, id, ops)}`, true);
+    container.appendChild(formula);
+  }
+  // a gate the program defined (`softplus(t) = log(1 + exp(t)) with d/dt = sigmoid(t)`): its body and
+  // declared derivatives, in the operands' names
+  const own = meta ? null : userGate(doc, n);
+  if (own) {
+    const formula = el("div", { class: "formula", testid: "inspector-formula" });
+    tex(formula, `${latexName(name)} = ${texText(n.op)}(${own.args.map(latexName).join(", ")}) = ${texText(own.body)}`, true);
     container.appendChild(formula);
   }
 
@@ -106,8 +116,9 @@ export function renderInspector(container, doc, sched, ops, id, { folds = null, 
     n.operands.forEach((src, i) => {
       const tr = el("tr");
       const cell = el("td");
-      const lg = localGradLatex(doc, id, ops, i);
+      const lg = own ? (own.derivs[i] === null ? null : texText(own.derivs[i])) : localGradLatex(doc, id, ops, i);
       tex(cell, `\\frac{\\partial ${latexName(name)}}{\\partial ${latexName(nodeName(doc, src))}} = ${lg ?? "?"}`);
+      if (own) cell.dataset.formula = own.derivs[i] ?? "";
       tr.append(cell);
       const lgv = n.local_grads[i];
       const constant = lgv === null || lgv === undefined; // an operand that is a constant: not differentiated
@@ -120,6 +131,25 @@ export function renderInspector(container, doc, sched, ops, id, { folds = null, 
   }
 
   chainAndRule(container, doc, sched, meta, n, id, t("inspector.input_rule"));
+  if (own) container.appendChild(el("div", { class: "rule", testid: "inspector-rule" }, t("inspector.user_gate_rule", { op: n.op })));
+}
+
+// The program's own gate that node n applies ({body, derivs} with the operands' names for the
+// parameters: derivs[i] is the declared d/d(param i), null when none was declared), else null.
+export function userGate(doc, n) {
+  const fn = (doc.functions || []).find((f) => f.kind === "gate" && f.name === n.op);
+  if (!fn || fn.params.length !== n.operands.length) return null;
+  const args = n.operands.map((s) => nodeName(doc, s));
+  const names = new Map(fn.params.map((p, i) => [p, args[i]]));
+  const put = (text) => text.replace(/[\p{L}_][\p{L}\p{N}_]*/gu, (w, at, all) =>
+    (names.has(w) && all[at + w.length] !== "(" ? wrapName(names.get(w)) : w)).replace(/\s*\*\s*/g, " · ");
+  const derivs = fn.params.map((p) => (fn.derivatives && fn.derivatives[p] ? put(fn.derivatives[p]) : null));
+  return { body: put(fn.body), derivs, args };
+}
+
+// Plain text (a program's expression) inside KaTeX.
+function texText(s) {
+  return `\\text{${String(s).replace(/[\\{}$&#%_^~]/g, (c) => `\\${c === "\\" ? "textbackslash " : c === "^" ? "textasciicircum " : c === "~" ? "textasciitilde " : c}`)}}`;
 }
 
 /** The value and gradient rows (when `numbers`), and a note when the node does not reach the output. */

@@ -213,3 +213,34 @@ def test_the_inspector_of_a_folded_tensor_grad_box_shows_the_gradient_table(page
     num_attr(page, "[data-testid=inspector-value]", expected=doc["nodes"][layer["last"]]["value"])
     expect()(page.get_by_test_id("inspector-shape")).to_have_text("(2, 3)")
     assert not page.problems.errors
+
+
+# -- 2. a gate the program defines: its declared derivative in the inspector ------------------------------
+SOFTPLUS = "softplus(t) = log(1 + exp(t)) with d/dt = sigmoid(t)\nx = 0.5\nf = softplus(x)"
+
+
+def test_the_inspector_of_a_user_gate_shows_its_body_and_declared_derivative(page, server_url):
+    import math
+
+    doc = api_evaluate(server_url, SOFTPLUS)
+    k = next(n["id"] for n in doc["nodes"] if n["op"] == "softplus")
+    sig = 1 / (1 + math.exp(-0.5))
+    assert doc["nodes"][k]["local_grads"][0] == pytest.approx(sig, rel=1e-12)
+    wait_ready(page)
+    set_program(page, SOFTPLUS)
+    num_attr(page, "[data-testid=output-value]", expected=math.log(1 + math.exp(0.5)))
+    page.click(f"#circuit [data-node-id='{k}'] .node-shape")
+    expect()(page.get_by_test_id("inspector-op")).to_have_text("softplus: a gate this program defines")
+    formula = page.get_by_test_id("inspector-formula")
+    expect()(formula).to_contain_text("log(1 + exp(x))")
+    grads = page.get_by_test_id("inspector-local-grads")
+    expect()(grads).to_contain_text("sigmoid(x)")
+    expect()(grads.locator("td").first).to_have_attribute("data-formula", "sigmoid(x)")
+    assert "?" not in grads.inner_text()
+    expect()(grads).to_contain_text(f"= {sig:.6f}")
+    expect()(page.get_by_test_id("inspector-rule")).to_contain_text("declared")
+    for w, h in SIZES:
+        page.set_viewport_size({"width": w, "height": h})
+        wait_idle(page)
+        shot(page, f"polish-user-gate-inspector-{w}x{h}")
+    assert not page.problems.errors
