@@ -2,7 +2,8 @@
 // the chain-rule line and the gate's rule in words (from /api/v1/ops).
 import { el } from "./dom.js";
 import { fmt, fmtFull, isHidden, raw } from "./format.js";
-import { chainRule, formulaLatex, latexName, localGradLatex, nodeName, wrapName } from "./schedule.js";
+import { chainRule, formulaLatex, latexName, localGradLatex, nodeName, opText, wrapName } from "./schedule.js";
+import { reasonText } from "./engine-text.js";
 import { t } from "./strings.js";
 import { at, fmtShape, fmtT, gridDims, heatColor, isSummary, isTensorNode, isTensorValue, rawT, stats } from "./tensor.js";
 
@@ -97,7 +98,7 @@ export function renderInspector(container, doc, sched, ops, id, { folds = null, 
 
   if (meta && meta.matrix_rule && doc.mode === "tensor") {
     container.appendChild(el("div", { class: "muted small" }, t("inspector.matrix_rule")));
-    container.appendChild(el("div", { class: "matrix-rule", testid: "inspector-matrix-rule" }, meta.matrix_rule));
+    container.appendChild(el("div", { class: "matrix-rule", testid: "inspector-matrix-rule" }, opText(n.op, "matrix_rule", meta.matrix_rule)));
   }
 
   if (isTensorNode(n) || (doc.mode === "tensor" && n.operands.some((o) => isTensorNode(doc.nodes[o])))) {
@@ -108,7 +109,7 @@ export function renderInspector(container, doc, sched, ops, id, { folds = null, 
   const dl = el("dl");
   valueRows(dl, n, f, name);
   container.appendChild(dl);
-  if (n.reason) container.appendChild(el("div", { class: "reason", testid: "inspector-reason" }, `⚠ ${n.reason}`));
+  if (n.reason) container.appendChild(el("div", { class: "reason", testid: "inspector-reason" }, `⚠ ${reasonText(n.reason, doc, nodeName)}`));
 
   if (n.operands.length) {
     container.appendChild(el("div", { class: "muted small" }, t("inspector.local_grads")));
@@ -209,7 +210,7 @@ function renderTensorNode(container, doc, sched, ops, id) {
       container.appendChild(el("div", { class: "muted small" }, t("inspector.no_gradient")));
     }
   }
-  if (n.reason) container.appendChild(el("div", { class: "reason", testid: "inspector-reason" }, `⚠ ${n.reason}`));
+  if (n.reason) container.appendChild(el("div", { class: "reason", testid: "inspector-reason" }, `⚠ ${reasonText(n.reason, doc, nodeName)}`));
 
   if (n.operands.length) {
     container.appendChild(el("div", { class: "muted small" }, t("inspector.local_rule")));
@@ -265,7 +266,7 @@ function renderGradBox(container, doc, sched, n, name, call) {
     valueRows(dl, n, doc.output, name);
     container.appendChild(dl);
   }
-  if (n.reason) container.appendChild(el("div", { class: "reason", testid: "inspector-reason" }, `⚠ ${n.reason}`));
+  if (n.reason) container.appendChild(el("div", { class: "reason", testid: "inspector-reason" }, `⚠ ${reasonText(n.reason, doc, nodeName)}`));
   container.appendChild(el("div", { class: "rule", testid: "inspector-rule" }, t("inspector.grad_rule", { call: call.text, f: call.f, x: call.x })));
 }
 
@@ -289,12 +290,4 @@ function foldButtons(container, folds, onFold, onUnfold) {
     if (folds.expression) btn(t("fold.expression"), "fold-expression", folds.expression.title, () => onFold && onFold(folds.expression.key));
   }
   if (row.childNodes.length) container.appendChild(row);
-}
-
-// A gate's rule or description in the page's language (the catalogue translates /api/v1/ops'
-// English; the English catalogue equals the registry, tests/lessons/test_i18n.py).
-function opText(op, field, fallback) {
-  const key = `op.${op}.${field}`;
-  const s = t(key);
-  return s === key ? fallback : s;
 }

@@ -244,3 +244,70 @@ def test_the_inspector_of_a_user_gate_shows_its_body_and_declared_derivative(pag
         wait_idle(page)
         shot(page, f"polish-user-gate-inspector-{w}x{h}")
     assert not page.problems.errors
+
+
+# -- 5. the engine's English notes in Chinese ------------------------------------------------------------
+def test_the_english_catalogue_quotes_the_registry_for_the_engine_texts_it_translates(server_url):
+    """op.<name>.matrix_rule / formula / convention in en.json are the registry's words (so a changed rule
+    fails here until its translation is updated), and zh.json has each of them."""
+    from app.engine.ops import REGISTRY
+
+    en, zh = catalogue(server_url, "en"), catalogue(server_url, "zh")
+    for name, op in REGISTRY.items():
+        if op.doc.matrix_rule:
+            assert en[f"op.{name}.matrix_rule"] == op.doc.matrix_rule, name
+        if op.doc.convention:
+            assert en[f"op.{name}.convention"] == op.doc.convention, name
+        if " if " in op.doc.formula or f"op.{name}.formula" in en:
+            assert en[f"op.{name}.formula"] == op.doc.formula, name
+    for key in en:
+        if key.startswith(("op.", "reason.", "note.")):
+            assert key in zh and zh[key] != en[key], key
+
+
+ZH_PROGRAMS = [
+    # (program, node label to inspect, what the inspector's reason must say)
+    ("x = 0\ny = log(x)\nf = y * 2", "y", "reason.log_zero"),
+    ("x = 0\ny = log(x)\nf = y * 2", "f", "reason.nonfinite_operand"),
+    ("W = [[1, 2], [3, 4]]\nv = [[1], [2]]\ny = W @ v\nL = sum(y)", "y", None),
+    ("s = 0.5\ny = step(s)\nf = y * s", "y", None),
+    ("x = 0\nf = relu(x) * 3", "f", None),
+]
+
+
+def test_the_chinese_page_shows_the_engines_notes_in_chinese(page, server_url):
+    from .test_lessons import ENGLISH_OK, ENGLISH_WORDS
+
+    zh = catalogue(server_url, "zh")
+    wait_ready(page, "/#lang=zh")
+    for program, label, reason in ZH_PROGRAMS:
+        apply(page, {"program": program, "numericCheck": True})
+        doc = api_evaluate(server_url, program)
+        k = next(n["id"] for n in doc["nodes"] if n["label"] == label)
+        page.click(f"#circuit [data-node-id='{k}'] .node-shape")
+        wait_idle(page)
+        if reason:
+            want = zh[reason].replace("{node}", "y")
+            expect()(page.get_by_test_id("inspector-reason")).to_have_text(f"⚠ {want}")
+            expect()(page.locator("#circuit .node-reason").first).to_contain_text("⚠")
+        if "@" in program:
+            expect()(page.get_by_test_id("inspector-matrix-rule")).to_have_text(zh["op.matmul.matrix_rule"])
+            expect()(page.get_by_test_id("inspector-shape")).to_have_text("(2, 1)")
+        # every step of the animation (the captions name formulas, rules and reasons)
+        total = page.evaluate("() => window.backpropLab.state.schedule.steps.length")
+        for pos in range(total + 1):
+            page.evaluate("p => window.backpropLab.applyState({pos: p})", pos)
+            wait_idle(page)
+            left = [w for w in page.evaluate(ENGLISH_WORDS) if w["word"] not in ENGLISH_OK]
+            assert not left, (program, pos, left)
+        if "relu" in program:  # the numerical check's note on x: the kink at relu(0), its convention
+            title = page.get_by_test_id("numeric-x").get_attribute("title")
+            assert zh["op.relu.convention"] in title and "relu(x) (relu)" in title and "non-smooth" not in title, title
+        if "step" in program:
+            shot(page, "polish-zh-step-1280x800")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    apply(page, {"program": ZH_PROGRAMS[0][0], "pos": 99})
+    page.click("#circuit [data-node-id='1'] .node-shape")
+    wait_idle(page)
+    shot(page, "polish-zh-reason-1280x800")
+    assert not page.problems.errors
