@@ -88,3 +88,37 @@ export function noteText(note, doc = null, nameOf = null) {
   }
   return s;
 }
+
+// "line 3, column 5, line 4, column 1 and 2 more" in the page's language
+function whereText(where) {
+  return where.replace(/line (\d+), column (\d+)/g, (m, line, column) => t("warn.at", { line, column }))
+    .replace(/ and (\d+) more$/, (m, n) => t("warn.and_more", { count: Number(n) }));
+}
+const shownText = (v) => ({ "-Infinity": "−∞", Infinity: "∞", NaN: "NaN" })[v] ?? v;
+
+const WARNINGS = [
+  [/^n(\d+) \(([^)]+)\) passes no gradient: its local gradients are 0 \(a comparison, step or lookup\)$/,
+    "warn.no_gradient", (m, ref) => ({ node: ref(m[1]), op: m[2] })],
+  [/^and (\d+) more gates that pass no gradient$/, "warn.more_no_gradient", (m) => ({ count: Number(m[1]) })],
+  [/^input (\S+) does not reach the output: its gradient is 0$/, "warn.not_reached", (m) => ({ name: m[1] })],
+  [/^the gradient of (\S+) was computed through a non-finite value \(n(\d+), ([^)]+)\): it is not meaningful$/,
+    "warn.grad_through", (m, ref) => ({ name: m[1], node: ref(m[2]), op: m[3] })],
+  [/^the output has shape (\[[\d, ]*\]): gradients are of sum\(output\) \(an upstream gradient of ones\)$/,
+    "warn.output_shape", (m) => ({ shape: m[1] })],
+  [/^replaced '(.)' (U\+[0-9A-F]{4,6})(?: \([^)]*\))? with '(.)' \((.*)\): typed with an input method or copied from formatted text$/su,
+    "warn.replaced", (m) => ({ char: m[1], code: m[2], with: m[3], where: whereText(m[4]) })],
+  [/^n(\d+) \(([^)]+)\): (.*?)(?: -> (-?Infinity|NaN))?$/s, "warn.nonfinite", (m, ref, doc, nameOf) => ({
+    node: ref(m[1]), op: m[2], reason: reasonText(m[3], doc, nameOf), shown: m[4] ? ` → ${shownText(m[4])}` : "" })],
+];
+
+/** One of the document's `warnings` in the page's language, or null when the page does not know it
+ * (then it is shown as the engine wrote it, marked as English). */
+export function warningText(warning, doc = null, nameOf = null) {
+  const ref = (k) => nodeRef(doc, k, nameOf);
+  const s = String(warning || "");
+  for (const [re, key, vars] of WARNINGS) {
+    const m = re.exec(s);
+    if (m) return t(key, vars(m, ref, doc, nameOf));
+  }
+  return null;
+}

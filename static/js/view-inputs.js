@@ -3,7 +3,7 @@
 // numbers update in place so a slider being dragged keeps its focus. A tensor input gets its
 // nested list as editable text (one matrix row per line) instead of a slider.
 import { fmt, fmtFull, raw } from "./format.js";
-import { noteText } from "./engine-text.js";
+import { noteText, warningText } from "./engine-text.js";
 import { nodeName } from "./schedule.js";
 import { t } from "./strings.js";
 import { fmtShape, fmtT, isSummary, isTensorValue, parseTensorText, rawT, shapeText, toEditText } from "./tensor.js";
@@ -212,10 +212,13 @@ export function createInputsView(container, resultBox, { onValue, onSelect, onRe
       const ul = document.createElement("ul");
       ul.className = "warnings";
       ul.dataset.testid = "warnings";
-      ul.lang = "en"; // the engine's notices stay English, like the API's error messages
+      // the engine's notices in the page's language (engine-text.js); one the page does not know stays
+      // as the engine wrote it, marked as English
       for (const w of doc.warnings) {
         const li = document.createElement("li");
-        li.textContent = w;
+        const known = warningText(w, doc, nodeName);
+        li.textContent = known ?? w;
+        if (known === null) li.lang = "en";
         ul.appendChild(li);
       }
       resultBox.appendChild(ul);

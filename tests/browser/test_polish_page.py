@@ -59,6 +59,12 @@ def test_a_one_node_box_says_one_node_in_the_languages_plural(page, server_url, 
     assert n >= 2
     if lang == "en":
         expect()(box.locator(".group-badge")).to_have_text(f"{n} nodes")
+    apply(page, {"program": ONE_NODE, "folded": ["a:grad(L, z)~0"]})
+    for w, h in SIZES:
+        page.set_viewport_size({"width": w, "height": h})
+        page.click("[data-testid=zoom-fit]")
+        wait_idle(page)
+        shot(page, f"polish-one-node-badge-{lang}-{w}x{h}")
     assert not page.problems.errors
 
 
@@ -272,6 +278,8 @@ ZH_PROGRAMS = [
     ("W = [[1, 2], [3, 4]]\nv = [[1], [2]]\ny = W @ v\nL = sum(y)", "y", None),
     ("s = 0.5\ny = step(s)\nf = y * s", "y", None),
     ("x = 0\nf = relu(x) * 3", "f", None),
+    ("x = ２\ny = step(x - 1)\nf = y * x", "y", None),  # a full-width digit (replaced, with a notice), a step
+    ("v = [1, 2, 3]\nw = v * 2", "w", None),  # a tensor output: gradients of sum(output)
 ]
 
 
@@ -293,6 +301,10 @@ def test_the_chinese_page_shows_the_engines_notes_in_chinese(page, server_url):
         if "@" in program:
             expect()(page.get_by_test_id("inspector-matrix-rule")).to_have_text(zh["op.matmul.matrix_rule"])
             expect()(page.get_by_test_id("inspector-shape")).to_have_text("(2, 1)")
+        # the engine's warnings: each one in Chinese (none left marked as English)
+        if doc.get("warnings"):
+            expect()(page.get_by_test_id("warnings").locator("li")).to_have_count(len(doc["warnings"]))
+            assert page.locator("[data-testid=warnings] [lang=en]").count() == 0, doc["warnings"]
         # every step of the animation (the captions name formulas, rules and reasons)
         total = page.evaluate("() => window.backpropLab.state.schedule.steps.length")
         for pos in range(total + 1):
@@ -305,9 +317,11 @@ def test_the_chinese_page_shows_the_engines_notes_in_chinese(page, server_url):
             assert zh["op.relu.convention"] in title and "relu(x) (relu)" in title and "non-smooth" not in title, title
         if "step" in program:
             shot(page, "polish-zh-step-1280x800")
-    page.set_viewport_size({"width": 1280, "height": 800})
     apply(page, {"program": ZH_PROGRAMS[0][0], "pos": 99})
     page.click("#circuit [data-node-id='1'] .node-shape")
-    wait_idle(page)
-    shot(page, "polish-zh-reason-1280x800")
+    for w, h in SIZES:
+        page.set_viewport_size({"width": w, "height": h})
+        page.click("[data-testid=zoom-fit]")
+        wait_idle(page)
+        shot(page, f"polish-zh-reason-{w}x{h}")
     assert not page.problems.errors
