@@ -81,6 +81,11 @@ export function renderInspector(container, doc, sched, ops, id, { folds = null, 
     renderGradBox(container, doc, sched, n, name, layer);
     return;
   }
+  const call = folds && folds.folded && folds.folded.kind === "call" ? callOf(doc, folds.folded) : null;
+  if (call) {
+    renderCallBox(container, doc, n, name, call);
+    return;
+  }
 
   if (meta) {
     const formula = el("div", { class: "formula", testid: "inspector-formula" });
@@ -135,6 +140,57 @@ export function renderInspector(container, doc, sched, ops, id, { folds = null, 
   if (own) container.appendChild(el("div", { class: "rule", testid: "inspector-rule" }, t("inspector.user_gate_rule", { op: n.op })));
 }
 
+// The call a folded call box stands for: {text: "sq(x)", fn, body: "x · x + 1"} (the function's body
+// with the call's arguments for its parameters), from the document's group and functions.
+export function callOf(doc, folded) {
+  const g = (doc.groups || []).find((gr) => gr.kind === "call" && gr.last === folded.head) || null;
+  const fn = g && (doc.functions || []).find((f) => f.name === g.name);
+  if (!g || !fn) return null;
+  const m = /^[^(]*\(([\s\S]*)\)$/.exec(g.text);
+  const args = [];
+  if (m) {
+    let depth = 0, cur = "";
+    for (const c of m[1]) {
+      if (c === "," && depth === 0) {
+        args.push(cur.trim());
+        cur = "";
+        continue;
+      }
+      if (c === "(" || c === "[") depth++;
+      else if (c === ")" || c === "]") depth--;
+      cur += c;
+    }
+    if (cur.trim()) args.push(cur.trim());
+  }
+  if (args.length !== fn.params.length) return { text: g.text, fn, body: null };
+  return { text: g.text, fn, body: putArgs(fn.body, new Map(fn.params.map((p, i) => [p, args[i]]))) };
+}
+
+function renderCallBox(container, doc, n, name, call) {
+  container.querySelector("[data-testid=inspector-op]").textContent = t("inspector.kind_call", { name: call.fn.name });
+  const formula = el("div", { class: "formula", testid: "inspector-formula" });
+  const lhs = n.label ? `${latexName(name)} = ` : "";
+  tex(formula, `${lhs}${texText(call.text)}${call.body ? ` = ${texText(call.body)}` : ""}`, true);
+  formula.dataset.call = call.text;
+  container.appendChild(formula);
+  const dl = el("dl");
+  if (isTensorNode(n)) {
+    dl.append(el("dt", {}, t("inspector.shape")), el("dd", { testid: "inspector-shape" }, fmtShape(n.shape)));
+    valueRows(dl, n, doc.output, name, false);
+  } else {
+    valueRows(dl, n, doc.output, name);
+  }
+  container.appendChild(dl);
+  if (n.reason) container.appendChild(el("div", { class: "reason", testid: "inspector-reason" }, `⚠ ${reasonText(n.reason, doc, nodeName)}`));
+  container.appendChild(el("div", { class: "rule", testid: "inspector-rule" }, t("inspector.call_rule", { call: call.text, name: call.fn.name })));
+}
+
+// Program text with names replaced (whole names, not calls), products written with "·".
+function putArgs(text, names) {
+  return text.replace(/[\p{L}_][\p{L}\p{N}_]*/gu, (w, at, all) =>
+    (names.has(w) && all[at + w.length] !== "(" ? wrapName(names.get(w)) : w)).replace(/\s*\*\s*/g, " · ");
+}
+
 // The program's own gate that node n applies ({body, derivs} with the operands' names for the
 // parameters: derivs[i] is the declared d/d(param i), null when none was declared), else null.
 export function userGate(doc, n) {
@@ -142,8 +198,7 @@ export function userGate(doc, n) {
   if (!fn || fn.params.length !== n.operands.length) return null;
   const args = n.operands.map((s) => nodeName(doc, s));
   const names = new Map(fn.params.map((p, i) => [p, args[i]]));
-  const put = (text) => text.replace(/[\p{L}_][\p{L}\p{N}_]*/gu, (w, at, all) =>
-    (names.has(w) && all[at + w.length] !== "(" ? wrapName(names.get(w)) : w)).replace(/\s*\*\s*/g, " · ");
+  const put = (text) => putArgs(text, names);
   const derivs = fn.params.map((p) => (fn.derivatives && fn.derivatives[p] ? put(fn.derivatives[p]) : null));
   return { body: put(fn.body), derivs, args };
 }

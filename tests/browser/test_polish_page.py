@@ -325,3 +325,22 @@ def test_the_chinese_page_shows_the_engines_notes_in_chinese(page, server_url):
         wait_idle(page)
         shot(page, f"polish-zh-reason-{w}x{h}")
     assert not page.problems.errors
+
+
+# -- (1, for calls too) the inspector of a folded call of the program's own function --------------------
+def test_the_inspector_of_a_folded_call_shows_the_call_and_its_body(page, server_url):
+    program = "sq(a) = a * a + 1\nx = 3\nf = sq(x) * 2"
+    doc = api_evaluate(server_url, program)
+    call = next(g for g in doc["groups"] if g["kind"] == "call")
+    wait_ready(page)
+    set_program(page, program)
+    page.locator("#circuit [data-group='c:sq(x)~0'] .node-shape").click()  # calls are drawn folded
+    expect()(page.get_by_test_id("inspector-op")).to_contain_text("a call of sq")
+    formula = page.get_by_test_id("inspector-formula")
+    expect()(formula).to_have_attribute("data-call", "sq(x)")
+    assert "x · x + 1" in formula.inner_text().replace("⋅", "·").replace("\xa0", " "), formula.inner_text()
+    num_attr(page, "[data-testid=inspector-value]", expected=doc["nodes"][call["last"]]["value"])  # 10
+    num_attr(page, "[data-testid=inspector-grad]", expected=2)
+    expect()(page.get_by_test_id("inspector-local-grads")).to_have_count(0)
+    assert "add gate" not in page.get_by_test_id("inspector").inner_text()
+    assert not page.problems.errors
