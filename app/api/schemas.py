@@ -119,6 +119,12 @@ class EvaluateRequest(_Request):
         "central", description="The numerical check's differences: central (f(x+h) - f(x-h)) / 2h, or one-sided "
         "forward (f(x+h) - f(x)) / h.")
     full_tensors: bool = Field(False, description="List every tensor in full instead of summarizing large ones.")
+    batch: dict[str, list[FiniteFloat]] | None = Field(
+        None, description="Evaluate at N points in one pass: input name -> list of N numbers (every list the same "
+        "length, at most max_batch points, points x nodes at most max_batch_work; scalar programs only). The "
+        "answer is then the batch document: the output and every input's gradient at each point "
+        "(docs/contract.md, \"Batch document\"). The other inputs keep their value from `values`.",
+        examples=[{"x0": [-1.0, 0.0, 1.0], "x1": [-2.0, -2.0, -2.0]}])
 
 
 class OptimizeRequest(_Request):
