@@ -30,6 +30,7 @@ from typing import Any
 from .errors import EngineError, limit_error, position
 from .graph import CONST, INPUT, Graph, Group
 from .ops import REGISTRY
+from .text import grad_label
 
 ONE = object()  # the seed: d f / d f = 1 (a scalar 1 that needs no node until it is used as an operand)
 _SCALAR_REDUCTIONS = frozenset({"mse", "softmax_cross_entropy"})
@@ -264,7 +265,7 @@ def _name(g: Graph, gk: Any, first: int, fname: str, k: int) -> None:
         return
     label = g.label[k]
     if label is not None and g.op[gk] != CONST:
-        g.label[gk] = f"∂{fname}/∂{label}"
+        g.label[gk] = grad_label(fname, label)
 
 
 __all__ = ["ONE", "Builder", "grad"]

@@ -57,7 +57,7 @@ from .functions import PARAM, UserFunction, cut_template, inline, make_gate
 from .graph import CONST, INPUT, Graph, Recipe
 from .limits import DEFAULT_LIMITS, Limits
 from .ops import FUNCTIONS, INFIX, MAX_SEED, REGISTRY, RESERVED, ShapeError, check_param, size_of
-from .text import check_names, normalize
+from .text import check_names, grad_subject, normalize
 
 # group 1: leading blanks; 2: a name, 3: the '=' or '(' that follows it (with blanks between; not the first '='
 # of '=='), 4: a number, 5: anything else (an operator, a newline, a comment, a bad character). A name carries
@@ -856,7 +856,7 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
                 raise limit_error("max_grad_work", limits.max_grad_work, "grad() calls look at too many nodes",
                                   **position(text, start))
             ftext = text[fe[1]:fe[2]]
-            fname = ftext if ftext.isidentifier() else (labels[fe[0]] or "f")
+            fname = grad_subject(ftext, labels[fe[0]])
             k = adjoint.grad(g, limits, fe[0], xe[0], (start, end), text[start:end], fname,
                              lambda f_, root, xs: inline(g, f_, root, xs, (start, end), groups=False))
             computed.add(k)

@@ -206,4 +206,48 @@ def check_names(text: str, names: list[tuple[str, int]]) -> None:
                                  text, start)
 
 
-__all__ = ["NORMALIZE", "check_name", "check_names", "invisible", "lookalike", "normalize", "script"]
+# -- the names of derivatives (grad()'s adjoint nodes: adjoint.py labels them, the page shows them) ------
+_SUP = "⁰¹²³⁴⁵⁶⁷⁸⁹"
+_TO_SUP = str.maketrans("0123456789", _SUP)
+_FROM_SUP = str.maketrans(_SUP, "0123456789")
+_PARTIAL = re.compile(rf"∂([{_SUP}]*)(\w+)/∂(\w+?)([{_SUP}]*)")
+_GRAD_CALL = re.compile(r"grad\((.*),\s*(\w+)\s*\)", re.S)
+GRAD_NAME_MAX = 24
+"""An expression differentiated by grad() longer than this is named by its first characters and "…"."""
+
+
+def _wrap(name: str) -> str:
+    return name if name.isidentifier() or (name.startswith("(") and name.endswith(")")) else f"({name})"
+
+
+def grad_label(f: str, x: str) -> str:
+    """The name of d f / d x: ``∂f/∂q``; the same variable again raises the order (``∂f/∂x`` by x is
+    ``∂²f/∂x²``, then ``∂³f/∂x³``); a name that is not a plain name goes in parentheses
+    (``∂(∂L/∂z)/∂w``, ``∂f/∂(∂L/∂z)``), never ``∂f/∂∂L/∂z``."""
+    m = _PARTIAL.fullmatch(f)
+    if m and m.group(3) == x and m.group(1) == m.group(4):
+        k = int(m.group(1).translate(_FROM_SUP) or "1") + 1
+        n = str(k).translate(_TO_SUP)
+        return f"∂{n}{m.group(2)}/∂{x}{n}"
+    return f"∂{_wrap(f)}/∂{_wrap(x)}"
+
+
+def grad_subject(ftext: str, label: str | None) -> str:
+    """What grad(f, x)'s f is called in its adjoint nodes' names: the name typed (``f``), else the
+    node's label, else a grad() call's own derivative name (``grad(f, x)`` is ``∂f/∂x``), else the
+    expression in parentheses (``(g*g)``, shortened to GRAD_NAME_MAX characters)."""
+    ftext = " ".join(ftext.split())
+    if ftext.isidentifier():
+        return ftext
+    if label:
+        return label
+    m = _GRAD_CALL.fullmatch(ftext)
+    if m:
+        return grad_label(grad_subject(m.group(1).strip(), None), m.group(2))
+    if len(ftext) > GRAD_NAME_MAX:
+        ftext = ftext[:GRAD_NAME_MAX - 1] + "…"
+    return f"({ftext})"
+
+
+__all__ = ["NORMALIZE", "check_name", "check_names", "grad_label", "grad_subject", "invisible", "lookalike",
+           "normalize", "script"]

@@ -1,6 +1,7 @@
 // HTTP client for the Backprop Lab API (docs/contract.md). No DOM; every request keeps the page
 // busy (busy.js) until it settles.
 import { track } from "./busy.js";
+import { valuesFor } from "./program-names.js";
 import { t } from "./strings.js";
 
 export class ApiError extends Error {
@@ -128,8 +129,10 @@ export function sameValue(a, b) {
 // program no longer has (unknown_name), give new inputs a starting value (missing_value), and let
 // the program win over a value the learner set when the program's default for that name changed
 // since (bases[name] is the default at the time the value was set; undefined = not known yet).
+// The first request already sends only the values of the program's inputs (program-names.js), so
+// switching programs costs no 422; the retries are for what reading the text cannot know.
 export async function evaluateReconciled(expression, values, { bases = {}, memory = {}, ...opts } = {}) {
-  let vals = { ...values };
+  let vals = valuesFor(expression, values, memory);
   for (let attempt = 0; attempt < 4; attempt++) {
     let doc;
     try {

@@ -2,6 +2,7 @@
 // list (doc.nodes is already in topological order; JS never computes a second ordering). No DOM.
 import { fmt, fmtAscii, HIDDEN } from "./format.js";
 import { sourceText } from "./groups.js";
+import { reasonText } from "./engine-text.js";
 import { t } from "./strings.js";
 import { fmtShape, fmtT, isTensorNode } from "./tensor.js";
 
@@ -87,6 +88,8 @@ export function outEdges(doc, edges = edgesOf(doc)) {
 export function forkSum(doc, id, outs, { full = false } = {}) {
   const es = outs[id];
   if (!es || es.length < 2) return null;
+  const g = doc.nodes[id].grad;
+  if (g === null || g === undefined) return null; // a constant used twice: no gradients to add
   if (isTensorNode(doc.nodes[id])) return t("circuit.fork_tensor", { count: es.length });
   // more than three terms: the sum's size and result (the inspector and the caption list them all)
   if (es.length > 3 && !full) return t("circuit.fork_many", { count: es.length, value: fmt(doc.nodes[id].grad) });
@@ -107,12 +110,19 @@ function substitute(template, names) {
   });
 }
 
+// A gate's formula in the page's language with the operand letters a, b; a usage line with
+// alternatives ("sum(x) or sum(x, axis)") is its first form, its x the first operand.
+function gateFormula(op, meta) {
+  const f = opText(op, "formula", meta.formula);
+  return / or /.test(f) ? f.split(" or ")[0].replace(/(?<![\w])x(?![\w])/, "a") : f;
+}
+
 export function formulaText(doc, id, ops) {
   const n = doc.nodes[id];
   const meta = ops.get(n.op);
   const names = n.operands.map((s) => wrapName(nodeName(doc, s)));
   if (!meta) return `${n.op}(${names.join(", ")})`;
-  return substitute(meta.formula, names);
+  return substitute(gateFormula(n.op, meta), names);
 }
 
 export function formulaLatex(doc, id, ops) {
@@ -265,8 +275,14 @@ export function nextStop(stops, pos, dir) {
 
 // the gate's rule in the page's language (catalogue op.<name>.rule), else the registry's English
 function opRule(op, fallback) {
-  const s = t(`op.${op}.rule`);
-  return s === `op.${op}.rule` ? fallback : s;
+  return opText(op, "rule", fallback);
+}
+// a gate's text in the page's language (catalogue op.<name>.<field>: rule, description, formula with
+// words in it, matrix_rule), else the registry's English
+export function opText(op, field, fallback) {
+  const key = `op.${op}.${field}`;
+  const s = t(key);
+  return s === key ? fallback : s;
 }
 
 function paren(s) {
@@ -285,10 +301,10 @@ function forwardCaption(doc, id, ops) {
     const shapes = n.operands.map((o) => `${nodeName(doc, o)} ${fmtShape(doc.nodes[o].shape)}`).join(", ");
     s = `${head}: ${shapes} → ${isTensorNode(n) ? fmtShape(n.shape) : t("caption.scalar")} = ${fmtT(n.value)}`;
   } else {
-    const withValues = substitute(ops.get(n.op)?.formula ?? text, n.operands.map((o) => paren(fmt(doc.nodes[o].value))));
+    const withValues = substitute(ops.get(n.op) ? gateFormula(n.op, ops.get(n.op)) : text, n.operands.map((o) => paren(fmt(doc.nodes[o].value))));
     s = `${head} = ${withValues} = ${fmt(n.value)}`;
   }
-  if (n.reason) s += `  (${n.reason})`;
+  if (n.reason) s += `  (${reasonText(n.reason, doc, nodeName)})`;
   return s;
 }
 
@@ -309,7 +325,7 @@ function backwardCaption(doc, id, outs, ops) {
     const parts = n.operands.map((o, i) => [o, i]).filter(([o]) => doc.nodes[o].op !== "const")
       .map(([o, i]) => `∂${f}/∂${wrapName(nodeName(doc, o))} ← ${fmtT(n.edge_grads[i])}`);
     const meta = ops.get(n.op);
-    const rule = meta ? meta.matrix_rule || opRule(n.op, meta.rule).split(/[:：]/)[0] : null;
+    const rule = meta ? (meta.matrix_rule ? opText(n.op, "matrix_rule", meta.matrix_rule) : opRule(n.op, meta.rule).split(/[:：]/)[0]) : null;
     return `${head}${parts.length ? `; ${parts.join(", ")}` : ""}${rule ? ` — ${rule}` : ""}`;
   }
   // constants are not differentiated: no gradient goes back to them

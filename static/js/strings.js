@@ -55,10 +55,31 @@ export function keys() {
   return Object.keys(CATALOGUES.en || {});
 }
 
+const lookup = (key) => (CATALOGUES[lang] && CATALOGUES[lang][key]) ?? (CATALOGUES.en && CATALOGUES.en[key]);
+const RULES = {};
+
+// The plural form of `key` for a numeric vars.count: "<key>_<category>" by the language's plural rules
+// (Intl.PluralRules: English "one" for 1, "other" otherwise; Chinese always "other"), when the
+// catalogue has it ("circuit.group_badge_one": "{count} node"), else `key` itself.
+export function pluralKey(key, count) {
+  if (typeof count !== "number" || !Number.isFinite(count)) return key;
+  let cat = "other";
+  try {
+    RULES[lang] = RULES[lang] || new Intl.PluralRules(lang === "zh" ? "zh-Hans" : lang);
+    cat = RULES[lang].select(count);
+  } catch {
+    cat = count === 1 ? "one" : "other";
+  }
+  const k = `${key}_${cat}`;
+  return lookup(k) !== undefined ? k : key;
+}
+
 // The string for `key` with {placeholders} filled from `vars` (the key itself when it is missing
-// everywhere, so a missing string is visible rather than blank).
+// everywhere, so a missing string is visible rather than blank). A numeric vars.count picks the
+// key's plural form (pluralKey).
 export function t(key, vars = null) {
-  const s = (CATALOGUES[lang] && CATALOGUES[lang][key]) ?? (CATALOGUES.en && CATALOGUES.en[key]) ?? key;
+  if (vars && typeof vars.count === "number") key = pluralKey(key, vars.count);
+  const s = lookup(key) ?? key;
   if (!vars) return s;
   return s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
 }

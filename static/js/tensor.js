@@ -2,6 +2,7 @@
 // statistics, the diverging colour scale and heatmap geometry. Pure functions, no DOM; shared by
 // the layout worker (geometry) and the views.
 import { fmt } from "./format.js";
+import { t } from "./strings.js";
 
 // A value is a number (scalar), a nested list (rank 1 or 2) or, above the server's summary size,
 // {summary: true, shape, min, max, mean, finite, sample}.
@@ -20,7 +21,7 @@ export function isTensorNode(n) {
 
 // (4, 5) / (3,) the numpy way; "scalar" for ().
 export function fmtShape(shape) {
-  if (!isTensorShape(shape)) return "scalar";
+  if (!isTensorShape(shape)) return t("caption.scalar");
   return shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
 }
 // 4×5 / 3 for node headers.

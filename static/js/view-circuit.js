@@ -10,6 +10,7 @@ import { fmt, fmtFull, isHidden, raw } from "./format.js";
 import { placeLabels } from "./labels.js";
 import { cardTitle, SIZES } from "./layout.js";
 import { forkSum, isGradShown, isValueShown, nodeName } from "./schedule.js";
+import { reasonText } from "./engine-text.js";
 import { t as tr } from "./strings.js";
 import { adjointNodesOf } from "./groups.js";
 import { fmtShape, fmtT, isTensorValue, rawT, size, stats } from "./tensor.js";
@@ -490,7 +491,7 @@ export function createCircuitView(svgNode, opts = {}) {
         if (t) t.textContent = fmt(n.value);
       }
       const title = x.grp ? tr("circuit.group_title", { title: x.grp.title, count: x.grp.members.length, value: fmtT(n.value), grad: fmtT(n.grad) })
-        : x.card ? tr("circuit.node_aria_tensor", { name: nodeName(doc, id), op: n.op, shape: fmtShape(n.shape), value: fmtT(n.value), grad: fmtT(n.grad) })
+        : x.card ? tr("circuit.node_aria_tensor", { name: nodeName(doc, id), op: n.op === "input" ? tr("inspector.kind_input") : n.op === "const" ? tr("inspector.kind_constant") : n.op, shape: fmtShape(n.shape), value: fmtT(n.value), grad: fmtT(n.grad) })
           : tr("circuit.node_aria", { name: nodeName(doc, id), value: fmtFull(n.value), grad: fmtFull(n.grad),
             op: n.op === "input" ? tr("inspector.kind_input") : n.op === "const" ? tr("inspector.kind_constant") : n.op });
       x.g.setAttribute("aria-label", title);
@@ -562,7 +563,7 @@ export function createCircuitView(svgNode, opts = {}) {
       }
       const reasonNode = grp ? grp.members.find((m) => doc.nodes[m].reason) : n.reason ? id : undefined;
       if (reasonNode !== undefined) {
-        reqs.push({ key: `r:${id}`, kind: "reason", text: `⚠ ${doc.nodes[reasonNode].reason}`, size: fontSize("reason"), node: geo, stack: fs ? fontSize("fork") * 1.3 : 0 });
+        reqs.push({ key: `r:${id}`, kind: "reason", text: `⚠ ${reasonText(doc.nodes[reasonNode].reason, doc, nodeName)}`, size: fontSize("reason"), node: geo, stack: fs ? fontSize("fork") * 1.3 : 0 });
       }
     }
     for (const e of sched.edges) {

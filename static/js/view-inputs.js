@@ -3,8 +3,13 @@
 // numbers update in place so a slider being dragged keeps its focus. A tensor input gets its
 // nested list as editable text (one matrix row per line) instead of a slider.
 import { fmt, fmtFull, raw } from "./format.js";
+import { noteText, warningText } from "./engine-text.js";
+import { nodeName } from "./schedule.js";
 import { t } from "./strings.js";
 import { fmtShape, fmtT, isSummary, isTensorValue, parseTensorText, rawT, shapeText, toEditText } from "./tensor.js";
+
+// a relative error as 1.2e-7 (∞ and NaN as the page writes them, not "Infinity")
+const relError = (v) => (Number.isFinite(Number(v)) ? Number(v).toExponential(1) : fmt(Number(v)));
 
 function sliderRange(v) {
   const c = Number.isFinite(v) ? v : 0;
@@ -161,8 +166,8 @@ export function createInputsView(container, resultBox, { onValue, onSelect, onRe
       const nc = doc.numeric && doc.numeric.inputs ? doc.numeric.inputs[inp.name] : null;
       if (nc) {
         r.numeric.hidden = false;
-        r.numeric.textContent = t("inputs.numeric", { numeric: fmt(nc.numeric, 6), error: Number(nc.rel_error).toExponential(1) }) + (nc.ok ? " ✓" : " ✗");
-        r.numeric.title = nc.note || "";
+        r.numeric.textContent = t("inputs.numeric", { numeric: fmt(nc.numeric, 6), error: relError(nc.rel_error) }) + (nc.ok ? " ✓" : " ✗");
+        r.numeric.title = noteText(nc.note, doc, nodeName) || "";
         r.numeric.classList.toggle("bad", !nc.ok);
         r.numeric.dataset.value = raw(nc.numeric);
         r.numeric.dataset.relError = String(nc.rel_error);
@@ -207,10 +212,13 @@ export function createInputsView(container, resultBox, { onValue, onSelect, onRe
       const ul = document.createElement("ul");
       ul.className = "warnings";
       ul.dataset.testid = "warnings";
-      ul.lang = "en"; // the engine's notices stay English, like the API's error messages
+      // the engine's notices in the page's language (engine-text.js); one the page does not know stays
+      // as the engine wrote it, marked as English
       for (const w of doc.warnings) {
         const li = document.createElement("li");
-        li.textContent = w;
+        const known = warningText(w, doc, nodeName);
+        li.textContent = known ?? w;
+        if (known === null) li.lang = "en";
         ul.appendChild(li);
       }
       resultBox.appendChild(ul);
@@ -245,8 +253,8 @@ function updateTensorRow(r, inp, doc, f) {
   if (nc && Array.isArray(nc.numeric)) {
     r.numeric.hidden = false;
     const n = nc.numeric.length;
-    r.numeric.textContent = t(n === 1 ? "inputs.numericTensor1" : "inputs.numericTensor", { n, err: Number(nc.rel_error).toExponential(1), ok: nc.ok ? " ✓" : " ✗" });
-    r.numeric.title = nc.note || "";
+    r.numeric.textContent = t("inputs.numeric_tensor", { count: n, error: relError(nc.rel_error) }) + (nc.ok ? " ✓" : " ✗");
+    r.numeric.title = noteText(nc.note, doc, nodeName) || "";
     r.numeric.classList.toggle("bad", !nc.ok);
     r.numeric.dataset.relError = String(nc.rel_error);
     r.numeric.dataset.count = String(n);
@@ -276,7 +284,7 @@ function updateTensorRow(r, inp, doc, f) {
     r.detail.open = open;
   } else if (nc) {
     r.numeric.hidden = false;
-    r.numeric.textContent = t("inputs.numeric", { numeric: fmt(nc.numeric, 6), error: Number(nc.rel_error).toExponential(1) }) + (nc.ok ? " ✓" : " ✗");
+    r.numeric.textContent = t("inputs.numeric", { numeric: fmt(nc.numeric, 6), error: relError(nc.rel_error) }) + (nc.ok ? " ✓" : " ✗");
     r.numeric.classList.toggle("bad", !nc.ok);
     r.numeric.dataset.relError = String(nc.rel_error);
     r.detail.hidden = true;

@@ -2,7 +2,8 @@
 // the chain-rule line and the gate's rule in words (from /api/v1/ops).
 import { el } from "./dom.js";
 import { fmt, fmtFull, isHidden, raw } from "./format.js";
-import { chainRule, formulaLatex, latexName, localGradLatex, nodeName, wrapName } from "./schedule.js";
+import { chainRule, formulaLatex, latexName, localGradLatex, nodeName, opText, wrapName } from "./schedule.js";
+import { reasonText } from "./engine-text.js";
 import { t } from "./strings.js";
 import { at, fmtShape, fmtT, gridDims, heatColor, isSummary, isTensorNode, isTensorValue, rawT, stats } from "./tensor.js";
 
@@ -66,20 +67,43 @@ export function renderInspector(container, doc, sched, ops, id, { folds = null, 
 
   const title = el("h3", { testid: "inspector-name" }, name);
   container.appendChild(title);
+  // a folded grad() layer stands for the derivative it computes, not for the gate that happens to hold
+  // its value last: the call, what it means and its value
+  const layer = folds && folds.folded && folds.folded.kind === "adjoint" ? gradCall(doc, folds.folded) : null;
   const kind = n.op === "input" ? t("inspector.kind_input") : n.op === "const" ? t("inspector.kind_constant") : t("inspector.kind_gate", { op: n.op });
-  const desc = meta ? `${kind} · ${opText(n.op, "description", meta.description)}` : kind;
+  const ownGate = !meta && (doc.functions || []).some((fn) => fn.kind === "gate" && fn.name === n.op);
+  const desc = layer ? t("inspector.kind_grad") : meta ? `${kind} · ${opText(n.op, "description", meta.description)}`
+    : ownGate ? t("inspector.kind_user_gate", { op: n.op }) : kind;
   container.appendChild(el("div", { class: "op-desc", testid: "inspector-op" }, desc));
   if (folds) foldButtons(container, folds, onFold, onUnfold);
+
+  if (layer) {
+    renderGradBox(container, doc, sched, n, name, layer);
+    return;
+  }
+  const call = folds && folds.folded && folds.folded.kind === "call" ? callOf(doc, folds.folded) : null;
+  if (call) {
+    renderCallBox(container, doc, n, name, call);
+    return;
+  }
 
   if (meta) {
     const formula = el("div", { class: "formula", testid: "inspector-formula" });
     tex(formula, `${latexName(name)} = ${formulaLatex(doc, id, ops)}`, true);
     container.appendChild(formula);
   }
+  // a gate the program defined (`softplus(t) = log(1 + exp(t)) with d/dt = sigmoid(t)`): its body and
+  // declared derivatives, in the operands' names
+  const own = meta ? null : userGate(doc, n);
+  if (own) {
+    const formula = el("div", { class: "formula", testid: "inspector-formula" });
+    tex(formula, `${latexName(name)} = ${texText(n.op)}(${own.args.map(latexName).join(", ")}) = ${texText(own.body)}`, true);
+    container.appendChild(formula);
+  }
 
   if (meta && meta.matrix_rule && doc.mode === "tensor") {
     container.appendChild(el("div", { class: "muted small" }, t("inspector.matrix_rule")));
-    container.appendChild(el("div", { class: "matrix-rule", testid: "inspector-matrix-rule" }, meta.matrix_rule));
+    container.appendChild(el("div", { class: "matrix-rule", testid: "inspector-matrix-rule" }, opText(n.op, "matrix_rule", meta.matrix_rule)));
   }
 
   if (isTensorNode(n) || (doc.mode === "tensor" && n.operands.some((o) => isTensorNode(doc.nodes[o])))) {
@@ -90,7 +114,7 @@ export function renderInspector(container, doc, sched, ops, id, { folds = null, 
   const dl = el("dl");
   valueRows(dl, n, f, name);
   container.appendChild(dl);
-  if (n.reason) container.appendChild(el("div", { class: "reason", testid: "inspector-reason" }, `⚠ ${n.reason}`));
+  if (n.reason) container.appendChild(el("div", { class: "reason", testid: "inspector-reason" }, `⚠ ${reasonText(n.reason, doc, nodeName)}`));
 
   if (n.operands.length) {
     container.appendChild(el("div", { class: "muted small" }, t("inspector.local_grads")));
@@ -98,8 +122,9 @@ export function renderInspector(container, doc, sched, ops, id, { folds = null, 
     n.operands.forEach((src, i) => {
       const tr = el("tr");
       const cell = el("td");
-      const lg = localGradLatex(doc, id, ops, i);
+      const lg = own ? (own.derivs[i] === null ? null : texText(own.derivs[i])) : localGradLatex(doc, id, ops, i);
       tex(cell, `\\frac{\\partial ${latexName(name)}}{\\partial ${latexName(nodeName(doc, src))}} = ${lg ?? "?"}`);
+      if (own) cell.dataset.formula = own.derivs[i] ?? "";
       tr.append(cell);
       const lgv = n.local_grads[i];
       const constant = lgv === null || lgv === undefined; // an operand that is a constant: not differentiated
@@ -112,6 +137,75 @@ export function renderInspector(container, doc, sched, ops, id, { folds = null, 
   }
 
   chainAndRule(container, doc, sched, meta, n, id, t("inspector.input_rule"));
+  if (own) container.appendChild(el("div", { class: "rule", testid: "inspector-rule" }, t("inspector.user_gate_rule", { op: n.op })));
+}
+
+// The call a folded call box stands for: {text: "sq(x)", fn, body: "x · x + 1"} (the function's body
+// with the call's arguments for its parameters), from the document's group and functions.
+export function callOf(doc, folded) {
+  const g = (doc.groups || []).find((gr) => gr.kind === "call" && gr.last === folded.head) || null;
+  const fn = g && (doc.functions || []).find((f) => f.name === g.name);
+  if (!g || !fn) return null;
+  const m = /^[^(]*\(([\s\S]*)\)$/.exec(g.text);
+  const args = [];
+  if (m) {
+    let depth = 0, cur = "";
+    for (const c of m[1]) {
+      if (c === "," && depth === 0) {
+        args.push(cur.trim());
+        cur = "";
+        continue;
+      }
+      if (c === "(" || c === "[") depth++;
+      else if (c === ")" || c === "]") depth--;
+      cur += c;
+    }
+    if (cur.trim()) args.push(cur.trim());
+  }
+  if (args.length !== fn.params.length) return { text: g.text, fn, body: null };
+  return { text: g.text, fn, body: putArgs(fn.body, new Map(fn.params.map((p, i) => [p, args[i]]))) };
+}
+
+function renderCallBox(container, doc, n, name, call) {
+  container.querySelector("[data-testid=inspector-op]").textContent = t("inspector.kind_call", { name: call.fn.name });
+  const formula = el("div", { class: "formula", testid: "inspector-formula" });
+  const lhs = n.label ? `${latexName(name)} = ` : "";
+  tex(formula, `${lhs}${texText(call.text)}${call.body ? ` = ${texText(call.body)}` : ""}`, true);
+  formula.dataset.call = call.text;
+  container.appendChild(formula);
+  const dl = el("dl");
+  if (isTensorNode(n)) {
+    dl.append(el("dt", {}, t("inspector.shape")), el("dd", { testid: "inspector-shape" }, fmtShape(n.shape)));
+    valueRows(dl, n, doc.output, name, false);
+  } else {
+    valueRows(dl, n, doc.output, name);
+  }
+  container.appendChild(dl);
+  if (n.reason) container.appendChild(el("div", { class: "reason", testid: "inspector-reason" }, `⚠ ${reasonText(n.reason, doc, nodeName)}`));
+  container.appendChild(el("div", { class: "rule", testid: "inspector-rule" }, t("inspector.call_rule", { call: call.text, name: call.fn.name })));
+}
+
+// Program text with names replaced (whole names, not calls), products written with "·".
+function putArgs(text, names) {
+  return text.replace(/[\p{L}_][\p{L}\p{N}_]*/gu, (w, at, all) =>
+    (names.has(w) && all[at + w.length] !== "(" ? wrapName(names.get(w)) : w)).replace(/\s*\*\s*/g, " · ");
+}
+
+// The program's own gate that node n applies ({body, derivs} with the operands' names for the
+// parameters: derivs[i] is the declared d/d(param i), null when none was declared), else null.
+export function userGate(doc, n) {
+  const fn = (doc.functions || []).find((f) => f.kind === "gate" && f.name === n.op);
+  if (!fn || fn.params.length !== n.operands.length) return null;
+  const args = n.operands.map((s) => nodeName(doc, s));
+  const names = new Map(fn.params.map((p, i) => [p, args[i]]));
+  const put = (text) => putArgs(text, names);
+  const derivs = fn.params.map((p) => (fn.derivatives && fn.derivatives[p] ? put(fn.derivatives[p]) : null));
+  return { body: put(fn.body), derivs, args };
+}
+
+// Plain text (a program's expression) inside KaTeX.
+function texText(s) {
+  return `\\text{${String(s).replace(/[\\{}$&#%_^~]/g, (c) => `\\${c === "\\" ? "textbackslash " : c === "^" ? "textasciicircum " : c === "~" ? "textasciitilde " : c}`)}}`;
 }
 
 /** The value and gradient rows (when `numbers`), and a note when the node does not reach the output. */
@@ -171,7 +265,7 @@ function renderTensorNode(container, doc, sched, ops, id) {
       container.appendChild(el("div", { class: "muted small" }, t("inspector.no_gradient")));
     }
   }
-  if (n.reason) container.appendChild(el("div", { class: "reason", testid: "inspector-reason" }, `⚠ ${n.reason}`));
+  if (n.reason) container.appendChild(el("div", { class: "reason", testid: "inspector-reason" }, `⚠ ${reasonText(n.reason, doc, nodeName)}`));
 
   if (n.operands.length) {
     container.appendChild(el("div", { class: "muted small" }, t("inspector.local_rule")));
@@ -195,6 +289,42 @@ function renderTensorNode(container, doc, sched, ops, id) {
   chainAndRule(container, doc, sched, meta, n, id, t("inspector.input_rule_tensor"));
 }
 
+// The call a folded adjoint box stands for: {text: "grad(f, x)", f: "f" (an expression in parentheses),
+// x: "x"} from the document's group (its full text, not the box's shortened title).
+export function gradCall(doc, folded) {
+  const g = (doc.groups || []).find((gr) => gr.kind === "adjoint" && gr.last === folded.head) || null;
+  const text = g ? g.text : folded.title;
+  const m = /^grad\(([\s\S]*),\s*([\p{L}_][\p{L}\p{N}_]*)\s*\)$/u.exec(text || "");
+  if (!m) return null;
+  const f = m[1].replace(/\s+/g, " ").trim();
+  return { text, f: wrapName(f), x: m[2] };
+}
+
+function renderGradBox(container, doc, sched, n, name, call) {
+  const formula = el("div", { class: "formula", testid: "inspector-formula" });
+  const f = latexName(call.f.replace(/^\((.*)\)$/, "$1"));
+  tex(formula, `${latexName(name)} = \\operatorname{grad}(${f}, ${latexName(call.x)}) = \\frac{\\partial ${f}}{\\partial ${latexName(call.x)}}`, true);
+  formula.dataset.call = call.text;
+  container.appendChild(formula);
+  const value = isTensorNode(n) ? fmtShape(n.shape) : fmtFull(n.value);
+  container.appendChild(el("div", { class: "grad-meaning", testid: "inspector-grad-meaning" },
+    t("inspector.grad_meaning", { call: call.text, f: call.f, x: call.x, value })));
+  if (isTensorNode(n)) {
+    const dl = el("dl");
+    dl.append(el("dt", {}, t("inspector.shape")), el("dd", { testid: "inspector-shape" }, fmtShape(n.shape)));
+    valueRows(dl, n, doc.output, name, false);
+    container.appendChild(dl);
+    container.appendChild(isHidden(n.value) ? el("div", { class: "num hidden-num", testid: "inspector-value" }, "?")
+      : tensorTable(n.value, n.shape, "inspector-value"));
+  } else {
+    const dl = el("dl");
+    valueRows(dl, n, doc.output, name);
+    container.appendChild(dl);
+  }
+  if (n.reason) container.appendChild(el("div", { class: "reason", testid: "inspector-reason" }, `⚠ ${reasonText(n.reason, doc, nodeName)}`));
+  container.appendChild(el("div", { class: "rule", testid: "inspector-rule" }, t("inspector.grad_rule", { call: call.text, f: call.f, x: call.x })));
+}
+
 // Fold the node's statement or sub-expression into one box, or unfold the box it is drawn in.
 function foldButtons(container, folds, onFold, onUnfold) {
   const row = el("div", { class: "fold-row" });
@@ -215,12 +345,4 @@ function foldButtons(container, folds, onFold, onUnfold) {
     if (folds.expression) btn(t("fold.expression"), "fold-expression", folds.expression.title, () => onFold && onFold(folds.expression.key));
   }
   if (row.childNodes.length) container.appendChild(row);
-}
-
-// A gate's rule or description in the page's language (the catalogue translates /api/v1/ops'
-// English; the English catalogue equals the registry, tests/lessons/test_i18n.py).
-function opText(op, field, fallback) {
-  const key = `op.${op}.${field}`;
-  const s = t(key);
-  return s === key ? fallback : s;
 }

@@ -32,6 +32,7 @@ export function mountRoom(ctx) {
 
   // the teacher's page
   let teacherKey = null, sender = null, ask = null, secret = null, tally = null, pollTimer = null, names = [];
+  let resuming = false; // a reloaded teacher page is taking its open question back (resumeQuestion)
   // a participant's page
   let token = null, latest = null, applied = null, applying = false, queued = null, answerInfo = null;
   const myAnswers = new Map(); // question id -> the value this participant sent
@@ -139,7 +140,7 @@ export function mountRoom(ctx) {
     const key = secrets.teacherKey(code), me = secrets.participant(code);
     try {
       const info = await roomApi.info(code);
-      if (key) return becomeTeacher({ code, title: info.title, joinUrl: info.join_url, qrUrl: info.qr_url }, key, false);
+      if (key) return becomeTeacher({ code, title: info.title, joinUrl: info.join_url, qrUrl: info.qr_url }, key, false, info.state);
       if (me) return becomeParticipant(code, me.token, me.name);
       setRoom({ role: "pending", code });
       codeInput.value = code;
@@ -183,7 +184,9 @@ export function mountRoom(ctx) {
   }
 
   // ---- the teacher --------------------------------------------------------------------------------------
-  function becomeTeacher(info, key, fresh = true) {
+  // `resumed`: the room's state when a reloaded teacher page takes the room back (its open question
+  // is restored from it: resumeQuestion)
+  function becomeTeacher(info, key, fresh = true, resumed = null) {
     stopAll();
     teacherKey = key;
     document.body.classList.add("room-teacher");
@@ -208,13 +211,50 @@ export function mountRoom(ctx) {
       onClosed: (reason) => ended(reason),
       onStatus: (s) => setRoom({ status: s }),
     });
-    sendState();
+    const open = resumed && typeof resumed === "object" && resumed.ask && typeof resumed.ask === "object"
+      && typeof resumed.ask.id === "string" && typeof resumed.ask.key === "string" ? resumed : null;
+    if (open) resumeQuestion(open);
+    else sendState();
     refreshNames();
     ctx.writeHashSoon();
   }
 
+  // A reloaded teacher page: the room's last state had a question open. Show what the room shows (the
+  // quiz run, its reveals, the position held at the question), then take the question back: its answer
+  // from this page's own quiz (the state never carried it before the reveal), or the reveal's. Nothing
+  // is sent meanwhile, so participants keep the question; if the question cannot be found again (another
+  // circuit), the room gets the page's state without it, as before.
+  async function resumeQuestion(roomState) {
+    resuming = true;
+    const end = begin("room-resume");
+    try {
+      await ctx.applyState(followedPartOf(roomState));
+      const a = roomState.ask;
+      if (role() !== "teacher" || state.quiz.mode === "off" || state.quiz.run !== a.run) return;
+      let found = a.reveal && typeof a.reveal === "object" && typeof a.reveal.answer === "number" ? { ...a.reveal } : null;
+      if (!found) {
+        const q = ctx.currentQuestion ? ctx.currentQuestion() : null;
+        if (q && q.key === a.key && typeof q.answer === "number") {
+          found = { answer: q.answer, tolerance: Math.max((q.rel_tol ?? 0.01) * Math.abs(q.answer), q.abs_tol ?? 1e-9), text: q.answerText };
+        }
+      }
+      if (!found) return;
+      secret = a.reveal ? { ...found } : found;
+      ask = { ...a };
+      tally = null;
+      startPolling();
+    } catch (err) {
+      console.error(err);
+    } finally {
+      resuming = false;
+      end();
+      sendState();
+      render();
+    }
+  }
+
   function sendState() {
-    if (role() !== "teacher" || !sender) return;
+    if (role() !== "teacher" || !sender || resuming) return;
     sender.send(roomStateOf(ctx.snapshot(), ask));
   }
 
@@ -307,7 +347,7 @@ export function mountRoom(ctx) {
   for (const ev of ["doc", "pos", "select", "quiz", "lesson", "unit"]) {
     bus.on(ev, () => {
       if (role() !== "teacher") return;
-      if (ev === "quiz") syncAsk();
+      if (ev === "quiz" && !resuming) syncAsk();
       sendState();
       if (ev !== "pos" || ask) render();
     });

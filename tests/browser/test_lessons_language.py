@@ -55,29 +55,11 @@ def on_circuit(page, step_id):
         expect()(c.locator(".node[data-op=amax]")).to_have_count(1)
 
 
-# Page strings outside the lessons that these steps are the first to show in Chinese (reported to the
-# page's owners; listed narrowly so that anything else, a lesson text above all, still fails):
-# - the engine's own notes: an input's numerical-check note (a tooltip) and a node's reason
-#   ("⚠ overflow: ...", "⚠ non-finite operand ..."), which stay English like the warnings list;
-# - the registry's matrix rule of a tensor gate ("dL/dX = ...") in the inspector and in the caption,
-#   and the step gate's formula in the caption ("y = 1 if s > 0 else 0");
-# - the inspector's shape "scalar" (tensor.js fmtShape) and op description "Softmax" (zh catalogue);
-# - the raw op name "input" in a tensor node's aria-label (view-circuit.js, circuit.node_aria_tensor).
-def known_page_leftover(w, notes) -> bool:
-    where, text, word = w["where"], w["text"], w["word"]
-    return ((where == "SPAN@title" and any(n.startswith(text.rstrip(".")) for n in notes))
-            or (where in ("DIV.reason", "text") and text.startswith("⚠"))
-            or where == "DIV.matrix-rule" or (where in ("SPAN", "DIV.sr-only") and "dL/dX =" in text)
-            or (where in ("SPAN", "DIV.sr-only") and word in ("if", "else") and " if " in text and " else " in text)
-            or (where, word) in {("DD", "scalar"), ("DIV.op-desc", "Softmax")}
-            or (where == "g@aria-label" and word == "input" and "(input," in text))
-
-
+# No allowlist beyond ENGLISH_OK: the engine's English notes (a node's reason, the numerical check's note,
+# the registry's matrix rules and formulas with words) show in Chinese through the catalogue
+# (static/js/engine-text.js, op.<name>.formula / matrix_rule).
 def english_left(page):
-    notes = page.evaluate("""() => Object.values((window.backpropLab.state.doc.numeric || {}).inputs || {})
-        .map((c) => c.note).filter(Boolean)""")
-    return [w for w in page.evaluate(ENGLISH_WORDS)
-            if w["word"] not in ENGLISH_OK and not known_page_leftover(w, notes)]
+    return [w for w in page.evaluate(ENGLISH_WORDS) if w["word"] not in ENGLISH_OK]
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

@@ -1,0 +1,95 @@
+"""A live room's teacher who reloads the page mid-question keeps the question (this session's polish list,
+item 7): the reloaded page takes the room back as its teacher, restores the open question from the room's
+state (its answer from the page's own quiz, never from the broadcast state), keeps counting the answers
+and can reveal. Real Chromium, two browser contexts (teacher, participant), one live server."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from urllib.parse import urlencode
+
+import pytest
+
+from .conftest import shot, wait_idle
+from .test_page import expect
+from .test_rooms_page import answer, join, new_page
+
+pytestmark = pytest.mark.browser
+
+
+def room_state(server_url, code):
+    with urllib.request.urlopen(f"{server_url}/api/v1/rooms/{code}") as r:
+        return json.load(r)
+
+
+@pytest.fixture
+def two(browser, server_url):
+    pages = [new_page(browser, server_url, 1280, 800), new_page(browser, server_url, 1024, 768)]
+    yield pages
+    for p in pages:
+        p.context.close()
+
+
+def test_a_reloaded_teacher_page_keeps_the_open_question(two, server_url):
+    teacher, ann = two
+    teacher.goto("/#" + urlencode({"lesson": "chain-rule", "lstep": 1}))
+    wait_idle(teacher)
+    teacher.click("[data-testid=room-button]")
+    teacher.click("[data-testid=room-start]")
+    wait_idle(teacher)
+    code = teacher.get_by_test_id("room-code").inner_text()
+    ann.goto("/")
+    wait_idle(ann)
+    ann.click("[data-testid=room-button]")
+    join(ann, code, "Ann")
+    teacher.click("[data-testid=room-quiz-on]")
+    wait_idle(teacher)
+    teacher.click("[data-testid=room-ask]")
+    wait_idle(teacher)
+    question = teacher.get_by_test_id("room-question").get_attribute("data-question")
+    assert question.endswith(".lesson:chain-rule:1"), question
+    expect()(ann.get_by_test_id("room-question")).to_have_attribute("data-question", question)
+    answer(ann, "−4")
+    expect()(teacher.get_by_test_id("room-answered")).to_have_attribute("data-count", "1")
+    before = room_state(server_url, code)
+    assert before["state"]["ask"]["id"] == question
+
+    # ---- the teacher reloads: the question is still open, on the teacher's page and in the room ----
+    # (every state the participant receives from now on is recorded: none may drop the question)
+    ann.evaluate("""() => { window.__asks = []; const r = window.backpropLab.room;
+      setInterval(() => { const l = r().latest; window.__asks.push(l && l.ask ? l.ask.id : null); }, 20); }""")
+    teacher.reload()
+    wait_idle(teacher)
+    expect()(teacher.get_by_test_id("room-button")).to_have_text(code)  # still the room's teacher
+    expect()(teacher.get_by_test_id("room-question")).to_have_attribute("data-question", question)
+    expect()(teacher.get_by_test_id("room-answered")).to_have_attribute("data-count", "1")
+    teacher.wait_for_function("() => document.querySelectorAll('[data-testid=room-bar]').length === 1")
+    expect()(teacher.get_by_test_id("room-reveal")).to_be_visible()
+    after = room_state(server_url, code)
+    assert after["state"]["ask"]["id"] == question and "reveal" not in after["state"]["ask"]
+    assert "-4" not in json.dumps(after["state"]["ask"])  # the answer stays on the teacher's page
+    ann.wait_for_timeout(300)
+    asks = ann.evaluate("() => window.__asks")
+    assert asks and all(a == question for a in asks), asks
+    expect()(ann.get_by_test_id("room-question")).to_have_attribute("data-question", question)
+    expect()(ann.get_by_test_id("room-answer-status")).to_contain_text("Sent: −4")
+    for w, h in ((1280, 800), (1024, 768), (1920, 1080)):
+        teacher.set_viewport_size({"width": w, "height": h})
+        wait_idle(teacher)
+        expect()(teacher.get_by_test_id("room-question")).to_be_visible()
+        shot(teacher, f"polish-room-teacher-reloaded-{w}x{h}")
+
+    # ---- the reveal still works: the restored answer is the right one ----
+    teacher.click("[data-testid=room-reveal]")
+    wait_idle(teacher)
+    expect()(ann.get_by_test_id("room-result")).to_have_attribute("data-result", "right")
+    expect()(teacher.get_by_test_id("room-share-right")).to_have_attribute("data-right", "1")
+    assert room_state(server_url, code)["state"]["ask"]["reveal"]["answer"] == -4
+
+    # a reload after the reveal keeps the revealed question and its answer
+    teacher.reload()
+    wait_idle(teacher)
+    expect()(teacher.get_by_test_id("room-reveal-answer")).to_contain_text("−4")
+    expect()(ann.get_by_test_id("room-result")).to_have_attribute("data-result", "right")
+    assert not teacher.problems.errors and not ann.problems.errors
