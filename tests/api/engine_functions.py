@@ -53,3 +53,33 @@ def hold(path: str, seconds: float = 60.0) -> int:
     while not os.path.exists(path) and time.monotonic() < end:
         time.sleep(0.01)
     return os.getpid()
+
+
+_CYCLES: list = []
+
+
+def gc_state() -> dict:
+    """Whether automatic collection is on during this call, and whether the cyclic garbage `make_cycle`
+    left behind in an earlier call has been collected since."""
+    import gc
+
+    return {"enabled": gc.isenabled(), "collected": [ref() is None for ref in _CYCLES]}
+
+
+def make_cycle() -> int:
+    """Leaves cyclic garbage behind (a list that holds itself), watched by a weak reference."""
+    import weakref
+
+    class Box:
+        pass
+
+    box = Box()
+    box.me = box
+    _CYCLES.append(weakref.ref(box))
+    return len(_CYCLES)
+
+
+def gc_stream():
+    import gc
+
+    yield {"enabled": gc.isenabled()}

@@ -85,6 +85,24 @@ def test_calls_run_in_other_processes_and_errors_travel(two):
     assert err.value.type == "expression_syntax" and err.value.ctx == {"line": 1, "column": 2}
 
 
+def test_a_call_runs_without_automatic_collection_and_its_cyclic_garbage_is_collected_after_it():
+    """pool._collect_between_calls: the collector's work is done after the answer is sent, not during the call
+    (a new program's objects are not walked while it is computed); cyclic garbage a call leaves is freed."""
+    solo = ready(EnginePool(1, queue=4))
+    try:
+        assert run(solo.call(fn.gc_state, deadline=30)) == {"enabled": False, "collected": []}
+        assert run(solo.call(fn.make_cycle, deadline=30)) == 1
+        assert run(solo.call(fn.gc_state, deadline=30)) == {"enabled": False, "collected": [True]}
+        items = run(_collect(solo.stream(fn.gc_stream, deadline=30)))
+        assert items == [{"enabled": True}]  # streams (training) keep the collector on: they run long
+    finally:
+        solo.shutdown()
+
+
+async def _collect(stream) -> list:
+    return [item async for item in stream]
+
+
 def test_past_its_deadline_the_process_is_killed_and_replaced(two):
     async def main():
         victim = await two.call(fn.pid, deadline=30)
