@@ -127,6 +127,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             # cold: a program the server has not seen (parsed and built every time)
             cold, _ = latencies(http, [{"expression": random_dag(10_000, seed=100 + i)[0]}
                                     for i in range(args.repeat)])
+            # the same with the columnar layout (opt-in: "layout": "columns"), on programs not seen either
+            cold_cols, _ = latencies(http, [{"expression": random_dag(10_000, seed=200 + i)[0], "layout": "columns"}
+                                         for i in range(args.repeat)])
             size = len(http.post("/api/v1/evaluate", json={"expression": program}).content)
     finally:
         server.terminate()
@@ -134,7 +137,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     ratio = eval_rps / health_rps
     results = {"healthz_rps": health_rps, "evaluate_rps": eval_rps, "ratio": ratio,
-               "latency_warm_ms": statistics.median(warm), "latency_cold_ms": statistics.median(cold)}
+               "latency_warm_ms": statistics.median(warm), "latency_cold_ms": statistics.median(cold),
+               "latency_cold_columns_ms": statistics.median(cold_cols)}
     rows = [
         ("GET /healthz", f"{health_rps:,.0f} req/s", ""),
         ("POST /api/v1/evaluate, 10 nodes", f"{eval_rps:,.0f} req/s", ""),
@@ -145,7 +149,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
          f"{'met' if results['latency_warm_ms'] < 60 else 'NOT met'}"),
         ("  the same, plus json.loads in the client", f"{statistics.median(warm_decoded):.0f} ms median", ""),
         ("  latency, new program each time", f"{results['latency_cold_ms']:.0f} ms median",
-         f"goal < 60 ms: {'met' if results['latency_cold_ms'] < 60 else 'NOT met'}"),
+         f"best {min(cold):.0f} ms; goal < 60 ms: {'met' if results['latency_cold_ms'] < 60 else 'NOT met'}"),
+        ("  the same with \"layout\": \"columns\"", f"{results['latency_cold_columns_ms']:.0f} ms median",
+         f"best {min(cold_cols):.0f} ms"),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"API benchmark (uvicorn, 1 worker, {os.cpu_count()} CPUs, client concurrency 16)")
