@@ -63,7 +63,8 @@ def gc_state() -> dict:
     left behind in an earlier call has been collected since."""
     import gc
 
-    return {"enabled": gc.isenabled(), "collected": [ref() is None for ref in _CYCLES]}
+    return {"enabled": gc.isenabled(), "collected": [ref() is None for ref in _CYCLES],
+            "frozen": gc.get_freeze_count() > 0}
 
 
 def make_cycle() -> int:
@@ -83,3 +84,31 @@ def gc_stream():
     import gc
 
     yield {"enabled": gc.isenabled()}
+
+
+_KEPT: list = []
+
+
+def keep_cycle() -> None:
+    """A cycle kept alive by a module global (it survives the call, so it is frozen after it)."""
+    import weakref
+
+    class Box:
+        pass
+
+    box = Box()
+    box.me = box
+    _KEPT.append(box)
+    _CYCLES.append(weakref.ref(box))
+
+
+def drop_cycle() -> None:
+    _KEPT.clear()  # the frozen cycle is garbage now: only a full collection finds it
+
+
+def grow_frozen() -> int:
+    """Keeps more live objects than are frozen now, so the frozen set doubles after this call."""
+    import gc
+
+    _KEPT.append([[] for _ in range(gc.get_freeze_count() + 1000)])
+    return gc.get_freeze_count()
