@@ -157,28 +157,27 @@ def _child_main(conn: Any, memory_bytes: int, parent: int, warm: tuple[str, ...]
         _collect_between_calls()
 
 
-_frozen_after_full = [0]  # objects in the permanent generation after the last full collection
+FULL_COLLECTION_EVERY = 32
+"""Calls between two full collections in an engine process (see _collect_between_calls)."""
+_calls = [0]
 
 
 def _collect_between_calls() -> None:
     """The cyclic garbage collector's work, done after the answer was sent instead of during the call.
 
     A call (one that is not a stream) runs with automatic collection off: a new 10k-gate program makes a few
-    hundred thousand small objects, and the collections their allocations trigger walk them and, in full
-    collections, everything the compile cache holds (several ms of a new program's ~55 ms; CPython's own rule
-    makes a full collection, ~60 ms with four 10k-gate programs cached, about every other new program).
-    Here, with the answer gone: the young generations are collected (the call's cyclic garbage freed), and
-    what survived (the compiled program in the cache, mostly) is frozen (``gc.freeze``): collections no
-    longer walk it. Freed objects leave the frozen set as usual (reference counting); cycles among them
-    (say, an evicted program's) are found by a full collection, made when the frozen set has doubled since
-    the last one."""
+    hundred thousand small objects, and the collections their allocations trigger walk them again and again
+    (~5 ms of a new program's ~55 ms). Here, with the answer gone: the young generations are collected
+    (3-5 ms; the call's cyclic garbage is freed), and what survived (the compiled program in the cache,
+    mostly) is frozen (``gc.freeze``), so that no collection walks it again. Freed objects leave the frozen
+    set as usual (reference counting); cycles among them (an evicted program's, if it had any) are found by
+    a full collection every FULL_COLLECTION_EVERY calls (~50 ms with a few 10k-gate programs cached)."""
     gc.collect(1)
-    gc.freeze()
-    if gc.get_freeze_count() > 2 * _frozen_after_full[0]:
+    _calls[0] += 1
+    if _calls[0] % FULL_COLLECTION_EVERY == 1:  # the first call too: what the start-up made
         gc.unfreeze()
         gc.collect()
-        gc.freeze()
-        _frozen_after_full[0] = gc.get_freeze_count()
+    gc.freeze()
 
 
 # --- the app process's side -----------------------------------------------------------------------

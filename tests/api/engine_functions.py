@@ -106,9 +106,8 @@ def drop_cycle() -> None:
     _KEPT.clear()  # the frozen cycle is garbage now: only a full collection finds it
 
 
-def grow_frozen() -> int:
-    """Keeps more live objects than are frozen now, so the frozen set doubles after this call."""
-    import gc
+def calls_until_full_collection() -> int:
+    """Calls after this one until (and including) the one after which the full collection runs."""
+    from app.api import pool
 
-    _KEPT.append([[] for _ in range(gc.get_freeze_count() + 1000)])
-    return gc.get_freeze_count()
+    return -pool._calls[0] % pool.FULL_COLLECTION_EVERY

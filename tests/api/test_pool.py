@@ -101,13 +101,18 @@ def test_a_call_runs_without_automatic_collection_and_its_cyclic_garbage_is_coll
         solo.shutdown()
 
 
-def test_frozen_cyclic_garbage_is_collected_once_the_frozen_set_doubles():
+def test_frozen_cyclic_garbage_is_collected_by_the_periodic_full_collection():
     solo = ready(EnginePool(1, queue=4))
     try:
+        run(solo.call(fn.add, (1, 2), deadline=30))  # the first call's full collection
         run(solo.call(fn.keep_cycle, deadline=30))
         run(solo.call(fn.drop_cycle, deadline=30))  # garbage now, but frozen: not collected yet
         assert run(solo.call(fn.gc_state, deadline=30))["collected"] == [False]
-        run(solo.call(fn.grow_frozen, deadline=30))
+        left = run(solo.call(fn.calls_until_full_collection, deadline=30))
+        assert 1 < left < pool.FULL_COLLECTION_EVERY
+        for _ in range(left - 1):
+            run(solo.call(fn.add, (1, 2), deadline=30))
+        assert run(solo.call(fn.gc_state, deadline=30))["collected"] == [False]  # the full collection follows it
         assert run(solo.call(fn.gc_state, deadline=30))["collected"] == [True]
     finally:
         solo.shutdown()
