@@ -100,32 +100,34 @@ def _code(name: str, op: Any) -> int:
 
 def compile_tape(g: Graph) -> Tape:
     fsteps, bsteps = [], []
-    ids = list(range(len(g.op) + 1))  # one int object per node index, made in order
+    n = len(g.op)
+    ids = list(range(n + 1))  # one int object per node index, made in order
     sink = ids[-1]
     ops, operands = g.op, g.operands
+    slot = [sink if op == CONST else k for k, op in zip(ids, ops, strict=False)]  # where an operand's gradient goes
     fappend, bappend = fsteps.append, bsteps.append
     rules = {name: (op.f, _unary_df(op.df) if op.arity == 1 else op.df, _code(name, op))
              for name, op in (*REGISTRY.items(), *g.gates.items()) if op.kind == "elementwise"}
-    for k, op in zip(ids, ops, strict=False):  # ids has the sink slot too
+    for k, op, args in zip(ids, ops, operands, strict=False):  # ids has the sink slot too
         if op == INPUT or op == CONST:
             continue
         f, df, code = rules[op]
-        args = operands[k]
-        a = ids[args[0]]
-        ga = sink if ops[a] == CONST else a
-        if len(args) > 2:
+        if len(args) == 2:
+            a, b = args
+            a = ids[a]
+            b = ids[b]
+            fappend((k, f, a, b))
+            bappend((k, code, df, a, b, slot[a], slot[b]))
+        elif len(args) == 1:
+            a = ids[args[0]]
+            fappend((k, f, a, -1))
+            bappend((k, code, df, a, -1, slot[a], -1))
+        else:
             args = tuple(ids[x] for x in args)
             fappend((k, f, args, NARY))
-            bappend((k, OTHER, df, args, NARY, tuple(sink if ops[x] == CONST else x for x in args), -1))
-        elif len(args) == 1:
-            fappend((k, f, a, -1))
-            bappend((k, code, df, a, -1, ga, -1))
-        else:
-            b = ids[args[1]]
-            fappend((k, f, a, b))
-            bappend((k, code, df, a, b, ga, sink if ops[b] == CONST else b))
+            bappend((k, OTHER, df, args, NARY, tuple(slot[x] for x in args), -1))
     bsteps.reverse()
-    return Tape(len(ops), g.output, fsteps, bsteps, sorted(g.const.items()), dict(g.input_ids))
+    return Tape(n, g.output, fsteps, bsteps, sorted(g.const.items()), dict(g.input_ids))
 
 
 def _unary_df(df):
