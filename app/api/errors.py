@@ -27,11 +27,12 @@ MAX_ERRORS = 20
 """At most this many validation errors are reported (a body with 50,000 bad values gets 20)."""
 
 _LIMIT_FIELDS = {"max_steps": "steps", "max_optimize_work": "steps",
-                 "max_points": "points", "max_sweep_work": "points", "max_check_work": "numeric_check"}
+                 "max_points": "points", "max_sweep_work": "points", "max_check_work": "numeric_check",
+                 "max_batch": "batch", "max_batch_work": "batch"}
 """Limits that belong to a request field other than the program."""
 
 _REQUEST_FIELDS = {"h", "tolerance", "mode", "step_size", "steps", "variables", "variable", "start", "stop",
-                   "points"}
+                   "points", "batch", "numeric_check"}
 """Request fields the engine names in ``ctx["name"]`` when it rejects their value."""
 
 RETRY_AFTER = {"Retry-After": "1"}

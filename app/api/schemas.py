@@ -123,6 +123,12 @@ class EvaluateRequest(_Request):
         "nodes", description='"nodes" (default): `nodes` is a list of node objects; "columns": `nodes` is one array '
         'per field (`{"id": [...], "value": [...], ...}`) and the answer has `"layout": "columns"`: about half the '
         "bytes and faster to build and parse for large programs (docs/contract.md, the columnar layout).")
+    batch: dict[str, list[FiniteFloat]] | None = Field(
+        None, description="Evaluate at N points in one pass: input name -> list of N numbers (every list the same "
+        "length, at most max_batch points, points x nodes at most max_batch_work; scalar programs only). The "
+        "answer is then the batch document: the output and every input's gradient at each point "
+        "(docs/contract.md, \"Batch document\"). The other inputs keep their value from `values`.",
+        examples=[{"x0": [-1.0, 0.0, 1.0], "x1": [-2.0, -2.0, -2.0]}])
 
 
 class OptimizeRequest(_Request):

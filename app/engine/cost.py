@@ -257,17 +257,21 @@ def check_batch(batch: Any, g, limits: Limits) -> dict[str, np.ndarray]:
         label = str(name)[:64]
         if name not in g.input_ids:
             raise EngineError("unknown_name", f"{label!r} is not an input of the program; its inputs are: "
-                              f"{', '.join(g.inputs) or 'none'}", {"names": [label]})
+                              f"{', '.join(g.inputs) or 'none'}", {"names": [label], "field": "batch"})
         if not isinstance(col, (list, tuple, np.ndarray)) or (isinstance(col, np.ndarray) and col.ndim != 1):
-            raise EngineError("invalid_value", f"batch[{label!r}] must be a list of numbers", {"name": label})
+            raise EngineError("invalid_value", f"batch[{label!r}] must be a list of numbers", {"name": label, "field": "batch"})
         if len(col) > limits.max_batch:
             raise limit_error("max_batch", limits.max_batch, f"batch[{label!r}] has {len(col)} points")
-        arr = tensor_value(f"batch[{label}]", col, limits.__class__(max_rank=1, max_elements=limits.max_batch))
+        try:
+            arr = tensor_value(f"batch[{label}]", col, limits.__class__(max_rank=1, max_elements=limits.max_batch))
+        except EngineError as e:
+            e.ctx.setdefault("field", "batch")
+            raise
         if n is None:
             n = arr.size
         elif arr.size != n:
             raise EngineError("invalid_value", f"every batch column needs the same number of points: "
-                              f"{label!r} has {arr.size}, another has {n}", {"name": label})
+                              f"{label!r} has {arr.size}, another has {n}", {"name": label, "field": "batch"})
         columns[name] = arr
     return columns
 

@@ -30,6 +30,10 @@ def evaluate(program: str, values: dict[str, Any] | None = None, *, limits: Limi
     if batch is not None:
         from .batch import evaluate_batch
 
+        if numeric_check:  # the batch document has no per-node rows to check
+            raise EngineError("invalid_value", "numeric_check is not available with batch: check one point at a time",
+                              {"name": "numeric_check"})
+
         return evaluate_batch(program, values, batch=batch, limits=limits)
     if layout not in LAYOUTS:
         raise EngineError("invalid_value", "layout must be 'nodes' or 'columns'", {"name": "layout"})

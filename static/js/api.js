@@ -111,6 +111,9 @@ export const api = {
       signal),
   lessons: (lang) => request("GET", `/api/v1/lessons?lang=${encodeURIComponent(lang)}`).then((d) => d.lessons || []),
   lesson: (id, lang) => request("GET", `/api/v1/lessons/${encodeURIComponent(id)}?lang=${encodeURIComponent(lang)}`),
+  // the output and every gradient at N points in one pass: batch maps inputs to lists of N numbers
+  batch: (expression, values, batch, signal) =>
+    request("POST", "/api/v1/evaluate", { expression, values: encodeValues(values), batch }, signal),
   sweep: (expression, values, variable, start, stop, points = 121, signal) =>
     request("POST", "/api/v1/sweep",
       { expression, values: encodeValues(values), variable, start, stop, points }, signal),

@@ -94,6 +94,28 @@ export function debouncer(name) {
   };
 }
 
+/** A named throttle with a leading edge: the first call after a quiet `ms` runs at once; calls within
+ * `ms` of the last run wait for the end of that window, and only the latest of them runs. A discrete
+ * action (a preset, a lesson step) gets its answer without waiting; a slider drag still sends at
+ * most one call per `ms`. */
+export function throttler(name) {
+  const wait = debouncer(name);
+  let last = -Infinity;
+  return {
+    run(fn, ms) {
+      const now = performance.now();
+      const fire = () => {
+        last = performance.now();
+        fn();
+      };
+      if (!wait.pending && now - last >= ms) fire();
+      else wait.run(fire, Math.max(0, last + ms - now));
+    },
+    cancel() { wait.cancel(); },
+    get pending() { return wait.pending; },
+  };
+}
+
 /** A resolved promise once the page is idle. */
 export function whenIdle() {
   if (count === 0 && document.body.dataset.idle === "true") return Promise.resolve();

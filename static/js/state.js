@@ -4,6 +4,7 @@
 // Shareable state (SHARED_KEYS) is plain data: it round-trips through the URL hash and through
 // snapshot()/applyState() (live rooms send it from a teacher's page to participants' pages).
 // Everything else in `state` is derived at run time (the evaluation document, its layout, ...).
+import { later } from "./busy.js";
 
 export const DEFAULT_PROGRAM = "q = x + y\nf = q * z";
 export const DEFAULT_VALUES = { x: -2, y: 5, z: -4 };
@@ -213,13 +214,15 @@ export function fromHash(hash) {
   return Object.keys(out).length ? out : null;
 }
 
+// (the pending write keeps the page busy: a test that waits for idle then reads the URL sees the new hash)
 let hashTimer = null;
 export function writeHashSoon() {
-  clearTimeout(hashTimer);
-  hashTimer = setTimeout(writeHashNow, 150);
+  if (hashTimer) hashTimer.cancel();
+  hashTimer = later(writeHashNow, 150, "hash");
 }
 export function writeHashNow() {
-  clearTimeout(hashTimer);
+  if (hashTimer) hashTimer.cancel();
+  hashTimer = null;
   const h = toHash();
   if (h !== location.hash) history.replaceState(null, "", h);
 }

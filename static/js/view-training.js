@@ -222,7 +222,7 @@ export function mountTraining(ctx) {
     return pts.every(([x, y]) => x >= d.x0 && x <= d.x1 && y >= d.y0 && y <= d.y1);
   }
 
-  // The grid of f over both inputs: one sweep per row (the API sweeps one variable at a time).
+  // The grid of f over both inputs: one batched evaluation of its GRID_X x GRID_Y points.
   async function ensureContour() {
     const doc = state.doc;
     if (doc && doc.hidden) return; // quiz mode (quizLock)
@@ -246,22 +246,17 @@ export function mountTraining(ctx) {
     const abort = (contourAbort = new AbortController());
     const end = busy.begin("contour");
     try {
-      const rows = Array.from({ length: GRID_Y }, (_, j) => domain.y0 + ((domain.y1 - domain.y0) * j) / (GRID_Y - 1));
-      const grid = new Array(GRID_X * GRID_Y);
-      const base = ctx.currentValues(doc);
-      let next = 0;
-      const worker = async () => {
-        while (next < rows.length) {
-          const j = next++;
-          const res = await api.sweep(doc.program, { ...base, [two[1]]: rows[j] }, two[0], domain.x0, domain.x1, GRID_X,
-            abort.signal);
-          if (seq !== contourSeq) return;
-          res.ys.forEach((v, i) => { grid[j * GRID_X + i] = v; });
+      const xs = [], ys = []; // row by row: point j * GRID_X + i is (column i, row j)
+      for (let j = 0; j < GRID_Y; j++) {
+        const y = domain.y0 + ((domain.y1 - domain.y0) * j) / (GRID_Y - 1);
+        for (let i = 0; i < GRID_X; i++) {
+          xs.push(domain.x0 + ((domain.x1 - domain.x0) * i) / (GRID_X - 1));
+          ys.push(y);
         }
-      };
-      await Promise.all([worker(), worker(), worker()]);
+      }
+      const res = await api.batch(doc.program, ctx.currentValues(doc), { [two[0]]: xs, [two[1]]: ys }, abort.signal);
       if (seq !== contourSeq || state.doc.program !== doc.program) return;
-      contour = { program: doc.program, vars: two, domain, grid };
+      contour = { program: doc.program, vars: two, domain, grid: res.value };
       paintContour();
     } catch (err) {
       if (seq === contourSeq && err.name !== "AbortError") $("contour-status").textContent = err.message;
@@ -307,7 +302,7 @@ export function mountTraining(ctx) {
       if (contourAbort) contourAbort.abort();
       return;
     }
-    // the grid costs one sweep per row: wait until the program has settled (a fast run through the
+    // the grid is one batched request of 1,025 points: wait until the program has settled (a fast run through the
     // presets sends none)
     if (contourVars(state.doc)) {
       if (!anim) contourLater.run(() => ensureContour(), contour && contour.program === state.doc.program ? 0 : 350);

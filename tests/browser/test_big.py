@@ -218,7 +218,9 @@ def test_program_at_the_node_limit_opens_and_can_be_explored(page):
     wait_ready(page)
     apply(page, {"program": dense_program(19980, seed=5)}, timeout=120_000)
     st = stats(page)
-    assert st["nodes"] == 20000 and st["engine"] == "fast", st
+    # (if the page kept the previous circuit, say why: the error it shows, its evaluation timings)
+    why = page.evaluate("() => ({error: window.backpropLab.state.error, timings: window.backpropLab.lastTimings()})")
+    assert st["nodes"] == 20000 and st["engine"] == "fast", (st, why)
     expect()(page.get_by_test_id("output-value")).not_to_have_text("")
     out = page.evaluate("() => window.backpropLab.state.display.rep[window.backpropLab.state.doc.output_id]")
     page.evaluate("id => window.backpropLab.focusNode(id)", out)

@@ -1,5 +1,5 @@
-"""The contour plot of a two-input program (issue 11, item 7): f over both inputs, from the API's
-sweeps, with the optimizer's path drawn on it, beside the per-step chart. Checked against the
+"""The contour plot of a two-input program (issue 11, item 7): f over both inputs, from one batched
+evaluation of the grid's 41 x 25 points (POST /api/v1/evaluate with `batch`), with the optimizer's path drawn on it, beside the per-step chart. Checked against the
 preset's formula 100 - (x - y)^2 written out here."""
 
 from __future__ import annotations
@@ -16,10 +16,17 @@ pytestmark = pytest.mark.browser
 
 def test_contour_with_the_optimizer_path(page):
     wait_ready(page)
+    posts = []
+    page.on("request", lambda r: r.method == "POST" and posts.append((r.url, r.post_data_json)))
     select_preset(page, "optimize-one-gate")  # f = 100 - (x - y)^2 at x = 3, y = 4
     c = page.get_by_test_id("contour")
     expect()(c).to_be_visible()
     expect()(c).to_have_attribute("data-grid", "41x25")
+    # the grid is one batched evaluation, not a sweep per row
+    batches = [b for u, b in posts if u.endswith("/api/v1/evaluate") and b.get("batch")]
+    assert len(batches) == 1 and sorted(batches[0]["batch"]) == ["x", "y"], posts
+    assert len(batches[0]["batch"]["x"]) == 41 * 25
+    assert sum(u.endswith("/api/v1/sweep") for u, _ in posts) <= 1  # the sweep chart's own, nothing for the grid
     assert (c.get_attribute("data-x"), c.get_attribute("data-y")) == ("x", "y")
     x0, x1, y0, y1 = map(float, c.get_attribute("data-domain").split(","))
     assert (x0, x1, y0, y1) == (0.5, 5.5, 1.5, 6.5)  # +-2.5 around the current point
