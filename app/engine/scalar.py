@@ -39,12 +39,16 @@ class Tape:
     output: int
     # (k, f, a, b) per gate in order; unary gates have b == -1
     fsteps: list[tuple]
-    # (k, code, df, a, b, ga, gb) per gate in reverse order: a, b index values, ga, gb gradients (a constant
-    # operand's gradient goes to the sink slot n); unary gates have b == -1; constant local gradients
-    # (add, sub, neg) are tuples instead of functions; `code` names the gates whose rule the backward
-    # loop writes inline (INLINE; OTHER for the others). Every index is one shared int object per node
-    # (made in order, so they sit together in memory: 10-15 % off a 100k-gate pass, fewer cache misses)
+    # (k, code, a, b) per gate in reverse order; unary gates have b == -1. `code` names the gate's local
+    # gradient rule: the codes of INLINE are written in the backward loop; every other op of the program
+    # gets its own code from OTHERS on, and dfs[code] is its rule (dfs[code] is the rule of an inlined op
+    # too, for local_grads). A constant local gradient (neg) is a function, a binary one (sub) a tuple.
+    # A constant operand's gradient is summed in its own slot and set back to 0 at the end. Every index is
+    # one shared int object per node (made in order, so they sit together in memory: 10-15 % off a
+    # 100k-gate pass, fewer cache misses), and four fields a step keep the tape small (6-8 % off a pass)
     bsteps: list[tuple]
+    dfs: list
+    constant: list[bool]  # per node: a constant (its edges' local gradients are null in the document)
     consts: list[tuple[int, float]]
     input_ids: dict[str, int]
 
@@ -58,6 +62,7 @@ class Tape:
 # of the op (else the loop calls the registry's rule), and tests/engine/test_scalar_inline.py fails when
 # one does not get it or the loop drifts.
 OTHER, ADD, SUB, MUL, TANH, SIGMOID, SIN, COS = range(8)
+OTHERS = 8  # the first code of a rule the loop calls
 INLINE: dict[str, tuple[int, Any]] = {
     "add": (ADD, lambda a, b, y: (1.0, 1.0)),
     "sub": (SUB, lambda a, b, y: (1.0, -1.0)),
@@ -102,32 +107,42 @@ def compile_tape(g: Graph) -> Tape:
     fsteps, bsteps = [], []
     n = len(g.op)
     ids = list(range(n + 1))  # one int object per node index, made in order
-    sink = ids[-1]
     ops, operands = g.op, g.operands
-    slot = [sink if op == CONST else k for k, op in zip(ids, ops, strict=False)]  # where an operand's gradient goes
+    constant = [op == CONST for op in ops]
     fappend, bappend = fsteps.append, bsteps.append
-    rules = {name: (op.f, _unary_df(op.df) if op.arity == 1 else op.df, _code(name, op))
-             for name, op in (*REGISTRY.items(), *g.gates.items()) if op.kind == "elementwise"}
-    for k, op, args in zip(ids, ops, operands, strict=False):  # ids has the sink slot too
+    dfs: list = [None] * OTHERS
+    rules = {}
+    for name, op in (*REGISTRY.items(), *g.gates.items()):
+        if op.kind != "elementwise":
+            continue
+        df = _unary_df(op.df) if op.arity == 1 else op.df
+        code = _code(name, op)
+        if code == OTHER:
+            code = len(dfs)
+            dfs.append(df)
+        else:
+            dfs[code] = df
+        rules[name] = (op.f, code)
+    for k, op, args in zip(ids, ops, operands, strict=False):  # ids has one more slot
         if op == INPUT or op == CONST:
             continue
-        f, df, code = rules[op]
+        f, code = rules[op]
         if len(args) == 2:
             a, b = args
             a = ids[a]
             b = ids[b]
             fappend((k, f, a, b))
-            bappend((k, code, df, a, b, slot[a], slot[b]))
+            bappend((k, code, a, b))
         elif len(args) == 1:
             a = ids[args[0]]
             fappend((k, f, a, -1))
-            bappend((k, code, df, a, -1, slot[a], -1))
+            bappend((k, code, a, -1))
         else:
             args = tuple(ids[x] for x in args)
             fappend((k, f, args, NARY))
-            bappend((k, OTHER, df, args, NARY, tuple(slot[x] for x in args), -1))
+            bappend((k, code, args, NARY))
     bsteps.reverse()
-    return Tape(n, g.output, fsteps, bsteps, sorted(g.const.items()), dict(g.input_ids))
+    return Tape(n, g.output, fsteps, bsteps, dfs, constant, sorted(g.const.items()), dict(g.input_ids))
 
 
 def _unary_df(df):
@@ -179,69 +194,76 @@ def backward(tape: Tape, g: Graph, vals: list[float]) -> list[float]:
     """d output / d node for every node: edge gradient = upstream x local, summed at forks.
 
     A zero upstream gradient contributes nothing (so an unused branch never turns 0 * inf into NaN).
-    Constants are not differentiated (their slot stays 0), like PyTorch tensors without requires_grad.
+    Constants are not differentiated (their slot is 0), like PyTorch tensors without requires_grad.
+    The list has one more slot than nodes (0.0), as callers slice it.
     """
-    grads = [0.0] * (tape.n + 1)  # the extra slot is the sink for constant operands
+    grads = [0.0] * (tape.n + 1)
     grads[tape.output] = 1.0
+    dfs = tape.dfs
     tup = tuple
     cos, sin = math.cos, math.sin
     it = iter(tape.bsteps)
     while True:
         try:
-            for k, c, df, a, b, ga, gb in it:
+            for k, c, a, b in it:
                 gk = grads[k]
                 if gk == 0.0:
                     continue
                 if c == ADD:
-                    grads[ga] += gk
-                    grads[gb] += gk
+                    grads[a] += gk
+                    grads[b] += gk
                 elif c == MUL:
-                    grads[ga] += gk * vals[b]
-                    grads[gb] += gk * vals[a]
+                    grads[a] += gk * vals[b]
+                    grads[b] += gk * vals[a]
                 elif c == SIN:
-                    grads[ga] += gk * cos(vals[a])
+                    grads[a] += gk * cos(vals[a])
                 elif c == SUB:
-                    grads[ga] += gk
-                    grads[gb] -= gk
+                    grads[a] += gk
+                    grads[b] -= gk
                 elif c == TANH:
                     y = vals[k]
-                    grads[ga] += gk * (1.0 - y * y)
+                    grads[a] += gk * (1.0 - y * y)
                 elif c == SIGMOID:
                     y = vals[k]
-                    grads[ga] += gk * (y * (1.0 - y))
+                    grads[a] += gk * (y * (1.0 - y))
                 elif c == COS:
-                    grads[ga] += gk * -sin(vals[a])
+                    grads[a] += gk * -sin(vals[a])
                 elif b < 0:
-                    grads[ga] += gk * df(vals[a], vals[k])
+                    grads[a] += gk * dfs[c](vals[a], vals[k])
                 else:
+                    df = dfs[c]
                     la, lb = df if type(df) is tup else df(vals[a], vals[b], vals[k])
-                    grads[ga] += gk * la
-                    grads[gb] += gk * lb
+                    grads[a] += gk * la
+                    grads[b] += gk * lb
             break
         except _ERRORS:
             rule = g.rule(g.op[k])
             if b < 0:
-                grads[ga] += gk * _slow_df(rule, vals[a], vals[k])
+                grads[a] += gk * _slow_df(rule, vals[a], vals[k])
             else:
                 la, lb = _slow_df(rule, vals[a], vals[b], vals[k])
-                grads[ga] += gk * la
-                grads[gb] += gk * lb
+                grads[a] += gk * la
+                grads[b] += gk * lb
         except TypeError:
             if b != NARY:
                 raise
-            for i, d in zip(ga, df(*[vals[i] for i in a], vals[k]), strict=True):
+            for i, d in zip(a, dfs[c](*[vals[i] for i in a], vals[k]), strict=True):
                 grads[i] += gk * d
+    for k, _ in tape.consts:
+        grads[k] = 0.0
     return grads
 
 
 def local_grads(tape: Tape, g: Graph, vals: list[float]) -> list[tuple[float, ...]]:
     """For every node, d node / d operand_i at the forward values (empty for inputs, constants)."""
     out: list[tuple[float, ...]] = [()] * tape.n
+    dfs = tape.dfs
     tup = tuple
     it = iter(tape.bsteps)
     while True:
         try:
-            for k, _c, df, a, b, _ga, _gb in it:
+            for k, c, a, b in it:
+                df = dfs[c]
                 if b < 0:
                     out[k] = (df(vals[a], vals[k]),)
                 elif type(df) is tup:
@@ -262,36 +284,37 @@ def local_grads(tape: Tape, g: Graph, vals: list[float]) -> list[tuple[float, ..
 def local_column(tape: Tape, g: Graph, vals: list[float]) -> list[list]:
     """The document's local_grads: per node, d node / d operand per edge, None for an edge from a
     constant, non-finite numbers encoded (see encode.py); [] for inputs and constants."""
-    sink = tape.n
     out: list[list] = [[] for _ in range(tape.n)]
+    dfs, constant = tape.dfs, tape.constant
     isfinite = math.isfinite
     tup = tuple
     bad = False
     it = iter(tape.bsteps)
     while True:
         try:
-            for k, _c, df, a, b, ga, gb in it:
+            for k, c, a, b in it:
+                df = dfs[c]
                 if b < 0:
                     d = df(vals[a], vals[k])
-                    out[k] = [None if ga == sink else d]
+                    out[k] = [None if constant[a] else d]
                     if not isfinite(d):
                         bad = True
                 else:
                     la, lb = df if type(df) is tup else df(vals[a], vals[b], vals[k])
-                    out[k] = [None if ga == sink else la, None if gb == sink else lb]
+                    out[k] = [None if constant[a] else la, None if constant[b] else lb]
                     if not (isfinite(la) and isfinite(lb)):
                         bad = True
             break
         except _ERRORS:
             rule = g.rule(g.op[k])
             loc = (_slow_df(rule, vals[a], vals[k]),) if b < 0 else _slow_df(rule, vals[a], vals[b], vals[k])
-            out[k] = [None if s == sink else x for x, s in zip(loc, (ga, gb), strict=False)]
+            out[k] = [None if constant[x] else d for d, x in zip(loc, (a, b), strict=False)]
             bad = True
         except TypeError:
             if b != NARY:
                 raise
             loc = df(*[vals[i] for i in a], vals[k])
-            out[k] = [None if s == sink else x for x, s in zip(loc, ga, strict=True)]
+            out[k] = [None if constant[x] else d for d, x in zip(loc, a, strict=True)]
             bad = bad or not all(map(isfinite, loc))
     if bad:
         out = [[x if x is None or isfinite(x) else num(x) for x in row] for row in out]

@@ -108,3 +108,22 @@ def test_a_long_program_gives_the_registry_rules_gradients():
     da = -dxb * (1 - b * b)
     assert math.isclose(grads[c.graph.input_ids["x"]], dxb + da * y, rel_tol=1e-12)
     assert math.isclose(grads[c.graph.input_ids["y"]], da * x - 2 * t * math.sin(y), rel_tol=1e-12)
+
+
+def test_constant_operands_get_no_gradient_and_the_extra_slot_stays_zero():
+    """A constant's gradient is summed in its own slot and set back to 0 (the tape's steps carry no separate
+    gradient index); the list's extra slot (callers slice it off) is 0 too. A gate of three operands
+    (functions.py) with a constant among them as well."""
+    program = ("g(a, b, c) = a * b + c with d/da = b, d/db = a, d/dc = 1\n"
+               "f = sin(x) * 2 + 3 * x + g(x, 4, y)")
+    c = compile_program(program)
+    tape, g = c.scalar, c.graph
+    vals = scalar.forward(tape, g, {"x": 0.5, "y": -1.0})
+    grads = scalar.backward(tape, g, vals)
+    assert len(grads) == len(g) + 1 and grads[-1] == 0.0
+    assert all(grads[k] == 0.0 for k in g.const)
+    assert math.isclose(grads[g.input_ids["x"]], 2 * math.cos(0.5) + 3 + 4, rel_tol=1e-12)
+    assert grads[g.input_ids["y"]] == 1.0
+    local = scalar.local_column(tape, g, vals)
+    gate = next(k for k in range(len(g)) if len(g.operands[k]) == 3)
+    assert local[gate] == [4.0, None, 1.0]
