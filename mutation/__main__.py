@@ -81,6 +81,7 @@ FIRST = {
     "errors": ["test_mut_errors.py", "test_mut_parser.py"], "program": ["test_mut_program.py", "test_passes.py"],
     "graph": ["test_mut_graph.py", "test_parser.py"], "cost": ["test_mut_cost.py", "test_cost.py"],
     "scalar": ["test_scalar_slow_paths.py"], "parser": ["test_mut_parser.py", "test_mut_graph.py"],
+    "ops": ["test_mut_ops.py"],
 }
 # -k per module when not SLOW: grad()'s oracle is PyTorch (its comparisons are the sharpest tests of adjoint.py)
 KEEP = {r"app/engine/(train|adjoint)\.py": "not hundred_thousand and not ten_thousand and not cli_json"}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from urllib.parse import urlencode
 
 import pytest
 
@@ -61,9 +60,11 @@ def test_no_label_overlaps_and_none_outside_the_frame(browser, server_url, viewp
             wait_idle(page)
             _check(page, p["id"], failures, stats)
         for k, (program, values) in enumerate(FORK_HEAVY):
-            page.goto("/#" + urlencode({"p": program, "v": values}))
-            page.reload()
+            # (a new program, as a shared link or a live room gives it: no page load needed)
+            vals = {name: float(v) for name, v in (pair.split(":") for pair in values.split(","))}
+            page.evaluate("p => window.backpropLab.applyState(p)", {"program": program, "values": vals})
             wait_idle(page)
+            assert page.evaluate("() => window.backpropLab.state.doc.program") == program
             _check(page, program, failures, stats)
             if k == 3:
                 shot(page, f"labels-fork-heavy-{viewport[0]}x{viewport[1]}", SCREENSHOTS)

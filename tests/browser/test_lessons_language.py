@@ -140,25 +140,35 @@ def test_the_folded_call_opens_and_closes(page):
     expect()(c.locator(".node.user-gate")).to_have_count(1)
 
 
+SHOTS = [("own-gates", "wrong-derivative"), ("own-gates", "second-derivative"), ("special-gates", "stable-softmax")]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize("size", [(1024, 768), (1920, 1080)])
-@pytest.mark.parametrize(("lesson", "step_id"), [("own-gates", "wrong-derivative"), ("own-gates", "second-derivative"),
-                                                  ("special-gates", "stable-softmax")])
-def test_screenshots_at_other_sizes(browser, server_url, size, lesson, step_id):
-    data = api_get(server_url, f"/api/v1/lessons/{lesson}?lang=zh")
-    k = next(i for i, s in enumerate(data["steps"]) if s["id"] == step_id)
-    for lang in ("en", "zh"):
-        context = browser.new_context(viewport={"width": size[0], "height": size[1]}, reduced_motion="reduce",
-                                      base_url=server_url)
-        try:
-            page = context.new_page()
+def test_screenshots_at_other_sizes(browser, server_url, size, lang):
+    """Three steps at the other two sizes, in both languages: the step's circuit, the lesson panel on
+    screen, a screenshot each. One page per size and language; each step is opened by its link (a hash
+    change on the open page, as a learner following links does)."""
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]}, reduced_motion="reduce",
+                                  base_url=server_url)
+    try:
+        page = context.new_page()
+        for lesson, step_id in SHOTS:
+            data = api_get(server_url, f"/api/v1/lessons/{lesson}?lang={lang}")
+            k = next(i for i, s in enumerate(data["steps"]) if s["id"] == step_id)
             page.goto("/#" + urlencode({"lesson": lesson, "lstep": k, "lang": lang}))
             wait_idle(page)
+            page.wait_for_function(f"() => (window.backpropLab.state.lesson || {{}}).step === {k}"
+                                   f" && window.backpropLab.state.lesson.id === {lesson!r}")
+            wait_idle(page)
+            expect()(page.get_by_test_id("lesson-narration")).to_have_text(data["steps"][k]["narration"]["text"]
+                                                                           .replace("`", ""))
             on_circuit(page, step_id)
             box = page.get_by_test_id("lesson").bounding_box()
             assert box and box["y"] + 40 < size[1]                                # the lesson panel is on screen
             shot(page, f"lesson-{step_id}-{lang}-{size[0]}x{size[1]}")
-        finally:
-            context.close()
+    finally:
+        context.close()
 
 
 def test_lesson_five_opens_the_train_view(page, server_url):

@@ -1,0 +1,75 @@
+"""The op registry (app/engine/ops.py) where the mutation sample found gaps: the stable sigmoid's two
+branches on floats, pow's domain at a zero base, the second-order (grad-as-graph) rules of mul and of the
+softmax-cross-entropy's targets, and internal ops kept out of the language. Expected numbers worked out
+by hand in each test (no PyTorch: the mutation run's test subset leaves the PyTorch comparisons out)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from app.engine import EngineError, evaluate
+
+
+@pytest.mark.parametrize(("x", "value"), [(-1000.0, 0.0), (-745.0, 0.0), (1000.0, 1.0), (745.0, 1.0)])
+def test_the_sigmoid_of_a_float_far_out_is_finite_on_both_tails(x, value):
+    """exp(-x) overflows for x = -1000: the scalar sigmoid takes the branch that computes exp(x) there
+    (and exp(-x) for x >= 0), so neither tail raises or reports a non-finite value."""
+    doc = evaluate("f = sigmoid(x)", {"x": x})
+    assert doc["value"] == pytest.approx(value, abs=1e-300) and doc["gradients"]["x"] == pytest.approx(0.0, abs=1e-300)
+    assert doc["warnings"] == [] and all(n.get("reason") is None for n in doc["nodes"])
+
+
+def test_zero_to_a_fractional_power_is_zero_not_a_domain_error():
+    doc = evaluate("f = x ^ y", {"x": 0.0, "y": 0.5})
+    assert doc["value"] == 0.0
+    gate = doc["nodes"][-1]
+    assert gate["op"] == "pow" and gate.get("reason") is None  # the value is fine; only d/dx = 0.5 / sqrt(0) is not
+    doc = evaluate("f = x ^ y", {"x": -8.0, "y": 0.5})
+    assert doc["nodes"][-1]["reason"] == "negative number to a fractional power"
+    doc = evaluate("f = x ^ y", {"x": 0.0, "y": -1.0})
+    assert doc["nodes"][-1]["reason"] == "zero to a negative power"
+
+
+def test_grad_of_a_product_with_respect_to_each_operand():
+    """d(xy)/dx = y and d(xy)/dy = x, as gates, at x != y (so swapping the operands shows)."""
+    doc = evaluate("g = grad(x * y, x)\nh = grad(x * y, y)\nf = g * 10 + h", {"x": 2.0, "y": 3.0})
+    assert doc["value"] == 3.0 * 10 + 2.0
+    # and one level up: d/dx of (d(xy)/dy = x) is 1, d/dy of it is 0
+    doc = evaluate("h = grad(x * y, y)\nf = grad(h, x) * 10 + grad(h, y) + h", {"x": 2.0, "y": 3.0})
+    assert doc["value"] == 1.0 * 10 + 0.0 + 2.0
+
+
+def test_second_derivative_through_cross_entropy_with_class_indices_as_with_one_hot_rows():
+    """Row 0 of the Hessian of L = -log softmax(z)[1] is row 0 of softmax's Jacobian, s0 (delta_0j - s_j),
+    whether the target is the class index [1] or the one-hot row [[0, 1, 0]]."""
+    z = [1.0, 2.0, 0.5]
+    e = [math.exp(v) for v in z]
+    s = [v / sum(e) for v in e]
+    want = [s[0] * ((1.0 if j == 0 else 0.0) - s[j]) for j in range(3)]
+    for targets in ("[[0, 1, 0]]", "[1]"):
+        doc = evaluate(f"z = [[1, 2, 0.5]]\nL = softmax_cross_entropy(z, {targets})\nH = grad(grad(L, z)[0, 0], z)")
+        assert doc["value"][0] == pytest.approx(want, rel=1e-12), targets
+    assert want == pytest.approx([0.177759406790571, -0.1453315538952939, -0.03242785289527709], rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["reshape_to", "match_to", "sce_targets", "mm_upstream", "as_matrix"])
+def test_internal_ops_are_not_functions_of_the_language(name):
+    """The adjoint layer's helper ops exist in the registry (grad() builds them) but a program cannot call
+    them: an unknown function, at its line and column, and the list of known functions leaves them out."""
+    with pytest.raises(EngineError) as e:
+        evaluate(f"f = {name}(x, y)", {"x": 1.0, "y": 2.0})
+    assert e.value.type == "unknown_function" and (e.value.ctx["line"], e.value.ctx["column"]) == (1, 5)
+    assert name not in str(e.value).split("known functions:")[1]
+
+
+def test_grad_with_respect_to_the_targets_through_cross_entropys_gradient():
+    """dL/dz00 = s0 sum(t) - t0 for one row (N = 1), so its gradient with respect to one-hot rows t is
+    [s0 - 1, s0, s0]; class indices get none (a zero of their own shape, not one shaped like z)."""
+    e = [math.exp(v) for v in (1.0, 2.0, 0.5)]
+    s0 = e[0] / sum(e)
+    doc = evaluate("z = [[1, 2, 0.5]]\nt = [[0, 1, 0]]\nL = softmax_cross_entropy(z, t)\nG = grad(grad(L, z)[0, 0], t)")
+    assert doc["value"][0] == pytest.approx([s0 - 1, s0, s0], rel=1e-12)
+    doc = evaluate("z = [[1, 2, 0.5]]\nt = [1]\nL = softmax_cross_entropy(z, t)\nG = grad(grad(L, z)[0, 0], t)")
+    assert doc["value"] == [0.0]
