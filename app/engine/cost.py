@@ -259,7 +259,8 @@ def check_batch(batch: Any, g, limits: Limits) -> dict[str, np.ndarray]:
             raise EngineError("unknown_name", f"{label!r} is not an input of the program; its inputs are: "
                               f"{', '.join(g.inputs) or 'none'}", {"names": [label], "field": "batch"})
         if not isinstance(col, (list, tuple, np.ndarray)) or (isinstance(col, np.ndarray) and col.ndim != 1):
-            raise EngineError("invalid_value", f"batch[{label!r}] must be a list of numbers", {"name": label, "field": "batch"})
+            raise EngineError("invalid_value", f"batch[{label!r}] must be a list of numbers",
+                              {"name": label, "field": "batch"})
         if len(col) > limits.max_batch:
             raise limit_error("max_batch", limits.max_batch, f"batch[{label!r}] has {len(col)} points")
         try:
