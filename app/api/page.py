@@ -12,8 +12,8 @@ router = APIRouter(tags=["page"])
 templates = Jinja2Templates(directory=ROOT_DIR / "templates")
 
 JS = ROOT_DIR / "static" / "js"
-_IMPORT = re.compile(r"""^\s*(?:import|export)\b[^;'"]*?\bfrom\s*["'](\./[\w./-]+\.js)["']|^\s*import\s*["'](\./[\w./-]+\.js)["']""",
-                     re.MULTILINE)
+_IMPORT = re.compile(r"""^\s*(?:import|export)\b[^;'"]*?\bfrom\s*["'](\./[\w./-]+\.js)["']""" # import .. from "./x.js"
+                     r"""|^\s*import\s*["'](\./[\w./-]+\.js)["']""", re.MULTILINE)        # import "./x.js"
 
 
 @cache

@@ -21,7 +21,7 @@ import { structureKey, structureOf, unpackLayout } from "./layout.js";
 import { hiddenOf, lessonQuizOf, limitOf, maskDoc, normalizeQuiz, questionsOf, syncRun } from "./quiz.js";
 import { buildSchedule } from "./schedule.js";
 import {
-  bus, DEFAULT_PROGRAM, DEFAULT_VALUES, decodeTree, fromHash, snapshot, state, writeHashNow, writeHashSoon,
+  bus, DEFAULT_PROGRAM, DEFAULT_VALUES, decodeTree, fromHash, holdHash, snapshot, state, writeHashNow, writeHashSoon,
 } from "./state.js";
 import { applyStrings, loadStrings, t } from "./strings.js";
 import { isSummary } from "./tensor.js";
@@ -426,6 +426,7 @@ export function createController() {
     if (!partial || typeof partial !== "object") return;
     const p = partial;
     const end = busy.begin("applyState");
+    const releaseHash = holdHash();
     try {
       let evaluate = false, redrawNeeded = false;
       if (typeof p.program === "string" && p.program !== state.program) {
@@ -521,6 +522,7 @@ export function createController() {
         writeHashSoon();
       }
     } finally {
+      releaseHash();
       end();
     }
   }

@@ -4,7 +4,7 @@
 // Shareable state (SHARED_KEYS) is plain data: it round-trips through the URL hash and through
 // snapshot()/applyState() (live rooms send it from a teacher's page to participants' pages).
 // Everything else in `state` is derived at run time (the evaluation document, its layout, ...).
-import { later } from "./busy.js";
+import { debouncer } from "./busy.js";
 
 export const DEFAULT_PROGRAM = "q = x + y\nf = q * z";
 export const DEFAULT_VALUES = { x: -2, y: 5, z: -4 };
@@ -214,15 +214,43 @@ export function fromHash(hash) {
   return Object.keys(out).length ? out : null;
 }
 
-// (the pending write keeps the page busy: a test that waits for idle then reads the URL sees the new hash)
-let hashTimer = null;
+// The URL follows the state: written on the next tick (the calls of one action make one write), and at most
+// once per 150 ms during a drag (replaceState is rate-limited by browsers). The pending write keeps the page
+// busy, so a test that waits for idle and then reads the URL sees the new hash.
+// While a state is being applied (a link, a lesson step, a room's update) the URL waits for all of it:
+// a write in between would put a half-applied state back into the address bar (and a reload would open it).
+const hashLater = debouncer("hash");
+let lastHashWrite = -Infinity;
+let holds = 0;
+let heldWrite = false;
 export function writeHashSoon() {
-  if (hashTimer) hashTimer.cancel();
-  hashTimer = later(writeHashNow, 150, "hash");
+  if (holds) {
+    heldWrite = true;
+    return;
+  }
+  hashLater.run(writeHashNow, Math.max(0, lastHashWrite + 150 - performance.now()));
+}
+/** Hold the URL while a state is applied; returns the release (which writes the URL if asked meanwhile). */
+export function holdHash() {
+  holds++;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    holds--;
+    if (!holds && heldWrite) {
+      heldWrite = false;
+      writeHashSoon();
+    }
+  };
 }
 export function writeHashNow() {
-  if (hashTimer) hashTimer.cancel();
-  hashTimer = null;
+  hashLater.cancel();
+  if (holds) {
+    heldWrite = true;
+    return;
+  }
+  lastHashWrite = performance.now();
   const h = toHash();
   if (h !== location.hash) history.replaceState(null, "", h);
 }

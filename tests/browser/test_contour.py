@@ -1,5 +1,6 @@
 """The contour plot of a two-input program (issue 11, item 7): f over both inputs, from one batched
-evaluation of the grid's 41 x 25 points (POST /api/v1/evaluate with `batch`), with the optimizer's path drawn on it, beside the per-step chart. Checked against the
+evaluation of the grid's 41 x 25 points (POST /api/v1/evaluate with `batch`), with the optimizer's path
+drawn on it, beside the per-step chart. Checked against the
 preset's formula 100 - (x - y)^2 written out here."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from .conftest import MEASURE_LABELS, SCREENSHOTS, shot, wait_idle
+from .conftest import MEASURE_LABELS, SCREENSHOTS, new_page, shot, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -47,10 +47,8 @@ def _check(page, what, failures, stats):
 
 
 @pytest.mark.parametrize("viewport", [(1280, 800), (1024, 768)], ids=["1280x800", "1024x768"])
-def test_no_label_overlaps_and_none_outside_the_frame(browser, server_url, viewport):
-    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, reduced_motion="reduce",
-                                  base_url=server_url)
-    page = context.new_page()
+def test_no_label_overlaps_and_none_outside_the_frame(shared_context, server_url, viewport):
+    page = new_page(shared_context, *viewport)
     failures, stats = [], []
     try:
         page.goto("/")
@@ -69,7 +67,7 @@ def test_no_label_overlaps_and_none_outside_the_frame(browser, server_url, viewp
             if k == 3:
                 shot(page, f"labels-fork-heavy-{viewport[0]}x{viewport[1]}", SCREENSHOTS)
     finally:
-        context.close()
+        page.close()
     assert not failures, failures
     # the placer kept every number at full length on these programs except where it had to shorten
     assert sum(s[4] for s in stats) <= len(stats), stats

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from .conftest import api_get, shot, wait_idle
+from .conftest import api_get, new_page, shot, wait_idle
 from .leaks import forms, leaks
 from .test_lessons import ENGLISH_OK, ENGLISH_WORDS
 from .test_page import expect
@@ -120,7 +120,7 @@ def test_play_the_language_lessons(browser, server_url, lesson, lang):
                 shot(page, f"lesson-{step['id']}-{lang}-1280x800")
         expect()(page.get_by_test_id("lesson-next")).to_be_disabled()
     finally:
-        context.close()
+        page.close()
 
 
 def test_the_folded_call_opens_and_closes(page):
@@ -145,14 +145,12 @@ SHOTS = [("own-gates", "wrong-derivative"), ("own-gates", "second-derivative"), 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize("size", [(1024, 768), (1920, 1080)])
-def test_screenshots_at_other_sizes(browser, server_url, size, lang):
+def test_screenshots_at_other_sizes(shared_context, server_url, size, lang):
     """Three steps at the other two sizes, in both languages: the step's circuit, the lesson panel on
     screen, a screenshot each. One page per size and language; each step is opened by its link (a hash
     change on the open page, as a learner following links does)."""
-    context = browser.new_context(viewport={"width": size[0], "height": size[1]}, reduced_motion="reduce",
-                                  base_url=server_url)
+    page = new_page(shared_context, size[0], size[1])
     try:
-        page = context.new_page()
         for lesson, step_id in SHOTS:
             data = api_get(server_url, f"/api/v1/lessons/{lesson}?lang={lang}")
             k = next(i for i, s in enumerate(data["steps"]) if s["id"] == step_id)
@@ -168,7 +166,7 @@ def test_screenshots_at_other_sizes(browser, server_url, size, lang):
             assert box and box["y"] + 40 < size[1]                                # the lesson panel is on screen
             shot(page, f"lesson-{step_id}-{lang}-{size[0]}x{size[1]}")
     finally:
-        context.close()
+        page.close()
 
 
 def test_lesson_five_opens_the_train_view(page, server_url):
@@ -201,15 +199,13 @@ def shown_tensor_forms(page) -> set[str]:
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
-def test_quiz_hides_each_answer_until_it_is_revealed(browser, server_url, lesson):
+def test_quiz_hides_each_answer_until_it_is_revealed(shared_context, server_url, lesson):
     """Quiz mode on every question of lessons 6 and 7: the question is asked where the step stands, the
     narration is masked, and no hidden number is anywhere a learner can see or export (the leak scan),
     the user gate's check row included (its declared and measured local gradients); then Reveal."""
     data = api_get(server_url, f"/api/v1/lessons/{lesson}?lang=en")
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, reduced_motion="reduce",
-                                  base_url=server_url)
+    page = new_page(shared_context, 1280, 800)
     try:
-        page = context.new_page()
         for k, step in enumerate(data["steps"]):
             q = step["question"]
             if not q:
@@ -236,4 +232,4 @@ def test_quiz_hides_each_answer_until_it_is_revealed(browser, server_url, lesson
             expect()(narration).to_have_attribute("data-masked", "false")
             expect()(narration).to_have_text(step["narration"]["text"].replace("`", ""))
     finally:
-        context.close()
+        page.close()

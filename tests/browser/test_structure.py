@@ -106,3 +106,19 @@ def test_main_is_only_wiring_and_views_are_modules():
     assert "bus.emit(" in (STATIC / "controller.js").read_text()
     for view in ("view-animation.js", "view-narration.js", "view-training.js", "view-sweep.js"):
         assert "bus.on(" in (STATIC / view).read_text(), view
+
+
+def test_every_module_the_page_loads_is_preloaded(page):
+    """No bundler: the template lists every ES module main.js imports, directly or not, as
+    <link rel="modulepreload"> (app/api/page.py reads the imports), so the browser fetches them at once
+    instead of one level of imports per round trip. A module added to the page without being found there
+    fails here."""
+    wait_ready(page)
+    preloaded = set(page.eval_on_selector_all("link[rel=modulepreload]", "ls => ls.map((l) => l.href)"))
+    loaded = set(page.evaluate("""() => performance.getEntriesByType('resource')
+        .filter((e) => e.initiatorType !== 'other' && /\\/static\\/js\\/[^/]+\\.js$/.test(new URL(e.name).pathname))
+        .map((e) => e.name)"""))
+    worker = {u for u in loaded if u.endswith(("/layout-worker.js", "/layout-fast.js"))}  # the layout worker's
+    assert preloaded and "main.js" in " ".join(preloaded)
+    assert len(loaded - worker) >= 30 and loaded - worker <= preloaded, sorted(loaded - worker - preloaded)
+    assert {Path(u).name for u in preloaded} <= {p.name for p in STATIC.glob("*.js")}
