@@ -90,11 +90,38 @@ def throughput(port: int, request: bytes, seconds: float, concurrency: int = 16)
     return asyncio.run(_throughput(port, request, seconds, concurrency))
 
 
-def latencies(http: httpx.Client, bodies: list[dict]) -> tuple[list[float], list[float]]:
+def server_cpu(pid: int) -> float | None:
+    """CPU seconds used so far by the server process and its children (the engine processes), from /proc
+    (None where there is no /proc). On a shared machine wall latency mostly measures the other work; this
+    does not."""
+    total = 0.0
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def latencies(http: httpx.Client, bodies: list[dict], pid: int | None = None,
+              cpu: list[float] | None = None) -> tuple[list[float], list[float]]:
     """Per request: ms until the last byte of the response arrived, and ms to decode it with
-    Python's json module on top (a browser's JSON.parse is several times faster)."""
+    Python's json module on top (a browser's JSON.parse is several times faster). With `pid` and `cpu`,
+    the server's CPU ms per request (its engine processes included, and the collection they make after
+    answering: read 50 ms after the answer) are appended to `cpu`."""
     received, decoded = [], []
     for body in bodies:
+        before = server_cpu(pid) if pid is not None else None
         start = time.perf_counter()
         r = http.post("/api/v1/evaluate", json=body)  # httpx reads the whole body before returning
         r.raise_for_status()
@@ -102,6 +129,9 @@ def latencies(http: httpx.Client, bodies: list[dict]) -> tuple[list[float], list
         r.json()
         received.append((got - start) * 1000)
         decoded.append((time.perf_counter() - start) * 1000)
+        if before is not None and cpu is not None:
+            time.sleep(0.05)
+            cpu.append(1000 * (server_cpu(pid) - before))
     return received, decoded
 
 
@@ -125,8 +155,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             warm, warm_decoded = latencies(http, [{"expression": program, "values": {**values, "x0": 0.001 * i}}
                                     for i in range(args.repeat)])
             # cold: a program the server has not seen (parsed and built every time)
+            cpu_cold: list[float] = []
+            cpu_cols: list[float] = []
             cold, _ = latencies(http, [{"expression": random_dag(10_000, seed=100 + i)[0]}
-                                    for i in range(args.repeat)])
+                                    for i in range(args.repeat)], server.pid, cpu_cold)
+            # the same with the columnar layout (opt-in: "layout": "columns"), on programs not seen either
+            cold_cols, _ = latencies(http, [{"expression": random_dag(10_000, seed=200 + i)[0], "layout": "columns"}
+                                         for i in range(args.repeat)], server.pid, cpu_cols)
             size = len(http.post("/api/v1/evaluate", json={"expression": program}).content)
     finally:
         server.terminate()
@@ -134,7 +169,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     ratio = eval_rps / health_rps
     results = {"healthz_rps": health_rps, "evaluate_rps": eval_rps, "ratio": ratio,
-               "latency_warm_ms": statistics.median(warm), "latency_cold_ms": statistics.median(cold)}
+               "latency_warm_ms": statistics.median(warm), "latency_cold_ms": statistics.median(cold),
+               "latency_cold_columns_ms": statistics.median(cold_cols)}
     rows = [
         ("GET /healthz", f"{health_rps:,.0f} req/s", ""),
         ("POST /api/v1/evaluate, 10 nodes", f"{eval_rps:,.0f} req/s", ""),
@@ -145,8 +181,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
          f"{'met' if results['latency_warm_ms'] < 60 else 'NOT met'}"),
         ("  the same, plus json.loads in the client", f"{statistics.median(warm_decoded):.0f} ms median", ""),
         ("  latency, new program each time", f"{results['latency_cold_ms']:.0f} ms median",
-         f"goal < 60 ms: {'met' if results['latency_cold_ms'] < 60 else 'NOT met'}"),
+         f"best {min(cold):.0f} ms; goal < 60 ms: {'met' if results['latency_cold_ms'] < 60 else 'NOT met'}"),
+        ("  the same with \"layout\": \"columns\"", f"{results['latency_cold_columns_ms']:.0f} ms median",
+         f"best {min(cold_cols):.0f} ms"),
     ]
+    if cpu_cold:
+        rows.append(("  server CPU per new program (app + engine process)",
+                     f"{statistics.mean(cpu_cold):.0f} ms mean",
+                     f"columns layout {statistics.mean(cpu_cols):.0f} ms (/proc, 10 ms ticks; load-independent)"))
     width = max(len(r[0]) for r in rows)
     print(f"API benchmark (uvicorn, 1 worker, {os.cpu_count()} CPUs, client concurrency 16)")
     for name, figure, note in rows:

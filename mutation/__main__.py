@@ -80,7 +80,8 @@ FIRST = {
     "reference": ["test_reference.py", "test_mut_parser.py"], "text": ["test_mut_text.py", "test_language.py"],
     "errors": ["test_mut_errors.py", "test_mut_parser.py"], "program": ["test_mut_program.py", "test_passes.py"],
     "graph": ["test_mut_graph.py", "test_parser.py"], "cost": ["test_mut_cost.py", "test_cost.py"],
-    "scalar": ["test_scalar_slow_paths.py"], "parser": ["test_mut_parser.py", "test_mut_graph.py"],
+    "scalar": ["test_scalar_slow_paths.py", "test_scalar_inline.py"],
+    "parser": ["test_mut_parser.py", "test_mut_graph.py"],
     "ops": ["test_mut_ops.py"], "document": ["test_mut_document.py", "test_encoded.py"],
 }
 # -k per module when not SLOW: grad()'s oracle is PyTorch (its comparisons are the sharpest tests of adjoint.py)

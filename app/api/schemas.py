@@ -119,6 +119,10 @@ class EvaluateRequest(_Request):
         "central", description="The numerical check's differences: central (f(x+h) - f(x-h)) / 2h, or one-sided "
         "forward (f(x+h) - f(x)) / h.")
     full_tensors: bool = Field(False, description="List every tensor in full instead of summarizing large ones.")
+    layout: Literal["nodes", "columns"] = Field(
+        "nodes", description='"nodes" (default): `nodes` is a list of node objects; "columns": `nodes` is one array '
+        'per field (`{"id": [...], "value": [...], ...}`) and the answer has `"layout": "columns"`: about half the '
+        "bytes and faster to build and parse for large programs (docs/contract.md, the columnar layout).")
     batch: dict[str, list[FiniteFloat]] | None = Field(
         None, description="Evaluate at N points in one pass: input name -> list of N numbers (every list the same "
         "length, at most max_batch points, points x nodes at most max_batch_work; scalar programs only). The "
@@ -236,7 +240,10 @@ class EvaluateResponse(BaseModel):
     value: Value
     gradients: dict[str, Value] = Field(description="d output / d input for every input (0 if off-path)")
     inputs: list[InputInfo]
-    nodes: list[Node] = Field(description="Every node in topological order; ids equal list indices")
+    nodes: list[Node] | dict[str, Any] = Field(
+        description='Every node in topological order; ids equal list indices. With `"layout": "columns"` in the '
+        "request, one array per field instead (docs/contract.md)")
+    layout: Literal["columns"] | None = Field(None, description='"columns" when the request asked for that layout')
     numeric: NumericCheck | None
     warnings: list[str]
     ir: str

@@ -53,3 +53,61 @@ def hold(path: str, seconds: float = 60.0) -> int:
     while not os.path.exists(path) and time.monotonic() < end:
         time.sleep(0.01)
     return os.getpid()
+
+
+_CYCLES: list = []
+
+
+def gc_state() -> dict:
+    """Whether automatic collection is on during this call, and whether the cyclic garbage `make_cycle`
+    left behind in an earlier call has been collected since."""
+    import gc
+
+    return {"enabled": gc.isenabled(), "collected": [ref() is None for ref in _CYCLES],
+            "frozen": gc.get_freeze_count() > 0}
+
+
+def make_cycle() -> int:
+    """Leaves cyclic garbage behind (a list that holds itself), watched by a weak reference."""
+    import weakref
+
+    class Box:
+        pass
+
+    box = Box()
+    box.me = box
+    _CYCLES.append(weakref.ref(box))
+    return len(_CYCLES)
+
+
+def gc_stream():
+    import gc
+
+    yield {"enabled": gc.isenabled()}
+
+
+_KEPT: list = []
+
+
+def keep_cycle() -> None:
+    """A cycle kept alive by a module global (it survives the call, so it is frozen after it)."""
+    import weakref
+
+    class Box:
+        pass
+
+    box = Box()
+    box.me = box
+    _KEPT.append(box)
+    _CYCLES.append(weakref.ref(box))
+
+
+def drop_cycle() -> None:
+    _KEPT.clear()  # the frozen cycle is garbage now: only a full collection finds it
+
+
+def calls_until_full_collection() -> int:
+    """Calls after this one until (and including) the one after which the full collection runs."""
+    from app.api import pool
+
+    return -pool._calls[0] % pool.FULL_COLLECTION_EVERY

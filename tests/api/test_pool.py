@@ -85,6 +85,43 @@ def test_calls_run_in_other_processes_and_errors_travel(two):
     assert err.value.type == "expression_syntax" and err.value.ctx == {"line": 1, "column": 2}
 
 
+def test_a_call_runs_without_automatic_collection_and_its_cyclic_garbage_is_collected_after_it():
+    """pool._collect_between_calls: the collector's work is done after the answer is sent, not during the call
+    (a new program's objects are not walked while it is computed); cyclic garbage a call leaves is freed, and
+    what survives is frozen."""
+    solo = ready(EnginePool(1, queue=4))
+    try:
+        assert run(solo.call(fn.gc_state, deadline=30)) == {"enabled": False, "collected": [], "frozen": False}
+        assert run(solo.call(fn.make_cycle, deadline=30)) == 1
+        # after a call, what survived is frozen (collections skip it), and the call's cycles are gone
+        assert run(solo.call(fn.gc_state, deadline=30)) == {"enabled": False, "collected": [True], "frozen": True}
+        items = run(_collect(solo.stream(fn.gc_stream, deadline=30)))
+        assert items == [{"enabled": True}]  # streams (training) keep the collector on: they run long
+    finally:
+        solo.shutdown()
+
+
+def test_frozen_cyclic_garbage_is_collected_by_the_periodic_full_collection():
+    solo = ready(EnginePool(1, queue=4))
+    try:
+        run(solo.call(fn.add, (1, 2), deadline=30))  # the first call's full collection
+        run(solo.call(fn.keep_cycle, deadline=30))
+        run(solo.call(fn.drop_cycle, deadline=30))  # garbage now, but frozen: not collected yet
+        assert run(solo.call(fn.gc_state, deadline=30))["collected"] == [False]
+        left = run(solo.call(fn.calls_until_full_collection, deadline=30))
+        assert 1 < left < pool.FULL_COLLECTION_EVERY
+        for _ in range(left - 1):
+            run(solo.call(fn.add, (1, 2), deadline=30))
+        assert run(solo.call(fn.gc_state, deadline=30))["collected"] == [False]  # the full collection follows it
+        assert run(solo.call(fn.gc_state, deadline=30))["collected"] == [True]
+    finally:
+        solo.shutdown()
+
+
+async def _collect(stream) -> list:
+    return [item async for item in stream]
+
+
 def test_past_its_deadline_the_process_is_killed_and_replaced(two):
     async def main():
         victim = await two.call(fn.pid, deadline=30)
