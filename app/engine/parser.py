@@ -182,6 +182,15 @@ def _bad_token(text: str, tok: str, start: int) -> EngineError:
     return EngineError.at("expression_syntax", _bad_char(tok), text, start)
 
 
+_INF = float("inf")
+
+
+def _out_of_range(text: str, num: str, start: int) -> EngineError:
+    """A number literal past the largest float (1e999): refused where it stands, not made an infinity."""
+    return EngineError.at("invalid_value", f"the number {num} is beyond the float64 range (the largest is about "
+                          "1.8e308)", text, start)
+
+
 _NUMBER_START = frozenset("0123456789.")
 _LEXICAL = re.compile(
     r"[ \t\r]*([A-Za-z_][A-Za-z0-9_]*|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|\*\*|[<>=!]=|\#[^\n]*|.)",
@@ -927,7 +936,9 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
         operands_app(())
         labels_app(None)
         spans_app((s, e))
-        const[k] = float(num)
+        v = const[k] = float(num)
+        if v == _INF:  # 1e999: past the largest float (no literal is negative: a sign is its own gate)
+            raise _out_of_range(text, num, s)
         return k
 
     def operand(o: str, s: int, e: int) -> int:
@@ -1409,7 +1420,10 @@ def _literal(text: str, it, start: int, pos: int, limits: Limits) -> tuple[np.nd
             if len(num) > limits.max_literal_chars:
                 raise limit_error("max_literal_chars", limits.max_literal_chars,
                                   f"a number literal has {len(num)} characters", **position(text, ts))
-            stack[-1].append((sign or 1.0) * float(num))
+            v = float(num)
+            if v == _INF:
+                raise _out_of_range(text, num, ts)
+            stack[-1].append((sign or 1.0) * v)
             sign = 0.0
             need_item = False
             continue

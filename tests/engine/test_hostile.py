@@ -261,3 +261,15 @@ def test_the_property_test_reaches_every_op(name):
     else:
         assert name in {n["op"] for n in doc["nodes"]}
     assert isinstance(doc["value"], float | str)
+
+
+@pytest.mark.parametrize(("program", "line", "column"), [
+    ("f = 1e999 * x", 1, 5), ("f = x - 1E400", 1, 9), ("f = x * -1e999", 1, 10),
+    ("W = [[1, 1e999]]\nf = sum(W) * x", 1, 10), ("f = x\ng = 2e308 + f", 2, 5)])
+def test_a_number_literal_past_the_float_range_is_refused_where_it_stands(program, line, column):
+    """A literal such as 1e999 is not turned into an infinity (which then shows up as a non-finite value
+    somewhere downstream): it is an error at its own line and column. 1e308 is still a number."""
+    e = err(program, {"x": 2.0})
+    assert e.type == "invalid_value" and "beyond the float64 range" in e.msg, e.msg
+    assert (e.ctx["line"], e.ctx["column"]) == (line, column), e.ctx
+    assert evaluate("f = x * 1e308", {"x": 1.0})["value"] == 1e308
