@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import unicodedata
 from typing import Any
 
@@ -47,23 +46,6 @@ class EngineError(Exception):
 def limit_error(limit: str, value: int | float, msg: str, **ctx: Any) -> EngineError:
     return EngineError("limit_exceeded", f"{msg} (limit {limit} = {value})",
                        {"limit": limit, "limit_value": value, **ctx})
-
-
-class LineIndex:
-    """Maps character offsets to 1-based line and column numbers."""
-
-    def __init__(self, text: str):
-        self.text = text
-        self.starts = [0]
-        find = text.find
-        i = find("\n")
-        while i >= 0:
-            self.starts.append(i + 1)
-            i = find("\n", i + 1)
-
-    def line_col(self, offset: int) -> tuple[int, int]:
-        line = bisect.bisect_right(self.starts, offset)
-        return line, offset - self.starts[line - 1] + 1
 
 
 def position(text: str, offset: int) -> dict[str, Any]:

@@ -84,7 +84,6 @@ class Graph:
     output: int = -1
     output_name: str = "out"
     seed: int = 0  # from a `seed(N)` statement: fixes randn/uniform
-    line_starts: list[int] = field(default_factory=lambda: [0])  # offsets where each line begins
     plans: dict = field(default_factory=dict, repr=False)  # backend plans by input shapes (see _memo)
     gates: dict[str, Any] = field(default_factory=dict)  # the program's own gates (functions.UserGate) by name
     groups: list[Group] = field(default_factory=list)  # inlined calls and adjoint graphs, in order of their end
