@@ -174,10 +174,14 @@ def _num(v: Any) -> str:
     if isinstance(v, Recipe):
         return v.text()
     if isinstance(v, np.ndarray):
-        if v.size <= 6:
-            return np.array2string(v, separator=", ").replace("\n", "").replace(".,", ",").replace(".]", "]")
+        if v.size <= 6:  # each number as a scalar is written: [[1, 2.5], [3, 4]], not numpy's [[1. , 2.5], ...]
+            return _nested(v.tolist())
         return f"float64{tuple(v.shape)}"
     return str(int(v)) if math.isfinite(v) and v == int(v) and abs(v) < 1e15 else repr(v)
+
+
+def _nested(x: Any) -> str:
+    return "[" + ", ".join(map(_nested, x)) + "]" if isinstance(x, list) else _num(float(x))
 
 
 def build(prog: Any, limits: Limits = DEFAULT_LIMITS) -> Graph:

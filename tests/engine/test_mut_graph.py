@@ -48,3 +48,10 @@ def test_a_negative_literal_is_one_constant_and_a_negated_name_a_gate():
     assert ir("x = 2\nf = x * -3") == ["n0 = input x = 2", "n1 = const -3", "n2 = mul(x, -3)   # f"]
     assert ir("a = -2\nx = 2\nf = x * -a") == ["n0 = input a = -2", "n1 = input x = 2", "n2 = neg(a)",
                                                 "n3 = mul(x, n2)   # f"]
+
+
+def test_a_small_tensor_in_the_ir_is_written_number_by_number():
+    """Each element as a scalar input's default is written (1, 2.5, 1e+20), not numpy's padded print
+    ([[1. , 2.5], ...])."""
+    assert ir("W = [[1, 2.5], [3, 4]]\nb = [-1e-7, 1e20]\nf = sum(W) + sum(b)")[:2] == [
+        "n0 = input W = [[1, 2.5], [3, 4]]", "n1 = input b = [-1e-07, 1e+20]"]
