@@ -40,7 +40,7 @@ export class RoomError extends Error {
   }
 }
 
-async function call(method, path, { body = null, key = null, tracked = true } = {}) {
+async function call(method, path, { body = null, key = null, tracked = true, signal = undefined } = {}) {
   const headers = {};
   if (body !== null) headers["Content-Type"] = "application/json";
   if (key) headers.Authorization = `Bearer ${key}`;
@@ -48,8 +48,9 @@ async function call(method, path, { body = null, key = null, tracked = true } = 
     let res;
     try {
       res = await fetch(path, { method, headers, body: body === null ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-        cache: "no-store" });
+        cache: "no-store", signal });
     } catch (err) {
+      if (err.name === "AbortError") throw err;
       throw new RoomError(0, err.message);
     }
     if (res.status === 204) return null;
@@ -78,11 +79,11 @@ export const roomApi = {
   putState: (code, key, json) => call("PUT", `${base(code)}/state`, { body: json, key }),
   participants: (code, key) => call("GET", `${base(code)}/participants`, { key, tracked: false }),
   answer: (code, question, value, participant) => call("POST", `${base(code)}/answers`, { body: { question, value, participant } }),
-  tally: (code, key, question, right = null, tolerance = null, { tracked = false } = {}) => {
+  tally: (code, key, question, right = null, tolerance = null, { tracked = false, signal = undefined } = {}) => {
     const q = new URLSearchParams({ question });
     if (right !== null && right !== undefined) q.set("right", String(right));
     if (tolerance !== null && tolerance !== undefined) q.set("tolerance", String(tolerance));
-    return call("GET", `${base(code)}/answers?${q}`, { key, tracked });
+    return call("GET", `${base(code)}/answers?${q}`, { key, tracked, signal });
   },
   end: (code, key) => call("DELETE", base(code), { key }),
   qrUrl: (code) => `${base(code)}/qr.svg`,

@@ -89,6 +89,9 @@ export function mountAnimation(ctx) {
     if (state.playing) {
       state.playing = false;
       setPlayingUi(false);
+      // the frame may have changed size under the moving camera (a caption wrapping to two lines):
+      // where playback stops, the active gate is in view
+      followActive(false);
     }
     if (endBusy) {
       endBusy();

@@ -222,9 +222,16 @@ export function createCircuitView(svgNode, opts = {}) {
       const heightK = (r.height - 80) / (b.y1 - b.y0);
       wantK = heightK >= LOD_SCALE + 0.05 ? Math.min(1.1, heightK) : Math.min(1.1, Math.max(LOD_SCALE + 0.15, fitTransform().k));
     }
-    // a node already in full view stays put (no panning while the whole graph is on screen)
-    const x0 = (n.x - n.w / 2) * k + transform.x, x1 = (n.x + n.w / 2) * k + transform.x;
-    const y0 = (n.y - n.h / 2) * k + transform.y, y1 = (n.y + n.h / 2) * k + transform.y;
+    // a node already in full view stays put (no panning while the whole graph is on screen); "the node" is
+    // what is drawn for it, its name and numbers too, when it is drawn (else its layout box)
+    let bx0 = n.x - n.w / 2, bx1 = n.x + n.w / 2, by0 = n.y - n.h / 2, by1 = n.y + n.h / 2;
+    const drawn = nodeEls.get(id);
+    if (drawn && drawn.g.isConnected) {
+      const b = drawn.g.getBBox(); // in the group's coordinates: the group sits at (n.x, n.y)
+      if (b.width && b.height) [bx0, bx1, by0, by1] = [n.x + b.x, n.x + b.x + b.width, n.y + b.y, n.y + b.y + b.height];
+    }
+    const x0 = bx0 * k + transform.x, x1 = bx1 * k + transform.x;
+    const y0 = by0 * k + transform.y, y1 = by1 * k + transform.y;
     const inside = wantK === k && x0 > 30 && x1 < r.width - 30 && y0 > 44 && y1 < r.height - 44;
     if (inside) return;
     centerAt(n.x, n.y, wantK, animate, lead > 0 ? 0.3 : lead < 0 ? 0.7 : 0.5);

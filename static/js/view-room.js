@@ -305,9 +305,12 @@ export function mountRoom(ctx) {
     }
   }
 
+  let pollAbort = null; // the poll in flight: ending the room aborts it (it would meet the 404 of a closed room)
   function stopPolling() {
     if (pollTimer) clearTimeout(pollTimer);
     pollTimer = null;
+    if (pollAbort) pollAbort.abort();
+    pollAbort = null;
   }
   function startPolling() {
     stopPolling();
@@ -317,15 +320,19 @@ export function mountRoom(ctx) {
     pollTimer = null;
     if (role() !== "teacher" || !ask) return;
     const a = ask;
+    const abort = (pollAbort = new AbortController());
     try {
       const r = await roomApi.tally(state.room.code, teacherKey, a.id, a.reveal ? a.reveal.answer : null,
-        a.reveal ? a.reveal.tolerance : null, { tracked });
+        a.reveal ? a.reveal.tolerance : null, { tracked, signal: abort.signal });
       if (ask && ask.id === a.id) {
         tally = r;
         render();
       }
     } catch (err) {
+      if (err.name === "AbortError") return;
       if (err.status === 404) return ended("expired");
+    } finally {
+      if (pollAbort === abort) pollAbort = null;
     }
     if (ask && role() === "teacher" && !pollTimer) pollTimer = setTimeout(() => poll(), ask.reveal ? POLL_AFTER_MS : POLL_MS);
   }
@@ -333,11 +340,13 @@ export function mountRoom(ctx) {
   async function endRoom() {
     if (role() !== "teacher") return;
     const code = state.room.code, key = teacherKey;
+    stopPolling(); // no answer poll may meet the closed room
     try {
       await roomApi.end(code, key);
     } catch (err) {
       if (err.status !== 404) {
         setRoom({ problem: { kind: "refused", message: errorText(err) } });
+        if (ask) startPolling(); // the room goes on
         return;
       }
     }

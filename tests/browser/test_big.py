@@ -202,7 +202,13 @@ def test_camera_follows_the_active_node(page):
       const s = document.querySelector('#circuit').getBoundingClientRect();
       return n.left >= s.left && n.right <= s.right && n.top >= s.top && n.bottom <= s.bottom;
     }""", active)
-    assert inside
+    assert inside, page.evaluate("""id => {
+      const n = document.querySelector(`#circuit [data-node-id='${id}']`).getBoundingClientRect();
+      const s = document.querySelector('#circuit').getBoundingClientRect();
+      const st = window.backpropLab.state;
+      return {id, node: [n.left, n.top, n.right, n.bottom], frame: [s.left, s.top, s.right, s.bottom], pos: st.pos,
+              playing: st.playing, zoom: document.querySelector('#circuit').dataset.zoom};
+    }""", active)
     # with "follow" off the camera stays where it is
     page.click("[data-testid=follow]")
     page.click("[data-testid=zoom-fit]")
