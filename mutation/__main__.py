@@ -64,7 +64,8 @@ ENGINE_TESTS = SHARP + sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests" 
                               if str(p.relative_to(ROOT)) not in SHARP and p.name != "test_properties.py")
 SLOW = "not hundred_thousand and not ten_thousand and not pytorch and not cli_json"
 TESTS = {  # module path pattern -> the fast test subset that runs against each of its mutants (first match)
-    r"app/api/middleware\.py": ["tests/api/test_limits_exact.py", "tests/api/test_security.py"],
+    r"app/api/middleware\.py": ["tests/api/test_mut_middleware.py", "tests/api/test_limits_exact.py",
+                               "tests/api/test_security.py"],
     r"app/engine/ops\.py": SHARP + ["tests/engine/test_ops.py", "tests/engine/test_tensor.py"],
     r"app/engine/parser\.py": ["tests/engine/test_parser.py", "tests/engine/test_negative.py",
                                "tests/engine/test_details.py", "tests/engine/test_passes.py"],
@@ -83,6 +84,7 @@ FIRST = {
     "scalar": ["test_scalar_slow_paths.py", "test_scalar_inline.py"],
     "parser": ["test_mut_parser.py", "test_mut_graph.py"],
     "ops": ["test_mut_ops.py"], "document": ["test_mut_document.py", "test_encoded.py"],
+    "numeric": ["test_mut_numeric.py"], "sweep": ["test_mut_numeric.py"],
 }
 # -k per module when not SLOW: grad()'s oracle is PyTorch (its comparisons are the sharpest tests of adjoint.py)
 KEEP = {r"app/engine/(train|adjoint)\.py": "not hundred_thousand and not ten_thousand and not cli_json"}

@@ -42,3 +42,4 @@ def test_tensor_evaluation_leaves_no_numpy_warning():
         doc = evaluate("f = sum(log(x) + exp(x * 1000) + x / x)", {"x": [0.0, -1.0, 1.0]})
     assert seen == [], [str(w.message) for w in seen]
     assert doc["value"] == "NaN" and any("log of zero" in (n.get("reason") or "") for n in doc["nodes"])
+
