@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from app.cli import main
 from app.engine import evaluate, optimize
 
 REL = 1e-9
@@ -44,14 +45,32 @@ def test_engine(program, values, value, grads):
         assert close(doc["gradients"][name], g), name
 
 
-@pytest.mark.parametrize("program,values,value,grads", EXAMPLES, ids=[e[0] for e in EXAMPLES])
-def test_cli_json(program, values, value, grads):
-    args = [sys.executable, "-m", "app", "eval", program, *(f"{k}={v}" for k, v in values.items()), "--json"]
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+def cli_args(program, values):
+    return ["eval", program, *(f"{k}={v}" for k, v in values.items()), "--json"]
+
+
+def check_cli_doc(out, value, grads):
     doc = json.loads(out)
     assert close(doc["value"], value)
     for name, g in grads.items():
         assert close(doc["gradients"][name], g)
+
+
+@pytest.mark.parametrize("program,values,value,grads", EXAMPLES, ids=[e[0] for e in EXAMPLES])
+def test_cli_json(program, values, value, grads, capsys):
+    """The numbers the CLI prints, through `backprop-lab eval --json`'s own code (app.cli.main) in this process;
+    the installed command itself is run as a subprocess by test_cli_json_as_a_subprocess and tests/test_cli.py."""
+    assert main(cli_args(program, values)) == 0
+    check_cli_doc(capsys.readouterr().out, value, grads)
+
+
+@pytest.mark.parametrize("example", [EXAMPLES[5], EXAMPLES[9]], ids=[EXAMPLES[5][0], EXAMPLES[9][0]])
+def test_cli_json_as_a_subprocess(example):
+    """The real command line (`python -m app eval ... --json`), for a two-gate and the sigmoid example."""
+    program, values, value, grads = example
+    out = subprocess.run([sys.executable, "-m", "app", *cli_args(program, values)], capture_output=True, text=True,
+                         check=True).stdout
+    check_cli_doc(out, value, grads)
 
 
 def test_two_gate_intermediates():

@@ -130,17 +130,17 @@ def join(http: httpx.Client, code: str, name: str = "Ann") -> str:
 def read_events(url: str, count: int, timeout: float = 10.0, headers: dict[str, str] | None = None,
                 on_open=None) -> list[Any]:
     """Opens ``url`` as an event stream and returns its first ``count`` frames, parsed: ("retry", ms),
-    ("ping",), or the JSON of a data frame with ``_id`` set from its ``id:`` line. ``on_open()`` runs once the
-    stream answered 200 (to change the room while it is open). ("end",) is appended when the server ends the
-    stream before ``count`` frames or ``timeout``."""
+    ("ping",), or the JSON of a data frame with ``_id`` set from its ``id:`` line. ``on_open()`` runs (in a thread)
+    once the stream's first "room" frame has arrived, the end of what every stream sends first (retry, the current
+    state, the room): the stream is registered and whatever ``on_open`` changes comes after those frames (waited
+    for as this state of the stream, not a guessed sleep). ("end",) is appended when the server ends the stream
+    before ``count`` frames or ``timeout``."""
     import json
 
     frames: list[Any] = []
     with httpx.Client(timeout=httpx.Timeout(timeout)) as client, client.stream("GET", url, headers=headers) as r:
         assert r.status_code == 200, r.read()
         assert r.headers["content-type"].startswith("text/event-stream")
-        if on_open:
-            threading.Thread(target=on_open, daemon=True).start()
         buffer = ""
         deadline = time.monotonic() + timeout
         for text in r.iter_text():
@@ -161,6 +161,9 @@ def read_events(url: str, count: int, timeout: float = 10.0, headers: dict[str, 
                     if "id" in fields:
                         event["_id"] = int(fields["id"])
                     frames.append(event)
+                    if on_open and event.get("type") == "room":
+                        threading.Thread(target=on_open, daemon=True).start()
+                        on_open = None
                 else:
                     frames.append(("ping",))
                 if len(frames) >= count:

@@ -142,7 +142,6 @@ def test_every_state_change_reaches_an_open_stream_in_order(http, app):
     code, auth = new_room(http)
 
     def teach():
-        time.sleep(0.3)
         for step in range(1, 6):
             http_thread = httpx.put(f"{app.url}/api/v1/rooms/{code}/state", json={"step": step}, headers=auth)
             assert http_thread.status_code == 200
@@ -176,7 +175,6 @@ def test_ending_a_room_closes_its_streams(http, app):
     code, auth = new_room(http)
 
     def end():
-        time.sleep(0.3)
         assert httpx.delete(f"{app.url}/api/v1/rooms/{code}", headers=auth).status_code == 204
 
     frames = read_events(f"{app.url}/api/v1/rooms/{code}/events", 4, on_open=end)
@@ -199,7 +197,6 @@ def test_no_state_crosses_rooms(http, app):
     b, auth_b = new_room(http, "B")
 
     def teach():
-        time.sleep(0.3)
         httpx.put(f"{app.url}/api/v1/rooms/{a}/state", json={"secret": "only for A"}, headers=auth_a)
         httpx.put(f"{app.url}/api/v1/rooms/{b}/state", json={"step": "B1"}, headers=auth_b)
 
@@ -422,7 +419,6 @@ def test_streams_are_counted_and_released(http, app):
     done = threading.Event()
 
     def check():
-        time.sleep(0.3)
         r = httpx.put(f"{app.url}/api/v1/rooms/{code}/state", json={"a": 1}, headers=auth)
         assert r.json()["streams_here"] == 1
         done.set()

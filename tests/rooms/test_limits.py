@@ -20,7 +20,7 @@ from .conftest import STORES, join, live_app, new_room, read_events, store_setti
 def small(request):
     """A live app with small caps."""
     caps = dict(max_rooms=4, room_max_members=3, room_max_questions=2, room_answers_per_minute=5,
-                room_states_per_second=3, room_heartbeat_seconds=0.2, room_stream_max_seconds=1.5)
+                room_states_per_second=3, room_heartbeat_seconds=0.2, room_stream_max_seconds=0.8)
     with live_app(**caps, **store_settings(request.param, request)) as live:
         yield live
 
@@ -107,7 +107,7 @@ def test_state_updates_per_second(http, room):
 def test_quiet_streams_get_a_heartbeat_and_end_after_the_stream_limit(http, room, small):
     code, _ = room
     frames = read_events(f"{small.url}/api/v1/rooms/{code}/events", 1000, timeout=30)
-    # retry, state, room, then a ping every 0.2 s until the 1.5 s stream limit ends the stream (before 1000 frames)
+    # retry, state, room, then a ping every 0.2 s until the 0.8 s stream limit ends the stream (before 1000 frames)
     assert frames[:1] == [("retry", 2000)] and frames[1]["type"] == "state" and frames[2]["type"] == "room"
     assert frames[-1] == ("end",)
     pings = frames[3:-1]

@@ -43,7 +43,6 @@ def test_a_state_put_on_one_process_reaches_streams_on_the_other(pair):
         code, auth = new_room(ha)
 
     def teach():
-        time.sleep(0.3)
         for step in (1, 2):
             assert httpx.put(f"{b.url}/api/v1/rooms/{code}/state", json={"step": step}, headers=auth).status_code == 200
         httpx.post(f"{b.url}/api/v1/rooms/{code}/participants", json={"name": "Bob"})
@@ -187,7 +186,6 @@ def test_several_workers_with_redis_share_rooms(redis_server):
             code, auth = new_room(http)
         for attempt in range(4):
             def teach(step=attempt):
-                time.sleep(0.3)
                 with httpx.Client(base_url=server.url) as fresh:  # a new connection: any worker may take it
                     assert fresh.put(f"/api/v1/rooms/{code}/state", json={"step": step},
                                      headers=auth).status_code == 200
