@@ -16,6 +16,15 @@ pytestmark = pytest.mark.browser
 SIZES = ((1280, 800), (1024, 768), (1920, 1080))
 
 
+def shots_at_sizes(page, name: str) -> None:
+    """A screenshot at each of the three sizes, the circuit fitted to each (``<name>-<w>x<h>.png``)."""
+    for w, h in SIZES:
+        page.set_viewport_size({"width": w, "height": h})
+        page.click("[data-testid=zoom-fit]")
+        wait_idle(page)
+        shot(page, f"{name}-{w}x{h}")
+
+
 def apply(page, partial):
     page.evaluate("p => window.backpropLab.applyState(p)", partial)
     wait_idle(page)
@@ -60,11 +69,7 @@ def test_a_one_node_box_says_one_node_in_the_languages_plural(page, server_url, 
     if lang == "en":
         expect()(box.locator(".group-badge")).to_have_text(f"{n} nodes")
     apply(page, {"program": ONE_NODE, "folded": ["a:grad(L, z)~0"]})
-    for w, h in SIZES:
-        page.set_viewport_size({"width": w, "height": h})
-        page.click("[data-testid=zoom-fit]")
-        wait_idle(page)
-        shot(page, f"polish-one-node-badge-{lang}-{w}x{h}")
+    shots_at_sizes(page, f"polish-one-node-badge-{lang}")
     assert not page.problems.errors
 
 
@@ -319,11 +324,7 @@ def test_the_chinese_page_shows_the_engines_notes_in_chinese(page, server_url):
             shot(page, "polish-zh-step-1280x800")
     apply(page, {"program": ZH_PROGRAMS[0][0], "pos": 99})
     page.click("#circuit [data-node-id='1'] .node-shape")
-    for w, h in SIZES:
-        page.set_viewport_size({"width": w, "height": h})
-        page.click("[data-testid=zoom-fit]")
-        wait_idle(page)
-        shot(page, f"polish-zh-reason-{w}x{h}")
+    shots_at_sizes(page, "polish-zh-reason")
     assert not page.problems.errors
 
 
