@@ -185,10 +185,18 @@ def _bad_token(text: str, tok: str, start: int) -> EngineError:
 _INF = float("inf")
 
 
-def _out_of_range(text: str, num: str, start: int) -> EngineError:
-    """A number literal past the largest float (1e999): refused where it stands, not made an infinity."""
-    return EngineError.at("invalid_value", f"the number {num} is beyond the float64 range (the largest is about "
-                          "1.8e308)", text, start)
+def _literal_value(text: str, num: str, start: int, max_lit: int) -> float:
+    """A number literal's value (an operand or a tensor literal's element), after its length is checked; a
+    literal past the largest float (1e999) is refused where it stands, not made an infinity. (No literal is
+    negative: a sign is its own gate, or applied by the caller.)"""
+    if len(num) > max_lit:
+        raise limit_error("max_literal_chars", max_lit, f"a number literal has {len(num)} characters",
+                          **position(text, start))
+    v = float(num)
+    if v == _INF:
+        raise EngineError.at("invalid_value", f"the number {num} is beyond the float64 range (the largest is "
+                             "about 1.8e308)", text, start)
+    return v
 
 
 _NUMBER_START = frozenset("0123456789.")
@@ -927,8 +935,8 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
     binary_op = {t: b[0] for t, b in _BINARY.items()}
 
     def constant(num: str, s: int, e: int) -> int:
-        """A number literal's node (text[s:e]), after its length and the node limit are checked."""
-        check_literal(num, s)
+        """A number literal's node (text[s:e]), after its value (length, range) and the node limit are checked."""
+        v = _literal_value(text, num, s, max_lit)
         k = len(ops)
         if k >= max_nodes:
             raise node_limit(s)
@@ -936,9 +944,7 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
         operands_app(())
         labels_app(None)
         spans_app((s, e))
-        v = const[k] = float(num)
-        if v == _INF:  # 1e999: past the largest float (no literal is negative: a sign is its own gate)
-            raise _out_of_range(text, num, s)
+        const[k] = v
         return k
 
     def operand(o: str, s: int, e: int) -> int:
@@ -1417,13 +1423,7 @@ def _literal(text: str, it, start: int, pos: int, limits: Limits) -> tuple[np.nd
                 sign_at = ts
                 continue
         if need_item and num:
-            if len(num) > limits.max_literal_chars:
-                raise limit_error("max_literal_chars", limits.max_literal_chars,
-                                  f"a number literal has {len(num)} characters", **position(text, ts))
-            v = float(num)
-            if v == _INF:
-                raise _out_of_range(text, num, ts)
-            stack[-1].append((sign or 1.0) * v)
+            stack[-1].append((sign or 1.0) * _literal_value(text, num, ts, limits.max_literal_chars))
             sign = 0.0
             need_item = False
             continue
