@@ -25,7 +25,7 @@ def test_what_counts_as_json(content_type, ok):
     assert is_json(content_type) is ok
 
 
-def run(app, method="POST", path="/api/x", headers=(), chunks=(b"",)):
+async def call(app, method="POST", path="/api/x", headers=(), chunks=(b"",)):
     """One request through an ASGI app: (status, headers, body)."""
     messages = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
     sent = []
@@ -38,10 +38,14 @@ def run(app, method="POST", path="/api/x", headers=(), chunks=(b"",)):
 
     scope = {"type": "http", "method": method, "path": path, "query_string": b"",
              "headers": [(k.lower().encode(), v.encode()) for k, v in headers]}
-    asyncio.run(app(scope, receive, send))
+    await app(scope, receive, send)
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, body
+
+
+def run(app, **request):
+    return asyncio.run(call(app, **request))
 
 
 async def ok_app(scope, receive, send):
@@ -100,19 +104,8 @@ def test_one_request_ending_gives_back_its_own_bytes_only():
 
         mw = BodySizeLimitMiddleware(app, max_body_bytes=1000, buffer_bytes=total)
 
-        async def request(body: bytes):
-            messages = [{"type": "http.request", "body": body, "more_body": False}]
-            sent = []
-
-            async def receive():
-                return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-            async def send(m):
-                sent.append(m)
-            scope = {"type": "http", "method": "POST", "path": "/", "query_string": b"",
-                     "headers": [(b"content-length", str(len(body)).encode())]}
-            await mw(scope, receive, send)
-            return sent[0]["status"]
+        async def request(body: bytes) -> int:
+            return (await call(mw, path="/", headers=[("content-length", str(len(body)))], chunks=(body,)))[0]
 
         a = asyncio.create_task(request(b"A" * 300))
         await inside.wait()
