@@ -497,10 +497,10 @@ export function createCircuitView(svgNode, opts = {}) {
         const t = x.g.querySelector(".node-const");
         if (t) t.textContent = fmt(n.value);
       }
+      const op = n.op === "input" ? tr("inspector.kind_input") : n.op === "const" ? tr("inspector.kind_constant") : n.op;
       const title = x.grp ? tr("circuit.group_title", { title: x.grp.title, count: x.grp.members.length, value: fmtT(n.value), grad: fmtT(n.grad) })
-        : x.card ? tr("circuit.node_aria_tensor", { name: nodeName(doc, id), op: n.op === "input" ? tr("inspector.kind_input") : n.op === "const" ? tr("inspector.kind_constant") : n.op, shape: fmtShape(n.shape), value: fmtT(n.value), grad: fmtT(n.grad) })
-          : tr("circuit.node_aria", { name: nodeName(doc, id), value: fmtFull(n.value), grad: fmtFull(n.grad),
-            op: n.op === "input" ? tr("inspector.kind_input") : n.op === "const" ? tr("inspector.kind_constant") : n.op });
+        : x.card ? tr("circuit.node_aria_tensor", { name: nodeName(doc, id), op, shape: fmtShape(n.shape), value: fmtT(n.value), grad: fmtT(n.grad) })
+          : tr("circuit.node_aria", { name: nodeName(doc, id), value: fmtFull(n.value), grad: fmtFull(n.grad), op });
       x.g.setAttribute("aria-label", title);
       markWrongGate(x, members);
     }
