@@ -934,9 +934,8 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
     # long, a call with static arguments, any other shape) is left to the token loop, unread.
     binary_op = {t: b[0] for t, b in _BINARY.items()}
 
-    def constant(num: str, s: int, e: int) -> int:
-        """A number literal's node (text[s:e]), after its value (length, range) and the node limit are checked."""
-        v = _literal_value(text, num, s, max_lit)
+    def const_node(v: float | np.ndarray, s: int, e: int) -> int:
+        """A constant's node (a number or a tensor literal, text[s:e]), after the node limit is checked."""
         k = len(ops)
         if k >= max_nodes:
             raise node_limit(s)
@@ -946,6 +945,10 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
         spans_app((s, e))
         const[k] = v
         return k
+
+    def constant(num: str, s: int, e: int) -> int:
+        """A number literal's node (text[s:e]), after its value (length, range) and the node limit are checked."""
+        return const_node(_literal_value(text, num, s, max_lit), s, e)
 
     def operand(o: str, s: int, e: int) -> int:
         if o < "A":  # a number (names start with a letter or '_')
@@ -1196,15 +1199,7 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
                     continue
                 arr, end = _literal(text, it, start, pos, limits)
                 pos = end
-                k = len(ops)
-                if k >= max_nodes:
-                    raise node_limit(start)
-                op_app(CONST)
-                operands_app(())
-                labels_app(None)
-                spans_app((start, end))
-                const[k] = arr
-                push((k, start, end))
+                push((const_node(arr, start, end), start, end))
                 expect = False
             elif tok[0] == "#":
                 if "\x00" in tok:
