@@ -52,15 +52,20 @@ def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def closed_by_server(server_port: int, client_port: int) -> bool:
-    """Whether the server has closed its end of the connection from ``client_port`` (its socket is no longer
-    ESTABLISHED in the kernel's table: FIN_WAIT1 while the unsent answer it dropped still sits in the kernel's
-    buffer, or gone), read without reading a byte from the client's socket."""
+def server_side_state(server_port: int, client_port: int) -> str | None:
+    """The kernel's state of the server's end of the connection from ``client_port`` (hex, as /proc/net/tcp
+    writes it: 01 ESTABLISHED, 04 FIN_WAIT1, ...), or None once the socket is gone; read without reading a
+    byte from the client's socket."""
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         if int(fields[1].split(":")[1], 16) == server_port and int(fields[2].split(":")[1], 16) == client_port:
-            return fields[3] != "01"  # 01: ESTABLISHED
-    return True
+            return fields[3]
+    return None
+
+
+def closed_by_server(server_port: int, client_port: int) -> bool:
+    """Whether the server has closed its end of the connection from ``client_port`` (no longer ESTABLISHED)."""
+    return server_side_state(server_port, client_port) != "01"
 
 
 def test_a_header_dribbled_a_byte_at_a_time_is_cut(server):
@@ -208,13 +213,17 @@ def test_a_client_that_does_not_read_its_answer_is_disconnected(server):
         while not closed_by_server(*ports) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert closed_by_server(*ports), "the server still held a connection whose client had not read for 30 s"
+        # a reset, not a close: a closed socket would sit in FIN_WAIT1 (04) holding the unsent answer in the
+        # kernel's send buffer until the orphan gives up (minutes); the reset frees it at once
+        assert server_side_state(*ports) is None, f"the server's socket lingers in state {server_side_state(*ports)}"
         received = read_until_closed(s)
     finally:
         s.close()
+    # what reached us before the reset, if anything, is a beginning of the answer, never the whole of it
     head, _, rest = received.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200")
-    (length,) = [int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")]
-    assert length > 1_000_000 and len(rest) < length, "the whole answer was delivered: no send deadline"
+    assert received == b"" or head.startswith(b"HTTP/1.1 200"), received[:100]
+    lengths = [int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")]
+    assert not lengths or len(rest) < lengths[0], "the whole answer was delivered: no send deadline"
 
 
 def test_descriptors_come_back_after_the_flood(server):
