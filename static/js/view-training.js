@@ -17,7 +17,7 @@ export function mountTraining(ctx) {
   let contour = null;     // {program, vars, domain, grid}
   let contourSeq = 0;
   let contourAbort = null;
-  const contourLater = busy.debouncer("contour-debounce");
+  const contourLater = busy.throttler("contour-debounce"); // at once, then at most one grid per 350 ms
 
   // ---- reset: nothing carries over to a new program ------------------------------------------
   function reset() {
@@ -302,8 +302,8 @@ export function mountTraining(ctx) {
       if (contourAbort) contourAbort.abort();
       return;
     }
-    // the grid is one batched request of 1,025 points: wait until the program has settled (a fast run through the
-    // presets sends none)
+    // the grid is one batched request of 1,025 points: sent at once for a new program (a newer program aborts it),
+    // at most one per 350 ms while the program or its values keep changing
     if (contourVars(state.doc)) {
       if (!anim) contourLater.run(() => ensureContour(), contour && contour.program === state.doc.program ? 0 : 350);
     } else {
