@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             cpu_cols: list[float] = []
             cold, _ = latencies(http, [{"expression": random_dag(10_000, seed=100 + i)[0]}
                                     for i in range(args.repeat)], server.pid, cpu_cold)
-            # the same with the columnar layout (opt-in: "layout": "columns"), on programs not seen either
+            # the same with the columnar layout ("layout": "columns", as the page asks), on programs not seen either
             cold_cols, _ = latencies(http, [{"expression": random_dag(10_000, seed=200 + i)[0], "layout": "columns"}
                                          for i in range(args.repeat)], server.pid, cpu_cols)
             size = len(http.post("/api/v1/evaluate", json={"expression": program}).content)
@@ -208,8 +208,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         ("  the same, plus json.loads in the client", f"{statistics.median(warm_decoded):.0f} ms median", ""),
         ("  latency, new program each time", f"{results['latency_cold_ms']:.0f} ms median",
          f"best {min(cold):.0f} ms; goal < 60 ms: {'met' if results['latency_cold_ms'] < 60 else 'NOT met'}"),
-        ("  the same with \"layout\": \"columns\"", f"{results['latency_cold_columns_ms']:.0f} ms median",
-         f"best {min(cold_cols):.0f} ms"),
+        ("  the same with \"layout\": \"columns\" (what the page asks for)",
+         f"{results['latency_cold_columns_ms']:.0f} ms median",
+         f"best {min(cold_cols):.0f} ms; goal < 60 ms: {'met' if results['latency_cold_columns_ms'] < 60 else 'NOT met'}"),
     ]
     speedup = per_point_s / batch_s
     results["batch_speedup"] = speedup

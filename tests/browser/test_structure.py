@@ -122,3 +122,45 @@ def test_every_module_the_page_loads_is_preloaded(page):
     assert preloaded and "main.js" in " ".join(preloaded)
     assert len(loaded - worker) >= 30 and loaded - worker <= preloaded, sorted(loaded - worker - preloaded)
     assert {Path(u).name for u in preloaded} <= {p.name for p in STATIC.glob("*.js")}
+
+
+# programs whose documents have every kind of node field: scalar, tensor (edge_grads, shapes), a non-finite
+# value with its reasons, the program's own functions and grad() (groups), and unicode labels
+LAYOUT_PROGRAMS = [
+    "x = -2; y = 5; z = -4\nq = x + y; f = q * z",
+    "W = [[1, 2.5], [3, -4]]\nv = [0.5, -1]\nf = sum(relu(W @ v) * 2)",
+    "x = 1\nf = log(x - 2) + sqrt(-x)",
+    "sq(a) = a * a + 1\nx = 3\nf = sq(x) * 2 + grad(sq(x), x)",
+    "w0 = 2; x0 = -1; w1 = -3; x1 = -2; w2 = -3\nσ = sigmoid(w0*x0 + w1*x1 + w2)",
+]
+
+
+def test_the_page_reads_the_columnar_layout_as_the_default_nodes(page, server_url):
+    """The page asks POST /api/v1/evaluate for the columnar layout (half the bytes for a big program) and makes
+    node objects of it (api.js nodesFromColumns): they must equal, field by field and in order, the default
+    layout's nodes the server sends for the same program."""
+    from .conftest import api_evaluate
+
+    sent = []
+    page.on("request", lambda r: r.url.endswith("/api/v1/evaluate") and sent.append(json.loads(r.post_data or "{}")))
+    wait_ready(page)
+    for program in LAYOUT_PROGRAMS:
+        default = api_evaluate(server_url, program)
+        made = page.evaluate("""async (program) => {
+          const m = await import('/static/js/api.js');
+          const r = await fetch('/api/v1/evaluate', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                body: JSON.stringify({expression: program, layout: 'columns'})});
+          const doc = await r.json();
+          return {layout: doc.layout, nodes: m.nodesFromColumns(doc.nodes)};
+        }""", program)
+        assert made["layout"] == "columns"
+        assert made["nodes"] == default["nodes"], program  # (JSON numbers: -2 from the page is -2.0 here)
+        assert [list(n) for n in made["nodes"]] == [list(n) for n in default["nodes"]], program  # field order
+    # ... and the page's own evaluations use it: its document has the default nodes, and no layout field
+    page.evaluate("p => window.backpropLab.applyState({program: p})", LAYOUT_PROGRAMS[1])
+    wait_idle(page)
+    doc = page.evaluate("() => window.backpropLab.state.doc")
+    assert "layout" not in doc
+    assert doc["nodes"] == api_evaluate(server_url, LAYOUT_PROGRAMS[1])["nodes"]
+    evaluations = [b for b in sent if "batch" not in b]
+    assert evaluations and all(b.get("layout") == "columns" for b in evaluations), evaluations
