@@ -220,5 +220,13 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    """The process's settings, read once from the environment. A FastAPI dependency."""
+    """The process's settings, read once from the environment."""
     return Settings()
+
+
+async def settings_dependency() -> Settings:
+    """``get_settings()`` as a FastAPI dependency (``Depends(settings_dependency)``; ``create_app(settings)``
+    overrides it). An ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in its thread pool, and
+    that round trip per request (two with the engine runner's) cost a 10-node evaluation more than the
+    evaluation itself."""
+    return get_settings()

@@ -4,7 +4,8 @@
 
 Adding a router: write ``app/api/<area>.py`` with ``router = APIRouter(prefix="/api/v1", tags=[...])``
 (an engine route asks for ``engine: Engine`` from app/api/runner.py; any route may ask for
-``settings: Annotated[Settings, Depends(get_settings)]``), then add it to ``ROUTERS`` below.
+``settings: Annotated[Settings, Depends(settings_dependency)]``; dependencies are ``async def``: a plain ``def``
+one costs a trip through the thread pool per request), then add it to ``ROUTERS`` below.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from app.api.rooms import router as rooms_router
 from app.api.runner import pool_for
 from app.api.sweep import router as sweep_router
 from app.api.train import router as train_router
-from app.config import ROOT_DIR, Settings, get_settings
+from app.config import ROOT_DIR, Settings, get_settings, settings_dependency
 
 TITLE = "Backprop Lab"
 OPENAPI_TAGS = [
@@ -61,13 +62,18 @@ async def _lifespan(app: FastAPI):
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app, configured by ``settings`` (by default the environment's, ``get_settings()``).
 
-    Given settings replace ``get_settings`` for this app's dependencies, so every route that asks for
-    ``Depends(get_settings)`` (the engine runner included) sees them."""
+    Given settings replace ``settings_dependency`` for this app's dependencies, so every route that asks for
+    ``Depends(settings_dependency)`` (the engine runner included) sees them."""
     app = FastAPI(title=TITLE, version=__version__, openapi_tags=OPENAPI_TAGS, docs_url=None, redoc_url=None,
                   lifespan=_lifespan,
                   summary="Programs become gate graphs with forward values and gradients.")
     if settings is not None:
-        app.dependency_overrides[get_settings] = lambda: settings
+        given = settings
+
+        async def given_settings() -> Settings:
+            return given
+
+        app.dependency_overrides[settings_dependency] = given_settings
     settings = settings or get_settings()
     app.state.settings = settings
     app.state.limits = settings.limits()  # the engine's Limits, built once

@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from app.api.schemas import Health, LimitsResponse, OpsResponse, PresetsResponse
-from app.config import Settings, get_settings
+from app.config import Settings, settings_dependency
 from app.engine import ops_metadata
 from app.presets import presets
 
@@ -38,7 +38,7 @@ def limits_document(settings: Settings) -> dict:
 
 
 @router.get("/api/v1/limits", response_model=LimitsResponse, tags=["meta"], summary="The limits of this server")
-async def list_limits(settings: Annotated[Settings, Depends(get_settings)]) -> dict:
+async def list_limits(settings: Annotated[Settings, Depends(settings_dependency)]) -> dict:
     """What a request may do on this server, so a page can tell a learner before they hit a limit: every
     engine limit (the names that appear as `ctx.limit` in 422 answers), the deadline of each kind of call
     (504 past it), the largest request body (413) and answer, and the memory of an engine process.

@@ -208,7 +208,7 @@ def test_the_limits_endpoint_shows_this_servers_settings():
 
 
 def test_a_router_added_later_gets_the_apps_settings_through_depends():
-    """The runner is a dependency bound to ``Depends(get_settings)``: a router written by another area
+    """The runner is a dependency bound to ``Depends(settings_dependency)``: a router written by another area
     sees the settings given to ``create_app``."""
     router = APIRouter()
 
