@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.testclient import TestClient
 
 from app.api import pool
@@ -220,6 +220,36 @@ def test_a_router_added_later_gets_the_apps_settings_through_depends():
     app.include_router(router)
     r = TestClient(app).post("/api/v1/extra", json={"expression": "f = a * b + c", "values": {"a": 1, "b": 2, "c": 3}})
     assert r.status_code == 422 and r.json()["detail"][0]["ctx"]["limit"] == "max_nodes"
+
+
+def test_every_dependency_of_every_route_runs_on_the_event_loop():
+    """FastAPI runs a plain ``def`` dependency in its thread pool: a round trip per request that cost a 10-node
+    evaluate more than its work (2.9 ms instead of 1.2 ms per call). Every dependency, at every depth, of every
+    route of the app (and of a given-settings app, whose override replaces one) is an ``async def``."""
+    import inspect
+
+    from fastapi.routing import APIRoute
+
+    def api_routes(routes):  # through included routers (FastAPI includes them lazily)
+        for route in routes:
+            if isinstance(route, APIRoute):
+                yield route
+            elif hasattr(route, "original_router"):
+                yield from api_routes(route.original_router.routes)
+
+    for app in (create_app(), create_app(Settings(max_nodes=3))):
+        seen = 0
+        for route in api_routes(app.routes):
+            todo = list(route.dependant.dependencies)
+            while todo:
+                dep = todo.pop()
+                todo.extend(dep.dependencies)
+                call = app.dependency_overrides.get(dep.call, dep.call)
+                if call is Request or dep.call is None:
+                    continue
+                assert inspect.iscoroutinefunction(call), (route.path, call)
+                seen += 1
+        assert seen >= 5  # the engine routes' runner and its settings, /limits' settings
 
 
 def _evaluate_alias(program, values, *, limits, **options):
