@@ -16,7 +16,8 @@ a header of any size, and accepts connections until the process runs out of file
   is never read;
 - a body deadline (``body_timeout_s``): from the end of the header to the end of the body; then 408;
 - a send deadline (``send_timeout_s``): an answer that the client does not read for this long (the
-  server's send buffer stays full) closes the connection, so a slow reader cannot hold an answer in memory.
+  server's send buffer stays full) resets the connection, so a slow reader cannot hold an answer in memory,
+  neither the process's nor the kernel's (a plain close would leave it queued behind the FIN).
 
 uvicorn's own keep-alive timeout (``keep_alive_s``) still closes idle connections between requests.
 The settings are read from the environment (``get_settings()``) in each worker process.
