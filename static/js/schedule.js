@@ -1,7 +1,7 @@
 // The animation schedule and the per-edge numbers, built from the engine's topological node
 // list (doc.nodes is already in topological order; JS never computes a second ordering). No DOM.
 import { fmt, fmtAscii, HIDDEN } from "./format.js";
-import { sourceText } from "./groups.js";
+import { adjointNodesOf, sourceText } from "./groups.js";
 import { reasonText } from "./engine-text.js";
 import { t } from "./strings.js";
 import { fmtShape, fmtT, isTensorNode } from "./tensor.js";
@@ -13,12 +13,39 @@ export function edgeId(target, index) {
 // What the page calls a node, everywhere (circuit, captions, inspector, quiz): its label; a constant
 // by its number; an unnamed gate by its sub-expression as written (`w0·x0`, long ones elided in the
 // middle: `w0·x0 … + w2`). Never a hidden id (`n5`) unless the program text is unknown.
+// A gate grad() wrote (an adjoint node) has the span of the expression it differentiates, whose text is
+// not what it computes (the derivative of x^3 is made of 3, x^2 and 2·x, each spanning "x^3"): it is named
+// by its own operation on its operands' names instead (`2·x`, `3·(x^2)`).
 export function nodeName(doc, id) {
   const n = doc.nodes[id];
   if (n.label) return n.label;
   if (n.op === "const") return isTensorNode(n) ? `c${id}` : fmtAscii(n.value);
+  if (adjointOf(doc).has(id)) return shortExpression(ownExpression(doc, id, 2));
   const src = sourceText(doc.program, n.span);
   return src ? shortExpression(src) : `n${id}`;
+}
+
+const ADJOINT = new WeakMap(); // doc -> the ids of its adjoint nodes (nodeName is called per node and edge)
+function adjointOf(doc) {
+  let ids = ADJOINT.get(doc);
+  if (!ids) ADJOINT.set(doc, (ids = adjointNodesOf(doc)));
+  return ids;
+}
+
+const INFIX = { add: " + ", sub: " - ", mul: "·", div: "/", pow: "^" };
+// A node as its operation on its operands, `depth` levels of unnamed gates deep (then "…").
+function ownExpression(doc, id, depth) {
+  const n = doc.nodes[id];
+  if (n.label || n.op === "const" || n.op === "input") return nodeName(doc, id);
+  if (depth <= 0) return "…";
+  const args = n.operands.map((k) => {
+    const a = doc.nodes[k];
+    const named = a.label || a.op === "const" || a.op === "input";
+    return named ? wrapName(nodeName(doc, k)) : `(${ownExpression(doc, k, depth - 1)})`;
+  });
+  if (INFIX[n.op] && args.length === 2) return args.join(INFIX[n.op]);
+  if (n.op === "neg" && args.length === 1) return `-${args[0]}`;
+  return `${n.op}(${args.join(", ")})`;
 }
 
 export const NAME_MAX = 14;

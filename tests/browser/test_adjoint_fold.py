@@ -125,3 +125,37 @@ def test_a_folded_softmax_cross_entropy_gradient_at_three_sizes(page, server_url
         assert b and b["x"] >= 0 and b["y"] >= 0 and b["x"] + b["width"] <= w and b["y"] + b["height"] <= h
         shot(page, f"adjoint-folded-{w}x{h}")
     assert not page.problems.errors  # (a typed program is first sent with the old values: a 422 the page retries)
+
+
+def test_a_gate_grad_wrote_is_named_by_what_it_computes_not_by_the_text_it_differentiates(page, server_url):
+    """Every gate grad() writes for x^3 spans the text "x^3"; named by that text, the lesson's inspector read
+    "h = 3 · (x^3)" for a node whose value is 3 · (2x). Such a gate is named by its own operation on its
+    operands' names; a gate of the program (not grad()'s) keeps its text."""
+    program = "x = -1\nf = x^3 + (x + 1)\ng = grad(f, x)\nh = grad(g, x)"
+    doc = api_evaluate(server_url, program)
+    wait_ready(page)
+    set_program(page, program)
+    names = page.evaluate("""async () => {
+      const m = await import('/static/js/schedule.js');
+      const doc = window.backpropLab.state.doc;
+      return doc.nodes.map((n) => m.nodeName(doc, n.id));
+    }""")
+    first = min(g["first"] for g in doc["groups"] if g["kind"] == "adjoint")
+    by_op = {}
+    for n in doc["nodes"][first:]:
+        if n["label"] is None and n["op"] != "const":
+            ops = [doc["nodes"][k] for k in n["operands"]]
+            by_op[(n["op"], tuple(o["label"] or o["value"] for o in ops))] = names[n["id"]]
+    # the derivative of x^3 is 3 * x^2 (pow(x, 2)) and of that 3 * (2 * x): named as they compute
+    assert by_op[("pow", ("x", 2))] == "x^2", by_op
+    assert by_op[("mul", (2, "x"))] == "2·x", by_op
+    assert all("x^3" not in name for name in by_op.values()), by_op
+    # the program's own unnamed gate is still named by its text
+    plus = next(n for n in doc["nodes"][:first] if n["op"] == "add" and n["label"] is None
+                and doc["nodes"][n["operands"][1]]["op"] == "const")
+    assert names[plus["id"]] == "x + 1"
+    # ... and the inspector of h reads the same names
+    h = next(n["id"] for n in doc["nodes"] if n["label"] == "h")
+    page.click(f"#circuit [data-node-id='{h}'] .node-shape")
+    wait_idle(page)
+    assert "x^3" not in page.get_by_test_id("inspector-formula").inner_text()
