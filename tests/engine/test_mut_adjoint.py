@@ -111,3 +111,18 @@ def test_grad_through_matmul_with_a_matrix_and_a_vector():
     column = "W = [[1, 2], [3, 4]]\nv = [[1], [2]]\nf = sum(W @ v)\n"
     assert last(column + "g = grad(f, W)") == [[1.0, 2.0], [1.0, 2.0]]
     assert last(column + "g = grad(f, v)") == [[4.0], [6.0]]
+
+
+
+def test_constant_operands_are_folded_into_one_constant_unless_the_result_is_not_finite():
+    """grad(2^x, x) writes 2^x * ln(2): ln(2) of the constant 2 is folded into one constant, not drawn as a log
+    gate; for 0^x the fold would be ln(0) = -inf, so the log gate stays and its node says why."""
+    doc = evaluate("x = 1.5\nf = 2^x\ng = grad(f, x)")
+    layer = next(gr for gr in doc["groups"] if gr["kind"] == "adjoint")
+    nodes = doc["nodes"][layer["first"]:layer["last"] + 1]
+    assert [n["op"] for n in nodes] == ["const", "mul"], nodes
+    assert nodes[0]["value"] == pytest.approx(math.log(2), rel=1e-15)
+    doc = evaluate("x = 1.5\nf = 0^x\ng = grad(f, x)")
+    (log,) = [n for n in doc["nodes"] if n["op"] == "log"]
+    assert log["value"] == "-Infinity" and log["reason"] == "log of zero"
+    assert all(n["value"] not in ("-Infinity", "Infinity", "NaN") for n in doc["nodes"] if n["op"] == "const")

@@ -130,3 +130,18 @@ def test_two_names_that_look_the_same():
                            "letters (U+0440 (CYRILLIC SMALL LETTER ER), U+0430 (CYRILLIC SMALL LETTER A), U+0443 "
                            "(CYRILLIC SMALL LETTER U)): use one spelling")
     T.check_names("x = x", [("x", 0), ("x", 4)])  # one name twice is fine
+
+
+@pytest.mark.parametrize(("f", "x", "label"), [
+    ("f", "x", "∂f/∂x"),
+    ("∂f/∂x", "x", "∂²f/∂x²"),       # the same variable again raises the order
+    ("∂²f/∂x²", "x", "∂³f/∂x³"),
+    ("∂⁹f/∂x⁹", "x", "∂¹⁰f/∂x¹⁰"),   # past one superscript digit
+    ("∂f/∂x", "y", "∂(∂f/∂x)/∂y"),   # another variable: the derivative's name in parentheses
+    ("∂²f/∂x²", "y", "∂(∂²f/∂x²)/∂y"),
+    ("f", "∂L/∂z", "∂f/∂(∂L/∂z)"),   # never ∂f/∂∂L/∂z
+    ("a + b", "x", "∂(a + b)/∂x"),
+])
+def test_grad_label_names_each_order(f, x, label):
+    assert T.grad_label(f, x) == label
+

@@ -338,3 +338,16 @@ def test_max_check_flops():
     assert evaluate(prog, values, numeric_check=True, limits=Limits(max_check_flops=budget))["numeric"]["ok"]
     refused("max_check_flops", lambda: evaluate(prog, values, numeric_check=True,
                                                 limits=Limits(max_check_flops=budget - 1)))
+
+
+@pytest.mark.parametrize(("call", "name"), [
+    (lambda big: optimize("f = x * x", {"x": 1}, step_size=big, steps=1), "step_size"),
+    (lambda big: sweep("f = x * x", {"x": 1}, variable="x", start=-big, stop=1), "start"),
+    (lambda big: sweep("f = x * x", {"x": 1}, variable="x", start=-1, stop=big), "stop"),
+])
+def test_an_integer_beyond_the_float_range_is_an_invalid_value_not_an_overflow(call, name):
+    """A JSON integer may have 400 digits; float() of it raises OverflowError, which must become the argument's
+    invalid_value error (an uncaught OverflowError is a 500 in the API)."""
+    with pytest.raises(EngineError) as err:
+        call(10**400)
+    assert err.value.type == "invalid_value" and err.value.ctx["name"] == name
