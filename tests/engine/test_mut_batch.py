@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from app.engine.batch import evaluate_batch
 
 
@@ -36,3 +38,15 @@ def test_the_document_lists_the_first_1000_flagged_points():
     assert doc["nonfinite"] == list(range(1, 1001))
     assert doc["warnings"][0].startswith("1001 of 1003 points have a non-finite value")
     assert evaluate_batch("f = sqrt(x)", batch={"x": [0.0] * 1000})["nonfinite"] == list(range(1000))
+
+
+def test_a_numpy_column_must_be_one_dimensional():
+    """A Python caller may pass numpy arrays as batch columns: a 1-D one is N points, a 2-D one is refused."""
+    import numpy as np
+
+    from app.engine import EngineError, evaluate
+
+    assert evaluate("f = w * x", {"w": 2}, batch={"x": np.array([1.0, 2.0])})["value"] == [2.0, 4.0]
+    with pytest.raises(EngineError) as err:
+        evaluate("f = w * x", {"w": 2}, batch={"x": np.array([[1.0, 2.0]])})
+    assert err.value.type == "invalid_value" and err.value.ctx == {"name": "x", "field": "batch"}

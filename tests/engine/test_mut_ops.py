@@ -73,3 +73,32 @@ def test_grad_with_respect_to_the_targets_through_cross_entropys_gradient():
     assert doc["value"][0] == pytest.approx([s0 - 1, s0, s0], rel=1e-12)
     doc = evaluate("z = [[1, 2, 0.5]]\nt = [1]\nL = softmax_cross_entropy(z, t)\nG = grad(grad(L, z)[0, 0], t)")
     assert doc["value"] == [0.0]
+
+
+@pytest.mark.parametrize(("program", "message"), [
+    ("s = 2\nf = s[0]", "index: 1 index for a value of shape scalar"),
+    ("v = [1, 2, 3]\nf = v[0, 1]", "index: 2 indices for a value of shape (3,)"),
+])
+def test_too_many_indices_are_counted_in_the_message(program, message):
+    from app.engine import EngineError, evaluate
+
+    with pytest.raises(EngineError) as err:
+        evaluate(program)
+    assert err.value.msg == message
+
+
+def test_a_tensor_gate_whose_second_operand_is_node_0():
+    """The backward pass tells a unary gate from a binary one by its second operand's index (-1: none); node 0
+    is a real operand (here W, the program's first node)."""
+    from app.engine import evaluate
+
+    doc = evaluate("W = [1.5, -2]\nx = [3, 4]\nf = sum(x * W)")
+    assert doc["nodes"][0]["label"] == "W"
+    assert doc["gradients"] == {"W": [3.0, 4.0], "x": [1.5, -2.0]}
+    # softmax_cross_entropy keeps its softmax for the backward pass (the saving path): its targets as node 0
+    import numpy as np
+
+    doc = evaluate("t = [[0.2, 0.8], [1, 0]]\ns = [[0.5, -1], [2, 0.25]]\nL = softmax_cross_entropy(s, t)")
+    s_, t_ = np.array([[0.5, -1], [2, 0.25]]), np.array([[0.2, 0.8], [1, 0]])
+    p_ = np.exp(s_) / np.exp(s_).sum(axis=1, keepdims=True)
+    assert np.allclose(doc["gradients"]["s"], (p_ * t_.sum(axis=1, keepdims=True) - t_) / 2, rtol=1e-12, atol=0)

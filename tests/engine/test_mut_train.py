@@ -64,3 +64,17 @@ def test_progress_and_epoch_events():
     assert np.allclose(b["x"], [lo[0] - pad[0], hi[0] + pad[0]])
     assert np.allclose(b["y"], [lo[1] - pad[1], hi[1] + pad[1]])
     assert b["size"] == 40 and len(b["classes"]) == 40 and {c for row in b["classes"] for c in row} <= {0, 1}
+
+
+def test_relu_hidden_layers_start_he_uniform_and_the_last_layer_glorot_uniform():
+    """W1 (into a relu layer) is uniform in +-sqrt(6 / fan_in); the last layer (into the loss) in
+    +-sqrt(6 / (fan_in + fan_out)); with tanh every layer is Glorot."""
+    import math
+
+    from app.engine.train import network_program
+
+    lines = network_program(64, [128], 10, activation="relu", seed=0).splitlines()
+    assert f"W1 = uniform(64, 128, {-math.sqrt(6 / 64):.6f}, {math.sqrt(6 / 64):.6f})" in lines
+    assert f"W2 = uniform(128, 10, {-math.sqrt(6 / 138):.6f}, {math.sqrt(6 / 138):.6f})" in lines
+    lines = network_program(64, [128], 10, activation="tanh", seed=0).splitlines()
+    assert f"W1 = uniform(64, 128, {-math.sqrt(6 / 192):.6f}, {math.sqrt(6 / 192):.6f})" in lines
