@@ -102,3 +102,12 @@ def test_a_tensor_gate_whose_second_operand_is_node_0():
     s_, t_ = np.array([[0.5, -1], [2, 0.25]]), np.array([[0.2, 0.8], [1, 0]])
     p_ = np.exp(s_) / np.exp(s_).sum(axis=1, keepdims=True)
     assert np.allclose(doc["gradients"]["s"], (p_ * t_.sum(axis=1, keepdims=True) - t_) / 2, rtol=1e-12, atol=0)
+
+
+def test_a_local_gradient_that_overflows_is_encoded_as_the_contract_says():
+    """a / b at a = 1e300, b = 1e-10: d/db = -a/b^2 overflows to -inf without an exception; the document writes
+    it as "-Infinity" (a bare float inf would reach JSON as null)."""
+    from app.engine import evaluate
+
+    doc = evaluate("a = 1e300\nb = 1e-10\nf = a / b")
+    assert doc["nodes"][2]["local_grads"] == [1e10, "-Infinity"] and doc["value"] == "Infinity"
