@@ -111,3 +111,30 @@ def test_a_local_gradient_that_overflows_is_encoded_as_the_contract_says():
 
     doc = evaluate("a = 1e300\nb = 1e-10\nf = a / b")
     assert doc["nodes"][2]["local_grads"] == [1e10, "-Infinity"] and doc["value"] == "Infinity"
+
+
+def test_a_three_operand_gates_infinite_local_gradient_is_encoded():
+    """A gate of the program's own with three operands takes the n-ary path of the scalar backward pass; its
+    declared derivative's infinity is written "Infinity" there too."""
+    from app.engine import evaluate
+
+    doc = evaluate("g(a, b, c) = a * b * c with d/da = b * c / 0, d/db = a * c, d/dc = a * b\nx = 1\nf = g(x, 2, 3)")
+    (gate,) = [n for n in doc["nodes"] if n["op"] == "g"]
+    assert gate["local_grads"] == ["Infinity", None, None]
+
+
+def test_cross_entropys_rule_gives_the_same_gradient_with_and_without_its_saved_softmax():
+    """The registry's vjp of softmax_cross_entropy may be given the forward pass's saved softmax or not (then it
+    works the softmax out itself): the same gradients either way, and numpy's."""
+    import numpy as np
+
+    from app.engine import REGISTRY
+
+    rule = REGISTRY["softmax_cross_entropy"]
+    z, t = np.array([[0.5, -1.0], [2.0, 0.25]]), np.array([[0.2, 0.8], [1.0, 0.0]])
+    y, saved = rule.apply_saving(z, t)
+    without = rule.vjp(1.0, y, (z, t), (True, False))
+    with_saved = rule.vjp(1.0, y, (z, t), (True, False), saved=saved)
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    assert np.allclose(without[0], (p * t.sum(axis=1, keepdims=True) - t) / 2, rtol=1e-12, atol=0)
+    assert np.array_equal(without[0], with_saved[0])
