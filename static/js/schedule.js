@@ -38,11 +38,8 @@ function ownExpression(doc, id, depth) {
   const n = doc.nodes[id];
   if (n.label || n.op === "const" || n.op === "input") return nodeName(doc, id);
   if (depth <= 0) return "…";
-  const args = n.operands.map((k) => {
-    const a = doc.nodes[k];
-    const named = a.label || a.op === "const" || a.op === "input";
-    return named ? wrapName(nodeName(doc, k)) : `(${ownExpression(doc, k, depth - 1)})`;
-  });
+  // a named operand as wrapName writes it inside an expression (x, 2, (∂f/∂x)); an unnamed one in parentheses
+  const args = n.operands.map((k) => wrapName(ownExpression(doc, k, depth - 1)));
   if (INFIX[n.op] && args.length === 2) return args.join(INFIX[n.op]);
   if (n.op === "neg" && args.length === 1) return `-${args[0]}`;
   return `${n.op}(${args.join(", ")})`;
