@@ -12,7 +12,7 @@ from urllib.request import urlopen
 
 import pytest
 
-from .conftest import wait_idle
+from .conftest import api_evaluate, wait_idle
 from .test_page import expect, load_two_gate, num_attr, wait_ready
 
 pytestmark = pytest.mark.browser
@@ -139,8 +139,6 @@ def test_the_page_reads_the_columnar_layout_as_the_default_nodes(page, server_ur
     """The page asks POST /api/v1/evaluate for the columnar layout (half the bytes for a big program) and makes
     node objects of it (api.js nodesFromColumns): they must equal, field by field and in order, the default
     layout's nodes the server sends for the same program."""
-    from .conftest import api_evaluate
-
     sent = []
     page.on("request", lambda r: r.url.endswith("/api/v1/evaluate") and sent.append(json.loads(r.post_data or "{}")))
     wait_ready(page)

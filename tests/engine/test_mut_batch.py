@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
+from app.engine import EngineError, evaluate
 from app.engine.batch import evaluate_batch
 
 
@@ -42,10 +44,6 @@ def test_the_document_lists_the_first_1000_flagged_points():
 
 def test_a_numpy_column_must_be_one_dimensional():
     """A Python caller may pass numpy arrays as batch columns: a 1-D one is N points, a 2-D one is refused."""
-    import numpy as np
-
-    from app.engine import EngineError, evaluate
-
     assert evaluate("f = w * x", {"w": 2}, batch={"x": np.array([1.0, 2.0])})["value"] == [2.0, 4.0]
     with pytest.raises(EngineError) as err:
         evaluate("f = w * x", {"w": 2}, batch={"x": np.array([[1.0, 2.0]])})

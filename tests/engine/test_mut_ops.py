@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
-from app.engine import EngineError, evaluate
+from app.engine import REGISTRY, EngineError, evaluate
 
 
 @pytest.mark.parametrize(("x", "value"), [(-1000.0, 0.0), (-745.0, 0.0), (1000.0, 1.0), (745.0, 1.0)])
@@ -80,8 +81,6 @@ def test_grad_with_respect_to_the_targets_through_cross_entropys_gradient():
     ("v = [1, 2, 3]\nf = v[0, 1]", "index: 2 indices for a value of shape (3,)"),
 ])
 def test_too_many_indices_are_counted_in_the_message(program, message):
-    from app.engine import EngineError, evaluate
-
     with pytest.raises(EngineError) as err:
         evaluate(program)
     assert err.value.msg == message
@@ -90,14 +89,10 @@ def test_too_many_indices_are_counted_in_the_message(program, message):
 def test_a_tensor_gate_whose_second_operand_is_node_0():
     """The backward pass tells a unary gate from a binary one by its second operand's index (-1: none); node 0
     is a real operand (here W, the program's first node)."""
-    from app.engine import evaluate
-
     doc = evaluate("W = [1.5, -2]\nx = [3, 4]\nf = sum(x * W)")
     assert doc["nodes"][0]["label"] == "W"
     assert doc["gradients"] == {"W": [3.0, 4.0], "x": [1.5, -2.0]}
     # softmax_cross_entropy keeps its softmax for the backward pass (the saving path): its targets as node 0
-    import numpy as np
-
     doc = evaluate("t = [[0.2, 0.8], [1, 0]]\ns = [[0.5, -1], [2, 0.25]]\nL = softmax_cross_entropy(s, t)")
     s_, t_ = np.array([[0.5, -1], [2, 0.25]]), np.array([[0.2, 0.8], [1, 0]])
     p_ = np.exp(s_) / np.exp(s_).sum(axis=1, keepdims=True)
@@ -107,8 +102,6 @@ def test_a_tensor_gate_whose_second_operand_is_node_0():
 def test_a_local_gradient_that_overflows_is_encoded_as_the_contract_says():
     """a / b at a = 1e300, b = 1e-10: d/db = -a/b^2 overflows to -inf without an exception; the document writes
     it as "-Infinity" (a bare float inf would reach JSON as null)."""
-    from app.engine import evaluate
-
     doc = evaluate("a = 1e300\nb = 1e-10\nf = a / b")
     assert doc["nodes"][2]["local_grads"] == [1e10, "-Infinity"] and doc["value"] == "Infinity"
 
@@ -116,8 +109,6 @@ def test_a_local_gradient_that_overflows_is_encoded_as_the_contract_says():
 def test_a_three_operand_gates_infinite_local_gradient_is_encoded():
     """A gate of the program's own with three operands takes the n-ary path of the scalar backward pass; its
     declared derivative's infinity is written "Infinity" there too."""
-    from app.engine import evaluate
-
     doc = evaluate("g(a, b, c) = a * b * c with d/da = b * c / 0, d/db = a * c, d/dc = a * b\nx = 1\nf = g(x, 2, 3)")
     (gate,) = [n for n in doc["nodes"] if n["op"] == "g"]
     assert gate["local_grads"] == ["Infinity", None, None]
@@ -126,10 +117,6 @@ def test_a_three_operand_gates_infinite_local_gradient_is_encoded():
 def test_cross_entropys_rule_gives_the_same_gradient_with_and_without_its_saved_softmax():
     """The registry's vjp of softmax_cross_entropy may be given the forward pass's saved softmax or not (then it
     works the softmax out itself): the same gradients either way, and numpy's."""
-    import numpy as np
-
-    from app.engine import REGISTRY
-
     rule = REGISTRY["softmax_cross_entropy"]
     z, t = np.array([[0.5, -1.0], [2.0, 0.25]]), np.array([[0.2, 0.8], [1.0, 0.0]])
     y, saved = rule.apply_saving(z, t)

@@ -71,8 +71,6 @@ def test_programs_at_the_edges_of_the_grammar_that_are_fine():
 def test_a_negated_operand_ends_where_its_operand_ends():
     """A gate's span runs from its left operand's start to its right operand's end; a right operand that is a
     negation ends after what it negates (`y * -x`, not `y * -`)."""
-    from app.engine import evaluate
-
     program = "y = 2\nx = 3\nf = y * -x + 1"
     doc = evaluate(program)
     spans = {n["op"]: program[n["span"]["start"]:n["span"]["end"]] for n in doc["nodes"]}

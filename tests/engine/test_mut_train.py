@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from app.engine.train import Data, Options, network_program, train
@@ -69,10 +71,6 @@ def test_progress_and_epoch_events():
 def test_relu_hidden_layers_start_he_uniform_and_the_last_layer_glorot_uniform():
     """W1 (into a relu layer) is uniform in +-sqrt(6 / fan_in); the last layer (into the loss) in
     +-sqrt(6 / (fan_in + fan_out)); with tanh every layer is Glorot."""
-    import math
-
-    from app.engine.train import network_program
-
     lines = network_program(64, [128], 10, activation="relu", seed=0).splitlines()
     assert f"W1 = uniform(64, 128, {-math.sqrt(6 / 64):.6f}, {math.sqrt(6 / 64):.6f})" in lines
     assert f"W2 = uniform(128, 10, {-math.sqrt(6 / 138):.6f}, {math.sqrt(6 / 138):.6f})" in lines
