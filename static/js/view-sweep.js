@@ -10,7 +10,7 @@ export function mountSweep(ctx) {
   let variable = null;
   let seq = 0;
   let abort = null;
-  const later = busy.throttler("sweep-debounce"); // at once after a pause, at most one per 200 ms while dragging
+  const later = busy.throttler("sweep-throttle"); // at once after a pause, at most one per 200 ms while dragging
 
   function scalarInputs(doc) {
     return doc.inputs.filter((i) => !isTensorShape(i.shape) && typeof i.value === "number").map((i) => i.name);

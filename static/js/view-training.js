@@ -17,7 +17,7 @@ export function mountTraining(ctx) {
   let contour = null;     // {program, vars, domain, grid}
   let contourSeq = 0;
   let contourAbort = null;
-  const contourLater = busy.throttler("contour-debounce"); // at once, then at most one grid per 350 ms
+  const contourLater = busy.throttler("contour-throttle"); // at once, then at most one grid per 350 ms
 
   // ---- reset: nothing carries over to a new program ------------------------------------------
   function reset() {
