@@ -3,7 +3,9 @@
 Cosmic Ray (a maintained mutation tester that mutates any expression, including the lambdas in the op
 registry, which function-only tools skip) makes one small change at a time to a module (``>`` to
 ``>=``, ``+`` to ``-``, a number plus one, a condition negated, ...) and runs a fast subset of the
-tests; a mutant the tests still pass on has *survived*. The score is killed / (all - equivalent):
+tests; a mutant the tests still pass on has *survived*. For the engine, the subset is cut further to the
+tests that execute the mutated line (a coverage map made once per run of the code: mutation/covermap.py,
+mutation/run_selected.py), as mutmut does. The score is killed / (all - equivalent):
 equivalent mutants (no behaviour changed) are listed with their reason in mutation/equivalent.toml
 (and docs/testing.md), matched by module, operator and source line so they survive edits elsewhere.
 
@@ -92,19 +94,73 @@ FIRST = {
 KEEP = {r"app/engine/(train|adjoint)\.py": "not hundred_thousand and not ten_thousand and not cli_json"}
 
 
-def test_command(module: str, python: str) -> str:
-    """Two stages: the first three files of the module's subset kill most mutants in about a second; only
-    their survivors pay for collecting the rest."""
+def subset(module: str) -> tuple[list[str], str]:
+    """The module's test files, in order (its own first), and the -k expression that goes with them."""
     tests = next(t for pattern, t in TESTS.items() if re.fullmatch(pattern, module))
     first = [f"tests/engine/{name}" for name in FIRST.get(Path(module).stem, [])]
     tests = [t for t in dict.fromkeys(first + tests) if (ROOT / t).exists()]
-    # plugins off (schemathesis and playwright cost ~2 s per start); -x: the first failure kills the mutant
     keep = next((k for pattern, k in KEEP.items() if re.fullmatch(pattern, module)), SLOW)
+    return tests, keep
+
+
+COVER = STATE / "cover"  # the coverage map (mutation/covermap.py): which test runs which line
+MAP_KEEP = "not hundred_thousand and not ten_thousand and not cli_json"  # every KEEP and SLOW selects inside it
+
+
+def selective(module: str) -> bool:
+    """Engine modules run only the tests that execute the mutated line (mutation/run_selected.py); the middleware's
+    tests run it in a server of their own, which the coverage map does not see."""
+    return module.startswith("app/engine/")
+
+
+def test_command(module: str, python: str) -> str:
+    """An engine module's mutant runs the tests that execute its line (mutation/run_selected.py; the whole subset when
+    unsure). Others: two stages, the first three files of the module's subset (they kill most mutants in about a
+    second), then, only for their survivors, the rest."""
+    tests, keep = subset(module)
+    if selective(module):
+        cover = COVER / f"{session_name(module)}.json"
+        args = [python, str(ROOT / "mutation" / "run_selected.py"), str(cover), module, keep, *tests]
+        return "nice -n 19 " + " ".join(shlex.quote(a) for a in args)
+    # plugins off (schemathesis and playwright cost ~2 s per start); -x: the first failure kills the mutant
     pytest = (f"env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 {python} -m pytest -x -q -p no:cacheprovider "
               f"-W ignore::pytest.PytestConfigWarning -k '{keep}'")
     stages = [tests[:3], tests[3:]]
     script = " && ".join(f"{pytest} {' '.join(stage)}" for stage in stages if stage)
     return f"nice -n 19 sh -c {shlex.quote(script)}"
+
+
+def fingerprint() -> str:
+    """The code and tests a coverage map was made from."""
+    h = hashlib.sha1()
+    for path in sorted(glob.glob(str(ROOT / "app" / "**" / "*.py"), recursive=True)
+                       + glob.glob(str(ROOT / "tests" / "**" / "*.py"), recursive=True)):
+        h.update(path.encode())
+        h.update(Path(path).read_bytes())
+    return h.hexdigest()
+
+
+def coverage_map(mods: list[str], log) -> None:
+    """Run the engine modules' test files once under coverage (one context per test), unless the map of this
+    very code and these tests is there already."""
+    engine = [m for m in mods if selective(m)]
+    if not engine:
+        return
+    stamp = COVER / "fingerprint"
+    now = fingerprint()
+    if stamp.exists() and stamp.read_text() == now:
+        return
+    files = list(dict.fromkeys(f for m in engine for f in subset(m)[0]))
+    print(f"coverage map: running {len(files)} test files once under coverage ...", flush=True)
+    shutil.rmtree(COVER, ignore_errors=True)
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    log.write(f"coverage map: {len(files)} files\n")
+    log.flush()
+    result = subprocess.run(["nice", "-n", "19", sys.executable, str(ROOT / "mutation" / "covermap.py"), str(COVER),
+                             "-k", MAP_KEEP, *files], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        raise SystemExit(f"the coverage map's test run failed (see {log.name}): fix the tests first")
+    stamp.write_text(now)
 
 
 def modules(words: list[str]) -> list[str]:
@@ -348,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error("no module matches")
     STATE.mkdir(exist_ok=True)
     if not args.report:
+        with open(STATE / "cover.log", "w") as log:
+            coverage_map(mods, log)
         todo: queue.Queue = queue.Queue()
         for module in mods:
             todo.put(module)
