@@ -35,6 +35,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -113,14 +114,17 @@ def selective(module: str) -> bool:
     return module.startswith("app/engine/")
 
 
-def test_command(module: str, python: str) -> str:
+def test_command(module: str, python: str, server: Path | None = None) -> str:
     """An engine module's mutant runs the tests that execute its line (mutation/run_selected.py; the whole subset when
     unsure). Others: two stages, the first three files of the module's subset (they kill most mutants in about a
     second), then, only for their survivors, the rest."""
     tests, keep = subset(module)
     if selective(module):
         cover = COVER / f"{session_name(module)}.json"
-        args = [python, str(ROOT / "mutation" / "run_selected.py"), str(cover), module, keep, *tests]
+        run = [str(ROOT / "mutation" / "run_selected.py")]
+        if server is not None:  # through the job's fork server (mutation/forkserver.py), which falls back to it
+            run = [str(ROOT / "mutation" / "forkserver.py"), "run", str(server)]
+        args = [python, *run, str(cover), module, keep, *tests]
         return "nice -n 19 " + " ".join(shlex.quote(a) for a in args)
     # plugins off (schemathesis and playwright cost ~2 s per start); -x: the first failure kills the mutant
     pytest = (f"env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 {python} -m pytest -x -q -p no:cacheprovider "
@@ -202,7 +206,8 @@ def bin_(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
-def prepare(module: str, work: Path, fresh: bool, retest: bool, timeout: float, log, sample: int = 0) -> Path:
+def prepare(module: str, work: Path, fresh: bool, retest: bool, timeout: float, log, sample: int = 0,
+            server: Path | None = None) -> Path:
     db = STATE / "sessions" / f"{session_name(module)}.sqlite"
     db.parent.mkdir(parents=True, exist_ok=True)
     config = STATE / "sessions" / f"{session_name(module)}.toml"
@@ -211,7 +216,7 @@ def prepare(module: str, work: Path, fresh: bool, retest: bool, timeout: float, 
         f'module-path = "{module}"\n'
         f"timeout = {timeout}\n"
         "excluded-modules = []\n"
-        f"test-command = {json.dumps(test_command(module, sys.executable))}\n"
+        f"test-command = {json.dumps(test_command(module, sys.executable, server))}\n"
         '[cosmic-ray.distributor]\nname = "local"\n')
     if fresh or not db.exists():
         db.unlink(missing_ok=True)
@@ -253,9 +258,9 @@ def skip(db: Path, source: Path) -> None:
                             " VALUES ('SKIPPED', ?, NULL, NULL, ?)", (reason, job_id))
 
 
-def baseline(module: str, work: Path, log) -> None:
+def baseline(module: str, work: Path, log, server: Path | None = None) -> None:
     """The test command must pass on the unmutated copy, or every mutant would count as killed."""
-    command = test_command(module, sys.executable)
+    command = test_command(module, sys.executable, server)
     log.write(f"baseline: {command}\n")
     log.flush()
     result = subprocess.run(shlex.split(command), cwd=work, stdout=log, stderr=subprocess.STDOUT)
@@ -263,20 +268,38 @@ def baseline(module: str, work: Path, log) -> None:
         raise SystemExit(f"the tests fail on the unmutated code of {module} (see {log.name}): fix them first")
 
 
+def fork_server(work: Path, job: int, log) -> tuple[subprocess.Popen, Path]:
+    """The job's fork server (mutation/forkserver.py): pytest, numpy, PyTorch imported once, not per mutant."""
+    sock = Path(f"/tmp/backprop-mutation-{os.getpid()}-{job}.sock")  # short: a socket path has ~100 bytes
+    proc = subprocess.Popen(["nice", "-n", "19", sys.executable, str(ROOT / "mutation" / "forkserver.py"), "serve",
+                             str(sock)], cwd=work, stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(600):
+        if sock.exists() or proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    return proc, sock
+
+
 def run_job(job: int, todo: queue.Queue, args: argparse.Namespace) -> None:
     work = workdir(job)
     with open(STATE / f"job-{os.getpid()}-{job}.log", "a") as log:
-        while True:
-            try:
-                module = todo.get_nowait()
-            except queue.Empty:
-                break
-            config = prepare(module, work, args.fresh, args.retest, args.timeout, log, args.sample)
-            db = STATE / "sessions" / f"{session_name(module)}.sqlite"
-            if not args.no_baseline:
-                baseline(module, work, log)
-            run(["nice", "-n", "19", bin_("cosmic-ray"), "exec", str(config), str(db)], work, log)
-            print(format_module(module, score(module)), flush=True)
+        server, sock = fork_server(work, job, log)
+        try:
+            while True:
+                try:
+                    module = todo.get_nowait()
+                except queue.Empty:
+                    break
+                config = prepare(module, work, args.fresh, args.retest, args.timeout, log, args.sample, sock)
+                db = STATE / "sessions" / f"{session_name(module)}.sqlite"
+                if not args.no_baseline:
+                    baseline(module, work, log, sock)
+                run(["nice", "-n", "19", bin_("cosmic-ray"), "exec", str(config), str(db)], work, log)
+                print(format_module(module, score(module)), flush=True)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            sock.unlink(missing_ok=True)
     shutil.rmtree(work, ignore_errors=True)
 
 

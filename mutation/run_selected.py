@@ -17,13 +17,16 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import subprocess
+import signal
 import sys
+import time
 from pathlib import Path
 
 os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # schemathesis and playwright cost ~2 s per start
 PYTEST = ["-x", "-q", "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestConfigWarning"]
 MAX_CHANGED = 3  # a mutation changes one node: more changed lines means the map is stale
+TIMEOUT = int(float(os.environ.get("MUTATION_RUN_TIMEOUT", "110")))  # seconds, below Cosmic Ray's own timeout
+TIMED_OUT = 128 + signal.SIGALRM  # the exit code of a run its alarm stopped: the mutant made a test hang
 
 
 def changed_lines(mapped: str, current: str) -> list[int] | None:
@@ -57,10 +60,36 @@ def selection(cover: dict, lines: list[int], files: list[str]) -> tuple[list[str
     return chosen, f"{len(chosen)} tests run line {lines}"
 
 
+def pytest_in_fork(args: list[str]) -> int:
+    """pytest.main(args) in a fork of this process (whose imports it shares), with the copy's app/ first on
+    the path; its exit code (a crash: nonzero too)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    left = signal.alarm(0) or TIMEOUT  # the fork gets what is left of this run's time (alarms are not inherited)
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        code = 3
+        signal.alarm(left)
+        try:
+            sys.path[0] = os.getcwd()  # the copy's app/, not the one next to this script
+            import pytest
+
+            code = int(pytest.main(args))
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)  # the fork's alarm bounds the wait
+    signal.alarm(max(1, left - int(time.monotonic() - start)))
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code
+
+
 def whole_subset(keep: str, files: list[str]) -> int:
     for stage in (files[:3], files[3:]):
         if stage:
-            code = subprocess.run([sys.executable, "-m", "pytest", *PYTEST, "-k", keep, *stage]).returncode
+            code = pytest_in_fork([*PYTEST, "-k", keep, *stage])
             if code != 0:
                 return code
     return 0
@@ -81,12 +110,12 @@ def main(argv: list[str]) -> int:
     print(f"run_selected: {why}" + ("" if chosen else ": the whole subset"), flush=True)
     if chosen is None:
         return whole_subset(keep, files)
-    sys.path[0] = os.getcwd()  # the copy's app/, not the one next to this script
-    import pytest
-
-    code = int(pytest.main([*PYTEST, "-k", keep, *chosen]))
+    code = pytest_in_fork([*PYTEST, "-k", keep, *chosen])
     if code in (0, 1):
         return code
+    if code == TIMED_OUT:
+        print("run_selected: the tests ran past their time (the mutant made one hang)", flush=True)
+        return 1
     print(f"run_selected: pytest exit code {code} on the selection: the whole subset", flush=True)
     return whole_subset(keep, files)
 
