@@ -344,6 +344,17 @@ def test_unknown_optimizer_variables_are_listed_up_to_limits():
     assert e.value.ctx["names"] == names[:100]
 
 
+def test_optimizer_variables_must_be_a_list_of_names_not_a_string():
+    """A string is a sequence of one-letter names: "xy" must not quietly mean ["x", "y"]."""
+    from app.engine import EngineError, optimize
+
+    for bad in ("xy", "x", {"x": 1}, ["x", 2]):
+        with pytest.raises(EngineError) as e:
+            optimize("f = x * y", {"x": 1, "y": 2}, variables=bad)
+        assert e.value.msg == "variables must be a list of input names", bad
+    assert optimize("f = x * y", {"x": 1, "y": 2}, variables=("x",), steps=1)["variables"] == ["x"]
+
+
 def test_optimizer_final_tensors_are_summarized_like_documents():
     from app.engine import optimize
 

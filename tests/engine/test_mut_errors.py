@@ -53,6 +53,17 @@ def test_unprintable_characters_show_as_question_marks_and_the_caret_follows_dis
     assert p["source_line"] == "价格 = x? + 1" and p["caret"] == " " * 8 + "^" and p["column"] == 7
 
 
+def test_characters_that_show_as_nothing_or_as_boxes_are_question_marks_in_a_non_ascii_line():
+    """Private-use and unassigned code points are neither printable nor among the invisible characters the
+    parser names: in the error's source line they are '?' too (here in a comment, where the parser lets them be)."""
+    from app.engine import evaluate
+
+    for odd in ("\ue000", "\U000e0080"):
+        with pytest.raises(EngineError) as e:
+            evaluate(f"é = 1\nf = é + * 2 # {odd}x")
+        assert e.value.ctx["source_line"] == "f = é + * 2 # ?x" and e.value.ctx["column"] == 9
+
+
 def test_an_error_at_an_offset_and_its_pretty_form():
     e = EngineError.at("expression_syntax", "unexpected ')'", "q = x + y\nf = q * )", 18, hint="h")
     assert e.ctx == {"line": 2, "column": 9, "source_line": "f = q * )", "caret": " " * 8 + "^", "hint": "h"}
