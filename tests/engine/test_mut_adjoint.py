@@ -126,3 +126,63 @@ def test_constant_operands_are_folded_into_one_constant_unless_the_result_is_not
     (log,) = [n for n in doc["nodes"] if n["op"] == "log"]
     assert log["value"] == "-Infinity" and log["reason"] == "log of zero"
     assert all(n["value"] not in ("-Infinity", "Infinity", "NaN") for n in doc["nodes"] if n["op"] == "const")
+
+
+# -- the gates grad() writes, exactly (found by the full mutation run): what a learner sees drawn ----------
+def adjoint_gates(program: str, values: dict | None = None) -> list[tuple[str, str | None]]:
+    doc = evaluate(program, values)
+    group = next(g for g in doc["groups"] if g["kind"] == "adjoint")
+    return [(n["op"], n["label"]) for n in doc["nodes"][group["first"]:group["last"] + 1]]
+
+
+@pytest.mark.parametrize(("program", "gates"), [
+    # one gate, the result itself: no "1 x" node around it
+    ("x = 2\nf = sin(x)\nd = grad(f, x)", [("cos", "d")]),
+    # the result is a node of the program (exp' = exp: f itself): a node of its own, 1 x f, named d (f keeps f)
+    ("x = 2\nf = exp(x)\nd = grad(f, x)", [("const", None), ("mul", "d")]),
+    # a share times the constant 0 is a gate with the value 0, not the share itself
+    ("x = 2\nf = sin(x * 0)\nd = grad(f, x)", [("cos", None), ("mul", "d")]),
+    # the share of a named node is named by the chain rule; the others are not
+    ("x = 2\nq = x * x\nf = sin(q)\nd = grad(f, x)", [("cos", "∂f/∂q"), ("mul", None), ("mul", None), ("add", "d")]),
+    # the same number twice is one constant node (x^3's exponent 2, for both terms)
+    ("x = 2\nf = x^3 + x^3\nd = grad(f, x)", [("const", None), ("pow", None), ("mul", None), ("pow", None),
+                                              ("mul", None), ("add", "d")]),
+    # a scalar reduction's output is seeded with the scalar 1 (no ones tensor); only binary gates that
+    # broadcast get their shares summed back to the operand's shape, not a unary one (tanh)
+    ("W = [1.0, 2.0]\nf = sum(W * W)\nd = grad(f, W)", [("const", None), ("expand_to", None), ("mul", None),
+                                                         ("mul", None), ("sum_to", None), ("sum_to", None),
+                                                         ("add", "d")]),
+    ("W = [1.0, 2.0]\nf = sum(tanh(W))\nd = grad(f, W)", [("const", None), ("expand_to", None), ("mul", None),
+                                                           ("sub", None), ("mul", "d")]),
+    ("W = [1.0, 2.0]\nt = [0.0, 1.0]\nf = softmax_cross_entropy(W, t)\nd = grad(f, W)",
+     [("sce_targets", None), ("sum", None), ("const", None), ("expand_to", None), ("softmax", None), ("mul", None),
+      ("sub", None), ("mul", "d")]),
+])
+def test_the_gates_grad_writes(program, gates):
+    assert adjoint_gates(program) == gates
+    doc = evaluate(program)
+    assert [n["label"] for n in doc["nodes"]].count("f") == 1
+
+
+def test_a_scalar_grad_whose_input_turns_out_a_tensor_is_refused_not_summed_wrongly():
+    """grad() was built for scalars (every default is a number); a tensor given for y at run time makes
+    x's share (y) a tensor: the check grad() left for it refuses the run, naming the shapes."""
+    with pytest.raises(EngineError) as e:
+        evaluate("f = x * y\nd = grad(f, x)", {"x": 1.0, "y": [1.0, 2.0]})
+    assert e.value.msg.startswith("grad(): this gate broadcasts scalar to (2,)") and e.value.ctx["shapes"] == [[], [2]]
+
+
+@pytest.mark.parametrize("program", [
+    "x = 2\nf = x * [1.0, 2.0]\nd = grad(f, x)",  # a tensor literal between x and f
+    "c = [1.0, 2.0]\nx = 2\nf = x * c\nd = grad(f, x)",  # an input with a tensor default, made before x
+])
+def test_a_tensor_anywhere_between_x_and_f_makes_grad_sum_shares_back(program):
+    """f = x [1, 2] is a tensor: grad() seeds it with ones and sums x's share back to x's shape, 1 + 2 = 3.
+    Seeing the tensor (a literal, or an operand made before x) is what makes grad() write the tensor path."""
+    assert last(program) == 3.0
+
+
+def test_a_share_times_zero_is_zero_and_over_zero_is_not_finite():
+    assert last("x = 2\nf = sin(x * 0)\nd = grad(f, x)") == 0.0  # cos(0) x 0
+    assert last("x = 2\nf = sin(x) / 0\nd = grad(f, x)") == "-Infinity"  # cos(2) / 0, cos(2) < 0 (as JSON writes it)
+    assert last("x = 2\ny = 3\nf = (x / 0) * y\nd = grad(f, x)") == "Infinity"  # y / 0: the share divided by 0
