@@ -91,6 +91,8 @@ def test_notices_name_five_places_then_count_the_rest():
     out, notices = T.normalize("a = 1 # \uff0b\nf = a\uff0aa\uff0aa\uff0aa\uff0aa\uff0aa\uff0aa\uff0aa")  # seven
     assert out == "a = 1 # \uff0b\nf = a*a*a*a*a*a*a*a"  # the comment keeps its form
     assert "line 2, column 14 and 2 more)" in notices[0]
+    _, notices = T.normalize("f = a\uff0aa\uff0aa\uff0aa\uff0aa\uff0aa\uff0aa")  # six: five named, one counted
+    assert "line 1, column 14 and 1 more)" in notices[0]
     assert compile_program("f = 2 \u00d7 x \u2212 1").graph.notices[0].startswith("replaced '×' U+00D7")
 
 
@@ -145,3 +147,24 @@ def test_two_names_that_look_the_same():
 def test_grad_label_names_each_order(f, x, label):
     assert T.grad_label(f, x) == label
 
+
+
+def test_a_notice_counts_columns_from_a_newline_at_the_very_start():
+    """The first character of the text is a newline: the replaced '×' on line 2 is at column 7, not 8."""
+    from app.engine import evaluate
+
+    for program, where in (("\nf = 2 × 3", "line 2, column 7"), ("f = 2 × 3", "line 1, column 7"),
+                           ("\n\nf = 2 × 3", "line 3, column 7")):
+        assert f"with '*' ({where})" in evaluate(program)["warnings"][0], program
+
+
+def test_a_grad_call_as_the_subject_is_named_by_its_own_derivative():
+    assert T.grad_subject("grad(f, x)", None) == "∂f/∂x"
+    assert T.grad_subject("grad( g*g , y)", None) == "∂(g*g)/∂y"
+
+
+def test_a_long_expression_in_a_grad_name_is_cut_to_24_characters():
+    exactly = "a*b+c*d+e*f+g*h+i*j+k*lm"  # 24 characters: kept whole
+    assert len(exactly) == T.GRAD_NAME_MAX == 24
+    assert T.grad_subject(exactly, None) == f"({exactly})"
+    assert T.grad_subject(exactly + "+n", None) == f"({exactly[:23]}…)"  # 26: 23 and the ellipsis, 24 in all
