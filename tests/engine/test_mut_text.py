@@ -168,3 +168,12 @@ def test_a_long_expression_in_a_grad_name_is_cut_to_24_characters():
     assert len(exactly) == T.GRAD_NAME_MAX == 24
     assert T.grad_subject(exactly, None) == f"({exactly})"
     assert T.grad_subject(exactly + "+n", None) == f"({exactly[:23]}…)"  # 26: 23 and the ellipsis, 24 in all
+
+
+@pytest.mark.parametrize("name", ["xの値カ漢", "注音ㄅx", "한국어漢x"])
+def test_a_name_with_every_script_of_an_allowed_mix_is_accepted(name):
+    """Latin, Han, Hiragana and Katakana together (Japanese), Latin, Han and Bopomofo, Latin, Han and Hangul:
+    each mix in full is allowed, not only a part of it."""
+    from app.engine import evaluate
+
+    assert evaluate(f"{name} = 2\nf = {name} * 3")["value"] == 6.0
