@@ -86,3 +86,15 @@ def test_a_gate_whose_body_calls_a_function_on_arrays_and_in_a_sweep():
     assert doc["nodes"][0]["grad"] == [[2.0, 4.0], [6.0, 8.0]]
     s = sweep(p + "f = g(x)", variable="x", start=-1, stop=1, points=3)
     assert (s["ys"], s["slopes"]) == ([2.0, 1.0, 2.0], [-2.0, 0.0, 2.0])
+
+
+@pytest.mark.parametrize(("program", "gates", "value"), [
+    # the derivative 2 needs nothing of the body 2 * a: grad() copies in the constant, not the body's gates
+    ("dbl(a) = 2 * a with d/da = 2\nx = 3\nf = dbl(x)\nh = grad(f, x)", [("const", None), ("const", "h")], 2.0),
+    ("sq(a) = a * a with d/da = 2 * a\nx = 3\nf = sq(x)\nh = grad(f, x)", [("const", None), ("mul", "h")], 6.0),
+])
+def test_grad_copies_in_only_the_gates_a_declared_derivative_needs(program, gates, value):
+    doc = evaluate(program)
+    group = next(g for g in doc["groups"] if g["kind"] == "adjoint")
+    assert [(n["op"], n["label"]) for n in doc["nodes"][group["first"]:group["last"] + 1]] == gates
+    assert doc["nodes"][-1]["value"] == value
