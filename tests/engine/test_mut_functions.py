@@ -98,3 +98,17 @@ def test_grad_copies_in_only_the_gates_a_declared_derivative_needs(program, gate
     group = next(g for g in doc["groups"] if g["kind"] == "adjoint")
     assert [(n["op"], n["label"]) for n in doc["nodes"][group["first"]:group["last"] + 1]] == gates
     assert doc["nodes"][-1]["value"] == value
+
+
+def test_a_function_defined_after_other_statements_keeps_its_gates_static_arguments():
+    """rs's body is cut out of the graph at its place (after x): sum's axis=1 stays with it. Row sums
+    [3, 7], weighted by [1, 10]: 73 (summing over everything would give 10 or 110)."""
+    program = "x = [[1.0, 2.0], [3.0, 4.0]]\nrs(a) = sum(a, axis=1)\nf = sum(rs(x) * [1.0, 10.0])"
+    assert evaluate(program)["value"] == 73.0
+
+
+def test_a_gates_value_does_not_compute_its_derivative():
+    """r's derivative 1/a is infinite at 0; its value (a) is 0 there, and evaluating it must not run the
+    derivative's division (the float path would stop on it)."""
+    doc = evaluate("r(a) = a * 1 with d/da = 1 / a\nx = 0\nf = r(x)")
+    assert doc["value"] == 0.0
