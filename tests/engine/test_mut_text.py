@@ -177,3 +177,29 @@ def test_a_name_with_every_script_of_an_allowed_mix_is_accepted(name):
     from app.engine import evaluate
 
     assert evaluate(f"{name} = 2\nf = {name} * 3")["value"] == 6.0
+
+
+def test_a_name_that_starts_with_a_symbol_is_told_the_symbol_cannot_be_in_a_name():
+    """Only a digit at the start gets "cannot start with" (a symbol cannot be anywhere in a name)."""
+    from app.engine import evaluate
+
+    for program in ("€x = 1\nf = €x", "x€ = 1\nf = x€"):
+        with pytest.raises(EngineError) as e:
+            evaluate(program)
+        assert e.value.msg.startswith("character U+20AC (EURO SIGN) cannot be part of a name"), program
+    with pytest.raises(EngineError) as e:
+        evaluate("١x = 1\nf = 1")
+    assert e.value.msg.startswith("a name cannot start with U+0661 (ARABIC-INDIC DIGIT ONE)")
+
+
+@pytest.mark.parametrize(("ftext", "label", "subject"), [
+    ("f", "lbl", "f"), ("a + b", "lbl", "lbl"), ("a + b", None, "(a + b)"), ("  a  +  b ", None, "(a + b)"),
+])
+def test_grads_subject_is_the_name_else_the_label_else_the_expression(ftext, label, subject):
+    assert T.grad_subject(ftext, label) == subject
+
+
+def test_a_subject_is_wrapped_in_parentheses_unless_it_already_is_one():
+    assert T.grad_label("(g*g)", "x") == "∂(g*g)/∂x"
+    assert T.grad_label("(a)+b", "x") == "∂((a)+b)/∂x"
+    assert T.grad_label("a+(b)", "x") == "∂(a+(b))/∂x"
