@@ -218,7 +218,7 @@ def prepare(module: str, work: Path, fresh: bool, retest: bool, timeout: float, 
         "excluded-modules = []\n"
         f"test-command = {json.dumps(test_command(module, sys.executable, server))}\n"
         '[cosmic-ray.distributor]\nname = "local"\n')
-    if fresh or not db.exists():
+    if fresh or not db.exists() or db.stat().st_size == 0:  # (an empty file: a session never made)
         db.unlink(missing_ok=True)
         run([bin_("cosmic-ray"), "init", str(config), str(db)], work, log)
         skip(db, work / module)
