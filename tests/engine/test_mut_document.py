@@ -43,3 +43,34 @@ def test_tensor_evaluation_leaves_no_numpy_warning():
     assert seen == [], [str(w.message) for w in seen]
     assert doc["value"] == "NaN" and any("log of zero" in (n.get("reason") or "") for n in doc["nodes"])
 
+
+
+def test_a_gradient_through_a_non_finite_value_is_flagged_past_clean_gates_and_constants():
+    """log(0) = -inf, but max(u, 0) = 0 and f = 2 m are finite: the walk from the output down passes a clean
+    gate (f) and constants before it meets the bad one, and must go on to taint x."""
+    doc = evaluate("x = 1\nu = log(x - 1)\nm = max(u, 0)\nf = m * 2")
+    assert doc["warnings"] == ["n3 (log): log of zero -> -Infinity",
+                               "the gradient of x was computed through a non-finite value (n3, log): it is not "
+                               "meaningful"]
+
+
+def test_a_tensor_edge_from_a_constant_carries_no_gradient():
+    doc = evaluate("W = [1.0, 2.0]\nf = sum(W * [3.0, 4.0])")
+    assert [(n["op"], n["edge_grads"]) for n in doc["nodes"]] == [
+        ("input", []), ("const", []), ("mul", [[3.0, 4.0], None]), ("sum", [[1.0, 1.0]])]
+
+
+@pytest.mark.parametrize(("n", "last"), [
+    (5, "n9 (step) passes no gradient: its local gradients are 0 (a comparison, step or lookup)"),
+    (6, "and 1 more gates that pass no gradient"),
+])
+def test_gates_that_pass_no_gradient_are_named_five_at_a_time(n, last):
+    program = ("x = 1\n" + "\n".join(f"s{i} = step(x) * x" for i in range(n)) + "\nf = "
+               + " + ".join(f"s{i}" for i in range(n)))
+    warnings_ = evaluate(program)["warnings"]
+    assert len(warnings_) == min(n, 6) and warnings_[-1] == last
+
+
+def test_warnings_stop_at_100():
+    program = "\n".join(f"u{i} = 1" for i in range(101)) + "\nx = 1\nf = step(x) * x"  # 101 unused inputs
+    assert len(evaluate(program)["warnings"]) == 100

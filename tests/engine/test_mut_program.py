@@ -136,3 +136,13 @@ def test_every_node_has_its_line_and_column_in_non_ascii_text():
     assert where[("价格", "input")] == (1, 1) and where[("x", "input")] == (3, 1) and where[("y", "mul")] == (4, 5)
     ascii_doc = evaluate("a = 2\n\nb = 3\nc = a * b")
     assert [(n["span"]["line"], n["span"]["column"]) for n in ascii_doc["nodes"]] == [(1, 1), (3, 1), (4, 5)]
+
+
+def test_values_may_hold_numpy_scalars():
+    """A caller with numpy at hand passes np.float32 and np.int64 elements: they are numbers."""
+    import numpy as np
+
+    from app.engine import evaluate
+
+    assert evaluate("f = sum(w)", {"w": [np.float32(1.5), np.int64(2)]})["value"] == 3.5
+    assert evaluate("f = sum(w)", {"w": [[np.float64(1.0)], [np.int32(2)]]})["value"] == 3.0
