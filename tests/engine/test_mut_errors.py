@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.engine import EngineError
+from app.engine import EngineError, evaluate
 from app.engine.errors import limit_error, position
 
 
@@ -56,8 +56,6 @@ def test_unprintable_characters_show_as_question_marks_and_the_caret_follows_dis
 def test_characters_that_show_as_nothing_or_as_boxes_are_question_marks_in_a_non_ascii_line():
     """Private-use and unassigned code points are neither printable nor among the invisible characters the
     parser names: in the error's source line they are '?' too (here in a comment, where the parser lets them be)."""
-    from app.engine import evaluate
-
     for odd in ("\ue000", "\U000e0080"):
         with pytest.raises(EngineError) as e:
             evaluate(f"é = 1\nf = é + * 2 # {odd}x")

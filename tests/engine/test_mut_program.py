@@ -140,9 +140,5 @@ def test_every_node_has_its_line_and_column_in_non_ascii_text():
 
 def test_values_may_hold_numpy_scalars():
     """A caller with numpy at hand passes np.float32 and np.int64 elements: they are numbers."""
-    import numpy as np
-
-    from app.engine import evaluate
-
     assert evaluate("f = sum(w)", {"w": [np.float32(1.5), np.int64(2)]})["value"] == 3.5
     assert evaluate("f = sum(w)", {"w": [[np.float64(1.0)], [np.int32(2)]]})["value"] == 3.0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.engine import EngineError, compile_program
+from app.engine import EngineError, compile_program, evaluate
 from app.engine import text as T
 
 # code point -> what a name "a" + that character gets: ok, or refused as invisible / space / bidi (the
@@ -151,8 +151,6 @@ def test_grad_label_names_each_order(f, x, label):
 
 def test_a_notice_counts_columns_from_a_newline_at_the_very_start():
     """The first character of the text is a newline: the replaced '×' on line 2 is at column 7, not 8."""
-    from app.engine import evaluate
-
     for program, where in (("\nf = 2 × 3", "line 2, column 7"), ("f = 2 × 3", "line 1, column 7"),
                            ("\n\nf = 2 × 3", "line 3, column 7")):
         assert f"with '*' ({where})" in evaluate(program)["warnings"][0], program
@@ -174,15 +172,11 @@ def test_a_long_expression_in_a_grad_name_is_cut_to_24_characters():
 def test_a_name_with_every_script_of_an_allowed_mix_is_accepted(name):
     """Latin, Han, Hiragana and Katakana together (Japanese), Latin, Han and Bopomofo, Latin, Han and Hangul:
     each mix in full is allowed, not only a part of it."""
-    from app.engine import evaluate
-
     assert evaluate(f"{name} = 2\nf = {name} * 3")["value"] == 6.0
 
 
 def test_a_name_that_starts_with_a_symbol_is_told_the_symbol_cannot_be_in_a_name():
     """Only a digit at the start gets "cannot start with" (a symbol cannot be anywhere in a name)."""
-    from app.engine import evaluate
-
     for program in ("€x = 1\nf = €x", "x€ = 1\nf = x€"):
         with pytest.raises(EngineError) as e:
             evaluate(program)
