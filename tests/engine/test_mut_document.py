@@ -74,3 +74,32 @@ def test_gates_that_pass_no_gradient_are_named_five_at_a_time(n, last):
 def test_warnings_stop_at_100():
     program = "\n".join(f"u{i} = 1" for i in range(101)) + "\nx = 1\nf = step(x) * x"  # 101 unused inputs
     assert len(evaluate(program)["warnings"]) == 100
+
+
+@pytest.mark.parametrize("program", ["W = [1.0, 2.0]", "W = [[1.0, 2.0]]", "x = 2"])
+def test_a_one_node_program_is_encoded_as_its_document(program):
+    """The encoded nodes list splits each column's JSON into rows; with one node there is one row, which
+    must keep its text (the shape [2], the span [0, 1])."""
+    from app.engine import evaluate_json
+
+    assert evaluate_json(program) == orjson.dumps(evaluate(program))
+
+
+def test_what_is_off_the_output_path_raises_no_flag():
+    """u is computed but not used by f: its log(0) is reported, yet it does not taint x's gradient, and an
+    unused step passes no gradient to anything that matters."""
+    assert evaluate("x = 1\nu = log(x - 1)\nf = x * 2")["warnings"] == ["n3 (log): log of zero -> -Infinity"]
+    assert evaluate("x = 1\nu = step(x)\nf = x * 2")["warnings"] == []
+
+
+def test_the_output_shape_note_comes_first():
+    warnings_ = evaluate("W = [1.0, 0.0]\nV = [0.0, 1.0]\nf = log(W) + log(V)")["warnings"]
+    assert len(warnings_) == 3 and warnings_[0].startswith("the output has shape [2]: gradients are of sum(output)")
+
+
+def test_taint_marks_the_gates_and_inputs_below_a_non_finite_value_not_the_constants():
+    doc = evaluate("x = 1\nu = log(x - 1) * 3\nm = max(u, 0)\nf = m * 2")
+    through = "the gradient was computed through a non-finite value (n3)"
+    assert [(n["op"], n["reason"]) for n in doc["nodes"]] == [
+        ("input", through), ("const", None), ("sub", through), ("log", "log of zero"), ("const", None),
+        ("mul", "non-finite operand (n3)"), ("const", None), ("max", None), ("const", None), ("mul", None)]
