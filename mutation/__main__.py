@@ -316,13 +316,16 @@ def _mutated(diff: str) -> str:
     return " ".join(plus[0].split()) if plus else ""
 
 
-def is_equivalent(module: str, operator: str, line: str, known: list[dict], diff: str = "") -> dict | None:
+def is_equivalent(module: str, operator: str, line: str, known: list[dict], diff: str = "",
+                  following: str = "") -> dict | None:
     """An entry matches by module, operator and source line; one with `mutated` (the mutated line, for a line
-    with several numbers, say) matches only that mutant."""
+    with several numbers, say) matches only that mutant, one with `next` (the line after, for a line whose
+    text the module has more than once) only that line."""
     for e in known:
         if (Path(module).name == e["module"] and operator.endswith(e["operator"])
                 and e["line"].strip() == line.strip()
-                and ("mutated" not in e or " ".join(e["mutated"].split()) == _mutated(diff))):
+                and ("mutated" not in e or " ".join(e["mutated"].split()) == _mutated(diff))
+                and ("next" not in e or e["next"].strip() == following.strip())):
             return e
     return None
 
@@ -357,7 +360,7 @@ def score(module: str) -> dict:
         if test == "SURVIVED":
             entry = {"line": row, "operator": operator.removeprefix("core/"), "source": line.strip(),
                      "diff": diff or ""}
-            if is_equivalent(module, operator, line, known, diff or ""):
+            if is_equivalent(module, operator, line, known, diff or "", lines[row] if row < len(lines) else ""):
                 out["equivalent"].append(entry)
             else:
                 out["survived"].append(entry)
@@ -420,7 +423,8 @@ def main(argv: list[str] | None = None) -> int:
         print("| module | operator | line | why it changes no behaviour |\n|---|---|---|---|")
         for e in equivalents():
             mutated = f" to `{' '.join(e['mutated'].split())}`" if "mutated" in e else ""
-            print(f"| {e['module']} | {e['operator']} | `{e['line'].strip()}`{mutated} | {e['reason']} |")
+            before = f" (the one before `{e['next'].strip()}`)" if "next" in e else ""
+            print(f"| {e['module']} | {e['operator']} | `{e['line'].strip()}`{mutated}{before} | {e['reason']} |")
         return 0
     mods = modules(args.words)
     if not mods:

@@ -81,3 +81,20 @@ def test_without_a_map_or_a_mutation_the_whole_subset_runs(tmp_path):
     assert ok.returncode == 0 and "no mutated line: the whole subset" in ok.stdout, ok.stdout
     bad = run(tmp_path / "missing.json", "tests/test_ok.py", "tests/test_bad.py")
     assert bad.returncode == 1 and "no coverage map" in bad.stdout, bad.stdout
+
+
+def test_an_equivalent_entry_matches_its_module_operator_line_and_context():
+    from mutation.__main__ import is_equivalent
+
+    known = [{"module": "m.py", "operator": "ZeroIterationForLoop", "line": "for k in range(n):",
+              "next": "if guard(k):", "reason": "r"},
+             {"module": "m.py", "operator": "NumberReplacer", "line": "x = f(1, 2)", "mutated": "x = f(1, 3)",
+              "reason": "r"}]
+    loop = "core/ZeroIterationForLoop"
+    assert is_equivalent("app/engine/m.py", loop, "    for k in range(n):", known, "", "        if guard(k):")
+    assert not is_equivalent("app/engine/m.py", loop, "    for k in range(n):", known, "", "        total += k")
+    assert not is_equivalent("app/engine/other.py", loop, "for k in range(n):", known, "", "if guard(k):")
+    diff = "--- a\n+++ b\n-x = f(1, 2)\n+x = f(1,  3)\n"
+    assert is_equivalent("app/engine/m.py", "core/NumberReplacer", "x = f(1, 2)", known, diff)
+    assert not is_equivalent("app/engine/m.py", "core/NumberReplacer", "x = f(1, 2)", known,
+                             diff.replace("3)", "1)"))
