@@ -127,3 +127,17 @@ def test_constant_operands_get_no_gradient_and_the_extra_slot_stays_zero():
     local = scalar.local_column(tape, g, vals)
     gate = next(k for k in range(len(g)) if len(g.operands[k]) == 3)
     assert local[gate] == [4.0, None, 1.0]
+
+
+def test_a_point_where_the_inline_form_raises_is_skipped_and_the_later_points_still_checked(monkeypatch):
+    """sin's inline form is cos(a). A registry sin whose first test point makes the inline form raise
+    (math.cos(inf)) and whose gradient at a later point differs from cos must not get the inline code:
+    the check goes on past the point it cannot compute."""
+    sin = REGISTRY["sin"]
+    wrong = dataclasses.replace(sin, points=((math.inf,), (0.5,)), kinks=(), df=lambda a, y: 2.0 * math.cos(a))
+    monkeypatch.setitem(REGISTRY, "sin", wrong)
+    monkeypatch.setattr(scalar, "_CODES", {})
+    assert scalar._code("sin", wrong) == scalar.OTHER
+    right = dataclasses.replace(sin, points=((math.inf,), (0.5,)), kinks=())
+    monkeypatch.setitem(REGISTRY, "sin", right)
+    assert scalar._code("sin", right) == scalar.SIN
