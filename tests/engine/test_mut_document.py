@@ -80,8 +80,6 @@ def test_warnings_stop_at_100():
 def test_a_one_node_program_is_encoded_as_its_document(program):
     """The encoded nodes list splits each column's JSON into rows; with one node there is one row, which
     must keep its text (the shape [2], the span [0, 1])."""
-    from app.engine import evaluate_json
-
     assert evaluate_json(program) == orjson.dumps(evaluate(program))
 
 
@@ -103,3 +101,15 @@ def test_taint_marks_the_gates_and_inputs_below_a_non_finite_value_not_the_const
     assert [(n["op"], n["reason"]) for n in doc["nodes"]] == [
         ("input", through), ("const", None), ("sub", through), ("log", "log of zero"), ("const", None),
         ("mul", "non-finite operand (n3)"), ("const", None), ("max", None), ("const", None), ("mul", None)]
+
+
+def test_an_infinite_local_gradient_that_no_rule_raised_on_is_written_as_infinity():
+    """log at the subnormal 1e-320: the float rule 1/a returns inf without raising (so the slow path never
+    runs); the document still writes "Infinity", in both layouts (JSON has no inf: left as a float it would
+    be written as null)."""
+    program = "x = 1e-320\nf = log(x)"
+    for layout in ("nodes", "columns"):
+        doc = orjson.loads(evaluate_json(program, layout=layout))
+        nodes = doc["nodes"]
+        local = nodes["local_grads"] if layout == "columns" else [n["local_grads"] for n in nodes]
+        assert local == [[], ["Infinity"]], layout

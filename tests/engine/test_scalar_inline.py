@@ -141,3 +141,16 @@ def test_a_point_where_the_inline_form_raises_is_skipped_and_the_later_points_st
     right = dataclasses.replace(sin, points=((math.inf,), (0.5,)), kinks=())
     monkeypatch.setitem(REGISTRY, "sin", right)
     assert scalar._code("sin", right) == scalar.SIN
+
+
+def test_nan_matches_only_nan_when_the_inline_form_is_checked(monkeypatch):
+    """At a NaN operand both cos and the registry give NaN: the same, so sin keeps its inline code. A
+    registry gradient of NaN where the inline form gives a number is not the same: the loop calls the rule."""
+    sin = REGISTRY["sin"]
+    monkeypatch.setattr(scalar, "_CODES", {})
+    both_nan = dataclasses.replace(sin, points=((math.nan,), (0.5,)), kinks=())
+    monkeypatch.setitem(REGISTRY, "sin", both_nan)
+    assert scalar._code("sin", both_nan) == scalar.SIN
+    one_nan = dataclasses.replace(sin, points=((0.5,),), kinks=(), df=lambda a, y: math.nan)
+    monkeypatch.setitem(REGISTRY, "sin", one_nan)
+    assert scalar._code("sin", one_nan) == scalar.OTHER
