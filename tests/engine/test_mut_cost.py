@@ -169,3 +169,15 @@ def test_tensor_budgets_at_exactly_their_limit_and_one_past_it():
     one = hi
     assert one > 0 and fits(3 * one, 2) and not fits(3 * one - 1, 2)  # three passes: exactly, and one short
     assert optimize(TENSOR, None, steps=2, limits=Limits(max_optimize_flops=3 * one))["steps"] == 2
+
+
+def test_a_batch_may_give_every_input_up_to_max_inputs():
+    doc = evaluate("f = x * y", limits=Limits(max_inputs=2), batch={"x": [1.0, 2.0], "y": [3.0, 4.0]})
+    assert doc["value"] == [3.0, 8.0] and doc["gradients"] == {"x": [3.0, 4.0], "y": [1.0, 2.0]}
+
+
+def test_an_unknown_batch_name_is_cut_to_64_characters_and_the_inputs_are_listed():
+    with pytest.raises(EngineError) as e:
+        evaluate("f = x * y", batch={"q" * 100: [1.0]})
+    assert e.value.msg == f"{'q' * 64!r} is not an input of the program; its inputs are: x, y"
+    assert e.value.ctx == {"names": ["q" * 64], "field": "batch"}
