@@ -181,3 +181,16 @@ def test_an_unknown_batch_name_is_cut_to_64_characters_and_the_inputs_are_listed
         evaluate("f = x * y", batch={"q" * 100: [1.0]})
     assert e.value.msg == f"{'q' * 64!r} is not an input of the program; its inputs are: x, y"
     assert e.value.ctx == {"names": ["q" * 64], "field": "batch"}
+
+
+def test_a_scalar_document_lists_no_tensor_numbers():
+    assert estimate("evaluate", "x = 1\nf = x * 2", None, L).numbers == 0
+
+
+def test_sweep_and_batch_limits_say_their_counts():
+    with pytest.raises(EngineError) as e:
+        estimate("sweep", "x = 1\nf = x * x", None, Limits(max_sweep_work=20), variable="x", points=11)
+    assert e.value.msg == "11 points over 2 nodes is 22 gate evaluations (limit max_sweep_work = 20)"
+    with pytest.raises(EngineError) as e:
+        estimate("batch", "f = x * y", None, Limits(max_document_numbers=5), batch={"x": [1.0, 2.0], "y": [3.0, 4.0]})
+    assert e.value.msg.startswith("the batch document would list 6 numbers (the output and every input's gradient")
