@@ -194,3 +194,29 @@ def test_sweep_and_batch_limits_say_their_counts():
     with pytest.raises(EngineError) as e:
         estimate("batch", "f = x * y", None, Limits(max_document_numbers=5), batch={"x": [1.0, 2.0], "y": [3.0, 4.0]})
     assert e.value.msg.startswith("the batch document would list 6 numbers (the output and every input's gradient")
+
+
+def test_the_numbers_a_tensor_document_lists_worked_out_by_hand():
+    """Each node lists its value and gradient (a constant only its value) and one gradient per edge; a
+    tensor past the summary threshold counts as its 22-number summary. W = randn(30, 40), f = sum(W * W):
+    W 2 x 1200, the product 2 x 1200 + 1200 + 1200, the sum 2 x 1 + 1200: 8402. When that passes
+    max_document_numbers, tensors are summarized from 16 elements: 2 x 22 + (2 x 22 + 22 + 22) + (2 + 22) = 156.
+    A tensor of exactly 16 elements is still listed in full: 32 + 64 + 18 = 114 either way."""
+    program = "W = randn(30, 40)\nf = sum(W * W)"
+    assert estimate("evaluate", program, None, L).numbers == 8402
+    assert estimate("evaluate", program, None, Limits(max_document_numbers=8401)).numbers == 156
+    sixteen = "W = randn(16)\nf = sum(W * W)"
+    assert estimate("evaluate", sixteen, None, L).numbers == 114
+    assert estimate("evaluate", sixteen, None, Limits(max_document_numbers=113)).numbers == 114
+    assert estimate("evaluate", "a = [1, 2, 3]\nb = a * a + a\nf = sum(b)", None, L).numbers == 6 + 12 + 12 + 5
+
+
+def test_a_batch_of_one_point_and_of_exactly_max_batch_points():
+    assert evaluate("f = x * 2", batch={"x": [3.0]})["value"] == [6.0]
+    assert evaluate("f = x * 2", batch={"x": [3.0, 4.0]}, limits=Limits(max_batch=2))["value"] == [6.0, 8.0]
+
+
+def test_a_sweep_of_an_input_given_a_tensor_value_is_refused():
+    with pytest.raises(EngineError) as e:
+        sweep("W = [1.0, 2.0]\nf = sum(W)", {"W": [1.0, 2.0]}, variable="W", start=0, stop=1, points=3)
+    assert e.value.msg == "'W' is a tensor: sweep a scalar input" and e.value.ctx == {"name": "variable"}
