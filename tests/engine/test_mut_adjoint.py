@@ -170,6 +170,7 @@ def test_a_scalar_grad_whose_input_turns_out_a_tensor_is_refused_not_summed_wron
     with pytest.raises(EngineError) as e:
         evaluate("f = x * y\nd = grad(f, x)", {"x": 1.0, "y": [1.0, 2.0]})
     assert e.value.msg.startswith("grad(): this gate broadcasts scalar to (2,)") and e.value.ctx["shapes"] == [[], [2]]
+    assert (e.value.ctx["line"], e.value.ctx["column"]) == (1, 5)  # at the start of the gate, x * y
 
 
 @pytest.mark.parametrize("program", [
