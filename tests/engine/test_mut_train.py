@@ -6,7 +6,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
+from app.engine import EngineError, Limits
 from app.engine.train import Data, Options, network_program, train
 
 
@@ -26,10 +28,6 @@ def test_train_called_with_keywords_and_its_defaults():
 
 
 def test_options_at_the_edges_of_their_checks():
-    import pytest
-
-    from app.engine import EngineError, Limits
-
     p, d = network_program(2, [3], 2), tiny()
     ok = train(p, d, Options(epochs=1, optimizer="momentum", momentum=0.0, beta1=0.0, beta2=0.0))
     assert ok["epochs"] == 1
@@ -76,3 +74,71 @@ def test_relu_hidden_layers_start_he_uniform_and_the_last_layer_glorot_uniform()
     assert f"W2 = uniform(128, 10, {-math.sqrt(6 / 138):.6f}, {math.sqrt(6 / 138):.6f})" in lines
     lines = network_program(64, [128], 10, activation="tanh", seed=0).splitlines()
     assert f"W1 = uniform(64, 128, {-math.sqrt(6 / 192):.6f}, {math.sqrt(6 / 192):.6f})" in lines
+
+
+LINE = "X = [[1.0]]\nt = [[0.0]]\nw = [[0.0]]\nb = 0.0\ny = X @ w + b\nf = mse(y, t)"
+
+
+def line_data() -> Data:
+    X = np.array([[1.0], [2.0], [3.0], [4.0]])
+    return Data(X, 2 * X + 1, X[:2], 2 * X[:2] + 1, "regression", 1)
+
+
+def test_adam_moves_a_scalar_parameter_against_its_gradient():
+    """t = 2x + 1 from w = 0, b = 0: both gradients are negative, so both parameters grow. Adam's first
+    steps move each parameter by about lr (its update is m / sqrt(v), about the gradient's sign): 3 x 0.01."""
+    doc = train(LINE, line_data(), Options(epochs=3, optimizer="adam", lr=0.01, batch_size=4, parameters=["w", "b"]))
+    assert math.isclose(doc["parameters"]["b"], 0.03, abs_tol=1e-4)
+    assert math.isclose(doc["parameters"]["w"][0][0], 0.03, abs_tol=1e-4)
+
+
+def test_the_running_loss_is_the_mean_over_the_samples_whatever_the_batch_size():
+    """With a learning rate of 1e-12 the parameters do not move: the running loss at the epoch's last step is
+    the mean loss over all samples (41 at w = b = 0: the mean of 3^2, 5^2, 7^2, 9^2), batches of 1 or 4."""
+    def last_running_loss(batch: int) -> float:
+        events = []
+        train(LINE, line_data(), Options(epochs=1, optimizer="sgd", lr=1e-12, batch_size=batch, progress_every=0.0,
+                                         parameters=["w", "b"]), on_event=lambda kind, ev: events.append((kind, ev)))
+        return [ev for kind, ev in events if kind == "progress"][-1]["loss"]
+
+    losses = [last_running_loss(1), last_running_loss(4)]
+    assert math.isclose(losses[0], 41.0, rel_tol=1e-9) and math.isclose(losses[1], 41.0, rel_tol=1e-9)
+
+
+def test_a_run_reports_the_seconds_it_took():
+    doc = train(LINE, line_data(), Options(epochs=1))
+    assert 0.0 <= doc["seconds"] < 60.0
+
+
+def test_x_scale_multiplies_each_batch_as_it_is_taken():
+    """MNIST stays uint8 in memory with x_scale = 1/255: training on it is training on X / 255."""
+    rng = np.random.default_rng(1)
+    X8 = rng.integers(0, 256, size=(24, 2)).astype(np.uint8)
+    y = (X8[:, 0] > 127).astype(int)
+    scaled = Data(X8, y, X8[:8], y[:8], "classification", 2, x_scale=1 / 255)
+    plain = Data(X8 / 255, y, X8[:8] / 255, y[:8], "classification", 2)
+    options = Options(epochs=2, batch_size=8)
+    a, b = train(network_program(2, [3], 2), scaled, options), train(network_program(2, [3], 2), plain, options)
+    assert np.allclose(a["train_loss"], b["train_loss"]) and np.allclose(a["test_loss"], b["test_loss"])
+
+
+def test_one_sample_splits_are_enough():
+    X = np.array([[1.0], [2.0]])
+    doc = train(LINE, Data(X[:1], 2 * X[:1] + 1, X[1:], 2 * X[1:] + 1, "regression", 1), Options(epochs=1))
+    assert doc["epochs"] == 1 and doc["test_loss"][0] is not None and doc["train_loss"][0] is not None
+
+
+def test_a_loss_that_does_not_fit_the_data_names_the_one_that_does():
+    with pytest.raises(EngineError) as e:
+        train(LINE, tiny(), Options(epochs=1))  # mse on classes
+    assert e.value.msg.endswith("use softmax_cross_entropy(s, t)")
+    with pytest.raises(EngineError) as e:
+        train(network_program(1, [2], 2), line_data(), Options(epochs=1))  # cross-entropy on values
+    assert e.value.msg.endswith("use mse(y, t)")
+
+
+def test_whole_number_options_refuse_booleans_and_fractions():
+    for kw, name in ((dict(epochs=True), "epochs"), (dict(batch_size=2.5), "batch_size")):
+        with pytest.raises(EngineError) as e:
+            train(network_program(2, [3], 2), tiny(), Options(**{"epochs": 1, **kw}))
+        assert e.value.ctx["name"] == name, kw
