@@ -48,3 +48,23 @@ def test_a_numpy_column_must_be_one_dimensional():
     with pytest.raises(EngineError) as err:
         evaluate("f = w * x", {"w": 2}, batch={"x": np.array([[1.0, 2.0]])})
     assert err.value.type == "invalid_value" and err.value.ctx == {"name": "x", "field": "batch"}
+
+
+def test_an_input_not_in_the_batch_gets_a_gradient_per_point():
+    """y is fixed at 3, x varies: d f / d y is listed at each point, also where it does not depend on x."""
+    doc = evaluate("f = x * y", {"y": 3.0}, batch={"x": [1.0, 2.0]})
+    assert doc["value"] == [3.0, 6.0] and doc["gradients"] == {"x": [3.0, 3.0], "y": [1.0, 2.0]}
+    doc = evaluate("f = y * 2 + x", {"y": 3.0}, batch={"x": [1.0, 2.0]})
+    assert doc["value"] == [7.0, 8.0] and doc["gradients"] == {"x": [1.0, 1.0], "y": [2.0, 2.0]}
+
+
+def test_a_non_elementwise_gate_that_overflows_says_so():
+    doc = evaluate("W = [1e308, 1e308]\nf = sum(W)")
+    assert doc["nodes"][1]["reason"] == "overflow: the result is beyond the float64 range"
+
+
+def test_a_scalar_division_by_zero_inside_a_tensor_program_has_both_gradients():
+    """x / z with z = 0 in a tensor program (W makes it one): the float rule raises, numpy's gives d/dx =
+    1/0 = inf and d/dz = -x/0^2 = -inf (not -z/z^2, which is NaN)."""
+    doc = evaluate("W = [1.0]\nx = 2.0\nz = 0.0\nf = sum(W) + x / z")
+    assert doc["mode"] == "tensor" and doc["gradients"] == {"W": [1.0], "x": "Infinity", "z": "-Infinity"}
