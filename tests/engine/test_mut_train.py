@@ -142,3 +142,16 @@ def test_whole_number_options_refuse_booleans_and_fractions():
         with pytest.raises(EngineError) as e:
             train(network_program(2, [3], 2), tiny(), Options(**{"epochs": 1, **kw}))
         assert e.value.ctx["name"] == name, kw
+
+
+def test_one_sgd_step_by_hand():
+    """mse over t = 2x + 1 at x = 1..4 from w = b = 0: d/db = 2 mean(y - t) = -12, d/dw = 2 mean((y - t) x)
+    = -35; one full-batch step of lr 0.01 gives b = 0.12, w = 0.35."""
+    doc = train(LINE, line_data(), Options(epochs=1, optimizer="sgd", lr=0.01, batch_size=4, parameters=["w", "b"]))
+    assert math.isclose(doc["parameters"]["b"], 0.12) and math.isclose(doc["parameters"]["w"][0][0], 0.35)
+
+
+def test_a_parameter_without_a_value_is_named():
+    with pytest.raises(EngineError) as e:
+        train("X = [[1.0]]\nt = [[0.0]]\ny = X @ w\nf = mse(y, t)", line_data(), Options(epochs=1))
+    assert e.value.msg.startswith("no value for w: a training program gives every input but X and t a value")
