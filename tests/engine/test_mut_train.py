@@ -155,3 +155,33 @@ def test_a_parameter_without_a_value_is_named():
     with pytest.raises(EngineError) as e:
         train("X = [[1.0]]\nt = [[0.0]]\ny = X @ w\nf = mse(y, t)", line_data(), Options(epochs=1))
     assert e.value.msg.startswith("no value for w: a training program gives every input but X and t a value")
+
+
+def test_the_epoch_events_carry_what_the_done_document_records():
+    """What the page shows live (each epoch's losses and accuracies, the first 32 test predictions, the
+    confusion matrix, the time) is what the done document records, epoch by epoch."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    y = (X[:, 0] > 0).astype(int)
+    data = Data(X[:20], y[:20], X[20:], y[20:], "classification", 2)
+    events = []
+    doc = train(network_program(2, [3], 2), data, Options(epochs=2, batch_size=8, progress_every=0.0),
+                on_event=lambda kind, ev: events.append((kind, ev)))
+    epochs = [ev for kind, ev in events if kind == "epoch"]
+    for key in ("train_loss", "test_loss", "train_accuracy", "test_accuracy"):
+        assert [ev[key] for ev in epochs] == doc[key], key
+    last = epochs[-1]
+    assert len(last["predicted"]) == 32 and set(last["predicted"]) <= {0, 1}
+    confusion = np.array(doc["confusion"])
+    assert last["confusion"] == doc["confusion"] and confusion.shape == (2, 2) and confusion.sum() == 40
+    assert np.array_equal(confusion.sum(axis=1), np.bincount(y[20:], minlength=2))  # rows: the true classes
+    assert 0.0 < epochs[0]["elapsed"] <= epochs[1]["elapsed"] <= doc["seconds"] < 60.0
+    progress = [ev for kind, ev in events if kind == "progress"]
+    assert all(0.0 < ev["elapsed"] < 60.0 and 0.0 < ev["loss"] < 10.0 for ev in progress)
+    assert doc["test_mse"] is None and doc["batch"] is not None and len(doc["batch"]["X"]) == 4  # 20 = 8 + 8 + 4
+
+
+def test_a_regression_run_reports_its_test_mse_and_its_last_batch_in_full():
+    doc = train(LINE, line_data(), Options(epochs=2))
+    assert doc["test_mse"] == doc["test_loss"][-1] and "confusion" not in doc
+    assert doc["batch"] == {"X": [[4.0], [3.0], [2.0], [1.0]], "t": [[9.0], [7.0], [5.0], [3.0]]}
