@@ -68,3 +68,9 @@ def test_a_scalar_division_by_zero_inside_a_tensor_program_has_both_gradients():
     1/0 = inf and d/dz = -x/0^2 = -inf (not -z/z^2, which is NaN)."""
     doc = evaluate("W = [1.0]\nx = 2.0\nz = 0.0\nf = sum(W) + x / z")
     assert doc["mode"] == "tensor" and doc["gradients"] == {"W": [1.0], "x": "Infinity", "z": "-Infinity"}
+
+
+def test_a_scalar_node_whose_float_rule_raises_inside_a_tensor_program():
+    """log(0) in a tensor program: the float rule of log's gradient (1/0) raises, numpy's gives inf."""
+    doc = evaluate("W = [1.0]\nx = 0.0\nf = sum(W) + log(x)")
+    assert doc["mode"] == "tensor" and doc["gradients"] == {"W": [1.0], "x": "Infinity"}
