@@ -185,3 +185,28 @@ def test_a_regression_run_reports_its_test_mse_and_its_last_batch_in_full():
     doc = train(LINE, line_data(), Options(epochs=2))
     assert doc["test_mse"] == doc["test_loss"][-1] and "confusion" not in doc
     assert doc["batch"] == {"X": [[4.0], [3.0], [2.0], [1.0]], "t": [[9.0], [7.0], [5.0], [3.0]]}
+
+
+@pytest.mark.parametrize(("args", "kw", "head"), [
+    ((2, [3], 2), {}, "# Affine -> ReLU -> Affine -> softmax with cross-entropy"),
+    ((2, [3], 2), {"loss": "mse"}, "# Affine -> ReLU -> Affine -> mean squared error"),
+    ((2, [3], 2), {"activation": "tanh"}, "# Affine -> tanh -> Affine -> softmax with cross-entropy"),
+    ((2, [], 2), {}, "# Affine -> softmax with cross-entropy"),
+    ((2, [4, 3], 2), {"weight_decay": 0.01},
+     "# Affine -> ReLU -> Affine -> ReLU -> Affine -> softmax with cross-entropy, plus L2 weight decay"),
+])
+def test_a_generated_network_names_its_layers_in_its_first_line(args, kw, head):
+    assert network_program(*args, **kw).splitlines()[0] == head
+
+
+def test_weight_decay_adds_half_lambda_times_the_squared_weights():
+    lines = network_program(2, [4, 3], 2, weight_decay=0.01).splitlines()
+    assert lines[-1] == "L = data_loss + 0.5 * lam * (sum(W1^2) + sum(W2^2) + sum(W3^2))"
+    assert lines[-2] == "data_loss = softmax_cross_entropy(s, t)" and "lam = 0.01" in lines
+    assert network_program(2, [], 2, weight_decay=0.01).splitlines()[-1] == "L = data_loss + 0.5 * lam * sum(W1^2)"
+
+
+def test_the_documented_training_defaults():
+    assert Options() == Options(epochs=10, batch_size=32, lr=0.1, optimizer="sgd", seed=0, momentum=0.9, beta1=0.9,
+                                beta2=0.999, eps=1e-8, parameters=None, progress_every=0.1, evaluate=True,
+                                full_parameters=False)
