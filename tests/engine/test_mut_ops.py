@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from app.engine import REGISTRY, EngineError, evaluate
+from app.engine import REGISTRY, EngineError, evaluate, sweep
 
 
 @pytest.mark.parametrize(("x", "value"), [(-1000.0, 0.0), (-745.0, 0.0), (1000.0, 1.0), (745.0, 1.0)])
@@ -125,3 +125,26 @@ def test_cross_entropys_rule_gives_the_same_gradient_with_and_without_its_saved_
     p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     assert np.allclose(without[0], (p * t.sum(axis=1, keepdims=True) - t) / 2, rtol=1e-12, atol=0)
     assert np.array_equal(without[0], with_saved[0])
+
+
+@pytest.mark.parametrize("op", ["max", "min"])
+def test_a_tie_routes_the_gradient_to_the_first_operand_in_every_mode(op):
+    """The registry's convention ("a tie in max/min routes the gradient to the first operand"), in scalar
+    mode, in tensor mode and in a sweep's slopes."""
+    assert evaluate(f"f = {op}(x, y)", {"x": 1.0, "y": 1.0})["gradients"] == {"x": 1.0, "y": 0.0}
+    assert evaluate(f"f = sum({op}(x, y))", {"x": [1.0, 2.0], "y": [1.0, 2.0]})["gradients"] == {
+        "x": [1.0, 1.0], "y": [0.0, 0.0]}
+    assert sweep(f"f = {op}(x, y)", {"y": 1.0}, variable="x", start=1.0, stop=1.0 + 1e-9, points=2)["slopes"][0] == 1.0
+    assert "routes the gradient to the first operand" in REGISTRY[op].doc.convention
+
+
+def test_the_ops_description_lists_each_gates_adjoint():
+    assert REGISTRY["mul"].meta()["adjoint"] == list(REGISTRY["mul"].doc.adjoint) and REGISTRY["mul"].doc.adjoint
+    assert REGISTRY["randn"].meta()["adjoint"] is None  # a constructor has no gradient to share
+
+
+def test_seeds_run_from_0_to_2_to_the_32_minus_1():
+    assert isinstance(evaluate("seed(4294967295)\nW = randn(2)\nf = sum(W)")["value"], float)
+    with pytest.raises(EngineError) as e:
+        evaluate("seed(4294967296)\nW = randn(2)\nf = sum(W)")
+    assert e.value.msg == "seed(): the seed must be a whole number from 0 to 4294967295"
