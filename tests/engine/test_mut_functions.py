@@ -10,6 +10,8 @@ import pytest
 
 from app.engine import EngineError, evaluate, sweep
 
+from .test_mut_adjoint import adjoint_gates
+
 FMA = "fma(a, b, c) = a * b + c with d/da = b, d/db = a, d/dc = 1\n"
 
 
@@ -94,10 +96,8 @@ def test_a_gate_whose_body_calls_a_function_on_arrays_and_in_a_sweep():
     ("sq(a) = a * a with d/da = 2 * a\nx = 3\nf = sq(x)\nh = grad(f, x)", [("const", None), ("mul", "h")], 6.0),
 ])
 def test_grad_copies_in_only_the_gates_a_declared_derivative_needs(program, gates, value):
-    doc = evaluate(program)
-    group = next(g for g in doc["groups"] if g["kind"] == "adjoint")
-    assert [(n["op"], n["label"]) for n in doc["nodes"][group["first"]:group["last"] + 1]] == gates
-    assert doc["nodes"][-1]["value"] == value
+    assert adjoint_gates(program) == gates
+    assert evaluate(program)["nodes"][-1]["value"] == value
 
 
 def test_a_function_defined_after_other_statements_keeps_its_gates_static_arguments():
