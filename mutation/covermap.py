@@ -73,7 +73,7 @@ def build(out_dir: Path, args: list[str]) -> int:
         lines, imported = {}, []
         for line, contexts in by_line.items():
             tests = sorted(index[c] for c in contexts if c in index)
-            if IMPORT in contexts or any(c not in index for c in contexts):
+            if any(c not in index for c in contexts):  # IMPORT, or anything else outside a test
                 imported.append(line)
             if tests:
                 lines[str(line)] = tests

@@ -22,7 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # schemathesis and playwright cost ~2 s per start
 PYTEST = ["-x", "-q", "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestConfigWarning"]
 MAX_CHANGED = 3  # a mutation changes one node: more changed lines means the map is stale
 TIMEOUT = int(float(os.environ.get("MUTATION_RUN_TIMEOUT", "110")))  # seconds, below Cosmic Ray's own timeout
@@ -73,6 +72,7 @@ def pytest_in_fork(args: list[str]) -> int:
         signal.alarm(left)
         try:
             sys.path[0] = os.getcwd()  # the copy's app/, not the one next to this script
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # schemathesis and playwright cost ~2 s per start
             import pytest
 
             code = int(pytest.main(args))

@@ -5,6 +5,7 @@ tested here on a small coverage map written by hand; the map itself is made by m
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,13 @@ def test_an_equivalent_entry_matches_its_module_operator_line_and_context():
     assert is_equivalent("app/engine/m.py", "core/NumberReplacer", "x = f(1, 2)", known, diff)
     assert not is_equivalent("app/engine/m.py", "core/NumberReplacer", "x = f(1, 2)", known,
                              diff.replace("3)", "1)"))
+
+
+def test_importing_the_selection_leaves_the_environment_alone():
+    """Only the forked pytest run turns plugin autoloading off; importing the module (as this file and the fork
+    server do) must not change the environment of the process that imports it."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_DISABLE_PLUGIN_AUTOLOAD"}
+    out = subprocess.run([sys.executable, "-c", "import os, mutation.run_selected; "
+                          "print('PYTEST_DISABLE_PLUGIN_AUTOLOAD' in os.environ)"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
