@@ -113,3 +113,21 @@ def test_an_infinite_local_gradient_that_no_rule_raised_on_is_written_as_infinit
         nodes = doc["nodes"]
         local = nodes["local_grads"] if layout == "columns" else [n["local_grads"] for n in nodes]
         assert local == [[], ["Infinity"]], layout
+
+
+def test_a_non_elementwise_gate_that_overflows_says_so():
+    doc = evaluate("W = [1e308, 1e308]\nf = sum(W)")
+    assert doc["nodes"][1]["reason"] == "overflow: the result is beyond the float64 range"
+
+
+def test_a_scalar_division_by_zero_inside_a_tensor_program_has_both_gradients():
+    """x / z with z = 0 in a tensor program (W makes it one): the float rule raises, numpy's gives d/dx =
+    1/0 = inf and d/dz = -x/0^2 = -inf (not -z/z^2, which is NaN)."""
+    doc = evaluate("W = [1.0]\nx = 2.0\nz = 0.0\nf = sum(W) + x / z")
+    assert doc["mode"] == "tensor" and doc["gradients"] == {"W": [1.0], "x": "Infinity", "z": "-Infinity"}
+
+
+def test_a_scalar_node_whose_float_rule_raises_inside_a_tensor_program():
+    """log(0) in a tensor program: the float rule of log's gradient (1/0) raises, numpy's gives inf."""
+    doc = evaluate("W = [1.0]\nx = 0.0\nf = sum(W) + log(x)")
+    assert doc["mode"] == "tensor" and doc["gradients"] == {"W": [1.0], "x": "Infinity"}
