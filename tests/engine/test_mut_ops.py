@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from app.engine import REGISTRY, EngineError, evaluate, sweep
+from app.engine.ops import FUNCTIONS, INFIX, OVERFLOW, check_param, unbroadcast
 
 
 @pytest.mark.parametrize(("x", "value"), [(-1000.0, 0.0), (-745.0, 0.0), (1000.0, 1.0), (745.0, 1.0)])
@@ -148,3 +149,148 @@ def test_seeds_run_from_0_to_2_to_the_32_minus_1():
     with pytest.raises(EngineError) as e:
         evaluate("seed(4294967296)\nW = randn(2)\nf = sum(W)")
     assert e.value.msg == "seed(): the seed must be a whole number from 0 to 4294967295"
+
+
+# --- the survivors of the full mutation run (ops.py): each test below pins what one or more mutants changed ------
+
+def adjoint_ir(program: str, values: dict | None = None) -> tuple[dict, list[str]]:
+    """The document and the IR lines of the gates grad() wrote (the adjoint groups), in order."""
+    doc = evaluate(program, values)
+    lines = doc["ir"].splitlines()
+    rows = [k for g in doc["groups"] if g["kind"] == "adjoint" for k in range(g["first"], g["last"] + 1)]
+    return doc, [lines[k].split(" = ", 1)[1].split("   #")[0] for k in rows]
+
+
+def test_unbroadcast_sums_every_axis_of_size_one_back_and_keeps_it():
+    """HIPS/autograd's unbroadcast: leading axes summed away, then each axis of size 1 in the operand's shape summed
+    with keepdims, whatever the gradient's size there (2, or 0: an empty gradient sums to zeros of size 1)."""
+    g = np.arange(6.0).reshape(2, 3)
+    assert unbroadcast(g, (1, 3)).tolist() == [[3.0, 5.0, 7.0]]
+    assert unbroadcast(g, (2, 1)).tolist() == [[3.0], [12.0]]
+    assert unbroadcast(g, (3,)).tolist() == [3.0, 5.0, 7.0]
+    assert unbroadcast(g, ()) == 15.0 and type(unbroadcast(g, ())) is float
+    empty = unbroadcast(np.zeros((0, 3)), (1, 3))
+    assert empty.shape == (1, 3) and not empty.any()
+
+
+def test_mse_sums_a_broadcast_predictions_gradient_back_to_its_row():
+    """mse(P, T) with P of shape (1, 3) against T (2, 3): dL/dP = sum over rows of 2 (P - T) / 6, shape (1, 3)."""
+    doc = evaluate("P = [[1, 2, 4]]\nT = [[0, 2, 1], [3, 1, 1]]\nf = mse(P, T)")
+    d = np.array([[1.0, 2, 4]]) - np.array([[0.0, 2, 1], [3, 1, 1]])
+    assert doc["value"] == pytest.approx((d * d).sum() / 6, rel=1e-15)
+    assert np.shape(doc["gradients"]["P"]) == (1, 3) and np.shape(doc["gradients"]["T"]) == (2, 3)
+    assert np.allclose(doc["gradients"]["P"], (2 * d / 6).sum(axis=0, keepdims=True), rtol=1e-15, atol=0)
+    assert np.allclose(doc["gradients"]["T"], -2 * d / 6, rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize(("op", "xs", "want"), [
+    ("log", (0.0,), (math.inf,)),  # 1 / 0 raises on floats; numpy says inf
+    ("div", (1.0, 0.0), (math.inf, -math.inf)),
+    ("sqrt", (0.0,), (math.inf,)),  # 0.5 / sqrt(0)
+])
+def test_local_gradients_where_the_float_rule_raises_come_from_the_numpy_rule(op, xs, want):
+    assert REGISTRY[op].grads_at(*xs) == want
+
+
+def test_local_gradients_of_pow_at_a_negative_base_and_fractional_exponent_are_nan():
+    """math.pow(-8, -0.5) raises ValueError: the numpy rule gives NaN for both (the documented convention)."""
+    assert all(math.isnan(v) for v in REGISTRY["pow"].grads_at(-8.0, 0.5))
+
+
+def test_near_a_kink_means_within_the_tolerance_the_boundary_included():
+    relu, mx = REGISTRY["relu"], REGISTRY["max"]
+    assert relu.near_kink((0.25,), 0.25) and relu.near_kink((-0.25,), 0.25)
+    assert not relu.near_kink((0.2500001,), 0.25)
+    assert mx.near_kink((1.0, 1.5), 0.5) and not mx.near_kink((1.0, 1.6), 0.5)
+    assert mx.near_kink((np.array([3.0, 1.0]), np.array([0.0, 1.5])), 0.5)  # any element
+    assert not REGISTRY["exp"].near_kink((0.0,), 1.0)  # a smooth op has no kink
+
+
+def test_a_flag_is_0_or_1():
+    """keepdims=0 is a valid flag (sum over the axis, the axis dropped); 2 is not."""
+    assert evaluate("W = [[1, 2, 3], [4, 5, 6]]\nf = sum(W, axis=0, keepdims=0)")["value"] == [5.0, 7.0, 9.0]
+    keepdims = REGISTRY["sum"].params[1]
+    assert check_param(REGISTRY["sum"], keepdims, 0.0) is None and check_param(REGISTRY["sum"], keepdims, 1.0) is None
+    assert check_param(REGISTRY["sum"], keepdims, 2.0) == "sum(): keepdims must be 0 or 1, got 2"
+    with pytest.raises(EngineError) as e:
+        evaluate("W = [[1, 2, 3], [4, 5, 6]]\nf = sum(W, axis=0, keepdims=2)")
+    assert "keepdims must be 0 or 1, got 2" in e.value.msg
+
+
+def test_the_ops_description_lists_syntax_and_differentiability():
+    sum_meta = REGISTRY["sum"].meta()
+    assert sum_meta["syntax"] == ["sum(x)", "sum(x, axis)", "sum(x, axis=1, keepdims=1)"]
+    assert REGISTRY["mul"].meta()["syntax"] is None
+    # a constructor's tensor is a constant, or (named) an input whose gradient is computed: not a flat gate
+    assert all(REGISTRY[name].meta()["differentiable"] for name in ("zeros", "ones", "eye", "randn", "uniform"))
+    assert not REGISTRY["onehot"].meta()["differentiable"] and not REGISTRY["argmax"].meta()["differentiable"]
+
+
+def test_the_operator_table_holds_exactly_the_binary_operators():
+    """Only binary ops written with an operator are in INFIX (ops without one add no entry: no None key)."""
+    assert INFIX == {"+": "add", "-": "sub", "*": "mul", "/": "div", "^": "pow", "**": "pow", ">": "gt", ">=": "ge",
+                     "<": "lt", "<=": "le", "==": "eq", "!=": "ne", "@": "matmul"}
+
+
+@pytest.mark.parametrize(("program", "x", "want", "gates"), [
+    # a variable exponent: b * a^(b - 1) written with gates (y = 2.5)
+    ("f = x ^ y\ng = grad(f, x)", 1.5, 2.5 * 1.5 ** 1.5, ["const 1", "sub(y, 1)", "pow(x, n4)", "mul(y, n5)"]),
+    ("f = x ^ 0\ng = grad(f, x)", 0.0, 0.0, ["const 0"]),  # b = 0: no share at all, even at a = 0 (0 * 0^-1)
+    ("f = x ^ 1\ng = grad(f, x)", -2.0, 1.0, None),  # b = 1: the upstream gradient itself
+    ("f = x ^ 2\ng = grad(f, x)", -1.5, -3.0, ["const 2", "mul(2, x)"]),  # b = 2: 2a, no pow gate
+    ("f = x ^ 3\ng = grad(f, x)", -1.5, 6.75, ["const 2", "pow(x, 2)", "mul(3, n4)"]),  # 3 a^2
+    ("f = x ^ -1\ng = grad(f, x)", 2.0, -0.25, ["const -2", "pow(x, -2)", "mul(-1, n4)"]),
+    ("f = x ^ 0.5\ng = grad(f, x)", 4.0, 0.25, None),
+])
+def test_grad_of_a_power_for_each_kind_of_exponent(program, x, want, gates):
+    doc, ir = adjoint_ir(program, {"x": x, "y": 2.5} if "y" in program else {"x": x})
+    assert doc["value"] == pytest.approx(want, rel=1e-15, abs=0)
+    if gates is not None:
+        assert ir == gates
+
+
+def test_second_derivative_of_a_cube_and_the_exponents_derivative():
+    """d2(x^3)/dx2 = 6x; d(x^y)/dy = x^y ln x."""
+    assert evaluate("f = x ^ 3\ng = grad(grad(f, x), x)", {"x": -1.5})["value"] == pytest.approx(-9.0, rel=1e-15)
+    doc = evaluate("f = x ^ y\ng = grad(f, y)", {"x": 1.5, "y": 2.5})
+    assert doc["value"] == pytest.approx(1.5 ** 2.5 * math.log(1.5), rel=1e-15)
+
+
+@pytest.mark.parametrize(("program", "want"), [
+    ("f = x / y\ng = grad(f, x)", 0.5),  # 1 / y
+    ("f = x / y\ng = grad(f, y)", -0.75),  # -x / y^2
+    ("f = x + y\ng = grad(f, x)", 1.0),
+    ("f = x + y\ng = grad(f, y)", 1.0),
+    ("f = x + 3 * y\ng = grad(f, y)", 3.0),
+    ("f = tanh(x)\ng = grad(f, x)", 1.0 - math.tanh(3.0) ** 2),
+    ("f = sigmoid(x)\ng = grad(f, x)", (1.0 / (1.0 + math.exp(-3.0))) * (1.0 - 1.0 / (1.0 + math.exp(-3.0)))),
+])
+def test_grad_of_the_elementwise_rules_for_each_operand(program, want):
+    """x = 3, y = 2: each operand's share alone (the other needs none)."""
+    values = {"x": 3.0, "y": 2.0} if "y" in program else {"x": 3.0}
+    assert evaluate(program, values)["value"] == pytest.approx(want, rel=1e-15)
+
+
+def test_a_division_by_zero_says_so_and_an_overflow_says_overflow():
+    doc = evaluate("f = x / y", {"x": 1.0, "y": 0.0})
+    assert doc["value"] == "Infinity" and doc["nodes"][-1]["reason"] == "division by zero"
+    doc = evaluate("f = x / y", {"x": 1e300, "y": 1e-10})
+    assert doc["value"] == "Infinity" and doc["nodes"][-1]["reason"] == OVERFLOW
+    assert REGISTRY["div"].reason(1.0, 0.0) == "division by zero" and REGISTRY["div"].reason(1.0, 1.0) == OVERFLOW
+
+
+def test_unary_minus_is_an_operator_not_a_function():
+    assert "neg" not in FUNCTIONS and not REGISTRY["neg"].callable
+    with pytest.raises(EngineError) as e:
+        evaluate("f = neg(x)", {"x": 1.0})
+    assert e.value.type == "unknown_function"
+
+
+@pytest.mark.parametrize(("op", "x", "y", "want"), [
+    ("max", 0.0, -0.0, "Infinity"), ("max", -0.0, 0.0, "-Infinity"),
+    ("min", 0.0, -0.0, "Infinity"), ("min", -0.0, 0.0, "-Infinity"),
+])
+def test_a_tie_in_max_and_min_takes_the_first_operands_value_down_to_the_sign_of_zero(op, x, y, want):
+    """0.0 and -0.0 tie; the first operand is the value (as Python's max and min give it), which 1 / f shows."""
+    assert evaluate(f"f = 1 / {op}(x, y)", {"x": x, "y": y})["value"] == want
+    assert evaluate(f"f = 1 / {op}(x, y)", {"x": [x], "y": [y]})["value"] == [want]  # numpy, tensor mode
