@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from app.engine import REGISTRY, EngineError, evaluate, sweep
-from app.engine.ops import FUNCTIONS, INFIX, OVERFLOW, check_param, unbroadcast
+from app.engine.ops import FUNCTIONS, INFIX, OVERFLOW, check_param, expand_to, unbroadcast
 
 
 @pytest.mark.parametrize(("x", "value"), [(-1000.0, 0.0), (-745.0, 0.0), (1000.0, 1.0), (745.0, 1.0)])
@@ -56,7 +56,8 @@ def test_second_derivative_through_cross_entropy_with_class_indices_as_with_one_
     assert want == pytest.approx([0.177759406790571, -0.1453315538952939, -0.03242785289527709], rel=1e-12)
 
 
-@pytest.mark.parametrize("name", ["reshape_to", "match_to", "sce_targets", "mm_upstream", "as_matrix"])
+@pytest.mark.parametrize("name", ["reshape_to", "match_to", "sce_targets", "mm_upstream", "as_matrix", "maxmask",
+                                  "minmask", "expand_to", "sum_to", "scatter"])
 def test_internal_ops_are_not_functions_of_the_language(name):
     """The adjoint layer's helper ops exist in the registry (grad() builds them) but a program cannot call
     them: an unknown function, at its line and column, and the list of known functions leaves them out."""
@@ -154,11 +155,11 @@ def test_seeds_run_from_0_to_2_to_the_32_minus_1():
 # --- the survivors of the full mutation run (ops.py): each test below pins what one or more mutants changed ------
 
 def adjoint_ir(program: str, values: dict | None = None) -> tuple[dict, list[str]]:
-    """The document and the IR lines of the gates grad() wrote (the adjoint groups), in order."""
+    """The document and the IR lines of the gates the program's last grad() wrote, in order."""
     doc = evaluate(program, values)
     lines = doc["ir"].splitlines()
-    rows = [k for g in doc["groups"] if g["kind"] == "adjoint" for k in range(g["first"], g["last"] + 1)]
-    return doc, [lines[k].split(" = ", 1)[1].split("   #")[0] for k in rows]
+    group = [g for g in doc["groups"] if g["kind"] == "adjoint"][-1]
+    return doc, [lines[k].split(" = ", 1)[1].split("   #")[0] for k in range(group["first"], group["last"] + 1)]
 
 
 def test_unbroadcast_sums_every_axis_of_size_one_back_and_keeps_it():
@@ -294,3 +295,326 @@ def test_a_tie_in_max_and_min_takes_the_first_operands_value_down_to_the_sign_of
     """0.0 and -0.0 tie; the first operand is the value (as Python's max and min give it), which 1 / f shows."""
     assert evaluate(f"f = 1 / {op}(x, y)", {"x": x, "y": y})["value"] == want
     assert evaluate(f"f = 1 / {op}(x, y)", {"x": [x], "y": [y]})["value"] == [want]  # numpy, tensor mode
+
+
+# -- tensor ops: matmul, reductions, softmax, losses, lookups ---------------------------------------------------
+
+A23 = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+M32 = np.array([[1.0, 0.0], [2.0, -1.0], [0.0, 3.0]])
+
+
+@pytest.mark.parametrize(("program", "name", "want"), [
+    # matrix @ constant matrix: dL/dA = C @ B^T (the constant B needs no gradient)
+    ("A = [[1, 2, 3], [4, 5, 6]]\nf = sum((A @ [[1, 0], [2, -1], [0, 3]]) * [[1, 2], [3, 4]])", "A",
+     np.array([[1.0, 2.0], [3.0, 4.0]]) @ M32.T),
+    # vector @ constant matrix: dL/dv = M c
+    ("v = [1, -1, 2]\nf = sum((v @ [[1, 0], [2, -1], [0, 3]]) * [3, 4])", "v", M32 @ np.array([3.0, 4.0])),
+    # matrix @ constant vector: dL/dA = c v^T
+    ("A = [[1, 2, 3], [4, 5, 6]]\nf = sum((A @ [1, -1, 2]) * [3, 4])", "A", np.outer([3.0, 4.0], [1.0, -1.0, 2.0])),
+])
+def test_matmul_gives_the_left_operand_its_gradient_when_the_right_one_is_a_constant(program, name, want):
+    assert np.array_equal(evaluate(program)["gradients"][name], want)
+
+
+def test_sum_with_keepdims_and_no_axis_keeps_every_axis_with_size_1():
+    doc = evaluate("W = [[1, 2, 3], [4, 5, 6]]\nf = sum(W, keepdims=1)")
+    assert doc["value"] == [[21.0]] and doc["nodes"][-1]["shape"] == [1, 1]
+    assert evaluate("W = [[1, 2, 3], [4, 5, 6]]\nf = sum(W)")["value"] == 21.0
+
+
+def test_grad_of_a_mean_divides_by_the_count():
+    doc, ir = adjoint_ir("W = [[1, 2, 3], [4, 5, 6]]\nf = mean(W)\ng = grad(f, W)")
+    assert doc["value"] == [[1 / 6] * 3] * 2 and ir == ["const 1", "expand_to(1, W, mean=1)"]
+    doc = evaluate("W = [[1, 2, 3], [4, 5, 6]]\nf = sum(mean(W, axis=1) * [1, 2])\ng = grad(f, W)")
+    assert doc["value"] == [[1 / 3] * 3, [2 / 3] * 3]
+
+
+def test_softmax_and_cross_entropy_of_large_logits_are_finite():
+    """Both shift the logits by their maximum before exp (exp(1000) overflows): e^(x - max) / sum."""
+    e = np.exp(np.array([0.0, -1.0, -2.0]))
+    assert evaluate("z = [1000, 999, 998]\nf = softmax(z)")["value"] == pytest.approx((e / e.sum()).tolist(), rel=1e-15)
+    doc = evaluate("z = [[1000, 999, 998]]\nf = softmax_cross_entropy(z, [1])")
+    assert doc["value"] == pytest.approx(-math.log(e[1] / e.sum()), rel=1e-14)
+    assert np.allclose(doc["gradients"]["z"], [e / e.sum() - [0, 1, 0]], rtol=1e-14, atol=0)
+
+
+C23 = np.array([[1.0, -2.0, 0.5], [3.0, 0.0, -1.0]])
+Z23 = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]])
+
+
+def _softmax_rows(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@pytest.mark.parametrize("rows", [2, 1])
+def test_grad_of_softmax_and_log_softmax_along_the_last_axis(rows):
+    """d sum(softmax(z) * C) / dz = s (C - sum(C s, last axis)) and d sum(log_softmax(z) * C) / dz =
+    C - s sum(C, last axis), for a 2 x 3 matrix (rows and columns differ) and for a vector (its one axis)."""
+    z, c = (Z23, C23) if rows == 2 else (Z23[0], C23[0])
+    zs, cs = str(z.tolist()), str(c.tolist())
+    s = _softmax_rows(z)
+    doc, ir = adjoint_ir(f"z = {zs}\nf = sum(softmax(z) * {cs})\ng = grad(f, z)")
+    assert np.allclose(doc["value"], s * (c - (c * s).sum(axis=-1, keepdims=True)), rtol=1e-13, atol=1e-16)
+    assert sum(line.startswith("sum(") for line in ir) == 1
+    assert [line.split(", ", 1)[1] for line in ir if line.startswith("sum(")] == ["axis=-1, keepdims=1)"]
+    doc, ir = adjoint_ir(f"z = {zs}\nf = sum(log_softmax(z) * {cs})\ng = grad(f, z)")
+    assert np.allclose(doc["value"], c - s * c.sum(axis=-1, keepdims=True), rtol=1e-13, atol=1e-16)
+    assert [line.split(", ", 1)[1] for line in ir if line.startswith("sum(")] == ["axis=-1, keepdims=1)"]
+
+
+def test_cross_entropy_of_one_row_of_logits_takes_a_scalar_class_index():
+    """Logits of shape (3,): the class index has shape (), the logits' shape without its last axis."""
+    z = np.array([1.0, 2.0, 0.5])
+    doc = evaluate("z = [1, 2, 0.5]\nf = softmax_cross_entropy(z, 1)")
+    assert doc["value"] == pytest.approx(-np.log(np.exp(z[1]) / np.exp(z).sum()), rel=1e-15)
+    with pytest.raises(EngineError) as e:
+        evaluate("z = [1, 2, 0.5]\nf = softmax_cross_entropy(z, [1, 0, 0, 0])")
+    assert e.value.type == "shape_error"
+
+
+def test_mse_of_one_element_and_its_gradient_for_the_target_alone():
+    """n = 1: d mse / dt = -2 (p - t) / 1; and a constant prediction leaves the target its gradient."""
+    assert evaluate("f = mse([3], t)", {"t": [1.0]})["gradients"]["t"] == [-4.0]
+    doc = evaluate("t = [1, 0, 2]\nf = mse([1, 2, 4], t)")
+    assert doc["gradients"]["t"] == pytest.approx([0.0, -4 / 3, -4 / 3], rel=1e-15)
+
+
+def test_grad_of_mse_divides_the_upstream_gradient_by_the_count():
+    doc, ir = adjoint_ir("P = [[1, 2, 4]]\nT = [[0, 2, 1], [3, 1, 1]]\nf = mse(P, T)\ng = grad(f, P)")
+    d = np.array([[1.0, 2, 4]]) - np.array([[0.0, 2, 1], [3, 1, 1]])
+    assert np.allclose(doc["value"], (2 * d / 6).sum(axis=0, keepdims=True), rtol=1e-15, atol=0)
+    assert "expand_to(1, n3, mean=1)" in ir
+
+
+@pytest.mark.parametrize("labels", ["[-1]", "[1.5]", "[3]", "[0, -1]"])
+def test_onehot_refuses_labels_that_are_not_classes(labels):
+    with pytest.raises(EngineError) as e:
+        evaluate(f"f = onehot({labels}, 3)")
+    assert e.value.msg == "onehot: onehot labels must be whole numbers from 0 to 2"
+
+
+def test_onehot_and_argmax_are_flagged_as_passing_no_gradient():
+    doc = evaluate("y = [0, 2]\nW = [[1, 2, 3], [4, 5, 6]]\nf = sum(onehot(y, 3) * W)")
+    assert doc["value"] == 7.0 and doc["gradients"]["y"] == [0.0, 0.0]
+    assert "n2 (onehot) passes no gradient: its local gradients are 0 (a comparison, step or lookup)" in doc["warnings"]
+    doc = evaluate("W = [[1, 2, 3], [4, 5, 6]]\nf = argmax(W) * sum(W)")
+    assert "n1 (argmax) passes no gradient: its local gradients are 0 (a comparison, step or lookup)" in doc["warnings"]
+    assert doc["gradients"]["W"] == [[5.0] * 3] * 2  # argmax(W) = 5: the flat index, times d sum / dW
+
+
+def test_argmax_of_everything_and_along_each_axis():
+    """W = [[1, 5, 3], [4, 2, 6]]: the flat index of 6 is 5; along axis 0 [1, 0, 1], along axis 1 [1, 2]."""
+    w = "W = [[1, 5, 3], [4, 2, 6]]\n"
+    assert evaluate(w + "f = argmax(W)")["value"] == 5.0
+    assert evaluate(w + "f = argmax(W, axis=0)")["value"] == [1.0, 0.0, 1.0]
+    assert evaluate(w + "f = argmax(W, 1)")["value"] == [1.0, 2.0]
+
+
+def test_grad_of_the_max_of_a_scalar_in_tensor_mode():
+    """max(s) of a scalar is s: its mask is 1 (and the mask passes no gradient back to x)."""
+    doc = evaluate("s = x * 2\nv = [1, 2]\nf = grad(max(s), s) * x", {"x": 1.5})
+    assert doc["value"] == 1.5 and doc["gradients"]["x"] == 1.0
+    (mask,) = [n for n in doc["nodes"] if n["op"] == "maxmask"]
+    assert mask["value"] == 1.0 and mask["edge_grads"] == [0.0]
+    assert evaluate("s = x * 2\nv = [1, 2]\nf = max(s)\ng = grad(f, x)", {"x": 1.5})["value"] == 2.0
+
+
+@pytest.mark.parametrize("keep", ["", ", keepdims=1"])
+def test_grad_of_the_max_along_an_axis_with_and_without_keepdims(keep):
+    """d sum(max(W, axis=1) * c) / dW: c_i at each row's (first) largest element; W is 2 x 3 (rows != columns)."""
+    c = "[[1], [-2]]" if keep else "[1, -2]"
+    doc = evaluate(f"W = [[1, 5, 5], [4, 2, 6]]\nf = sum(max(W, axis=1{keep}) * {c})\ng = grad(f, W)")
+    assert doc["value"] == [[0.0, 1.0, 0.0], [0.0, 0.0, -2.0]]
+    doc = evaluate(f"W = [[1, 5, 5], [4, 2, 6]]\nf = sum(min(W, axis=0{keep}) * [1, -2, 3])\ng = grad(f, W)")
+    assert doc["value"] == [[1.0, 0.0, 3.0], [0.0, -2.0, 0.0]]
+
+
+@pytest.mark.parametrize(("index", "message"), [
+    ("v[3]", "index 3 is out of range for axis 0 of size 3 (shape (3,))"),
+    ("v[-4]", "index -4 is out of range for axis 0 of size 3 (shape (3,))"),
+    ("W[0, 3]", "index 3 is out of range for axis 1 of size 3 (shape (2, 3))"),
+])
+def test_an_index_out_of_range_is_named_with_its_axis(index, message):
+    with pytest.raises(EngineError) as e:
+        evaluate(f"v = [1, 2, 3]\nW = [[1, 2, 3], [4, 5, 6]]\nf = {index}")
+    assert e.value.type == "shape_error" and e.value.msg == message
+
+
+def test_stacking_elements_of_different_shapes_names_them_in_order():
+    for program in ("a = [1, 2]\nb = [1, 2, 3]\nf = [a, b]", "a = [1, 2]\nb = [1, 2, 3]\nf = [a, a, b]"):
+        with pytest.raises(EngineError) as e:
+            evaluate(program)
+        assert e.value.msg == "stack: [...] needs elements of one shape, got (2,) and (3,)"
+    assert evaluate("a = [1, 2]\nf = [a]")["value"] == [[1.0, 2.0]]  # one element
+    assert evaluate("f = stack(x)", {"x": 2.0})["value"] == [2.0]
+
+
+def test_grad_through_a_stack_gives_each_element_its_own_share():
+    """d sum([3x, y] * [1, 5]) / dx = 3 (x's element), / dy = 5."""
+    assert evaluate("v = [1, 5]\nf = sum([x * 3, y] * v)\ng = grad(f, x)", {"x": 2.0, "y": 1.0})["value"] == 3.0
+    assert evaluate("v = [1, 5]\nf = sum([x * 3, y] * v)\ng = grad(f, y)", {"x": 2.0, "y": 1.0})["value"] == 5.0
+
+
+# -- the gates grad() makes (expand_to, sum_to, scatter, masks, matmul's reshapes, cross-entropy's targets), and
+# -- what differentiating through them again, or the backward pass through them, gives -----------------------
+
+def _node(doc: dict, op: str) -> dict:
+    (node,) = [n for n in doc["nodes"] if n["op"] == op]
+    return node
+
+
+def test_second_derivative_through_matmul_of_a_matrix_and_a_vector():
+    """G = d sum((A v) u) / dv = A^T u; d sum(G w) / dA = u w^T. With the upstream gradient depending on A
+    (G = d sum((A v)^2) / dv = 2 A^T A v): d sum(G w) / dA = 2 ((A v) w^T + (A w) v^T). A is 2 x 3."""
+    v, u, w = np.array([1.0, -1.0, 2.0]), np.array([2.0, -3.0]), np.array([0.5, 1.0, -2.0])
+    head = "A = [[1, 2, 3], [4, 5, 6]]\nv = [1, -1, 2]\nu = [2, -3]\nw = [0.5, 1, -2]\n"
+    doc = evaluate(head + "G = grad(sum((A @ v) * u), v)\nH = grad(sum(G * w), A)")
+    assert np.array_equal(doc["value"], np.outer(u, w))
+    assert np.array_equal(evaluate(head + "G = grad(sum((A @ v) * u), v)")["value"], A23.T @ u)
+    doc = evaluate(head + "G = grad(sum((A @ v) * (A @ v)), v)\nH = grad(sum(G * w), A)")
+    assert np.allclose(doc["value"], 2 * (np.outer(A23 @ v, w) + np.outer(A23 @ w, v)), rtol=1e-15, atol=0)
+
+
+def test_second_derivative_through_matmul_of_two_matrices_and_of_a_vector_and_a_matrix():
+    """G = d sum((A B) C) / dA = C B^T, d sum(G D) / dB = D^T C (A 2 x 3, B 3 x 2); and for u @ M (u of length 2,
+    M 2 x 3): G = d sum((u M) w) / dM = u w^T, d sum(G D) / du = D w."""
+    c, d = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.0, 0.0, -1.0], [2.0, 1.0, 0.5]])
+    head = ("A = [[1, 2, 3], [4, 5, 6]]\nB = [[1, 0], [2, -1], [0, 3]]\nC = [[1, 2], [3, 4]]\n"
+            "D = [[1, 0, -1], [2, 1, 0.5]]\n")
+    assert np.array_equal(evaluate(head + "G = grad(sum((A @ B) * C), A)")["value"], c @ M32.T)
+    assert np.array_equal(evaluate(head + "G = grad(sum((A @ B) * C), A)\nH = grad(sum(G * D), B)")["value"], d.T @ c)
+    assert np.array_equal(evaluate(head + "G = grad(sum((A @ B) * C), B)")["value"], A23.T @ c)
+    head = "u = [2, -3]\nM = [[1, 2, 3], [4, 5, 6]]\nw = [0.5, 1, -2]\nD = [[1, 0, -1], [2, 1, 0.5]]\n"
+    u, w = np.array([2.0, -3.0]), np.array([0.5, 1.0, -2.0])
+    assert np.array_equal(evaluate(head + "G = grad(sum((u @ M) * w), M)")["value"], np.outer(u, w))
+    assert np.array_equal(evaluate(head + "G = grad(sum((u @ M) * w), M)\nH = grad(sum(G * D), u)")["value"], d @ w)
+    assert np.array_equal(evaluate(head + "G = grad(sum((u @ M) * w), u)")["value"], A23 @ w)
+
+
+def test_second_derivative_through_a_sum_over_an_axis():
+    """G = d sum(sum(W, axis=0) v) / dW = v copied to each row (expand_to over axis 0); d sum(G U) / dv = U summed
+    over axis 0 (sum_to over that axis), W and U 2 x 3."""
+    doc = evaluate("W = [[1, 2, 3], [4, 5, 6]]\nv = [1, -1, 2]\nG = grad(sum(sum(W, axis=0) * v), W)\n"
+                   "U = [[1, 0, 2], [3, 1, -1]]\nH = grad(sum(G * U), v)")
+    assert doc["value"] == [4.0, 1.0, 1.0]
+
+
+def test_the_backward_pass_and_grad_through_a_sum_to_gate():
+    """G = d sum(W b) / db = the column sums of W (a sum_to gate in the program's own graph). The backward pass of
+    f = sum(G^2) gives dW = 2 G on every row; grad(sum(G c), W) = c on every row."""
+    head = "W = [[1, 2, 3], [4, 5, 6]]\nb = [1, -1, 2]\nG = grad(sum(W * b), b)\n"
+    doc = evaluate(head + "f = sum(G * G)")
+    assert doc["value"] == 25.0 + 49.0 + 81.0 and doc["gradients"]["W"] == [[10.0, 14.0, 18.0]] * 2
+    assert evaluate(head + "H = grad(sum(G * [3, 0, -1]), W)")["value"] == [[3.0, 0.0, -1.0]] * 2
+
+
+def test_the_backward_pass_through_scatter_and_a_mask_gives_their_shape_operands_zeros_of_their_shape():
+    """grad() of W[0] is a scatter gate, of max(W) a maxmask gate; in a program's backward pass their edge to W
+    (which gives only a shape, or a lookup) carries zeros of W's shape (2 x 3)."""
+    doc = evaluate("W = [[1, 2, 3], [4, 5, 6]]\nc = [1, -1, 2]\nG = grad(sum(W[0] * c), W)\n"
+                   "U = [[1, 0, 2], [3, 1, -1]]\nf = sum(G * U)")
+    assert doc["value"] == 1.0 + 0.0 + 4.0 and doc["gradients"]["W"] == [[0.0] * 3] * 2
+    assert _node(doc, "scatter")["edge_grads"] == [[1.0, 0.0, 2.0], [[0.0] * 3] * 2]
+    doc = evaluate("W = [[1, 5, 3], [4, 2, 6]]\nG = grad(max(W), W)\nU = [[1, 0, 2], [3, 1, -1]]\nf = sum(G * U)")
+    assert doc["value"] == -1.0 and doc["gradients"]["W"] == [[0.0] * 3] * 2
+    assert _node(doc, "maxmask")["edge_grads"] == [[[0.0] * 3] * 2]
+
+
+def test_the_backward_pass_and_grad_through_cross_entropys_target_gates():
+    """G = dL/dz = (s rowsum(T) - T) / N (N = 2). f = sum(G C): df/dt_ij = (sum_k C_ik s_ik - C_ij) / N for targets
+    given as rows, zeros of the indices' shape for class indices; grad(L, t) for class indices is zeros, and so is
+    its gradient with respect to z."""
+    z = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]])
+    c = np.array([[1.0, -2.0, 0.5], [3.0, 0.0, -1.0]])
+    s = _softmax_rows(z)
+    head = "z = [[1, 2, 0.5], [0, -1, 3]]\n"
+    tail = "L = softmax_cross_entropy(z, t)\nf = sum(grad(L, z) * [[1, -2, 0.5], [3, 0, -1]])"
+    doc = evaluate(head + "t = [[0, 1, 0], [0.5, 0, 0.25]]\n" + tail)
+    assert np.allclose(doc["gradients"]["t"], ((c * s).sum(axis=1, keepdims=True) - c) / 2, rtol=1e-14, atol=0)
+    doc = evaluate(head + "t = [2, 0]\n" + tail)
+    assert doc["gradients"]["t"] == [0.0, 0.0]
+    assert _node(doc, "sce_targets")["edge_grads"] == [[0.0, 0.0], [[0.0] * 3] * 2]
+    doc = evaluate(head + "t = [2, 0]\nL = softmax_cross_entropy(z, t)\nf = sum(grad(L, t) * [1, -2])")
+    assert doc["value"] == 0.0 and doc["gradients"] == {"z": [[0.0] * 3] * 2, "t": [0.0, 0.0]}
+    assert _node(doc, "match_to")["edge_grads"] == [[[0.0] * 3] * 2, [0.0, 0.0]]
+    doc = evaluate(head + "t = [2, 0]\nL = softmax_cross_entropy(z, t)\nG = grad(L, t)\nH = grad(sum(G * [1, -2]), z)")
+    assert np.array_equal(doc["value"], np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize(("op", "shapes", "out", "flops"), [
+    ("index", [(2, 3)], (3,), 0), ("transpose", [(2, 3)], (3, 2), 0),
+    ("as_matrix", [(3,)], (1, 3), 0), ("mm_upstream", [(2,), (2, 3), (3,)], (2, 1), 0),
+    ("reshape_to", [(3, 1), (3,)], (3,), 0),
+    ("sum_to", [(2, 3), (3,)], (3,), 6), ("expand_to", [(3,), (2, 3)], (2, 3), 6),
+])
+def test_the_flops_of_the_moving_and_summing_gates(op, shapes, out, flops):
+    """A reshape, a transpose or an index moves numbers and counts 0 FLOPs; sum_to adds up its operand's elements."""
+    assert REGISTRY[op].flops(shapes, out, {}) == flops
+
+
+def test_a_programs_flops_count_an_index_as_0():
+    """The document's flops: v * v is 3, sum is 3, v[1] is 0."""
+    assert evaluate("v = [1, 2, 3]\nf = sum(v * v) + v[1]")["flops"] == 3 + 3 + 0 + 1
+
+
+def test_expand_to_of_an_empty_gradient_with_mean_is_empty():
+    """The count divided by is max(size, 1): an empty x makes no division by zero."""
+    y = expand_to(np.zeros((0,)), np.zeros((0,)), mean=1.0)
+    assert y.shape == (0,)
+    assert expand_to(np.array([2.0, 4.0]), np.zeros((3, 2)), mean=1.0).tolist() == [[2 / 3, 4 / 3]] * 3
+
+
+def test_grad_writes_the_documented_adjoint_of_each_gate_of_a_gradient_of_matmul():
+    """G = d sum((A v) u) / dv (A 2 x 3); grad(sum(G w), A) differentiates G's own gates with their rules:
+    reshape_to's share is reshape_to(g, its first operand) (n14, the product, not v), matmul's the product
+    rule with mm_upstream, transpose's a transpose, as_matrix's reshape_to(g, its operand)."""
+    head = "A = [[1, 2, 3], [4, 5, 6]]\nv = [1, -1, 2]\nu = [2, -3]\nw = [0.5, 1, -2]\n"
+    doc, ir = adjoint_ir(head + "G = grad(sum((A @ v) * u), v)\nH = grad(sum(G * w), A)")
+    assert ir == ["const 1", "expand_to(1, n16)", "mul(n19, w)", "sum_to(n20, n15)", "reshape_to(n21, n14)",
+                  "mm_upstream(n22, n13, n11)", "as_matrix(n11, column=1)", "transpose(n24)", "matmul(n23, n25)",
+                  "reshape_to(n26, n13)", "transpose(n27)", "reshape_to(n28, A)"]
+
+
+def test_a_gradient_that_depends_on_x_only_through_shapes_is_zeros_with_no_other_gates():
+    """G = d sum((A v) u) / dv = A^T u does not depend on v's values (v reaches it only as the shape operand of
+    mm_upstream and reshape_to): grad(sum(G w), v) is zeros of v's shape, and grad() writes nothing else."""
+    head = "A = [[1, 2, 3], [4, 5, 6]]\nv = [1, -1, 2]\nu = [2, -3]\nw = [0.5, 1, -2]\n"
+    doc, ir = adjoint_ir(head + "G = grad(sum((A @ v) * u), v)\nH = grad(sum(G * w), v)")
+    assert doc["value"] == [0.0, 0.0, 0.0] and ir == ["const 0", "expand_to(0, v)"]
+
+
+def test_grad_writes_no_share_for_cross_entropys_targets_when_differentiating_by_the_logits():
+    """H = d (dL/dz)[0, 0] / dz with class indices t: the targets as rows (sce_targets(t, z)) and their row sums
+    depend on z only through its shape, so grad() writes shares only along softmax(z): index's scatter, the
+    products' and the difference's shares summed back (sum_to), and softmax's rule."""
+    doc, ir = adjoint_ir("z = [[1, 2, 0.5], [0, -1, 3]]\nt = [2, 0]\nL = softmax_cross_entropy(z, t)\n"
+                         "H = grad(grad(L, z)[0, 0], z)")
+    ops = [line.split("(")[0].split(" ")[0] for line in ir]
+    assert ops == ["const", "expand_to", "scatter", "mul", "sum_to", "sum_to", "mul", "sum_to", "mul", "sum", "sub",
+                   "mul"]
+
+
+def test_third_derivative_through_a_sum_over_an_axis():
+    """H = d sum(G U) / dv = U summed over axis 0 (a sum_to over axis 0, see above); d sum(H r) / dU = r on every
+    row: differentiating that sum_to expands over the same axis back to its first operand's shape (2 x 3)."""
+    doc = evaluate("W = [[1, 2, 3], [4, 5, 6]]\nv = [1, -1, 2]\nG = grad(sum(sum(W, axis=0) * v), W)\n"
+                   "U = [[1, 0, 2], [3, 1, -1]]\nH = grad(sum(G * U), v)\nK = grad(sum(H * [1, 2, -1]), U)")
+    assert doc["value"] == [[1.0, 2.0, -1.0]] * 2
+
+
+def test_second_derivative_through_indexing():
+    """G = d sum(W[0] c) / dW = c in row 0 (a scatter gate); d sum(G U) / dc = U[0]."""
+    doc = evaluate("W = [[1, 2, 3], [4, 5, 6]]\nc = [1, -1, 2]\nG = grad(sum(W[0] * c), W)\n"
+                   "U = [[1, 0, 2], [3, 1, -1]]\nH = grad(sum(G * U), c)")
+    assert doc["value"] == [1.0, 0.0, 2.0]
+
+
+def test_second_derivative_of_cross_entropy_by_the_targets_then_the_logits():
+    """G = dL/dt = -log_softmax(z) / N for targets given as rows (N = 2); d sum(G C) / dz = -(C - s rowsum(C)) / N."""
+    z = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]])
+    c = np.array([[1.0, -2.0, 0.5], [3.0, 0.0, -1.0]])
+    s = _softmax_rows(z)
+    doc = evaluate("z = [[1, 2, 0.5], [0, -1, 3]]\nt = [[0, 1, 0], [0.5, 0, 0.25]]\nL = softmax_cross_entropy(z, t)\n"
+                   "G = grad(L, t)\nH = grad(sum(G * [[1, -2, 0.5], [3, 0, -1]]), z)")
+    assert np.allclose(doc["value"], -(c - s * c.sum(axis=1, keepdims=True)) / 2, rtol=1e-13, atol=1e-16)
