@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from app.engine import REGISTRY, EngineError, evaluate, sweep
-from app.engine.ops import FUNCTIONS, INFIX, OVERFLOW, check_param, expand_to, unbroadcast
+from app.engine.ops import FUNCTIONS, INFIX, OVERFLOW, check_param, expand_to, sum_to, unbroadcast
 
 
 @pytest.mark.parametrize(("x", "value"), [(-1000.0, 0.0), (-745.0, 0.0), (1000.0, 1.0), (745.0, 1.0)])
@@ -618,3 +618,70 @@ def test_second_derivative_of_cross_entropy_by_the_targets_then_the_logits():
     doc = evaluate("z = [[1, 2, 0.5], [0, -1, 3]]\nt = [[0, 1, 0], [0.5, 0, 0.25]]\nL = softmax_cross_entropy(z, t)\n"
                    "G = grad(L, t)\nH = grad(sum(G * [[1, -2, 0.5], [3, 0, -1]]), z)")
     assert np.allclose(doc["value"], -(c - s * c.sum(axis=1, keepdims=True)) / 2, rtol=1e-13, atol=1e-16)
+
+
+def test_the_ops_description_lists_the_shape_only_operands():
+    assert REGISTRY["expand_to"].meta()["shape_operands"] == [1]
+    assert REGISTRY["mm_upstream"].meta()["shape_operands"] == [1, 2]
+    assert REGISTRY["mul"].meta()["shape_operands"] is None
+
+
+@pytest.mark.parametrize(("x", "want"), [(-2.0, -1.0), (0.0, 0.0), (3.0, 1.0)])
+def test_grad_of_abs_is_the_sign(x, want):
+    """abs'(a) = sign(a), abs'(0) = 0 (the documented convention)."""
+    assert evaluate("f = abs(x)\ng = grad(f, x)", {"x": x})["value"] == want
+
+
+@pytest.mark.parametrize(("product", "message"), [
+    ("[1, 2] @ [[1, 2], [3, 4], [5, 6]]", "matmul (2,) @ (3, 2): the inner sizes 2 and 3 differ"),
+    ("[[1, 2, 3]] @ [1, 2]", "matmul (1, 3) @ (2,): the inner sizes 3 and 2 differ"),
+])
+def test_matmul_of_sizes_that_do_not_fit_names_both_inner_sizes(product, message):
+    with pytest.raises(EngineError) as e:
+        evaluate(f"f = {product}")
+    assert e.value.type == "shape_error" and e.value.msg == message
+
+
+@pytest.mark.parametrize(("program", "name", "want"), [
+    # constant vector @ matrix: dL/dM = v c^T
+    ("M = [[1, 0], [2, -1], [0, 3]]\nf = sum(([1, -1, 2] @ M) * [3, 4])", "M", np.outer([1.0, -1.0, 2.0], [3.0, 4.0])),
+    # constant matrix @ vector: dL/dv = A^T c
+    ("v = [1, -1, 2]\nf = sum(([[1, 2, 3], [4, 5, 6]] @ v) * [3, 4])", "v", A23.T @ np.array([3.0, 4.0])),
+    # constant matrix @ matrix: dL/dB = A^T C
+    ("B = [[1, 0], [2, -1], [0, 3]]\nf = sum(([[1, 2, 3], [4, 5, 6]] @ B) * [[1, 2], [3, 4]])", "B",
+     A23.T @ np.array([[1.0, 2.0], [3.0, 4.0]])),
+])
+def test_matmul_gives_the_right_operand_its_gradient_when_the_left_one_is_a_constant(program, name, want):
+    assert np.array_equal(evaluate(program)["gradients"][name], want)
+
+
+def test_cross_entropys_targets_that_fit_nothing_are_named_with_both_forms():
+    with pytest.raises(EngineError) as e:
+        evaluate("z = [1, 2, 0.5]\nf = softmax_cross_entropy(z, [1, 0, 0, 0])")
+    assert e.value.msg == ("softmax_cross_entropy: targets of shape (4,) fit neither one-hot (3,) nor class indices "
+                           "scalar for logits (3,)")
+    with pytest.raises(EngineError) as e:
+        evaluate("z = [[1, 2, 0.5], [0, 1, 2]]\nf = softmax_cross_entropy(z, [1, 0, 0])")
+    assert e.value.msg == ("softmax_cross_entropy: targets of shape (3,) fit neither one-hot (2, 3) nor class indices "
+                           "(2,) for logits (2, 3)")
+
+
+def test_second_derivative_through_the_mean_of_one_element():
+    """G = d mean(W, axis=0) v / dW = v (W has one element: the mean divides by 1); d sum(5 G) / dv = 5. The
+    second derivative runs a sum_to with mean over that axis: x of size 1 is divided by 1, not more."""
+    assert evaluate("W = [3]\nG = grad(mean(W, axis=0) * v, W)\nH = grad(sum(G * 5), v)", {"v": 2.0})["value"] == 5.0
+
+
+def test_sum_to_with_mean_of_an_empty_gradient_is_zero():
+    """The count divided by is max(size, 1): an empty x sums to 0 with no division by zero."""
+    assert sum_to(np.zeros((0,)), 0.0, mean=1.0) == 0.0
+    assert sum_to(np.arange(6.0).reshape(2, 3), np.zeros(3), mean=1.0).tolist() == [1.5, 2.5, 3.5]
+
+
+def test_a_gradient_of_cross_entropy_by_its_targets_does_not_depend_on_their_values():
+    """G = dL/dt = -log_softmax(z) / N reaches t only through shapes (match_to's and expand_to's like): grad(sum(G C),
+    t) is zeros of t's shape, and grad() writes nothing else."""
+    doc, ir = adjoint_ir("z = [[1, 2, 0.5], [0, -1, 3]]\nt = [[0, 1, 0], [0.5, 0, 0.25]]\n"
+                         "L = softmax_cross_entropy(z, t)\nG = grad(L, t)\n"
+                         "H = grad(sum(G * [[1, -2, 0.5], [3, 0, -1]]), t)")
+    assert doc["value"] == [[0.0] * 3] * 2 and ir == ["const 0", "expand_to(0, t)"]
