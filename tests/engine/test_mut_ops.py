@@ -685,3 +685,9 @@ def test_a_gradient_of_cross_entropy_by_its_targets_does_not_depend_on_their_val
                          "L = softmax_cross_entropy(z, t)\nG = grad(L, t)\n"
                          "H = grad(sum(G * [[1, -2, 0.5], [3, 0, -1]]), t)")
     assert doc["value"] == [[0.0] * 3] * 2 and ir == ["const 0", "expand_to(0, t)"]
+
+
+@pytest.mark.parametrize(("x", "want"), [(-0.0, "Infinity"), (0.0, "Infinity"), (-2.0, "Infinity"), (2.0, 0.5)])
+def test_relu_of_a_zero_or_less_is_positive_zero(x, want):
+    """relu(a) = 0.0 for a <= 0, -0.0 included (as max(0, a) gives it), which 1 / relu(a) tells apart."""
+    assert evaluate("f = 1 / relu(x)", {"x": x})["value"] == want
