@@ -691,3 +691,26 @@ def test_a_gradient_of_cross_entropy_by_its_targets_does_not_depend_on_their_val
 def test_relu_of_a_zero_or_less_is_positive_zero(x, want):
     """relu(a) = 0.0 for a <= 0, -0.0 included (as max(0, a) gives it), which 1 / relu(a) tells apart."""
     assert evaluate("f = 1 / relu(x)", {"x": x})["value"] == want
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    ("max(W, axis=2)", "amax: max: axis 2 is out of range for shape (2, 3)"),
+    ("min(W, axis=-3)", "amin: min: axis -3 is out of range for shape (2, 3)"),
+])
+def test_max_and_min_over_an_axis_are_named_as_written(call, message):
+    """amax and amin are written max(x, axis) and min(x, axis): their messages and docs say max and min."""
+    with pytest.raises(EngineError) as e:
+        evaluate(f"W = [[1, 2, 3], [4, 5, 6]]\nf = {call}")
+    assert e.value.msg == message
+    assert REGISTRY["amax"].doc.symbol == "max" and REGISTRY["amin"].doc.syntax[0] == "min(x)"
+
+
+@pytest.mark.parametrize("axis", ["1", "-1"])
+def test_second_derivative_through_a_sum_over_the_last_axis(axis):
+    """G = d sum(sum(W, axis) v) / dW = v copied along each row; d sum(G U) / dv = U's row sums [3, 3]
+    (W and U 2 x 3, the axis given as 1 and as -1)."""
+    doc = evaluate(f"W = [[1, 2, 3], [4, 5, 6]]\nv = [1, -1]\nG = grad(sum(sum(W, axis={axis}) * v), W)\n"
+                   "U = [[1, 0, 2], [3, 1, -1]]\nH = grad(sum(G * U), v)")
+    assert doc["value"] == [3.0, 3.0]
+    assert evaluate(f"W = [[1, 2, 3], [4, 5, 6]]\nv = [1, -1]\nG = grad(sum(sum(W, axis={axis}) * v), W)")["value"] == [
+        [1.0, 1.0, 1.0], [-1.0, -1.0, -1.0]]
