@@ -714,3 +714,38 @@ def test_second_derivative_through_a_sum_over_the_last_axis(axis):
     assert doc["value"] == [3.0, 3.0]
     assert evaluate(f"W = [[1, 2, 3], [4, 5, 6]]\nv = [1, -1]\nG = grad(sum(sum(W, axis={axis}) * v), W)")["value"] == [
         [1.0, 1.0, 1.0], [-1.0, -1.0, -1.0]]
+
+
+@pytest.mark.parametrize(("program", "message"), [
+    ("y = [0, 1]\nf = onehot(y)", "onehot() takes 2 arguments, got 1"),
+    ("f = uniform(2, 3)", "uniform() takes 4 arguments, got 2"),
+])
+def test_a_number_argument_is_required_unless_the_op_says_otherwise(program, message):
+    """Param.required defaults to True: onehot's classes and uniform's lo and hi must be given."""
+    with pytest.raises(EngineError) as e:
+        evaluate(program)
+    assert e.value.type == "arity" and e.value.msg == message
+    assert REGISTRY["onehot"].required_params == 1 and REGISTRY["uniform"].required_params == 4
+
+
+def test_index_by_name_takes_one_index_or_two():
+    """index(v, i) and index(W, i, j): j is optional (x[i] of a matrix is a row)."""
+    assert evaluate("v = [1, 2, 3]\nf = index(v, 1)")["value"] == 2.0
+    assert evaluate("W = [[1, 2, 3], [4, 5, 6]]\nf = index(W, 1)")["value"] == [4.0, 5.0, 6.0]
+    assert evaluate("W = [[1, 2, 3], [4, 5, 6]]\nf = index(W, 1, 2)")["value"] == 6.0
+
+
+@pytest.mark.parametrize(("a", "b", "want"), [
+    (2.0, -1.0, (-0.25, 0.5 * math.log(2.0))),  # b a^(b - 1) = -1/4; a^b ln a = ln(2) / 2
+    (2.0, 0.0, (0.0, math.log(2.0))),  # b = 0: d/da = 0
+    (3.0, 2.0, (6.0, 9.0 * math.log(3.0))),
+])
+def test_the_local_gradients_of_pow_on_floats(a, b, want):
+    assert REGISTRY["pow"].grads_at(a, b) == pytest.approx(want, rel=1e-15)
+
+
+@pytest.mark.parametrize(("x", "reason"), [(0.0, "log of zero"), (-0.5, "log of a negative number"),
+                                           (-3.0, "log of a negative number")])
+def test_a_log_that_is_not_finite_says_why(x, reason):
+    doc = evaluate("f = log(x)", {"x": x})
+    assert doc["nodes"][-1]["reason"] == reason
