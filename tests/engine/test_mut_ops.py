@@ -749,3 +749,64 @@ def test_the_local_gradients_of_pow_on_floats(a, b, want):
 def test_a_log_that_is_not_finite_says_why(x, reason):
     doc = evaluate("f = log(x)", {"x": x})
     assert doc["nodes"][-1]["reason"] == reason
+
+
+def test_only_the_gates_grad_makes_are_internal():
+    public = ("add", "exp", "relu", "randn", "zeros", "sum", "matmul")
+    assert not any(REGISTRY[name].meta()["internal"] for name in public)
+    assert all(REGISTRY[name].meta()["internal"] for name in ("expand_to", "sum_to", "maxmask", "match_to"))
+
+
+def test_number_arguments_at_their_limits():
+    """A real argument may be as large as 1e300 in size (not more); a size may be 1 (not 0)."""
+    uniform, zeros = REGISTRY["uniform"], REGISTRY["zeros"]
+    lo = uniform.params[2]
+    assert check_param(uniform, lo, 1e300) is None and check_param(uniform, lo, -1e300) is None
+    assert check_param(uniform, lo, 0.5) is None
+    assert check_param(uniform, lo, -1.5e300) == "uniform(): lo must be between -1e300 and 1e300, got -1.5e+300"
+    assert check_param(zeros, zeros.params[0], 1.0) is None
+    assert check_param(zeros, zeros.params[0], 0.0) == "zeros(): m must be a whole number >= 1, got 0"
+    assert evaluate("f = sum(zeros(1))")["value"] == 0.0
+
+
+@pytest.mark.parametrize(("a", "b", "reason"), [
+    (-8.0, -0.5, "negative number to a fractional power"), (-8.0, 0.5, "negative number to a fractional power"),
+    (0.0, -1.0, "zero to a negative power"),
+])
+def test_pow_says_why_its_value_is_not_finite(a, b, reason):
+    assert REGISTRY["pow"].reason(a, b) == reason
+
+
+@pytest.mark.parametrize(("a", "b", "da", "db"), [
+    (0.0, 2.0, 0.0, 0.0),  # d/db at a = 0 is 0 for b > 0
+    (0.0, 0.5, math.inf, 0.0),
+    (0.0, 1.0, 1.0, 0.0),  # the float rule itself (for 0 < b < 1, math.pow(0, b - 1) raises and numpy's rule answers)
+    (0.0, -1.0, -math.inf, math.nan),  # 0^b with b <= 0: NaN
+    (0.0, 0.0, 0.0, math.nan),  # d/da = 0 at b = 0
+    (-2.0, 3.0, 12.0, math.nan),  # a < 0: no derivative in b
+])
+def test_the_local_gradients_of_pow_at_the_edges_of_its_domain(a, b, da, db):
+    got = REGISTRY["pow"].grads_at(a, b)
+    assert got[0] == da and (math.isnan(got[1]) if math.isnan(db) else got[1] == db)
+
+
+def test_tensor_pow_gradients_for_each_kind_of_exponent():
+    """numpy's rule: d(a^b)/da = b a^(b-1) (0 at b = 0), d/db = a^b ln a (0 at a = 0 < b, NaN for a < 0 or
+    a = 0 = b), with the exponent a vector and as the constants 0, 1, 2 and 3."""
+    doc = evaluate("x = [0, 2, -1.5, 0.5]\ny = [2, 0, 3, 1]\nf = sum(x ^ y)")
+    assert doc["gradients"]["x"] == [0.0, 0.0, 6.75, 1.0]
+    assert doc["gradients"]["y"] == [0.0, pytest.approx(math.log(2.0), rel=1e-15), "NaN",
+                                     pytest.approx(0.5 * math.log(0.5), rel=1e-15)]
+    doc = evaluate("x = [0.5, 2, -0.5, 0]\ny = [2, 0.5, 2, 0]\nf = sum(x ^ y)")
+    assert doc["gradients"]["x"] == [1.0, pytest.approx(0.5 / math.sqrt(2.0), rel=1e-15), -1.0, 0.0]
+    assert doc["gradients"]["y"] == [pytest.approx(0.25 * math.log(0.5), rel=1e-15),
+                                     pytest.approx(math.sqrt(2.0) * math.log(2.0), rel=1e-15), "NaN", "NaN"]
+    doc = evaluate("x = [0, 2, -1.5]\nf = sum(x ^ 2) + sum(x ^ 3) + sum(x ^ 1) + sum(x ^ 0)")
+    assert doc["gradients"]["x"] == [1.0, 4.0 + 12.0 + 1.0, -3.0 + 6.75 + 1.0]  # 2x + 3x^2 + 1 + 0
+
+
+def test_the_numpy_sigmoid_on_both_sides_of_0():
+    """Tensor mode's sigmoid, 1 / (1 + e^-a), at negative, zero and positive a (each branch of the stable form)."""
+    xs = [-2.0, -0.5, 0.0, 0.5, 3.0]
+    doc = evaluate(f"x = {xs}\nf = sigmoid(x)")
+    assert doc["value"] == pytest.approx([1.0 / (1.0 + math.exp(-v)) for v in xs], rel=1e-15)
