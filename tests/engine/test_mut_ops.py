@@ -248,6 +248,8 @@ def test_grad_of_a_power_for_each_kind_of_exponent(program, x, want, gates):
     assert doc["value"] == pytest.approx(want, rel=1e-15, abs=0)
     if gates is not None:
         assert ir == gates
+    if "^ 1" in program:  # b = 1: the upstream gradient itself, no pow gate
+        assert not any(line.startswith("pow(") for line in ir)
 
 
 def test_second_derivative_of_a_cube_and_the_exponents_derivative():
@@ -810,3 +812,40 @@ def test_the_numpy_sigmoid_on_both_sides_of_0():
     xs = [-2.0, -0.5, 0.0, 0.5, 3.0]
     doc = evaluate(f"x = {xs}\nf = sigmoid(x)")
     assert doc["value"] == pytest.approx([1.0 / (1.0 + math.exp(-v)) for v in xs], rel=1e-15)
+
+
+@pytest.mark.parametrize(("op", "xs", "want"), [
+    ("sqrt", (4.0,), (0.25,)), ("abs", (-2.0,), (-1.0,)), ("abs", (-0.5,), (-1.0,)), ("abs", (0.0,), (0.0,)),
+    ("abs", (3.0,), (1.0,)), ("relu", (2.0,), (1.0,)), ("relu", (0.0,), (0.0,)), ("relu", (-0.5,), (0.0,)),
+    ("step", (0.5,), (0.0,)), ("max", (1.0, 2.0), (0.0, 1.0)), ("max", (2.0, 2.0), (1.0, 0.0)),
+    ("min", (2.0, 1.0), (0.0, 1.0)), ("min", (1.0, 1.0), (1.0, 0.0)), ("min", (1.0, 2.0), (1.0, 0.0)),
+])
+def test_local_gradients_on_floats(op, xs, want):
+    """sqrt' = 1 / (2 sqrt a); abs' = sign (0 at 0); relu' = [a > 0]; step' = 0; max and min route to one operand,
+    the first on a tie."""
+    assert REGISTRY[op].grads_at(*xs) == want
+
+
+def test_tensor_max_and_min_route_each_element_to_its_larger_or_smaller_operand():
+    doc = evaluate("x = [1, 3, 2]\ny = [2, 2, 2]\nf = sum(max(x, y))")
+    assert doc["gradients"] == {"x": [0.0, 1.0, 1.0], "y": [1.0, 0.0, 0.0]}
+    doc = evaluate("x = [1, 3, 2]\ny = [2, 2, 2]\nf = sum(min(x, y))")
+    assert doc["gradients"] == {"x": [1.0, 0.0, 1.0], "y": [0.0, 1.0, 0.0]}
+
+
+@pytest.mark.parametrize(("program", "x", "want"), [
+    ("f = log(x)", 4.0, 0.25), ("f = sqrt(x)", 4.0, 0.25), ("f = cos(x)", 0.5, -math.sin(0.5)),
+    ("f = relu(x)", 2.0, 1.0), ("f = relu(x)", -2.0, 0.0), ("f = pow(x, 3)", 2.0, 12.0),
+])
+def test_grad_of_more_elementwise_rules(program, x, want):
+    assert evaluate(program + "\ng = grad(f, x)", {"x": x})["value"] == pytest.approx(want, rel=1e-15)
+
+
+def test_step_is_0_at_0_and_passes_no_gradient():
+    doc = evaluate("f = step(x) + x", {"x": 0.0})
+    assert doc["value"] == 0.0 and doc["gradients"]["x"] == 1.0
+    assert evaluate("f = step(x)", {"x": 0.5})["value"] == 1.0
+
+
+def test_a_square_root_of_a_negative_number_says_so():
+    assert evaluate("f = sqrt(x)", {"x": -0.5})["nodes"][-1]["reason"] == "square root of a negative number"
