@@ -849,3 +849,27 @@ def test_step_is_0_at_0_and_passes_no_gradient():
 
 def test_a_square_root_of_a_negative_number_says_so():
     assert evaluate("f = sqrt(x)", {"x": -0.5})["nodes"][-1]["reason"] == "square root of a negative number"
+
+
+@pytest.mark.parametrize(("program", "message"), [
+    ("f = [1, 2] @ x", "matmul's right operand needs a vector or a matrix, got shape scalar"),
+    ("f = x @ [1, 2]", "matmul's left operand needs a vector or a matrix, got shape scalar"),
+    ("f = onehot([[0, 1], [1, 0]], 2)", "onehot's labels needs a scalar or a vector, got shape (2, 2)"),
+    ("f = softmax(x)", "softmax needs a vector or a matrix, got shape scalar"),
+])
+def test_an_operand_of_the_wrong_rank_is_named_with_the_ranks_it_may_have(program, message):
+    with pytest.raises(EngineError) as e:
+        evaluate(program, {"x": 3.0} if "x" in program else None)
+    assert e.value.type == "shape_error" and e.value.msg == message
+
+
+def test_sign_and_the_comparisons_values_and_their_zero_gradients():
+    """sign(-0.5) = -1; a comparison is 1 or 0 and passes no gradient (scalar and tensor mode)."""
+    assert evaluate("f = sign(x)", {"x": -0.5})["value"] == -1.0
+    doc = evaluate("f = (x > y) * 3 + (x <= y) + (x == y) + x", {"x": 2.0, "y": 1.0})
+    assert doc["value"] == 3.0 + 0.0 + 0.0 + 2.0 and doc["gradients"] == {"x": 1.0, "y": 0.0}
+    doc = evaluate("x = [2, 1, 1]\ny = [1, 1, 2]\n"
+                   "f = sum((x > y) * [1, 2, 4]) + sum(x >= y) + sum(x != y) + sum(x < y)")
+    assert doc["value"] == 1.0 + 2.0 + 2.0 + 1.0 and doc["gradients"] == {"x": [0.0] * 3, "y": [0.0] * 3}
+    assert REGISTRY["gt"].grads_at(2.0, 1.0) == (0.0, 0.0)
+    assert REGISTRY["gt"].near_kink((1.0, 1.0), 0.0) and not REGISTRY["gt"].near_kink((1.0, -1.0), 0.5)
