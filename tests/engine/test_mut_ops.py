@@ -856,6 +856,7 @@ def test_a_square_root_of_a_negative_number_says_so():
     ("f = x @ [1, 2]", "matmul's left operand needs a vector or a matrix, got shape scalar"),
     ("f = onehot([[0, 1], [1, 0]], 2)", "onehot's labels needs a scalar or a vector, got shape (2, 2)"),
     ("f = softmax(x)", "softmax needs a vector or a matrix, got shape scalar"),
+    ("f = softmax_cross_entropy(x, 0)", "softmax_cross_entropy's logits needs a vector or a matrix, got shape scalar"),
 ])
 def test_an_operand_of_the_wrong_rank_is_named_with_the_ranks_it_may_have(program, message):
     with pytest.raises(EngineError) as e:
@@ -873,3 +874,136 @@ def test_sign_and_the_comparisons_values_and_their_zero_gradients():
     assert doc["value"] == 1.0 + 2.0 + 2.0 + 1.0 and doc["gradients"] == {"x": [0.0] * 3, "y": [0.0] * 3}
     assert REGISTRY["gt"].grads_at(2.0, 1.0) == (0.0, 0.0)
     assert REGISTRY["gt"].near_kink((1.0, 1.0), 0.0) and not REGISTRY["gt"].near_kink((1.0, -1.0), 0.5)
+
+
+# -- the tensor rules' own numbers: flops, arity, shapes, the backward pass of softmax, cross-entropy and reductions --
+
+@pytest.mark.parametrize(("op", "shapes", "out", "flops"), [
+    ("matmul", [(2, 3), (3, 2)], (2, 2), 2 * 4 * 3), ("matmul", [(3,), (3, 2)], (2,), 2 * 2 * 3),
+    ("softmax", [(2, 3)], (2, 3), 5 * 6), ("log_softmax", [(2, 3)], (2, 3), 5 * 6),
+    ("softmax_cross_entropy", [(2, 3), (2,)], (), 8 * 6), ("mse", [(1, 3), (2, 3)], (), 3 * 6),
+    ("sum", [(2, 3)], (3,), 6), ("mean", [(2, 3)], (2,), 6), ("stack", [(3,), (3,)], (2, 3), 6),
+])
+def test_the_flops_of_the_tensor_ops(op, shapes, out, flops):
+    """matmul 2mnk (a multiply and an add per term), softmax 5 per element, cross-entropy 8 per logit, mse 3 per
+    element, a reduction one per element read, a stack one per element written."""
+    assert REGISTRY[op].flops(shapes, out, {}) == flops
+
+
+def test_the_arity_of_each_tensor_op():
+    arity = {"expand_to": 2, "sum_to": 2, "scatter": 2, "maxmask": 1, "minmask": 1, "as_matrix": 1, "mm_upstream": 3,
+             "reshape_to": 2, "sce_targets": 2, "match_to": 2, "index": 1, "stack": 1, "softmax": 1, "log_softmax": 1,
+             "matmul": 2, "argmax": 1, "onehot": 1}
+    assert {name: REGISTRY[name].meta()["arity"] for name in arity} == arity
+
+
+@pytest.mark.parametrize(("call", "value", "shape"), [
+    ("sum(W, axis=0)", [5.0, 7.0, 9.0], [3]), ("sum(W, axis=-2)", [5.0, 7.0, 9.0], [3]),
+    ("sum(W, axis=1)", [6.0, 15.0], [2]), ("sum(W, axis=0, keepdims=1)", [[5.0, 7.0, 9.0]], [1, 3]),
+    ("sum(W, axis=-1, keepdims=1)", [[6.0], [15.0]], [2, 1]), ("mean(W, axis=1)", [2.0, 5.0], [2]),
+    ("mean(W)", 3.5, []), ("max(W, axis=0)", [4.0, 5.0, 6.0], [3]), ("min(W, 1, keepdims=1)", [[1.0], [4.0]], [2, 1]),
+])
+def test_reductions_over_each_axis_and_their_shapes(call, value, shape):
+    doc = evaluate(f"W = [[1, 2, 3], [4, 5, 6]]\nf = {call}")
+    assert doc["value"] == value and doc["nodes"][-1]["shape"] == shape
+
+
+@pytest.mark.parametrize(("call", "grad"), [
+    ("mean(W, axis=1)", [[1 / 3] * 3] * 2), ("mean(W, axis=0, keepdims=1)", [[0.5] * 3] * 2),
+    ("mean(W)", [[1 / 6] * 3] * 2),
+    ("sum(W, axis=1)", [[1.0] * 3] * 2), ("sum(W * W, axis=0, keepdims=1)", [[2.0, 4.0, 6.0], [8.0, 10.0, 12.0]]),
+])
+def test_the_backward_pass_of_reductions(call, grad):
+    assert np.allclose(evaluate(f"W = [[1, 2, 3], [4, 5, 6]]\nf = {call}")["gradients"]["W"], grad, rtol=1e-15, atol=0)
+
+
+def test_softmax_and_log_softmax_values_and_backward_pass_of_a_matrix():
+    """Row-wise on a 2 x 3 matrix; the document's gradients (the tensor backward pass, not grad()) of
+    sum(softmax(z) C) and sum(log_softmax(z) C)."""
+    s = _softmax_rows(Z23)
+    zs, cs = str(Z23.tolist()), str(C23.tolist())
+    doc = evaluate(f"z = {zs}\nf = sum(softmax(z) * {cs})")
+    assert np.allclose(doc["nodes"][1]["value"], s, rtol=1e-14, atol=0)
+    assert np.allclose(doc["gradients"]["z"], s * (C23 - (C23 * s).sum(axis=1, keepdims=True)), rtol=1e-13, atol=1e-16)
+    doc = evaluate(f"z = {zs}\nf = sum(log_softmax(z) * {cs})")
+    assert np.allclose(doc["nodes"][1]["value"], np.log(s), rtol=1e-14, atol=0)
+    assert np.allclose(doc["gradients"]["z"], C23 - s * C23.sum(axis=1, keepdims=True), rtol=1e-13, atol=1e-16)
+    assert evaluate(f"z = {str(Z23[0].tolist())}\nf = log_softmax(z)")["value"] == pytest.approx(np.log(s[0]).tolist(),
+                                                                                               rel=1e-14)
+
+
+@pytest.mark.parametrize("scale", [1, 2, 3])
+def test_the_backward_pass_of_cross_entropy_with_targets_that_do_not_sum_to_1(scale):
+    """f = k L, L = -sum(t log softmax(z)) / N (N = 2 rows): df/dz = k (s rowsum(t) - t) / N, df/dt = -k log s / N;
+    with class indices df/dz = k (s - onehot) / N, and the indices get zeros."""
+    t = np.array([[0.5, 0.0, 0.25], [0.0, 2.0, 0.0]])
+    s = _softmax_rows(Z23)
+    doc = evaluate(f"z = {str(Z23.tolist())}\nt = {str(t.tolist())}\nf = {scale} * softmax_cross_entropy(z, t)")
+    assert doc["value"] == pytest.approx(-scale * (t * np.log(s)).sum() / 2, rel=1e-14)
+    want = scale * (s * t.sum(axis=1, keepdims=True) - t) / 2
+    assert np.allclose(doc["gradients"]["z"], want, rtol=1e-13, atol=1e-16)
+    assert np.allclose(doc["gradients"]["t"], -scale * np.log(s) / 2, rtol=1e-13, atol=0)
+    doc = evaluate(f"z = {str(Z23.tolist())}\nt = [2, 1]\nf = {scale} * softmax_cross_entropy(z, t)")
+    onehot = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    assert doc["value"] == pytest.approx(-scale * (onehot * np.log(s)).sum() / 2, rel=1e-14)
+    assert np.allclose(doc["gradients"]["z"], scale * (s - onehot) / 2, rtol=1e-13, atol=1e-16)
+    assert doc["gradients"]["t"] == [0.0, 0.0]
+
+
+def test_grad_of_cross_entropy_writes_the_row_sums_and_the_mean_over_rows():
+    doc, ir = adjoint_ir("z = [[1, 2, 0.5], [0, 1, 2]]\nt = [2, 1]\nL = softmax_cross_entropy(z, t)\nG = grad(L, z)")
+    assert ir[:4] == ["sce_targets(t, z)", "sum(n3, axis=-1, keepdims=1)", "const 1", "expand_to(1, n4, mean=1)"]
+
+
+@pytest.mark.parametrize(("labels", "message"), [
+    ("[3, 0]", "class indices must be whole numbers from 0 to 2"),
+    ("[1.5, 0]", "class indices must be whole numbers from 0 to 2"),
+    ("[-1, 0]", "class indices must be whole numbers from 0 to 2"),
+])
+def test_class_indices_out_of_range_are_refused(labels, message):
+    with pytest.raises(EngineError) as e:
+        evaluate(f"f = softmax_cross_entropy([[1, 2, 0.5], [0, 1, 2]], {labels})")
+    assert e.value.msg == "softmax_cross_entropy: " + message
+
+
+def test_mse_is_a_scalar_whatever_the_shapes():
+    doc = evaluate("P = [[1, 2, 4]]\nT = [[0, 2, 1], [3, 1, 1]]\nf = mse(P, T)")
+    assert doc["nodes"][-1]["shape"] == []
+
+
+def test_lookups_of_a_scalar_pass_it_no_gradient():
+    """argmax(x) and onehot(y, 3) of a scalar (tensor mode): the lookup's edge carries 0, so f = argmax(x) + x
+    has df/dx = 1."""
+    doc = evaluate("v = [1, 2]\nf = argmax(x) + x", {"x": 2.0})
+    assert doc["gradients"]["x"] == 1.0
+    doc = evaluate("v = [1, 2]\nf = sum(onehot(y, 3)) + y", {"y": 1.0})
+    assert doc["gradients"]["y"] == 1.0
+    assert evaluate("f = onehot(1, 3)")["value"] == [0.0, 1.0, 0.0]
+
+
+def test_constructors_and_indexing_from_the_end():
+    assert evaluate("f = eye(3)")["value"] == [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    assert evaluate("f = zeros(2, 3)")["nodes"][-1]["shape"] == [2, 3]
+    assert evaluate("f = uniform(2, 2, 1, 1)")["value"] == [[1.0, 1.0], [1.0, 1.0]]  # lo = hi is allowed
+    with pytest.raises(EngineError) as e:
+        evaluate("f = uniform(2, 2, 2, 1)")
+    assert e.value.msg == "uniform(): lo (2) must not be greater than hi (1)"
+    assert evaluate("v = [1, 2, 3]\nf = v[-3]")["value"] == 1.0
+
+
+def test_grad_of_the_last_row_of_a_tall_matrix():
+    """W is 3 x 2: grad(sum(W[2] c), W) puts c in row 2 (an index valid for W, not for the row's length 2)."""
+    doc = evaluate("W = [[1, 2], [3, 4], [5, 6]]\nc = [1, -1]\nG = grad(sum(W[2] * c), W)")
+    assert doc["value"] == [[0.0, 0.0], [0.0, 0.0], [1.0, -1.0]]
+
+
+def test_the_backward_pass_through_a_gradient_of_matmul():
+    """G = d sum((A v) u) / dv = A^T u; f = sum(G w) = u^T A w: df/dA = u w^T, df/du = A w, df/dv = 0 (the
+    mm_upstream gate passes its upstream back reshaped, and zeros to the operands that give only shapes)."""
+    head = "A = [[1, 2, 3], [4, 5, 6]]\nv = [1, -1, 2]\nu = [2, -3]\nw = [0.5, 1, -2]\n"
+    doc = evaluate(head + "G = grad(sum((A @ v) * u), v)\nf = sum(G * w)")
+    u, w = np.array([2.0, -3.0]), np.array([0.5, 1.0, -2.0])
+    assert np.array_equal(doc["gradients"]["A"], np.outer(u, w)) and np.array_equal(doc["gradients"]["u"], A23 @ w)
+    assert doc["gradients"]["v"] == [0.0, 0.0, 0.0]
+    edges = _node(doc, "mm_upstream")["edge_grads"]
+    assert np.array_equal(edges[0], A23 @ w) and edges[1] == [[0.0] * 3] * 2 and edges[2] == [0.0] * 3  # g's shape (2,)
