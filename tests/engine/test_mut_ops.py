@@ -1007,3 +1007,40 @@ def test_the_backward_pass_through_a_gradient_of_matmul():
     assert doc["gradients"]["v"] == [0.0, 0.0, 0.0]
     edges = _node(doc, "mm_upstream")["edge_grads"]
     assert np.array_equal(edges[0], A23 @ w) and edges[1] == [[0.0] * 3] * 2 and edges[2] == [0.0] * 3  # g's shape (2,)
+
+
+def test_the_numeric_check_of_cross_entropy_agrees_with_its_rule():
+    """The numeric check re-runs the forward pass without the saved softmax (the plain loss rule): its central
+    differences of L = -(log s[0, 1] + log s[1, 2]) / 2 agree with (s - onehot) / 2."""
+    doc = evaluate("z = [[1, 2, 0.5], [0, 1, 2]]\nf = softmax_cross_entropy(z, [1, 2])", numeric_check=True)
+    z = np.array([[1.0, 2.0, 0.5], [0.0, 1.0, 2.0]])
+    s = _softmax_rows(z)
+    want = (s - np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])) / 2
+    assert doc["numeric"]["ok"]
+    assert np.allclose(doc["numeric"]["inputs"]["z"]["numeric"], want.ravel(), rtol=1e-8, atol=0)
+
+
+def test_cross_entropy_of_one_row_given_as_a_vector():
+    """Logits of shape (3,) (N = 1): dL/dz = s sum(t) - t with a target row t (sums to 0.75), s - onehot with a class
+    index; dL/dt = -log s."""
+    z = np.array([1.0, 2.0, 0.5])
+    s = np.exp(z) / np.exp(z).sum()
+    doc = evaluate("z = [1, 2, 0.5]\nt = [0.5, 0, 0.25]\nf = softmax_cross_entropy(z, t)")
+    assert np.allclose(doc["gradients"]["z"], s * 0.75 - np.array([0.5, 0.0, 0.25]), rtol=1e-13, atol=0)
+    assert np.allclose(doc["gradients"]["t"], -np.log(s), rtol=1e-13, atol=0)
+    doc = evaluate("z = [1, 2, 0.5]\nf = softmax_cross_entropy(z, 1)")
+    assert np.allclose(doc["gradients"]["z"], s - np.array([0.0, 1.0, 0.0]), rtol=1e-13, atol=0)
+
+
+def test_cross_entropys_targets_alone_and_a_zero_upstream_gradient():
+    """Constant logits, targets as the input: dL/dt = -log s / N. And f = 0 L + sum(z): the loss's share is 0 x its
+    gradient, so df/dz is all ones."""
+    s = _softmax_rows(Z23)
+    doc = evaluate(f"t = [[0.5, 0, 0.25], [0, 2, 0]]\nf = softmax_cross_entropy({str(Z23.tolist())}, t)")
+    assert np.allclose(doc["gradients"]["t"], -np.log(s) / 2, rtol=1e-13, atol=0)
+    doc = evaluate(f"z = {str(Z23.tolist())}\nf = 0 * softmax_cross_entropy(z, [2, 1]) + sum(z)")
+    assert doc["gradients"]["z"] == [[1.0] * 3] * 2
+
+
+def test_the_sum_of_a_scalar_in_tensor_mode():
+    assert evaluate("v = [1, 2]\nf = sum(x * 2)", {"x": 1.5})["value"] == 3.0
