@@ -1044,3 +1044,11 @@ def test_cross_entropys_targets_alone_and_a_zero_upstream_gradient():
 
 def test_the_sum_of_a_scalar_in_tensor_mode():
     assert evaluate("v = [1, 2]\nf = sum(x * 2)", {"x": 1.5})["value"] == 3.0
+
+
+def test_a_gradient_of_indexing_does_not_depend_on_the_values_indexed():
+    """G = d sum(W[0] c) / dW = c in row 0: W reaches G only as scatter's shape operand, so grad(sum(G U), W) is
+    zeros of W's shape, and grad() writes nothing else."""
+    doc, ir = adjoint_ir("W = [[1, 2, 3], [4, 5, 6]]\nc = [1, -1, 2]\nG = grad(sum(W[0] * c), W)\n"
+                         "U = [[1, 0, 2], [3, 1, -1]]\nH = grad(sum(G * U), W)")
+    assert doc["value"] == [[0.0] * 3] * 2 and ir == ["const 0", "expand_to(0, W)"]
