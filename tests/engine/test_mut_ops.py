@@ -521,6 +521,9 @@ def test_the_backward_pass_through_scatter_and_a_mask_gives_their_shape_operands
     doc = evaluate("W = [[1, 5, 3], [4, 2, 6]]\nG = grad(max(W), W)\nU = [[1, 0, 2], [3, 1, -1]]\nf = sum(G * U)")
     assert doc["value"] == -1.0 and doc["gradients"]["W"] == [[0.0] * 3] * 2
     assert _node(doc, "maxmask")["edge_grads"] == [[[0.0] * 3] * 2]
+    flat = "n4 (maxmask) passes no gradient: its local gradients are 0 (a comparison, step or lookup)"
+    assert flat in doc["warnings"]
+    assert not REGISTRY["maxmask"].differentiable and not REGISTRY["minmask"].differentiable
 
 
 def test_the_backward_pass_and_grad_through_cross_entropys_target_gates():
