@@ -92,6 +92,7 @@ POINTED = [
     ("f = x +\n# a\x00b", {}, "expression_syntax", "\x00", "NUL byte in a comment"),
     ("f = x +\ng = ((((1))))", {"max_depth": 3}, "limit_exceeded", "(1)", "brackets nest too deeply"),
     ("f = x +\ng = (((1)))", {"max_depth": 3}, "expression_syntax", "\ng", "after '+' but found the end of the line"),
+    ("f = x +\ng = (1) + (1) + (1) + (1)", {"max_depth": 3}, "expression_syntax", "\ng", "found the end of the line"),
     # names and nodes at their limits
     ("f = abcd + 1", {"max_name_chars": 3}, "limit_exceeded", "abcd", "a name has 4 characters"),
     ("abcd = (1)\nf = abcd", {"max_name_chars": 3}, "limit_exceeded", "abcd =", "a name has 4 characters"),
@@ -101,6 +102,13 @@ POINTED = [
     ("f = (a + b)", {"max_nodes": 2}, "limit_exceeded", "a + b", "too many nodes"),  # the sum: at its left operand
     ("f = a ^ b\n", {"max_nodes": 2}, "limit_exceeded", "a ^", "too many nodes"),
     ("f = 2 * sin(x)", {"max_nodes": 2}, "limit_exceeded", "sin", "too many nodes"),  # the call, at its name
+    ("f = a ^ b * c", {"max_nodes": 2}, "limit_exceeded", "a ^", "too many nodes"),  # the power, at a
+    ("x = [1, 2]\nf = x[0]", {"max_nodes": 1}, "limit_exceeded", "x[0]", "too many nodes"),  # the index, at x
+    ("f = [x, y]", {"max_nodes": 2}, "limit_exceeded", "[x", "too many nodes"),  # the vector, at its '['
+    ("x = [1, 2]\nf = sum(x, 0.00)", {"max_literal_chars": 3}, "limit_exceeded", "0.00", "a number literal has 4"),
+    ("x = [[[1]]]", {}, "limit_exceeded", "[1", "a tensor literal nests too deeply"),  # rank 3 (max_rank 2)
+    ("g(a) = a * a with d/da = 2 * a\nh(a) = g(a) + 1\nf = h(x)", {"max_call_depth": 1}, "limit_exceeded", "h(a)",
+     "calls inside h nest 2 deep"),
     ("h(a, b, c) = a\nf = 1", {"max_nodes": 2}, "limit_exceeded", "h(", "too many nodes"),  # 3 parameters' nodes
     ("sq(a) = a * a\nf = sq(y + x)", {"max_nodes": 3}, "limit_exceeded", "sq(y", "a call of sq makes 1 nodes"),
     ("h(a) = a * a with d/da = 2 * a\nf = h(x) * h(y)", {"max_nodes": 7}, "limit_exceeded", "h(y)",
@@ -124,6 +132,10 @@ POINTED = [
     ("h(a, b) = a * b with x", {}, "expression_syntax", "x", "expected d/da = ..."),
     ("h(x) = x * x with e/dx = 2 * x", {}, "expression_syntax", "e/", "expected d/dx = ..."),
     ("h(x) = x * x with d/dx(1)", {}, "expression_syntax", "x(1", "expected d/dx = ..."),
+    ("h(x) = x * x with d/d x y", {}, "expression_syntax", "x y", "expected d/dx = ..."),  # 'd/d x' without '='
+    ("h(x) = x * x with d/dx 2", {}, "expression_syntax", "x 2", "expected d/dx = ..."),  # 'd/dx' without '='
+    ("s(a) = sum(a)\nh(a) = s(a) with d/da = 1\nf = 1", {}, "expression_syntax", "h(a)",
+     "a gate's body and derivatives are made of elementwise gates"),  # sum, inside s
     ("h(a, b, c) = a * b * c with d/da = b * c\nf = 1", {}, "expression_syntax", "\nf",
      "h: no derivative for b, c (write d/db = ...)"),
     ("f = x with y", {}, "expression_syntax", "with", "found 'with'"),
@@ -134,6 +146,7 @@ POINTED = [
     ("f = 2 * sin()", {}, "arity", ")", "sin() needs arguments"),
     # calls and their static arguments
     ("f = sin(x, y)", {}, "arity", "sin", "sin() takes 1 argument, got 2"),
+    ("f = sin(a, b, c)", {}, "arity", "sin", "sin() takes 1 argument, got 3"),
     ("f = onehot(x)", {}, "arity", "onehot", "onehot() takes 2 arguments, got 1"),
     ("f = randn(-)", {}, "arity", ")", "randn() needs arguments"),
     ("f = sin(x, a=1)", {}, "arity", "a=1", "sin(): named arguments (none) come after the operands"),
@@ -149,6 +162,8 @@ POINTED = [
      "sum(): axis is given twice (positionally and as axis=)"),
     # statements
     ("f = y = 3", {}, "expression_syntax", "= 3", "found '=' ('=' only assigns a name"),
+    ("f = g(a) = 1", {}, "unknown_function", "g(a)", "unknown function 'g'"),  # a definition starts a statement
+    ("f = )", {}, "expression_syntax", ")", "expected a number, a name or '(' but found ')'"),
     ("f = sin = 1", {}, "expression_syntax", "sin", "'sin' is a function: call it as sin(...)"),
     ("x * y\n# a\x00b", {}, "expression_syntax", "\x00", "NUL byte in a comment"),
     ("f = (x]", {}, "expression_syntax", "]", "unmatched ']'"),
@@ -196,6 +211,12 @@ AT_THE_LIMIT = [  # each one more than a program of POINTED above, which it is t
     ("f = x + 1\ng = (((1)))", {"max_depth": 3}),
     ("f = 1\nseed(4294967295)", {}),
     ("seed(0)\nf = 1", {}),
+    ("f = a ^ b * c", {"max_nodes": 5}),
+    ("x = [1, 2]\nf = x[0]", {"max_nodes": 2}),
+    ("f = [x, y]", {"max_nodes": 3}),
+    ("x = [1, 2]\nf = sum(x, 0.0)", {"max_literal_chars": 3}),
+    ("x = [[1]]\nf = sum(x)", {}),
+    ("g(a) = a * a with d/da = 2 * a\nh(a) = g(a) + 1\nf = h(x)", {"max_call_depth": 2}),
 ]
 
 
@@ -220,6 +241,9 @@ def test_a_repeated_static_argument_names_it():
         with pytest.raises(EngineError) as e:
             parse(program)
         assert (e.value.ctx["name"], e.value.ctx["function"]) == ("axis", "sum")
+    with pytest.raises(EngineError) as e:  # uniform's check of lo against hi names lo
+        parse("W = uniform(2, 2, 1, 0)\nf = sum(W)")
+    assert (e.value.ctx["name"], e.value.ctx["function"]) == ("lo", "uniform")
 
 
 def test_a_tensor_literal_message_says_only_what_was_found():
@@ -239,7 +263,7 @@ def test_where_a_missing_operator_was_due():
 
 
 # binary operators from low to high precedence (the grammar in parser.py's docstring); ^ and ** are right-associative
-LEVELS = [(">", "<", ">=", "<=", "==", "!="), ("+", "-"), ("*", "/"), ("^", "**")]
+LEVELS = [(">", "<", ">=", "<=", "==", "!="), ("+", "-"), ("*", "/", "@"), ("^", "**")]
 LEVEL = {op: i for i, ops in enumerate(LEVELS) for op in ops}
 
 
@@ -284,6 +308,9 @@ def _spans(program: str, values: dict | None = None) -> list[tuple[str, str]]:
     ("f = sin(a  +  b )", {"a": 1, "b": 2}, [("input", "a"), ("input", "b"), ("add", "a  +  b"),
                                              ("sin", "sin(a  +  b )")]),
     ("f = sin(a)", {"a": 1}, [("input", "a"), ("sin", "sin(a)")]),
+    ("f = sum([x, y])", {"x": 1, "y": 2}, [("input", "x"), ("input", "y"), ("stack", "[x, y]"),
+                                           ("sum", "sum([x, y])")]),
+    ("  y = 2\nf = y * 3", {}, [("input", "y"), ("const", "3"), ("mul", "y * 3")]),
     ("y = 1\ny = -2.5\nf = y * 2", {}, [("input", "y"), ("const", "-2.5"), ("const", "2"), ("mul", "y * 2")]),
     ("f = a * b ^ c\n", {"a": 1, "b": 2, "c": 3}, [("input", "a"), ("input", "b"), ("input", "c"), ("pow", "b ^ c"),
                                                    ("mul", "a * b ^ c")]),
@@ -311,6 +338,7 @@ def test_a_bracketed_left_operand_starts_its_gate_no_earlier_than_its_bracket():
     ("x = [1, 2, 3]\nf = x[+1]", {}, 2.0),
     ("x = [1, 2, 3]\nf = x[-1]", {}, 3.0),
     ("x = [1, 2]\nf = sum(x, # the axis\n 0)", {}, 3.0),
+    ("x = [1, 2]\nf = sum(x, axis = 0)", {}, 3.0),
     ("x = [1, 2]\nf = x[ # the first\n 0]", {}, 1.0),
     ("f = sum([x, -y])", {"x": 5, "y": 2}, 3.0),
     ("x * y\n# the end", {"x": 2, "y": 3}, 6.0),
@@ -381,3 +409,11 @@ def test_a_literal_with_a_comment_inside_is_still_a_literal():
         doc = evaluate(program)
         assert [(i["name"], i["default"]) for i in doc["inputs"]] == [("x", [1.0, 2.0])]
         assert [n["op"] for n in doc["nodes"]] == ["input", "sum"]
+
+
+def test_grad_of_a_gate_is_one_box():
+    """grad(h(x), x) through a gate: the adjoint graph is one group (the gate's derivative is inlined into it without
+    a box of its own); d/dx of x^2 at 3 is 6."""
+    doc = evaluate("h(a) = a * a with d/da = 2 * a\nx = 3\nf = grad(h(x), x)")
+    assert doc["value"] == 6.0
+    assert [(g["kind"], g["name"]) for g in doc["groups"]] == [("adjoint", "grad")]
