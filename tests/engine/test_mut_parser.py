@@ -114,11 +114,15 @@ POINTED = [
     ("h(a) = a * a with d/da = 2 * a\nf = h(x) * h(y)", {"max_nodes": 7}, "limit_exceeded", "h(y)",
      "the calls of gates make too many nodes"),
     ("x = 2\nf = grad(x * x * x, x)", {"max_grad_work": 2}, "limit_exceeded", "grad", "grad() calls look at too many"),
+    ("y = 1\nx = 2\nf = grad(x * x * x, x)", {"max_grad_work": 2}, "limit_exceeded", "grad", "grad() calls look at"),
+    ("h(a) = a\nf = h(h(1))", {"max_depth": 1}, "limit_exceeded", "(1)", "brackets nest too deeply"),
+    ("a = 1\nb = (2)", {"max_inputs": 1}, "limit_exceeded", "b =", "the program has too many inputs"),
     # literals
     ("y = -1e999", {}, "invalid_value", "1e999", "beyond the float64 range"),
     ("x = [[1, ]]", {}, "expression_syntax", "]]", "expected a number or '[', found ']'"),
     ("x = [1, -]", {}, "expression_syntax", "-]", "expected a number or '[', found '-'"),
     ("x = [1, +]", {}, "expression_syntax", "+]", "expected a number or '[', found '+'"),
+    ("x = [[1] [2]]", {}, "expression_syntax", "[2]", "expected ',' or ']', found '['"),
     # functions, gates and their headers
     ("f = g(1)\ng(a) = a", {}, "unknown_function", "g(1)", "'g' is defined later (line 2)"),
     ("h(a) = (a +\ng(b) = b)", {}, "unknown_function", "g(b)", "unknown function 'g'"),  # the call itself
@@ -149,6 +153,10 @@ POINTED = [
     ("f = sin(a, b, c)", {}, "arity", "sin", "sin() takes 1 argument, got 3"),
     ("f = onehot(x)", {}, "arity", "onehot", "onehot() takes 2 arguments, got 1"),
     ("f = randn(-)", {}, "arity", ")", "randn() needs arguments"),
+    ("f = randn()", {}, "arity", ")", "randn() needs arguments"),
+    ("f = randn(x)", {}, "expression_syntax", "x)", "randn(): the arguments after the operands (m, n) must be number"),
+    ("f = max(x, y, keepdims=1)", {}, "arity", "keepdims", "max(): named arguments (none) come after the operands"),
+    ("W = [[1, 2], [3, 4]]\nf = W[0, 1, 1]", {}, "expression_syntax", ", 1]", "at most two: W[i, j]"),
     ("f = sin(x, a=1)", {}, "arity", "a=1", "sin(): named arguments (none) come after the operands"),
     ("f = sum(axis=1)", {}, "expression_syntax", "=1", "found '=' ('=' only assigns a name"),
     ("f = sin(x", {}, "expression_syntax", "(", "'(' is never closed"),
@@ -164,6 +172,9 @@ POINTED = [
     ("f = y = 3", {}, "expression_syntax", "= 3", "found '=' ('=' only assigns a name"),
     ("f = g(a) = 1", {}, "unknown_function", "g(a)", "unknown function 'g'"),  # a definition starts a statement
     ("f = )", {}, "expression_syntax", ")", "expected a number, a name or '(' but found ')'"),
+    ("f = ;", {}, "expression_syntax", ";", "expected a number, a name or '(' but found ';'"),
+    ("1 + ;", {}, "expression_syntax", ";", "expected an operand after '+' but found ';'"),
+    ("seed(1 2)\nf = 1", {}, "expression_syntax", "1 2", "seed takes one whole number"),
     ("f = sin = 1", {}, "expression_syntax", "sin", "'sin' is a function: call it as sin(...)"),
     ("x * y\n# a\x00b", {}, "expression_syntax", "\x00", "NUL byte in a comment"),
     ("f = (x]", {}, "expression_syntax", "]", "unmatched ']'"),
@@ -208,6 +219,9 @@ AT_THE_LIMIT = [  # each one more than a program of POINTED above, which it is t
     ("sq(a) = a * a\nf = sq(y + x)", {"max_nodes": 4}),
     ("h(a) = a * a with d/da = 2 * a\nf = h(x) * h(y)", {"max_nodes": 8}),
     ("x = 2\nf = grad(x * x * x, x)", {"max_grad_work": 3}),
+    ("y = 1\nx = 2\nf = grad(x * x * x, x)", {"max_grad_work": 3}),  # x is node 2, not 1: the same 3 nodes
+    ("h(a) = a\nf = h(1)", {"max_depth": 1}),
+    ("a = 1\nb = (2)", {"max_inputs": 2}),
     ("f = x + 1\ng = (((1)))", {"max_depth": 3}),
     ("f = 1\nseed(4294967295)", {}),
     ("seed(0)\nf = 1", {}),
@@ -339,6 +353,9 @@ def test_a_bracketed_left_operand_starts_its_gate_no_earlier_than_its_bracket():
     ("x = [1, 2, 3]\nf = x[-1]", {}, 3.0),
     ("x = [1, 2]\nf = sum(x, # the axis\n 0)", {}, 3.0),
     ("x = [1, 2]\nf = sum(x, axis = 0)", {}, 3.0),
+    ("x = [1, 2]\nf = sum(x)\ng = f * 2", {}, 6.0),  # a statement the fast path leaves, then one it reads
+    ("x = [+1, -1, 3]\nf = sum(x)", {}, 3.0),
+    ("h(x) = x * x with # the derivative\n d/dx = 2 * x\nf = h(y)", {"y": 3}, 9.0),
     ("x = [1, 2]\nf = x[ # the first\n 0]", {}, 1.0),
     ("f = sum([x, -y])", {"x": 5, "y": 2}, 3.0),
     ("x * y\n# the end", {"x": 2, "y": 3}, 6.0),
@@ -417,3 +434,11 @@ def test_grad_of_a_gate_is_one_box():
     doc = evaluate("h(a) = a * a with d/da = 2 * a\nx = 3\nf = grad(h(x), x)")
     assert doc["value"] == 6.0
     assert [(g["kind"], g["name"]) for g in doc["groups"]] == [("adjoint", "grad")]
+
+
+def test_grad_names_the_derivative_of_a_named_node_after_the_expression():
+    """grad(f, x) labels the adjoint node holding d f / d y (y a named node) with f's text in brackets when f is an
+    expression (text.grad_subject): ∂(y * y)/∂y."""
+    doc = evaluate("x = 3\ny = x * x\nf = grad(y * y, x)")
+    assert "∂(y * y)/∂y" in [n["label"] for n in doc["nodes"]]
+    assert doc["value"] == 4 * 3.0 ** 3  # d (x^4) / dx at 3
