@@ -136,6 +136,8 @@ POINTED = [
     ("h(a, b) = a * b with x", {}, "expression_syntax", "x", "expected d/da = ..."),
     ("h(x) = x * x with e/dx = 2 * x", {}, "expression_syntax", "e/", "expected d/dx = ..."),
     ("h(x) = x * x with d/dx(1)", {}, "expression_syntax", "x(1", "expected d/dx = ..."),
+    ("h(x) = x * x with d/", {}, "expression_syntax", "d/", "expected d/dx = ..."),
+    ("h(x) = x * x with d*dx = 2 * x", {}, "expression_syntax", "d*", "expected d/dx = ..."),
     ("h(x) = x * x with d/d x y", {}, "expression_syntax", "x y", "expected d/dx = ..."),  # 'd/d x' without '='
     ("h(x) = x * x with d/dx 2", {}, "expression_syntax", "x 2", "expected d/dx = ..."),  # 'd/dx' without '='
     ("s(a) = sum(a)\nh(a) = s(a) with d/da = 1\nf = 1", {}, "expression_syntax", "h(a)",
@@ -151,6 +153,7 @@ POINTED = [
     # calls and their static arguments
     ("f = sin(x, y)", {}, "arity", "sin", "sin() takes 1 argument, got 2"),
     ("f = sin(a, b, c)", {}, "arity", "sin", "sin() takes 1 argument, got 3"),
+    ("x = [1, 2]\nf = sum(x, 0, 1, 2)", {}, "arity", "sum", "sum() takes 1 to 3 arguments, got 4"),
     ("f = onehot(x)", {}, "arity", "onehot", "onehot() takes 2 arguments, got 1"),
     ("f = randn(-)", {}, "arity", ")", "randn() needs arguments"),
     ("f = randn()", {}, "arity", ")", "randn() needs arguments"),
@@ -177,6 +180,7 @@ POINTED = [
     ("seed(1 2)\nf = 1", {}, "expression_syntax", "1 2", "seed takes one whole number"),
     ("f = sin = 1", {}, "expression_syntax", "sin", "'sin' is a function: call it as sin(...)"),
     ("x * y\n# a\x00b", {}, "expression_syntax", "\x00", "NUL byte in a comment"),
+    ("x * y\n)", {}, "expression_syntax", "x * y", "a bare expression is only allowed as the last statement"),
     ("f = (x]", {}, "expression_syntax", "]", "unmatched ']'"),
     ("f = x]", {}, "expression_syntax", "]", "unmatched ']'"),
     ("seed(x)\nf = 1", {}, "expression_syntax", "x)", "seed takes one whole number"),
@@ -220,6 +224,7 @@ AT_THE_LIMIT = [  # each one more than a program of POINTED above, which it is t
     ("h(a) = a * a with d/da = 2 * a\nf = h(x) * h(y)", {"max_nodes": 8}),
     ("x = 2\nf = grad(x * x * x, x)", {"max_grad_work": 3}),
     ("y = 1\nx = 2\nf = grad(x * x * x, x)", {"max_grad_work": 3}),  # x is node 2, not 1: the same 3 nodes
+    ("x = 2\nf = grad(x, x)", {"max_grad_work": 1}),  # grad(x, x) looks at x only
     ("h(a) = a\nf = h(1)", {"max_depth": 1}),
     ("a = 1\nb = (2)", {"max_inputs": 2}),
     ("f = x + 1\ng = (((1)))", {"max_depth": 3}),
@@ -339,11 +344,14 @@ def test_spans_cover_what_each_node_was_made_from(program, values, expected):
 
 
 def test_a_bracketed_left_operand_starts_its_gate_no_earlier_than_its_bracket():
-    """`(a + b) * c`: the product's span starts at the bracket or at a (where the sum starts), not before it."""
+    """`(a + b) * c`: the product's span starts at the bracket or at a (where the sum starts), not before it;
+    `c * (a + b)`: it ends where b ends or at the bracket, not before."""
     program = "f = (a + b) * c"
     start = dict(_spans(program, {"a": 1, "b": 2, "c": 3}))["mul"]
     assert program.index(start) in (program.index("("), program.index("a"))
     assert start.endswith(") * c")
+    right = dict(_spans("f = c * (a + b)", {"a": 1, "b": 2, "c": 3}))["mul"]  # ... and ends at b or at the ')'
+    assert right in ("c * (a + b", "c * (a + b)")
 
 
 @pytest.mark.parametrize(("program", "values", "expected"), [
@@ -361,6 +369,8 @@ def test_a_bracketed_left_operand_starts_its_gate_no_earlier_than_its_bracket():
     ("x * y\n# the end", {"x": 2, "y": 3}, 6.0),
     ("y = 1\nsq(a) = a * 3\nf = sq(x) + y", {"x": 3}, 10.0),  # a function defined after other nodes
     ("x = [[1, 5], [7, 2]]\nf = sum(max(x, 0, keepdims=1))", {}, 12.0),  # max over axis 0: [7, 5]
+    ("x = [[1, 5], [7, 2]]\nf = 2 * sum(max(x, 0, keepdims=1))", {}, 24.0),  # the same after another operand
+    ("f = sum(2 * stack(x, y))", {"x": 1, "y": 3}, 8.0),  # stack's operands are taken off the operand stack
 ])
 def test_values_of_programs_at_the_edges_of_the_grammar(program, values, expected):
     """Comments and line breaks inside literals, static arguments and indices; signed indices; a negated
