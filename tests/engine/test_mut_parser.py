@@ -93,6 +93,8 @@ POINTED = [
     ("f = x +\ng = ((((1))))", {"max_depth": 3}, "limit_exceeded", "(1)", "brackets nest too deeply"),
     ("f = x +\ng = (((1)))", {"max_depth": 3}, "expression_syntax", "\ng", "after '+' but found the end of the line"),
     ("f = x +\ng = (1) + (1) + (1) + (1)", {"max_depth": 3}, "expression_syntax", "\ng", "found the end of the line"),
+    ("f = x +\ng = (1) + ((1))", {"max_depth": 2}, "expression_syntax", "\ng", "found the end of the line"),
+    ("f = sin(x)", {"max_depth": 0}, "limit_exceeded", "(x", "brackets nest too deeply"),
     # names and nodes at their limits
     ("f = abcd + 1", {"max_name_chars": 3}, "limit_exceeded", "abcd", "a name has 4 characters"),
     ("abcd = (1)\nf = abcd", {"max_name_chars": 3}, "limit_exceeded", "abcd =", "a name has 4 characters"),
@@ -104,6 +106,7 @@ POINTED = [
     ("f = 2 * sin(x)", {"max_nodes": 2}, "limit_exceeded", "sin", "too many nodes"),  # the call, at its name
     ("f = a ^ b * c", {"max_nodes": 2}, "limit_exceeded", "a ^", "too many nodes"),  # the power, at a
     ("x = [1, 2]\nf = x[0]", {"max_nodes": 1}, "limit_exceeded", "x[0]", "too many nodes"),  # the index, at x
+    ("x = [1, 2]\nf = sum(x)", {"max_nodes": 1}, "limit_exceeded", "sum", "too many nodes"),  # the sum, at its name
     ("f = [x, y]", {"max_nodes": 2}, "limit_exceeded", "[x", "too many nodes"),  # the vector, at its '['
     ("x = [1, 2]\nf = sum(x, 0.00)", {"max_literal_chars": 3}, "limit_exceeded", "0.00", "a number literal has 4"),
     ("x = [[[1]]]", {}, "limit_exceeded", "[1", "a tensor literal nests too deeply"),  # rank 3 (max_rank 2)
@@ -232,6 +235,7 @@ AT_THE_LIMIT = [  # each one more than a program of POINTED above, which it is t
     ("seed(0)\nf = 1", {}),
     ("f = a ^ b * c", {"max_nodes": 5}),
     ("x = [1, 2]\nf = x[0]", {"max_nodes": 2}),
+    ("x = [1, 2]\nf = sum(x)", {"max_nodes": 2}),
     ("f = [x, y]", {"max_nodes": 3}),
     ("x = [1, 2]\nf = sum(x, 0.0)", {"max_literal_chars": 3}),
     ("x = [[1]]\nf = sum(x)", {}),
@@ -402,6 +406,7 @@ def test_a_gates_texts():
     doc = evaluate("h(a) = a * a with d/da=2 * a\nf = h(x)", {"x": 1})
     assert doc["functions"][0]["body"] == "a * a"
     assert doc["functions"][0]["derivatives"] == {"a": "2 * a"}
+    assert evaluate("h(a) =a*a\nf = h(x)", {"x": 1})["functions"][0]["body"] == "a*a"
 
 
 def test_text_with_a_non_ascii_name_parses_like_ascii_text():
