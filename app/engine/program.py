@@ -77,14 +77,6 @@ class Compiled:
         return mark
 
     @cached_property
-    def consumers(self) -> list[list[int]]:
-        out: list[list[int]] = [[] for _ in self.graph.op]
-        for k, ops in enumerate(self.graph.operands):
-            for a in ops:
-                out[a].append(k)
-        return out
-
-    @cached_property
     def lines(self) -> tuple[list[int], list[int]]:
         """1-based line and column of every node's span start."""
         g = self.graph

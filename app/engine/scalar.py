@@ -254,33 +254,6 @@ def backward(tape: Tape, g: Graph, vals: list[float]) -> list[float]:
     return grads
 
 
-def local_grads(tape: Tape, g: Graph, vals: list[float]) -> list[tuple[float, ...]]:
-    """For every node, d node / d operand_i at the forward values (empty for inputs, constants)."""
-    out: list[tuple[float, ...]] = [()] * tape.n
-    dfs = tape.dfs
-    tup = tuple
-    it = iter(tape.bsteps)
-    while True:
-        try:
-            for k, c, a, b in it:
-                df = dfs[c]
-                if b < 0:
-                    out[k] = (df(vals[a], vals[k]),)
-                elif type(df) is tup:
-                    out[k] = df
-                else:
-                    out[k] = df(vals[a], vals[b], vals[k])
-            break
-        except _ERRORS:
-            rule = g.rule(g.op[k])
-            out[k] = (_slow_df(rule, vals[a], vals[k]),) if b < 0 else _slow_df(rule, vals[a], vals[b], vals[k])
-        except TypeError:
-            if b != NARY:
-                raise
-            out[k] = tuple(df(*[vals[i] for i in a], vals[k]))
-    return out
-
-
 def local_column(tape: Tape, g: Graph, vals: list[float]) -> list[list]:
     """The document's local_grads: per node, d node / d operand per edge, None for an edge from a
     constant, non-finite numbers encoded (see encode.py); [] for inputs and constants."""
@@ -392,5 +365,5 @@ class ScalarBackend(Backend):
         return batch_elementwise(self.compiled, self.inputs, columns, wrt, chunk)
 
 
-__all__ = ["Run", "ScalarBackend", "Tape", "backward", "compile_tape", "forward", "local_column", "local_grads",
+__all__ = ["Run", "ScalarBackend", "Tape", "backward", "compile_tape", "forward", "local_column",
            "plan"]
