@@ -1055,3 +1055,10 @@ def test_a_gradient_of_indexing_does_not_depend_on_the_values_indexed():
     doc, ir = adjoint_ir("W = [[1, 2, 3], [4, 5, 6]]\nc = [1, -1, 2]\nG = grad(sum(W[0] * c), W)\n"
                          "U = [[1, 0, 2], [3, 1, -1]]\nH = grad(sum(G * U), W)")
     assert doc["value"] == [[0.0] * 3] * 2 and ir == ["const 0", "expand_to(0, W)"]
+
+
+def test_shapes_that_do_not_broadcast_are_a_shape_error_naming_both():
+    with pytest.raises(EngineError) as e:
+        evaluate("f = [1, 2] + [1, 2, 3]")
+    assert e.value.type == "shape_error"
+    assert e.value.msg == "add: shapes (2,) and (3,) do not broadcast (numpy rules: trailing sizes must match or be 1)"
