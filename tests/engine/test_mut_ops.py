@@ -1062,3 +1062,9 @@ def test_shapes_that_do_not_broadcast_are_a_shape_error_naming_both():
         evaluate("f = [1, 2] + [1, 2, 3]")
     assert e.value.type == "shape_error"
     assert e.value.msg == "add: shapes (2,) and (3,) do not broadcast (numpy rules: trailing sizes must match or be 1)"
+
+
+def test_step_and_relus_grad_in_tensor_mode():
+    """step is 1 where a > 0, else 0 (numpy rule); grad(sum(relu(x)), x) = step(x)."""
+    assert evaluate("x = [-1, 0, 2]\nf = step(x)")["value"] == [0.0, 0.0, 1.0]
+    assert evaluate("x = [-1, 0, 2]\nf = sum(relu(x))\ng = grad(f, x)")["value"] == [0.0, 0.0, 1.0]
