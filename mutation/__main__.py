@@ -144,17 +144,24 @@ def fingerprint() -> str:
     return h.hexdigest()
 
 
+def map_stamp(files: list[str]) -> str:
+    """What a coverage map was made from: the code, the tests, and which test files ran. A map made for other
+    modules ran other files: a test file it did not run looks like a file whose tests reach no line, and a
+    mutant only that file's tests kill would pass the selection."""
+    return fingerprint() + "\n" + "\n".join(sorted(files))
+
+
 def coverage_map(mods: list[str], log) -> None:
     """Run the engine modules' test files once under coverage (one context per test), unless the map of this
-    very code and these tests is there already."""
+    very code, these tests and these test files is there already."""
     engine = [m for m in mods if selective(m)]
     if not engine:
         return
+    files = list(dict.fromkeys(f for m in engine for f in subset(m)[0]))
     stamp = COVER / "fingerprint"
-    now = fingerprint()
+    now = map_stamp(files)
     if stamp.exists() and stamp.read_text() == now:
         return
-    files = list(dict.fromkeys(f for m in engine for f in subset(m)[0]))
     print(f"coverage map: running {len(files)} test files once under coverage ...", flush=True)
     shutil.rmtree(COVER, ignore_errors=True)
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mutation.__main__ import ROOT, selective
+from mutation.__main__ import ROOT, map_stamp, selective, subset
 from mutation.__main__ import test_command as command_of
 from mutation.run_selected import changed_lines, selection
 
@@ -109,3 +109,14 @@ def test_importing_the_selection_leaves_the_environment_alone():
                           "print('PYTEST_DISABLE_PLUGIN_AUTOLOAD' in os.environ)"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_map_made_for_other_modules_is_not_reused():
+    """The map's stamp names the test files that ran: a run for ops.py must not reuse a map made for parser.py's
+    files (its selection would miss the tests of files the map never ran), while the same files in another order
+    are the same map."""
+    ops, parser = subset("app/engine/ops.py")[0], subset("app/engine/parser.py")[0]
+    assert set(ops) != set(parser)
+    assert map_stamp(ops) != map_stamp(parser)
+    assert map_stamp(ops) == map_stamp(list(reversed(ops)))
+    assert map_stamp(ops + parser) != map_stamp(ops)
