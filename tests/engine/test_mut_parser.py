@@ -94,6 +94,11 @@ POINTED = [
     ("f = x +\ng = (((1)))", {"max_depth": 3}, "expression_syntax", "\ng", "after '+' but found the end of the line"),
     ("f = x +\ng = (1) + (1) + (1) + (1)", {"max_depth": 3}, "expression_syntax", "\ng", "found the end of the line"),
     ("f = x +\ng = (1) + ((1))", {"max_depth": 2}, "expression_syntax", "\ng", "found the end of the line"),
+    ("f = x +\ng = ((1) + ((1)))", {"max_depth": 2}, "limit_exceeded", "(1)))", "brackets nest too deeply"),
+    ("f = x +\ng = ) ((((1))))", {"max_depth": 3}, "limit_exceeded", "(1", "brackets nest too deeply"),  # ')' first
+    ("f = x +\ng = 12345", {"max_literal_chars": 4}, "limit_exceeded", "12345", "a number literal has 5 characters"),
+    ("f = x +\ng = 1234", {"max_literal_chars": 4}, "expression_syntax", "\ng", "found the end of the line"),
+    ("f = x +\ng = 1 $ 2", {}, "expression_syntax", "$", "unexpected character '$'"),
     ("f = sin(x)", {"max_depth": 0}, "limit_exceeded", "(x", "brackets nest too deeply"),
     # names and nodes at their limits
     ("f = abcd + 1", {"max_name_chars": 3}, "limit_exceeded", "abcd", "a name has 4 characters"),
@@ -130,6 +135,7 @@ POINTED = [
     ("f = g(1)\ng(a) = a", {}, "unknown_function", "g(1)", "'g' is defined later (line 2)"),
     ("h(a) = (a +\ng(b) = b)", {}, "unknown_function", "g(b)", "unknown function 'g'"),  # the call itself
     ("x * g(a) = 1", {}, "unknown_function", "g(a)", "unknown function 'g'"),  # not a definition: not a statement
+    ("h(a) = g(a)\ng(a) = h(a)\nf = 1", {}, "recursion", "g(a)\ng", "recursion: h calls g, which calls h (line 2)"),
     ("nosuch(3)\nf = 1", {}, "unknown_function", "nosuch", "unknown function 'nosuch'"),
     ("neg(a) = a\nf = 1", {}, "redefinition", "neg", "'neg' is a built-in word: it cannot be redefined"),
     ("sin(a) = a\nf = 1", {}, "redefinition", "sin", "'sin' is a built-in function: it cannot be redefined"),
