@@ -112,6 +112,9 @@ POINTED = [
     ("f = a ^ b * c", {"max_nodes": 2}, "limit_exceeded", "a ^", "too many nodes"),  # the power, at a
     ("x = [1, 2]\nf = x[0]", {"max_nodes": 1}, "limit_exceeded", "x[0]", "too many nodes"),  # the index, at x
     ("x = [1, 2]\nf = sum(x)", {"max_nodes": 1}, "limit_exceeded", "sum", "too many nodes"),  # the sum, at its name
+    ("f = sin(x)", {"max_nodes": 1}, "limit_exceeded", "sin", "too many nodes"),
+    ("f = -x", {"max_nodes": 1}, "limit_exceeded", "-x", "too many nodes"),  # the negation, at its sign
+    ("a = 1\nb = 2", {"max_inputs": 1}, "limit_exceeded", "b = 2", "the program has too many inputs"),
     ("f = [x, y]", {"max_nodes": 2}, "limit_exceeded", "[x", "too many nodes"),  # the vector, at its '['
     ("x = [1, 2]\nf = sum(x, 0.00)", {"max_literal_chars": 3}, "limit_exceeded", "0.00", "a number literal has 4"),
     ("x = [[[1]]]", {}, "limit_exceeded", "[1", "a tensor literal nests too deeply"),  # rank 3 (max_rank 2)
@@ -156,6 +159,7 @@ POINTED = [
     ("f = x with y", {}, "expression_syntax", "with", "found 'with'"),
     ("h(a) = a b\nf = 1", {}, "expression_syntax", "b\n", "found 'b' (is an operator such as '*' missing?)"),
     ("x = 1\nf = grad(x * 2, 3)", {}, "invalid_value", "3)", "grad(f, x): x must be a name"),
+    ("x = 1\nf = grad(x * 2, x + 1)", {}, "invalid_value", "x + 1", "grad(f, x): x must be a name"),
     ("f = grad()", {}, "arity", ")", "grad() needs arguments"),
     ("h(a) = a\nf = 2 * h() + 1", {}, "arity", ") +", "h() needs arguments"),
     ("f = 2 * sin()", {}, "arity", ")", "sin() needs arguments"),
@@ -168,6 +172,7 @@ POINTED = [
     ("f = randn()", {}, "arity", ")", "randn() needs arguments"),
     ("f = randn(x)", {}, "expression_syntax", "x)", "randn(): the arguments after the operands (m, n) must be number"),
     ("f = max(x, y, keepdims=1)", {}, "arity", "keepdims", "max(): named arguments (none) come after the operands"),
+    ("x = [1, 2]\nf = sum(x, foo=1)", {}, "invalid_value", "foo", "its arguments after the operands are: axis, keep"),
     ("W = [[1, 2], [3, 4]]\nf = W[0, 1, 1]", {}, "expression_syntax", ", 1]", "at most two: W[i, j]"),
     ("f = sin(x, a=1)", {}, "arity", "a=1", "sin(): named arguments (none) come after the operands"),
     ("f = sum(axis=1)", {}, "expression_syntax", "=1", "found '=' ('=' only assigns a name"),
@@ -242,6 +247,9 @@ AT_THE_LIMIT = [  # each one more than a program of POINTED above, which it is t
     ("f = a ^ b * c", {"max_nodes": 5}),
     ("x = [1, 2]\nf = x[0]", {"max_nodes": 2}),
     ("x = [1, 2]\nf = sum(x)", {"max_nodes": 2}),
+    ("f = sin(x)", {"max_nodes": 2}),
+    ("f = -x", {"max_nodes": 2}),
+    ("a = 1\nb = 2", {"max_inputs": 2}),
     ("f = [x, y]", {"max_nodes": 3}),
     ("x = [1, 2]\nf = sum(x, 0.0)", {"max_literal_chars": 3}),
     ("x = [[1]]\nf = sum(x)", {}),
@@ -340,6 +348,9 @@ def _spans(program: str, values: dict | None = None) -> list[tuple[str, str]]:
     ("f = sum([x, y])", {"x": 1, "y": 2}, [("input", "x"), ("input", "y"), ("stack", "[x, y]"),
                                            ("sum", "sum([x, y])")]),
     ("  y = 2\nf = y * 3", {}, [("input", "y"), ("const", "3"), ("mul", "y * 3")]),
+    ("x = [[1, 5], [7, 2]]\nf = max(x, axis=0)", {}, [("input", "x"), ("amax", "max(x, axis=0)")]),
+    ("a = 1; ; b = 2\nf = a * b", {}, [("input", "a"), ("input", "b"), ("mul", "a * b")]),  # each statement once
+    ("a = (1); b = 2\nf = a * b", {}, [("input", "a"), ("input", "b"), ("mul", "a * b")]),
     ("y = 1\ny = -2.5\nf = y * 2", {}, [("input", "y"), ("const", "-2.5"), ("const", "2"), ("mul", "y * 2")]),
     ("f = a * b ^ c\n", {"a": 1, "b": 2, "c": 3}, [("input", "a"), ("input", "b"), ("input", "c"), ("pow", "b ^ c"),
                                                    ("mul", "a * b ^ c")]),
@@ -376,6 +387,12 @@ def test_a_bracketed_left_operand_starts_its_gate_no_earlier_than_its_bracket():
     ("h(x) = x * x with # the derivative\n d/dx = 2 * x\nf = h(y)", {"y": 3}, 9.0),
     ("x = [1, 2]\nf = x[ # the first\n 0]", {}, 1.0),
     ("f = sum([x, -y])", {"x": 5, "y": 2}, 3.0),
+    ("f = A * 2", {"A": 3}, 6.0),  # a name that sorts first among names
+    ("f = 2 * +x", {"x": 3}, 6.0),  # a plus sign changes nothing
+    ("x = [1, 2]\nf = max(x)", {}, 2.0),  # max of one operand: over all of it
+    ("f = sum(stack(x))", {"x": 2}, 2.0),  # a vector of one
+    ("f = max(3, keepdims=1)", {}, 3.0),  # max of one operand: amax
+    ("x = [1, 2]\nf = sum(max(x, keepdims=1))", {}, 2.0),
     ("x * y\n# the end", {"x": 2, "y": 3}, 6.0),
     ("y = 1\nsq(a) = a * 3\nf = sq(x) + y", {"x": 3}, 10.0),  # a function defined after other nodes
     ("x = [[1, 5], [7, 2]]\nf = sum(max(x, 0, keepdims=1))", {}, 12.0),  # max over axis 0: [7, 5]
