@@ -105,6 +105,7 @@ POINTED = [
     ("abcd = (1)\nf = abcd", {"max_name_chars": 3}, "limit_exceeded", "abcd =", "a name has 4 characters"),
     ("h(abcd) = abcd\nf = 1", {"max_name_chars": 3}, "limit_exceeded", "abcd)", "a name has 4 characters"),
     ("f = a + b + c", {"max_nodes": 3}, "limit_exceeded", "c", "too many nodes"),  # the input c is node 4
+    ("f = a + b + c", {"max_nodes": 2}, "limit_exceeded", "a + b", "too many nodes"),  # the first sum, at a
     ("f = x + 2", {"max_nodes": 1}, "limit_exceeded", "2", "too many nodes"),  # the constant 2 is node 2
     ("f = (a + b)", {"max_nodes": 2}, "limit_exceeded", "a + b", "too many nodes"),  # the sum: at its left operand
     ("f = a ^ b\n", {"max_nodes": 2}, "limit_exceeded", "a ^", "too many nodes"),
@@ -126,6 +127,7 @@ POINTED = [
      "the calls of gates make too many nodes"),
     ("x = 2\nf = grad(x * x * x, x)", {"max_grad_work": 2}, "limit_exceeded", "grad", "grad() calls look at too many"),
     ("y = 1\nx = 2\nf = grad(x * x * x, x)", {"max_grad_work": 2}, "limit_exceeded", "grad", "grad() calls look at"),
+    ("y = 2\nx = 3\nf = grad(y, x)", {"max_grad_work": 0}, "limit_exceeded", "grad", "grad() calls look at"),
     ("h(a) = a\nf = h(h(1))", {"max_depth": 1}, "limit_exceeded", "(1)", "brackets nest too deeply"),
     ("a = 1\nb = (2)", {"max_inputs": 1}, "limit_exceeded", "b =", "the program has too many inputs"),
     # literals
@@ -197,6 +199,7 @@ POINTED = [
     ("x * y\n)", {}, "expression_syntax", "x * y", "a bare expression is only allowed as the last statement"),
     ("f = (x]", {}, "expression_syntax", "]", "unmatched ']'"),
     ("f = x]", {}, "expression_syntax", "]", "unmatched ']'"),
+    ("f = [(x]", {}, "expression_syntax", "]", "unmatched ']'"),
     ("seed(x)\nf = 1", {}, "expression_syntax", "x)", "seed takes one whole number"),
     ("seed( # c\n42)\nf = 1", {}, "expression_syntax", "\n42", "seed takes one whole number"),  # the line ends
     ("seed(1.5)\nf = 1", {}, "invalid_value", "1.5", "the seed must be a whole number from 0 to 4294967295"),
@@ -239,6 +242,7 @@ AT_THE_LIMIT = [  # each one more than a program of POINTED above, which it is t
     ("x = 2\nf = grad(x * x * x, x)", {"max_grad_work": 3}),
     ("y = 1\nx = 2\nf = grad(x * x * x, x)", {"max_grad_work": 3}),  # x is node 2, not 1: the same 3 nodes
     ("x = 2\nf = grad(x, x)", {"max_grad_work": 1}),  # grad(x, x) looks at x only
+    ("y = 2\nx = 3\nf = grad(y, x)", {"max_grad_work": 1}),  # y before x: still one node looked at
     ("h(a) = a\nf = h(1)", {"max_depth": 1}),
     ("a = 1\nb = (2)", {"max_inputs": 2}),
     ("f = x + 1\ng = (((1)))", {"max_depth": 3}),
@@ -389,6 +393,7 @@ def test_a_bracketed_left_operand_starts_its_gate_no_earlier_than_its_bracket():
     ("f = sum([x, -y])", {"x": 5, "y": 2}, 3.0),
     ("f = A * 2", {"A": 3}, 6.0),  # a name that sorts first among names
     ("f = 2 * +x", {"x": 3}, 6.0),  # a plus sign changes nothing
+    ("y = 1\ny = (2)\nf = y * 3", {}, 6.0),  # y is the second one
     ("x = [1, 2]\nf = max(x)", {}, 2.0),  # max of one operand: over all of it
     ("f = sum(stack(x))", {"x": 2}, 2.0),  # a vector of one
     ("f = max(3, keepdims=1)", {}, 3.0),  # max of one operand: amax
