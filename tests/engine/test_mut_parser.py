@@ -174,6 +174,8 @@ POINTED = [
     ("f = randn()", {}, "arity", ")", "randn() needs arguments"),
     ("f = randn(x)", {}, "expression_syntax", "x)", "randn(): the arguments after the operands (m, n) must be number"),
     ("f = max(x, y, keepdims=1)", {}, "arity", "keepdims", "max(): named arguments (none) come after the operands"),
+    ("x = [[1, 5], [7, 2]]\nc = 1\nc = (0)\nf = max(x, c, keepdims=1)", {}, "arity", "keepdims",
+     "max(): named arguments (none) come after the operands"),  # c is a named node, not a literal axis
     ("x = [1, 2]\nf = sum(x, foo=1)", {}, "invalid_value", "foo", "its arguments after the operands are: axis, keep"),
     ("W = [[1, 2], [3, 4]]\nf = W[0, 1, 1]", {}, "expression_syntax", ", 1]", "at most two: W[i, j]"),
     ("f = sin(x, a=1)", {}, "arity", "a=1", "sin(): named arguments (none) come after the operands"),
