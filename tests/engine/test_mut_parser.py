@@ -142,6 +142,7 @@ POINTED = [
     ("x * g(a) = 1", {}, "unknown_function", "g(a)", "unknown function 'g'"),  # not a definition: not a statement
     ("h(a) = g(a)\ng(a) = h(a)\nf = 1", {}, "recursion", "g(a)\ng", "recursion: h calls g, which calls h (line 2)"),
     ("nosuch(3)\nf = 1", {}, "unknown_function", "nosuch", "unknown function 'nosuch'"),
+    ("f = nosuch(1)\nh(a) = a", {}, "unknown_function", "nosuch", "unknown function 'nosuch'"),  # h is not it
     ("neg(a) = a\nf = 1", {}, "redefinition", "neg", "'neg' is a built-in word: it cannot be redefined"),
     ("sin(a) = a\nf = 1", {}, "redefinition", "sin", "'sin' is a built-in function: it cannot be redefined"),
     ("g(a) = a\ng(b) = b\nf = 1", {}, "redefinition", "g(b)", "'g' is already defined (1:1)"),
@@ -153,6 +154,7 @@ POINTED = [
     ("h(x) = x * x with d/", {}, "expression_syntax", "d/", "expected d/dx = ..."),
     ("h(x) = x * x with d*dx = 2 * x", {}, "expression_syntax", "d*", "expected d/dx = ..."),
     ("h(x) = x * x with d/d x y", {}, "expression_syntax", "x y", "expected d/dx = ..."),  # 'd/d x' without '='
+    ("h(x) = x * x with d/d = 2", {}, "unknown_name", " = 2", "h has no parameter ''"),  # no name after d/d
     ("h(x) = x * x with d/dx 2", {}, "expression_syntax", "x 2", "expected d/dx = ..."),  # 'd/dx' without '='
     ("s(a) = sum(a)\nh(a) = s(a) with d/da = 1\nf = 1", {}, "expression_syntax", "h(a)",
      "a gate's body and derivatives are made of elementwise gates"),  # sum, inside s
@@ -351,6 +353,8 @@ def _spans(program: str, values: dict | None = None) -> list[tuple[str, str]]:
     ("f = sin(a  +  b )", {"a": 1, "b": 2}, [("input", "a"), ("input", "b"), ("add", "a  +  b"),
                                              ("sin", "sin(a  +  b )")]),
     ("f = sin(a)", {"a": 1}, [("input", "a"), ("sin", "sin(a)")]),
+    ("f = [x, y] * 2", {"x": 1, "y": 2}, [("input", "x"), ("input", "y"), ("stack", "[x, y]"), ("const", "2"),
+                                          ("mul", "[x, y] * 2")]),
     ("f = sum([x, y])", {"x": 1, "y": 2}, [("input", "x"), ("input", "y"), ("stack", "[x, y]"),
                                            ("sum", "sum([x, y])")]),
     ("  y = 2\nf = y * 3", {}, [("input", "y"), ("const", "3"), ("mul", "y * 3")]),
