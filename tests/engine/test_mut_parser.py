@@ -205,6 +205,7 @@ POINTED = [
     ("f = x]", {}, "expression_syntax", "]", "unmatched ']'"),
     ("f = [(x]", {}, "expression_syntax", "]", "unmatched ']'"),
     ("seed(x)\nf = 1", {}, "expression_syntax", "x)", "seed takes one whole number"),
+    ("seed(1", {}, "expression_syntax", "1", "seed takes one whole number"),  # the text ends after the number
     ("seed( # c\n42)\nf = 1", {}, "expression_syntax", "\n42", "seed takes one whole number"),  # the line ends
     ("seed(1.5)\nf = 1", {}, "invalid_value", "1.5", "the seed must be a whole number from 0 to 4294967295"),
     ("seed(4294967296)\nf = 1", {}, "invalid_value", "4294967296", "a whole number from 0 to 4294967295"),
