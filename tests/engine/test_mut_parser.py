@@ -121,6 +121,10 @@ POINTED = [
     ("x = [[[1]]]", {}, "limit_exceeded", "[1", "a tensor literal nests too deeply"),  # rank 3 (max_rank 2)
     ("g(a) = a * a with d/da = 2 * a\nh(a) = g(a) + 1\nf = h(x)", {"max_call_depth": 1}, "limit_exceeded", "h(a)",
      "calls inside h nest 2 deep"),
+    ("g(a) = a * 2\nh(a) = g(a) + 1\nf = h(x)", {"max_call_depth": 1}, "limit_exceeded", "h(a)",
+     "calls inside h nest 2 deep"),  # g a function, not a gate
+    ("g(a) = a * 2\nh(a) = g(a) + g(a) + g(a)\nf = 1", {"max_nodes": 7}, "limit_exceeded", "h(a)",
+     "a call of h would make 8 nodes"),  # 3 x (2 * a) and 2 sums
     ("h(a, b, c) = a\nf = 1", {"max_nodes": 2}, "limit_exceeded", "h(", "too many nodes"),  # 3 parameters' nodes
     ("sq(a) = a * a\nf = sq(y + x)", {"max_nodes": 3}, "limit_exceeded", "sq(y", "a call of sq makes 1 nodes"),
     ("h(a) = a * a with d/da = 2 * a\nf = h(x) * h(y)", {"max_nodes": 7}, "limit_exceeded", "h(y)",
@@ -263,6 +267,8 @@ AT_THE_LIMIT = [  # each one more than a program of POINTED above, which it is t
     ("x = [1, 2]\nf = sum(x, 0.0)", {"max_literal_chars": 3}),
     ("x = [[1]]\nf = sum(x)", {}),
     ("g(a) = a * a with d/da = 2 * a\nh(a) = g(a) + 1\nf = h(x)", {"max_call_depth": 2}),
+    ("g(a) = a * 2\nh(a) = g(a) + 1\nf = h(x)", {"max_call_depth": 2}),
+    ("g(a) = a * 2\nh(a) = g(a) + g(a) + g(a)\nf = 1", {"max_nodes": 8}),
 ]
 
 
@@ -403,6 +409,7 @@ def test_a_bracketed_left_operand_starts_its_gate_no_earlier_than_its_bracket():
     ("y = 1\ny = (2)\nf = y * 3", {}, 6.0),  # y is the second one
     ("x = [1, 2]\nf = max(x)", {}, 2.0),  # max of one operand: over all of it
     ("f = sum(stack(x))", {"x": 2}, 2.0),  # a vector of one
+    ("h(a, b) = a * b with d/da = b, d/db = a\nf = h(x, y)", {"x": 2, "y": 3}, 6.0),  # a gate of two parameters
     ("f = max(3, keepdims=1)", {}, 3.0),  # max of one operand: amax
     ("x = [1, 2]\nf = sum(max(x, keepdims=1))", {}, 2.0),
     ("x * y\n# the end", {"x": 2, "y": 3}, 6.0),
