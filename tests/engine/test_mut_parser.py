@@ -106,6 +106,7 @@ POINTED = [
     ("h(abcd) = abcd\nf = 1", {"max_name_chars": 3}, "limit_exceeded", "abcd)", "a name has 4 characters"),
     ("f = a + b + c", {"max_nodes": 3}, "limit_exceeded", "c", "too many nodes"),  # the input c is node 4
     ("f = a + b + c", {"max_nodes": 2}, "limit_exceeded", "a + b", "too many nodes"),  # the first sum, at a
+    ("f = a + b", {"max_nodes": 2}, "limit_exceeded", "a + b", "too many nodes"),  # the sum, at a
     ("f = x + 2", {"max_nodes": 1}, "limit_exceeded", "2", "too many nodes"),  # the constant 2 is node 2
     ("f = (a + b)", {"max_nodes": 2}, "limit_exceeded", "a + b", "too many nodes"),  # the sum: at its left operand
     ("f = a ^ b\n", {"max_nodes": 2}, "limit_exceeded", "a ^", "too many nodes"),
@@ -203,6 +204,7 @@ POINTED = [
     ("1 + ;", {}, "expression_syntax", ";", "expected an operand after '+' but found ';'"),
     ("seed(1 2)\nf = 1", {}, "expression_syntax", "1 2", "seed takes one whole number"),
     ("f = sin = 1", {}, "expression_syntax", "sin", "'sin' is a function: call it as sin(...)"),
+    ("sin = 3\nf = 2", {}, "expression_syntax", "sin", "'sin' is a function name and cannot be assigned"),
     ("x * y\n# a\x00b", {}, "expression_syntax", "\x00", "NUL byte in a comment"),
     ("x * y\n)", {}, "expression_syntax", "x * y", "a bare expression is only allowed as the last statement"),
     ("f = (x]", {}, "expression_syntax", "]", "unmatched ']'"),
