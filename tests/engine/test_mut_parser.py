@@ -134,6 +134,7 @@ POINTED = [
     ("y = 1\nx = 2\nf = grad(x * x * x, x)", {"max_grad_work": 2}, "limit_exceeded", "grad", "grad() calls look at"),
     ("y = 2\nx = 3\nf = grad(y, x)", {"max_grad_work": 0}, "limit_exceeded", "grad", "grad() calls look at"),
     ("h(a) = a\nf = h(h(1))", {"max_depth": 1}, "limit_exceeded", "(1)", "brackets nest too deeply"),
+    ("f = [[x]]", {"max_depth": 1}, "limit_exceeded", "[x", "brackets nest too deeply"),  # vectors nest as brackets
     ("a = 1\nb = (2)", {"max_inputs": 1}, "limit_exceeded", "b =", "the program has too many inputs"),
     # literals
     ("y = -1e999", {}, "invalid_value", "1e999", "beyond the float64 range"),
@@ -255,6 +256,7 @@ AT_THE_LIMIT = [  # each one more than a program of POINTED above, which it is t
     ("x = 2\nf = grad(x, x)", {"max_grad_work": 1}),  # grad(x, x) looks at x only
     ("y = 2\nx = 3\nf = grad(y, x)", {"max_grad_work": 1}),  # y before x: still one node looked at
     ("h(a) = a\nf = h(1)", {"max_depth": 1}),
+    ("f = [x, y]", {"max_depth": 1}),
     ("a = 1\nb = (2)", {"max_inputs": 2}),
     ("f = x + 1\ng = (((1)))", {"max_depth": 3}),
     ("f = 1\nseed(4294967295)", {}),
