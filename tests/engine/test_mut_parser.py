@@ -94,12 +94,19 @@ POINTED = [
     ("f = x +\ng = (((1)))", {"max_depth": 3}, "expression_syntax", "\ng", "after '+' but found the end of the line"),
     ("f = x +\ng = (1) + (1) + (1) + (1)", {"max_depth": 3}, "expression_syntax", "\ng", "found the end of the line"),
     ("f = x +\ng = (1) + ((1))", {"max_depth": 2}, "expression_syntax", "\ng", "found the end of the line"),
+    ("f = x +\ng = ((1) + ((1)))", {"max_depth": 2}, "limit_exceeded", "(1)))", "brackets nest too deeply"),
+    ("f = x +\ng = ) ((((1))))", {"max_depth": 3}, "limit_exceeded", "(1", "brackets nest too deeply"),  # ')' first
+    ("f = x +\ng = 12345", {"max_literal_chars": 4}, "limit_exceeded", "12345", "a number literal has 5 characters"),
+    ("f = x +\ng = 1234", {"max_literal_chars": 4}, "expression_syntax", "\ng", "found the end of the line"),
+    ("f = x +\ng = 1 $ 2", {}, "expression_syntax", "$", "unexpected character '$'"),
     ("f = sin(x)", {"max_depth": 0}, "limit_exceeded", "(x", "brackets nest too deeply"),
     # names and nodes at their limits
     ("f = abcd + 1", {"max_name_chars": 3}, "limit_exceeded", "abcd", "a name has 4 characters"),
     ("abcd = (1)\nf = abcd", {"max_name_chars": 3}, "limit_exceeded", "abcd =", "a name has 4 characters"),
     ("h(abcd) = abcd\nf = 1", {"max_name_chars": 3}, "limit_exceeded", "abcd)", "a name has 4 characters"),
     ("f = a + b + c", {"max_nodes": 3}, "limit_exceeded", "c", "too many nodes"),  # the input c is node 4
+    ("f = a + b + c", {"max_nodes": 2}, "limit_exceeded", "a + b", "too many nodes"),  # the first sum, at a
+    ("f = a + b", {"max_nodes": 2}, "limit_exceeded", "a + b", "too many nodes"),  # the sum, at a
     ("f = x + 2", {"max_nodes": 1}, "limit_exceeded", "2", "too many nodes"),  # the constant 2 is node 2
     ("f = (a + b)", {"max_nodes": 2}, "limit_exceeded", "a + b", "too many nodes"),  # the sum: at its left operand
     ("f = a ^ b\n", {"max_nodes": 2}, "limit_exceeded", "a ^", "too many nodes"),
@@ -107,18 +114,27 @@ POINTED = [
     ("f = a ^ b * c", {"max_nodes": 2}, "limit_exceeded", "a ^", "too many nodes"),  # the power, at a
     ("x = [1, 2]\nf = x[0]", {"max_nodes": 1}, "limit_exceeded", "x[0]", "too many nodes"),  # the index, at x
     ("x = [1, 2]\nf = sum(x)", {"max_nodes": 1}, "limit_exceeded", "sum", "too many nodes"),  # the sum, at its name
+    ("f = sin(x)", {"max_nodes": 1}, "limit_exceeded", "sin", "too many nodes"),
+    ("f = -x", {"max_nodes": 1}, "limit_exceeded", "-x", "too many nodes"),  # the negation, at its sign
+    ("a = 1\nb = 2", {"max_inputs": 1}, "limit_exceeded", "b = 2", "the program has too many inputs"),
     ("f = [x, y]", {"max_nodes": 2}, "limit_exceeded", "[x", "too many nodes"),  # the vector, at its '['
     ("x = [1, 2]\nf = sum(x, 0.00)", {"max_literal_chars": 3}, "limit_exceeded", "0.00", "a number literal has 4"),
     ("x = [[[1]]]", {}, "limit_exceeded", "[1", "a tensor literal nests too deeply"),  # rank 3 (max_rank 2)
     ("g(a) = a * a with d/da = 2 * a\nh(a) = g(a) + 1\nf = h(x)", {"max_call_depth": 1}, "limit_exceeded", "h(a)",
      "calls inside h nest 2 deep"),
+    ("g(a) = a * 2\nh(a) = g(a) + 1\nf = h(x)", {"max_call_depth": 1}, "limit_exceeded", "h(a)",
+     "calls inside h nest 2 deep"),  # g a function, not a gate
+    ("g(a) = a * 2\nh(a) = g(a) + g(a) + g(a)\nf = 1", {"max_nodes": 7}, "limit_exceeded", "h(a)",
+     "a call of h would make 8 nodes"),  # 3 x (2 * a) and 2 sums
     ("h(a, b, c) = a\nf = 1", {"max_nodes": 2}, "limit_exceeded", "h(", "too many nodes"),  # 3 parameters' nodes
     ("sq(a) = a * a\nf = sq(y + x)", {"max_nodes": 3}, "limit_exceeded", "sq(y", "a call of sq makes 1 nodes"),
     ("h(a) = a * a with d/da = 2 * a\nf = h(x) * h(y)", {"max_nodes": 7}, "limit_exceeded", "h(y)",
      "the calls of gates make too many nodes"),
     ("x = 2\nf = grad(x * x * x, x)", {"max_grad_work": 2}, "limit_exceeded", "grad", "grad() calls look at too many"),
     ("y = 1\nx = 2\nf = grad(x * x * x, x)", {"max_grad_work": 2}, "limit_exceeded", "grad", "grad() calls look at"),
+    ("y = 2\nx = 3\nf = grad(y, x)", {"max_grad_work": 0}, "limit_exceeded", "grad", "grad() calls look at"),
     ("h(a) = a\nf = h(h(1))", {"max_depth": 1}, "limit_exceeded", "(1)", "brackets nest too deeply"),
+    ("f = [[x]]", {"max_depth": 1}, "limit_exceeded", "[x", "brackets nest too deeply"),  # vectors nest as brackets
     ("a = 1\nb = (2)", {"max_inputs": 1}, "limit_exceeded", "b =", "the program has too many inputs"),
     # literals
     ("y = -1e999", {}, "invalid_value", "1e999", "beyond the float64 range"),
@@ -130,7 +146,9 @@ POINTED = [
     ("f = g(1)\ng(a) = a", {}, "unknown_function", "g(1)", "'g' is defined later (line 2)"),
     ("h(a) = (a +\ng(b) = b)", {}, "unknown_function", "g(b)", "unknown function 'g'"),  # the call itself
     ("x * g(a) = 1", {}, "unknown_function", "g(a)", "unknown function 'g'"),  # not a definition: not a statement
+    ("h(a) = g(a)\ng(a) = h(a)\nf = 1", {}, "recursion", "g(a)\ng", "recursion: h calls g, which calls h (line 2)"),
     ("nosuch(3)\nf = 1", {}, "unknown_function", "nosuch", "unknown function 'nosuch'"),
+    ("f = nosuch(1)\nh(a) = a", {}, "unknown_function", "nosuch", "unknown function 'nosuch'"),  # h is not it
     ("neg(a) = a\nf = 1", {}, "redefinition", "neg", "'neg' is a built-in word: it cannot be redefined"),
     ("sin(a) = a\nf = 1", {}, "redefinition", "sin", "'sin' is a built-in function: it cannot be redefined"),
     ("g(a) = a\ng(b) = b\nf = 1", {}, "redefinition", "g(b)", "'g' is already defined (1:1)"),
@@ -142,6 +160,7 @@ POINTED = [
     ("h(x) = x * x with d/", {}, "expression_syntax", "d/", "expected d/dx = ..."),
     ("h(x) = x * x with d*dx = 2 * x", {}, "expression_syntax", "d*", "expected d/dx = ..."),
     ("h(x) = x * x with d/d x y", {}, "expression_syntax", "x y", "expected d/dx = ..."),  # 'd/d x' without '='
+    ("h(x) = x * x with d/d = 2", {}, "unknown_name", " = 2", "h has no parameter ''"),  # no name after d/d
     ("h(x) = x * x with d/dx 2", {}, "expression_syntax", "x 2", "expected d/dx = ..."),  # 'd/dx' without '='
     ("s(a) = sum(a)\nh(a) = s(a) with d/da = 1\nf = 1", {}, "expression_syntax", "h(a)",
      "a gate's body and derivatives are made of elementwise gates"),  # sum, inside s
@@ -150,6 +169,7 @@ POINTED = [
     ("f = x with y", {}, "expression_syntax", "with", "found 'with'"),
     ("h(a) = a b\nf = 1", {}, "expression_syntax", "b\n", "found 'b' (is an operator such as '*' missing?)"),
     ("x = 1\nf = grad(x * 2, 3)", {}, "invalid_value", "3)", "grad(f, x): x must be a name"),
+    ("x = 1\nf = grad(x * 2, x + 1)", {}, "invalid_value", "x + 1", "grad(f, x): x must be a name"),
     ("f = grad()", {}, "arity", ")", "grad() needs arguments"),
     ("h(a) = a\nf = 2 * h() + 1", {}, "arity", ") +", "h() needs arguments"),
     ("f = 2 * sin()", {}, "arity", ")", "sin() needs arguments"),
@@ -162,6 +182,9 @@ POINTED = [
     ("f = randn()", {}, "arity", ")", "randn() needs arguments"),
     ("f = randn(x)", {}, "expression_syntax", "x)", "randn(): the arguments after the operands (m, n) must be number"),
     ("f = max(x, y, keepdims=1)", {}, "arity", "keepdims", "max(): named arguments (none) come after the operands"),
+    ("x = [[1, 5], [7, 2]]\nc = 1\nc = (0)\nf = max(x, c, keepdims=1)", {}, "arity", "keepdims",
+     "max(): named arguments (none) come after the operands"),  # c is a named node, not a literal axis
+    ("x = [1, 2]\nf = sum(x, foo=1)", {}, "invalid_value", "foo", "its arguments after the operands are: axis, keep"),
     ("W = [[1, 2], [3, 4]]\nf = W[0, 1, 1]", {}, "expression_syntax", ", 1]", "at most two: W[i, j]"),
     ("f = sin(x, a=1)", {}, "arity", "a=1", "sin(): named arguments (none) come after the operands"),
     ("f = sum(axis=1)", {}, "expression_syntax", "=1", "found '=' ('=' only assigns a name"),
@@ -182,11 +205,14 @@ POINTED = [
     ("1 + ;", {}, "expression_syntax", ";", "expected an operand after '+' but found ';'"),
     ("seed(1 2)\nf = 1", {}, "expression_syntax", "1 2", "seed takes one whole number"),
     ("f = sin = 1", {}, "expression_syntax", "sin", "'sin' is a function: call it as sin(...)"),
+    ("sin = 3\nf = 2", {}, "expression_syntax", "sin", "'sin' is a function name and cannot be assigned"),
     ("x * y\n# a\x00b", {}, "expression_syntax", "\x00", "NUL byte in a comment"),
     ("x * y\n)", {}, "expression_syntax", "x * y", "a bare expression is only allowed as the last statement"),
     ("f = (x]", {}, "expression_syntax", "]", "unmatched ']'"),
     ("f = x]", {}, "expression_syntax", "]", "unmatched ']'"),
+    ("f = [(x]", {}, "expression_syntax", "]", "unmatched ']'"),
     ("seed(x)\nf = 1", {}, "expression_syntax", "x)", "seed takes one whole number"),
+    ("seed(1", {}, "expression_syntax", "1", "seed takes one whole number"),  # the text ends after the number
     ("seed( # c\n42)\nf = 1", {}, "expression_syntax", "\n42", "seed takes one whole number"),  # the line ends
     ("seed(1.5)\nf = 1", {}, "invalid_value", "1.5", "the seed must be a whole number from 0 to 4294967295"),
     ("seed(4294967296)\nf = 1", {}, "invalid_value", "4294967296", "a whole number from 0 to 4294967295"),
@@ -228,7 +254,9 @@ AT_THE_LIMIT = [  # each one more than a program of POINTED above, which it is t
     ("x = 2\nf = grad(x * x * x, x)", {"max_grad_work": 3}),
     ("y = 1\nx = 2\nf = grad(x * x * x, x)", {"max_grad_work": 3}),  # x is node 2, not 1: the same 3 nodes
     ("x = 2\nf = grad(x, x)", {"max_grad_work": 1}),  # grad(x, x) looks at x only
+    ("y = 2\nx = 3\nf = grad(y, x)", {"max_grad_work": 1}),  # y before x: still one node looked at
     ("h(a) = a\nf = h(1)", {"max_depth": 1}),
+    ("f = [x, y]", {"max_depth": 1}),
     ("a = 1\nb = (2)", {"max_inputs": 2}),
     ("f = x + 1\ng = (((1)))", {"max_depth": 3}),
     ("f = 1\nseed(4294967295)", {}),
@@ -236,10 +264,15 @@ AT_THE_LIMIT = [  # each one more than a program of POINTED above, which it is t
     ("f = a ^ b * c", {"max_nodes": 5}),
     ("x = [1, 2]\nf = x[0]", {"max_nodes": 2}),
     ("x = [1, 2]\nf = sum(x)", {"max_nodes": 2}),
+    ("f = sin(x)", {"max_nodes": 2}),
+    ("f = -x", {"max_nodes": 2}),
+    ("a = 1\nb = 2", {"max_inputs": 2}),
     ("f = [x, y]", {"max_nodes": 3}),
     ("x = [1, 2]\nf = sum(x, 0.0)", {"max_literal_chars": 3}),
     ("x = [[1]]\nf = sum(x)", {}),
     ("g(a) = a * a with d/da = 2 * a\nh(a) = g(a) + 1\nf = h(x)", {"max_call_depth": 2}),
+    ("g(a) = a * 2\nh(a) = g(a) + 1\nf = h(x)", {"max_call_depth": 2}),
+    ("g(a) = a * 2\nh(a) = g(a) + g(a) + g(a)\nf = 1", {"max_nodes": 8}),
 ]
 
 
@@ -331,9 +364,14 @@ def _spans(program: str, values: dict | None = None) -> list[tuple[str, str]]:
     ("f = sin(a  +  b )", {"a": 1, "b": 2}, [("input", "a"), ("input", "b"), ("add", "a  +  b"),
                                              ("sin", "sin(a  +  b )")]),
     ("f = sin(a)", {"a": 1}, [("input", "a"), ("sin", "sin(a)")]),
+    ("f = [x, y] * 2", {"x": 1, "y": 2}, [("input", "x"), ("input", "y"), ("stack", "[x, y]"), ("const", "2"),
+                                          ("mul", "[x, y] * 2")]),
     ("f = sum([x, y])", {"x": 1, "y": 2}, [("input", "x"), ("input", "y"), ("stack", "[x, y]"),
                                            ("sum", "sum([x, y])")]),
     ("  y = 2\nf = y * 3", {}, [("input", "y"), ("const", "3"), ("mul", "y * 3")]),
+    ("x = [[1, 5], [7, 2]]\nf = max(x, axis=0)", {}, [("input", "x"), ("amax", "max(x, axis=0)")]),
+    ("a = 1; ; b = 2\nf = a * b", {}, [("input", "a"), ("input", "b"), ("mul", "a * b")]),  # each statement once
+    ("a = (1); b = 2\nf = a * b", {}, [("input", "a"), ("input", "b"), ("mul", "a * b")]),
     ("y = 1\ny = -2.5\nf = y * 2", {}, [("input", "y"), ("const", "-2.5"), ("const", "2"), ("mul", "y * 2")]),
     ("f = a * b ^ c\n", {"a": 1, "b": 2, "c": 3}, [("input", "a"), ("input", "b"), ("input", "c"), ("pow", "b ^ c"),
                                                    ("mul", "a * b ^ c")]),
@@ -370,6 +408,14 @@ def test_a_bracketed_left_operand_starts_its_gate_no_earlier_than_its_bracket():
     ("h(x) = x * x with # the derivative\n d/dx = 2 * x\nf = h(y)", {"y": 3}, 9.0),
     ("x = [1, 2]\nf = x[ # the first\n 0]", {}, 1.0),
     ("f = sum([x, -y])", {"x": 5, "y": 2}, 3.0),
+    ("f = A * 2", {"A": 3}, 6.0),  # a name that sorts first among names
+    ("f = 2 * +x", {"x": 3}, 6.0),  # a plus sign changes nothing
+    ("y = 1\ny = (2)\nf = y * 3", {}, 6.0),  # y is the second one
+    ("x = [1, 2]\nf = max(x)", {}, 2.0),  # max of one operand: over all of it
+    ("f = sum(stack(x))", {"x": 2}, 2.0),  # a vector of one
+    ("h(a, b) = a * b with d/da = b, d/db = a\nf = h(x, y)", {"x": 2, "y": 3}, 6.0),  # a gate of two parameters
+    ("f = max(3, keepdims=1)", {}, 3.0),  # max of one operand: amax
+    ("x = [1, 2]\nf = sum(max(x, keepdims=1))", {}, 2.0),
     ("x * y\n# the end", {"x": 2, "y": 3}, 6.0),
     ("y = 1\nsq(a) = a * 3\nf = sq(x) + y", {"x": 3}, 10.0),  # a function defined after other nodes
     ("x = [[1, 5], [7, 2]]\nf = sum(max(x, 0, keepdims=1))", {}, 12.0),  # max over axis 0: [7, 5]
