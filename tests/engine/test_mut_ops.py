@@ -1068,3 +1068,13 @@ def test_step_and_relus_grad_in_tensor_mode():
     """step is 1 where a > 0, else 0 (numpy rule); grad(sum(relu(x)), x) = step(x)."""
     assert evaluate("x = [-1, 0, 2]\nf = step(x)")["value"] == [0.0, 0.0, 1.0]
     assert evaluate("x = [-1, 0, 2]\nf = sum(relu(x))\ng = grad(f, x)")["value"] == [0.0, 0.0, 1.0]
+
+
+def test_grad_through_a_matrix_times_vector_lifts_the_vector_to_a_column():
+    """d sum(W @ v) / dW = upstream (a column, 2 x 1 here) @ v^T: grad() lifts the right vector operand to an n x 1
+    column (`as_matrix(v, column=1)`, the flag written 1 in the program's own IR), transposes it and multiplies;
+    the values are those of the outer product ones(2) v^T, worked by hand."""
+    doc, gates = adjoint_ir("W = [[1, 2], [3, 4], [5, 6]]\nv = [1, 2]\nf = sum(grad(sum(W @ v), W))")
+    assert gates == ["const 1", "expand_to(1, n2)", "mm_upstream(n5, W, v)", "as_matrix(v, column=1)",
+                     "transpose(n7)", "matmul(n6, n8)", "reshape_to(n9, W)"]
+    assert doc["value"] == 3 * (1 + 2)
