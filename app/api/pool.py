@@ -28,7 +28,6 @@ import collections
 import contextlib
 import gc
 import logging
-import multiprocessing
 import os
 import threading
 import time
@@ -37,13 +36,14 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.api import procs
+
 log = logging.getLogger("backprop_lab.pool")
 
 START_GRACE_S = 60.0
-"""How much longer than its deadline a call may wait for an engine process that is still starting (spawning
-and importing the engine takes about a second on an idle machine, several on a busy one)."""
-
-SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+"""How much longer than its deadline a call may wait for an engine process that is still starting (forking
+one takes milliseconds, but the first waits for the forkserver to import the engine: about a second on an idle
+machine, several on a busy one)."""
 
 
 class EngineUnavailable(RuntimeError):
@@ -87,12 +87,6 @@ def _status_kib(field_name: str) -> int:
     return 0
 
 
-def _watch_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(0)
-
-
 def _child_main(conn: Any, memory_bytes: int, parent: int, warm: tuple[str, ...]) -> None:
     """An engine process: lower CPU priority (the app process's light requests and /healthz go first), a
     watchdog for the parent, the imports, the memory limit, then one call at a time until the pipe closes."""
@@ -104,7 +98,8 @@ def _child_main(conn: Any, memory_bytes: int, parent: int, warm: tuple[str, ...]
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     with contextlib.suppress(OSError):
         os.nice(10)
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="parent-watchdog").start()
+    procs.name_process("backprop-engine")
+    threading.Thread(target=procs.watch_parent, args=(parent,), daemon=True, name="parent-watchdog").start()
     import importlib
 
     for module in warm:  # import the engine now, not in the first call (and before the memory limit)
@@ -200,11 +195,11 @@ class _Process:
         self.job: _Job | None = None
         self.info: dict[str, Any] = {}
         self.killed = False
-        ctx = multiprocessing.get_context("spawn")
+        ctx = procs.context()
         self.conn, child_conn = ctx.Pipe(duplex=True)
         self.process = ctx.Process(target=_child_main, name="backprop-engine", daemon=True,
                                    args=(child_conn, pool.memory_bytes, os.getpid(), pool.warm))
-        with _env(SINGLE_THREADED):
+        with procs.environment(procs.SINGLE_THREADED):  # (spawned; the forkserver started with it)
             self.process.start()
         child_conn.close()  # so that our recv() sees EOF when the process dies
         self.reader = threading.Thread(target=self._read, daemon=True, name=f"engine-reader-{self.process.pid}")
@@ -241,23 +236,6 @@ class _Process:
         self.killed = True
         with contextlib.suppress(Exception):
             self.process.kill()
-
-
-@contextlib.contextmanager
-def _env(values: dict[str, str]):
-    """Environment variables for a child being spawned (it inherits the environment at that moment)."""
-    with _ENV_LOCK:
-        saved = {k: os.environ.get(k) for k in values}
-        os.environ.update({k: v for k, v in values.items() if saved[k] is None})
-        try:
-            yield
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-
-
-_ENV_LOCK = threading.Lock()
 
 
 class EnginePool:

@@ -1,8 +1,8 @@
 """``POST /api/v1/train``: a training run streamed as server-sent events.
 
-Each run trains in a process of its own (forked from a forkserver that has the engine loaded, so it
-starts in milliseconds and never holds this process's GIL), at a lower CPU priority, with a deadline
-(``BACKPROP_TRAIN_DEADLINE_S``) and at most ``BACKPROP_TRAIN_RUNS`` runs at once per app process (more
+Each run trains in a process of its own (forked from the app's forkserver, app.api.procs, which has the
+engine loaded, so it starts in milliseconds and never holds this process's GIL), at a lower CPU priority,
+with a deadline (``BACKPROP_TRAIN_DEADLINE_S``) and at most ``BACKPROP_TRAIN_RUNS`` runs at once per app process (more
 get 503). The child sends its events through a pipe; this process forwards them as they come:
 
     event: start     the plan: steps, parameter shapes, the dataset, the program
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
 import os
 import threading
 import time
@@ -30,6 +29,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
+from app.api import procs
 from app.api.body import json_body, read_body
 from app.api.responses import SafeJSONResponse, render_json
 from app.api.schemas import ERROR_RESPONSES
@@ -186,24 +186,14 @@ def sse(kind: str, payload: Any) -> bytes:
 
 # --- the run's own process ---------------------------------------------------------------------------
 
-def _watch_parent() -> None:
-    """Lower priority, and exit if the process that forked us goes away (no orphans)."""
-    with contextlib.suppress(OSError):
-        os.nice(10)
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=watch, daemon=True, name="parent-watchdog").start()
-
-
-def run_child(conn, body: dict[str, Any], limits: Limits, data_dir: str | None, deadline: float) -> None:
+def run_child(conn, body: dict[str, Any], limits: Limits, data_dir: str | None, deadline: float,
+              app_pid: int) -> None:
     """In the run's process: prepare (errors go back as ("error", detail)), then train, sending every
     event as ("event", bytes) and the document as ("done", bytes)."""
-    _watch_parent()
+    with contextlib.suppress(OSError):
+        os.nice(10)  # lower priority: the app's requests go first
+    procs.name_process("backprop-train")
+    threading.Thread(target=procs.watch_parent, args=(app_pid,), daemon=True, name="parent-watchdog").start()
     from app import datasets
     from app.engine.train import train
 
@@ -251,21 +241,6 @@ def error_loc(e: EngineError) -> tuple[str, str]:
 
 
 # --- this process: start, forward, stop --------------------------------------------------------------
-
-_ctx_lock = threading.Lock()
-_ctx: Any = None
-
-
-def _context():
-    """The forkserver, started once with the engine, the datasets and this module loaded."""
-    global _ctx
-    with _ctx_lock:
-        if _ctx is None:
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["numpy", "app.engine.train", "app.datasets", "app.api.train"])
-            _ctx = ctx
-        return _ctx
-
 
 class Runs:
     """The runs of one app: how many are going (bounded by the train_runs setting) and their processes."""
@@ -327,10 +302,10 @@ async def train_network(request: Request) -> Response:
         return SafeJSONResponse({"detail": f"{runs.limit} training runs are going already (BACKPROP_TRAIN_RUNS); "
                                  "try again when one ends"}, status_code=503, headers={"Retry-After": "5"})
     fields = body.model_dump(exclude_unset=True)
-    ctx = _context()
+    ctx = procs.context()
     parent_conn, child_conn = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=run_child, args=(child_conn, fields, request.app.state.limits, settings.data_dir,
-                                               settings.train_deadline_s), daemon=True)
+                                               settings.train_deadline_s, os.getpid()), daemon=True)
     runs._next += 1
     run_id = runs._next
     runs.active[run_id] = proc

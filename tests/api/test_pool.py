@@ -5,17 +5,19 @@ and no process outliving its app."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api import pool
+from app.api import pool, procs
 from app.api.pool import EngineBusy, EngineMemoryExceeded, EnginePool, EngineTimeout, EngineUnavailable
 from app.config import Settings
 from app.engine import EngineError
@@ -164,6 +166,26 @@ def test_other_calls_are_not_lost_when_one_is_killed():
         assert queued == [10, 11]
     finally:
         solo.shutdown()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_engine_processes_are_forked_from_the_forkserver_that_loaded_the_engine():
+    """A process and its replacement are forks of app.api.procs's forkserver, which imported the engine once
+    (spawned, every replacement imported it again: about a second of CPU each time a call was stopped): their
+    parent is the forkserver, started with the engine in its preload list, not this process; each is named."""
+    solo = ready(EnginePool(1))
+    try:
+        first = run(solo.call(fn.lineage, (), deadline=30))
+        with pytest.raises(EngineTimeout):
+            run(solo.call(fn.spin, (60,), deadline=0.5))
+        second = run(solo.call(fn.lineage, (), deadline=30))
+    finally:
+        solo.shutdown()
+    assert first["pid"] != second["pid"]
+    assert first["ppid"] == second["ppid"] != os.getpid()
+    assert "multiprocessing.forkserver" in first["parent_cmdline"]
+    assert all(repr(m) in first["parent_cmdline"] for m in procs.PRELOAD)
+    assert first["comm"] == second["comm"] == "backprop-engine"
 
 
 def test_a_cancelled_call_stops_its_process(two):
@@ -318,6 +340,17 @@ def _children(pid: int) -> list[int]:
     return [int(x) for x in out.split()]
 
 
+def _descendants(pid: int) -> dict[int, str]:
+    """Every process below pid (the forkserver, the engine processes forked from it), by name (comm)."""
+    out, todo = {}, _children(pid)
+    while todo:
+        k = todo.pop()
+        todo += _children(k)
+        with contextlib.suppress(OSError):
+            out[k] = Path(f"/proc/{k}/comm").read_text().strip()
+    return out
+
+
 def test_pool_processes_do_not_outlive_a_killed_server(tmp_path):
     import socket
     with socket.socket() as s:
@@ -335,8 +368,8 @@ def test_pool_processes_do_not_outlive_a_killed_server(tmp_path):
                 time.sleep(0.1)
         program, _ = random_dag(3_000)
         assert httpx.post(url + "/api/v1/evaluate", json={"expression": program}, timeout=30).status_code == 200
-        kids = _children(server.pid)
-        assert kids, "the heavy call should have started a pool process"
+        kids = _descendants(server.pid)
+        assert "backprop-engine" in kids.values(), f"the heavy call should have run in an engine process: {kids}"
     finally:
         server.send_signal(signal.SIGKILL)  # no graceful shutdown: the watchdog must clean up
         server.wait()

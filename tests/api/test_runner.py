@@ -327,9 +327,14 @@ def _children(pid: int) -> list[int]:
 
 
 def _engine_processes(server_pid: int) -> set[int]:
-    return {k for k in _children(server_pid)
-            if b"multiprocessing" in Path(f"/proc/{k}/cmdline").read_bytes()
-            and b"resource_tracker" not in Path(f"/proc/{k}/cmdline").read_bytes()}
+    """The server's engine processes (forked from its forkserver, named by app.api.procs.name_process)."""
+    out, todo = set(), _children(server_pid)
+    while todo:
+        k = todo.pop()
+        todo += _children(k)
+        if Path(f"/proc/{k}/comm").read_text().strip() == "backprop-engine":
+            out.add(k)
+    return out
 
 
 def _cpu_seconds(pid: int) -> float:
