@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from .conftest import MEASURE_LABELS, SCREENSHOTS, new_page, shot, wait_idle
+from .conftest import MEASURE_LABELS, SCREENSHOTS, shot, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -47,27 +47,24 @@ def _check(page, what, failures, stats):
 
 
 @pytest.mark.parametrize("viewport", [(1280, 800), (1024, 768)], ids=["1280x800", "1024x768"])
-def test_no_label_overlaps_and_none_outside_the_frame(shared_context, server_url, viewport):
-    page = new_page(shared_context, *viewport)
+def test_no_label_overlaps_and_none_outside_the_frame(page, server_url, viewport):
+    page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
     failures, stats = [], []
-    try:
-        page.goto("/")
+    page.goto("/")
+    wait_idle(page)
+    for p in _presets(server_url):
+        page.select_option("[data-testid=preset-select]", p["id"])
         wait_idle(page)
-        for p in _presets(server_url):
-            page.select_option("[data-testid=preset-select]", p["id"])
-            wait_idle(page)
-            _check(page, p["id"], failures, stats)
-        for k, (program, values) in enumerate(FORK_HEAVY):
-            # (a new program, as a shared link or a live room gives it: no page load needed)
-            vals = {name: float(v) for name, v in (pair.split(":") for pair in values.split(","))}
-            page.evaluate("p => window.backpropLab.applyState(p)", {"program": program, "values": vals})
-            wait_idle(page)
-            assert page.evaluate("() => window.backpropLab.state.doc.program") == program
-            _check(page, program, failures, stats)
-            if k == 3:
-                shot(page, f"labels-fork-heavy-{viewport[0]}x{viewport[1]}", SCREENSHOTS)
-    finally:
-        page.close()
+        _check(page, p["id"], failures, stats)
+    for k, (program, values) in enumerate(FORK_HEAVY):
+        # (a new program, as a shared link or a live room gives it: no page load needed)
+        vals = {name: float(v) for name, v in (pair.split(":") for pair in values.split(","))}
+        page.evaluate("p => window.backpropLab.applyState(p)", {"program": program, "values": vals})
+        wait_idle(page)
+        assert page.evaluate("() => window.backpropLab.state.doc.program") == program
+        _check(page, program, failures, stats)
+        if k == 3:
+            shot(page, f"labels-fork-heavy-{viewport[0]}x{viewport[1]}", SCREENSHOTS)
     assert not failures, failures
     # the placer kept every number at full length on these programs except where it had to shorten
     assert sum(s[4] for s in stats) <= len(stats), stats

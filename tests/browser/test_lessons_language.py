@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from .conftest import api_get, new_page, shot, wait_idle
+from .conftest import api_get, shot, wait_idle
 from .leaks import forms, leaks
 from .test_lessons import ENGLISH_OK, ENGLISH_WORDS
 from .test_page import expect
@@ -127,28 +127,25 @@ SHOTS = [("own-gates", "wrong-derivative"), ("own-gates", "second-derivative"), 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize("size", [(1024, 768), (1920, 1080)])
-def test_screenshots_at_other_sizes(shared_context, server_url, size, lang):
+def test_screenshots_at_other_sizes(page, server_url, size, lang):
     """Three steps at the other two sizes, in both languages: the step's circuit, the lesson panel on
     screen, a screenshot each. One page per size and language; each step is opened by its link (a hash
     change on the open page, as a learner following links does)."""
-    page = new_page(shared_context, size[0], size[1])
-    try:
-        for lesson, step_id in SHOTS:
-            data = api_get(server_url, f"/api/v1/lessons/{lesson}?lang={lang}")
-            k = next(i for i, s in enumerate(data["steps"]) if s["id"] == step_id)
-            page.goto("/#" + urlencode({"lesson": lesson, "lstep": k, "lang": lang}))
-            wait_idle(page)
-            page.wait_for_function(f"() => (window.backpropLab.state.lesson || {{}}).step === {k}"
-                                   f" && window.backpropLab.state.lesson.id === {lesson!r}")
-            wait_idle(page)
-            expect()(page.get_by_test_id("lesson-narration")).to_have_text(data["steps"][k]["narration"]["text"]
-                                                                           .replace("`", ""))
-            on_circuit(page, step_id)
-            box = page.get_by_test_id("lesson").bounding_box()
-            assert box and box["y"] + 40 < size[1]                                # the lesson panel is on screen
-            shot(page, f"lesson-{step_id}-{lang}-{size[0]}x{size[1]}")
-    finally:
-        page.close()
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    for lesson, step_id in SHOTS:
+        data = api_get(server_url, f"/api/v1/lessons/{lesson}?lang={lang}")
+        k = next(i for i, s in enumerate(data["steps"]) if s["id"] == step_id)
+        page.goto("/#" + urlencode({"lesson": lesson, "lstep": k, "lang": lang}))
+        wait_idle(page)
+        page.wait_for_function(f"() => (window.backpropLab.state.lesson || {{}}).step === {k}"
+                               f" && window.backpropLab.state.lesson.id === {lesson!r}")
+        wait_idle(page)
+        expect()(page.get_by_test_id("lesson-narration")).to_have_text(data["steps"][k]["narration"]["text"]
+                                                                       .replace("`", ""))
+        on_circuit(page, step_id)
+        box = page.get_by_test_id("lesson").bounding_box()
+        assert box and box["y"] + 40 < size[1]                                # the lesson panel is on screen
+        shot(page, f"lesson-{step_id}-{lang}-{size[0]}x{size[1]}")
 
 
 def test_lesson_five_opens_the_train_view(page, server_url):
@@ -181,39 +178,36 @@ def shown_tensor_forms(page) -> set[str]:
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
-def test_quiz_hides_each_answer_until_it_is_revealed(shared_context, server_url, lesson):
+def test_quiz_hides_each_answer_until_it_is_revealed(page, server_url, lesson):
     """Quiz mode on every question of lessons 6 and 7: the question is asked where the step stands, the
     narration is masked, and no hidden number is anywhere a learner can see or export (the leak scan),
     the user gate's check row included (its declared and measured local gradients); then Reveal."""
     data = api_get(server_url, f"/api/v1/lessons/{lesson}?lang=en")
-    page = new_page(shared_context, 1280, 800)
-    try:
-        for k, step in enumerate(data["steps"]):
-            q = step["question"]
-            if not q:
-                continue
-            # a fresh page at the link (a hash change on the open page would keep the quiz run it has, and
-            # the page writes that run back into the URL, as it should)
-            page.goto("about:blank")
-            page.goto("/#" + urlencode({"lesson": lesson, "lstep": k, "quiz": "1"}))
-            wait_idle(page)
-            # the step's position is reached (on a loaded machine it can still be moving when the page is idle)
-            want = step["animation"]["pos"]
-            page.wait_for_function(f"() => window.backpropLab.state.pos === {want}", timeout=10_000)
-            assert state(page, "pos") == want == state(page, "quizLimit"), step["id"]
-            expect()(page.get_by_test_id("quiz-prompt")).to_have_text(q["prompt"]["text"].replace("`", ""))
-            narration = page.get_by_test_id("lesson-narration")
-            expect()(narration).to_have_attribute("data-masked", "true")
-            found, _looked = leaks(page, f" ({step['id']})")
-            found = [f for f in found if f.split(" in ")[0] not in shown_tensor_forms(page)]
-            assert not found, (step["id"], found)
-            if step["id"] == "wrong-derivative":
-                mark = page.locator("#circuit [data-testid=gate-wrong]")
-                expect()(mark).to_have_count(1)                          # the verdict shows, its numbers do not
-                assert "2.718" not in mark.inner_html() and "0.731" not in mark.inner_html()
-            page.click("[data-testid=quiz-reveal]")
-            wait_idle(page)
-            expect()(narration).to_have_attribute("data-masked", "false")
-            expect()(narration).to_have_text(step["narration"]["text"].replace("`", ""))
-    finally:
-        page.close()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    for k, step in enumerate(data["steps"]):
+        q = step["question"]
+        if not q:
+            continue
+        # a fresh page at the link (a hash change on the open page would keep the quiz run it has, and
+        # the page writes that run back into the URL, as it should)
+        page.goto("about:blank")
+        page.goto("/#" + urlencode({"lesson": lesson, "lstep": k, "quiz": "1"}))
+        wait_idle(page)
+        # the step's position is reached (on a loaded machine it can still be moving when the page is idle)
+        want = step["animation"]["pos"]
+        page.wait_for_function(f"() => window.backpropLab.state.pos === {want}", timeout=10_000)
+        assert state(page, "pos") == want == state(page, "quizLimit"), step["id"]
+        expect()(page.get_by_test_id("quiz-prompt")).to_have_text(q["prompt"]["text"].replace("`", ""))
+        narration = page.get_by_test_id("lesson-narration")
+        expect()(narration).to_have_attribute("data-masked", "true")
+        found, _looked = leaks(page, f" ({step['id']})")
+        found = [f for f in found if f.split(" in ")[0] not in shown_tensor_forms(page)]
+        assert not found, (step["id"], found)
+        if step["id"] == "wrong-derivative":
+            mark = page.locator("#circuit [data-testid=gate-wrong]")
+            expect()(mark).to_have_count(1)                          # the verdict shows, its numbers do not
+            assert "2.718" not in mark.inner_html() and "0.731" not in mark.inner_html()
+        page.click("[data-testid=quiz-reveal]")
+        wait_idle(page)
+        expect()(narration).to_have_attribute("data-masked", "false")
+        expect()(narration).to_have_text(step["narration"]["text"].replace("`", ""))
