@@ -409,6 +409,9 @@ def report(mods: list[str], show: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # No bytecode caches while mutants are tested: Python trusts a .pyc whose source has the same size and mtime
+    # (in seconds), and a mutant of the same length applied and undone within a second would run stale code.
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
     p = argparse.ArgumentParser(prog="python -m mutation", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("words", nargs="*", help="only modules whose file name contains one of these")
