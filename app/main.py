@@ -36,7 +36,7 @@ from app.api.rooms import router as rooms_router
 from app.api.runner import pool_for
 from app.api.sweep import router as sweep_router
 from app.api.train import router as train_router
-from app.config import ROOT_DIR, Settings, get_settings, settings_dependency
+from app.config import ROOT_DIR, Settings, get_settings
 
 TITLE = "Backprop Lab"
 OPENAPI_TAGS = [
@@ -62,18 +62,11 @@ async def _lifespan(app: FastAPI):
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app, configured by ``settings`` (by default the environment's, ``get_settings()``).
 
-    Given settings replace ``settings_dependency`` for this app's dependencies, so every route that asks for
-    ``Depends(settings_dependency)`` (the engine runner included) sees them."""
+    The settings are the app's ``app.state.settings``: every route that asks for ``Depends(settings_dependency)``
+    (the engine runner included) gets them."""
     app = FastAPI(title=TITLE, version=__version__, openapi_tags=OPENAPI_TAGS, docs_url=None, redoc_url=None,
                   lifespan=_lifespan,
                   summary="Programs become gate graphs with forward values and gradients.")
-    if settings is not None:
-        given = settings
-
-        async def given_settings() -> Settings:
-            return given
-
-        app.dependency_overrides[settings_dependency] = given_settings
     settings = settings or get_settings()
     app.state.settings = settings
     app.state.limits = settings.limits()  # the engine's Limits, built once

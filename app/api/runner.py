@@ -9,7 +9,7 @@ A router declares its engine call once and asks for the runner as a dependency::
         return await engine.run(EVALUATE)
 
 ``Engine`` is ``Annotated[EngineRunner, Depends(engine_runner)]``; the runner is bound to the settings
-(``Depends(settings_dependency)``, which ``create_app(settings)`` overrides). What ``run`` does, in order:
+(``Depends(settings_dependency)``: the settings given to ``create_app``). What ``run`` does, in order:
 
 1. **Read** the body (already size-checked by the middleware) and **parse** it (pydantic-core from bytes,
    duplicate keys refused) unless it is over ``inline_body_bytes``: parsing is work too.
