@@ -64,8 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     The settings are the app's ``app.state.settings``: every route that asks for ``Depends(settings_dependency)``
     (the engine runner included) gets them."""
+    # No OpenTelemetry: the lab exports none, and FastAPI would look for a configured provider on every request.
     app = FastAPI(title=TITLE, version=__version__, openapi_tags=OPENAPI_TAGS, docs_url=None, redoc_url=None,
-                  lifespan=_lifespan,
+                  lifespan=_lifespan, telemetry={"tracing": False, "metrics": False, "logs": False},
                   summary="Programs become gate graphs with forward values and gradients.")
     settings = settings or get_settings()
     app.state.settings = settings

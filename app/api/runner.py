@@ -9,7 +9,7 @@ A router declares its engine call once and asks for the runner as a dependency::
         return await engine.run(EVALUATE)
 
 ``Engine`` is ``Annotated[EngineRunner, Depends(engine_runner)]``; the runner is bound to the settings
-(``Depends(settings_dependency)``: the settings given to ``create_app``). What ``run`` does, in order:
+(the settings given to ``create_app``, ``app.state.settings``). What ``run`` does, in order:
 
 1. **Read** the body (already size-checked by the middleware) and **parse** it (pydantic-core from bytes,
    duplicate keys refused) unless it is over ``inline_body_bytes``: parsing is work too.
@@ -57,7 +57,7 @@ from app.api import pool as engine_pool
 from app.api.body import parse_body
 from app.api.pool import EngineBusy, EngineMemoryExceeded, EngineTimeout, EngineUnavailable
 from app.api.responses import render_json
-from app.config import Settings, settings_dependency
+from app.config import Settings
 from app.engine import EngineError, Limits
 from app.engine.cost import Cost, estimate
 from app.engine.errors import limit_error
@@ -387,10 +387,11 @@ class EngineRunner:
                 raise EngineTimeout(plan.deadline, plan.deadline_name)
 
 
-async def engine_runner(request: Request, settings: Annotated[Settings, Depends(settings_dependency)]) -> EngineRunner:
-    """The FastAPI dependency: an EngineRunner for this request, bound to the app's settings (``async def``: no
-    trip through the thread pool)."""
-    return EngineRunner(request, settings)
+async def engine_runner(request: Request) -> EngineRunner:
+    """The FastAPI dependency: an EngineRunner for this request, bound to the app's settings (those
+    ``settings_dependency`` gives, read here directly: FastAPI solves each nested dependency on every request).
+    An ``async def``: no trip through the thread pool."""
+    return EngineRunner(request, request.app.state.settings)
 
 
 Engine = Annotated[EngineRunner, Depends(engine_runner)]
