@@ -1,0 +1,17 @@
+"""The parallel run's groups are real: a test of a grouped directory runs under its group's id.
+
+tests/conftest.py marks the tests that start servers or share artifacts with an ``xdist_group``; with
+``--dist loadgroup`` pytest-xdist adds the group to each test's id and sends one group to one worker. pytest 9.2
+keeps ids where xdist 3.8 cannot change them: the groups were then ignored without a word, and the two workers ran
+the same server tests and the same browser file at once. This test fails if that happens again.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_a_grouped_test_runs_under_its_group(request: pytest.FixtureRequest) -> None:
+    if not request.config.getvalue("loadgroup"):
+        pytest.skip("not a --dist loadgroup run (make test is one)")
+    assert request.node.nodeid.endswith("@security"), request.node.nodeid
