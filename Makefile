@@ -29,13 +29,16 @@ run: install
 lint: install-dev
 	$(BIN)/ruff check app tests benchmarks stress mutation
 
-# two pytest-xdist workers; browsers, servers and session-wide artifacts are grouped (tests/conftest.py).
+# TEST_WORKERS pytest-xdist workers (4 on the 2-core machine: the tests wait on pages, servers and deadlines
+# much of the time, and two more workers fill those waits: 4 min 32 s with 4, 4 min 58 s with 3, 6 min 15 s with
+# 2; docs/testing.md); browsers, servers and session-wide artifacts are grouped (tests/conftest.py).
 # Bytecode caches on even where the environment turns them off (PYTHONDONTWRITEBYTECODE): otherwise every Python
 # process the run starts (servers, engine forkservers, CLI runs) compiles app/ again and each worker rewrites every
 # test module (measured outside tests/browser: 253 s of CPU instead of 264 s).
+TEST_WORKERS ?= 4
 test: install-dev
 	$(BIN)/ruff check app tests benchmarks stress mutation
-	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 bench: install-dev
 	$(BIN)/python -m benchmarks
