@@ -93,15 +93,16 @@ def throughput(port: int, request: bytes, seconds: float, concurrency: int = 16)
 
 
 def server_cpu(pid: int) -> float | None:
-    """CPU seconds used so far by the server process and its children (the engine processes), from /proc
-    (None where there is no /proc). On a shared machine wall latency mostly measures the other work; this
-    does not."""
-    total = 0.0
+    """CPU seconds used so far by the server process and every process below it (the forkserver and the engine
+    processes forked from it), from /proc (None where there is no /proc). On a shared machine wall latency mostly
+    measures the other work; this does not."""
     try:
         names = os.listdir("/proc")
     except OSError:
         return None
     tick = os.sysconf("SC_CLK_TCK")
+    parent: dict[int, int] = {}
+    cpu: dict[int, float] = {}
     for name in names:
         if not name.isdigit():
             continue
@@ -110,9 +111,15 @@ def server_cpu(pid: int) -> float | None:
                 fields = fh.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(name) == pid or int(fields[1]) == pid:
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+        parent[int(name)] = int(fields[1])
+        cpu[int(name)] = (int(fields[11]) + int(fields[12])) / tick
+
+    def below(p: int) -> bool:
+        while p in parent and p != pid:
+            p = parent[p]
+        return p == pid
+
+    return sum(t for p, t in cpu.items() if below(p))
 
 
 def latencies(http: httpx.Client, bodies: list[dict], pid: int | None = None,
