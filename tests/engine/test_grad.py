@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 
 from app.engine import EngineError, Limits, evaluate
+from tests.lazy import lazy
 
-torch = pytest.importorskip("torch", reason="PyTorch is in the dev extra (pip install -e .[dev])")
+torch = lazy("torch", reason="PyTorch is in the dev extra (pip install -e .[dev])")  # imported at first use
+pytestmark = pytest.mark.xdist_group("torch")  # one worker imports it (tests/lazy.py)
 
 NAMES = ("x", "y", "z")
 # (program text, torch) of smooth unary and binary gates, safe at any finite operand

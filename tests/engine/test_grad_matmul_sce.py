@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from app.engine import evaluate
+from tests.lazy import lazy
 
-torch = pytest.importorskip("torch", reason="PyTorch is in the dev extra (pip install -e .[dev])")
-F = torch.nn.functional
+torch = lazy("torch", reason="PyTorch is in the dev extra (pip install -e .[dev])")  # imported at first use
+pytestmark = pytest.mark.xdist_group("torch")  # one worker imports it (tests/lazy.py)
 
 RTOL, ATOL = 1e-8, 1e-12
 
@@ -89,10 +90,11 @@ def test_the_matrix_rule_for_two_matrices_still_has_its_matmul_gates():
 
 def sce_torch(z, t, indices: bool):
     if indices:
-        return F.cross_entropy(z if z.dim() == 2 else z[None], t.long() if t.dim() else t.long()[None])
+        return torch.nn.functional.cross_entropy(z if z.dim() == 2 else z[None],
+                                                 t.long() if t.dim() else t.long()[None])
     if z.dim() == 1:
-        return -torch.sum(t * F.log_softmax(z, dim=-1))
-    return F.cross_entropy(z, t)  # probabilities (any rows): -sum(t * log_softmax(z)) / N
+        return -torch.sum(t * torch.nn.functional.log_softmax(z, dim=-1))
+    return torch.nn.functional.cross_entropy(z, t)  # probabilities (any rows): -sum(t * log_softmax(z)) / N
 
 
 CASES = {

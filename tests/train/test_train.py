@@ -14,8 +14,10 @@ from app.engine import EngineError, Limits, compile_program
 from app.engine import tensor as T
 from app.engine.train import OPTIMIZER_CLASSES, Data, Options, Step, network_program, train
 from benchmarks.bench_train import numpy_train
+from tests.lazy import lazy
 
-torch = pytest.importorskip("torch")
+torch = lazy("torch", reason="PyTorch is in the dev extra (pip install -e .[dev])")  # imported at first use
+pytestmark = pytest.mark.xdist_group("torch")  # one worker imports it (tests/lazy.py)
 
 PRESET = json.loads((Path(__file__).parents[2] / "data/presets/14-two-layer-network.json").read_text())
 
