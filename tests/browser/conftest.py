@@ -180,7 +180,8 @@ class _Tab:
     about 0.4 s on each of the ~80 tests. Each test still starts from a blank tab: the previous test's page is
     left (``about:blank``), the origin's sessionStorage and localStorage cleared (the room secrets live
     there), the viewport, the mouse, the timeout and the problem lists reset. A test that adds its own event
-    listeners or routes, closes the tab or leaves for another origin gets a new tab after it."""
+    listeners, routes, init scripts, media emulation or headers, closes the tab or leaves for another origin gets a
+    new tab after it."""
 
     def __init__(self, context, origin: str):
         self.context, self.origin, self.page = context, origin, None
@@ -195,7 +196,8 @@ class _Tab:
             pg.set_default_timeout(15_000)
             pg.problems.clear()
         pg.touched = False
-        for name in ("on", "once", "route", "add_init_script", "expose_function", "expose_binding"):
+        for name in ("on", "once", "route", "route_from_har", "add_init_script", "expose_function", "expose_binding",
+                     "emulate_media", "set_extra_http_headers", "add_locator_handler"):
             setattr(pg, name, self._marking(pg, getattr(type(pg), name)))
         return pg
 

@@ -162,3 +162,28 @@ def test_the_page_reads_the_columnar_layout_as_the_default_nodes(page, server_ur
     assert doc["nodes"] == api_evaluate(server_url, LAYOUT_PROGRAMS[1])["nodes"]
     evaluations = [b for b in sent if "batch" not in b]
     assert evaluations and all(b.get("layout") == "columns" for b in evaluations), evaluations
+
+
+def test_the_shared_tab_starts_each_test_blank(_tab):
+    """The tab the file's tests share (conftest._Tab) is handed over blank: the previous page left, the origin's
+    sessionStorage and localStorage empty (a room's secrets), the viewport and the problem lists reset; a tab a
+    test changed itself (a listener of its own) is not handed over again."""
+    pg = _tab.take()
+    pg.set_viewport_size({"width": 1024, "height": 768})
+    pg.goto("/")
+    wait_idle(pg)
+    pg.evaluate("() => { sessionStorage.setItem('room-key', 'secret'); localStorage.setItem('x', '1'); }")
+    pg.problems.console.append("an error of the previous test")
+    _tab.give_back(pg)
+
+    again = _tab.take()
+    assert again is pg and again.url == "about:blank"
+    assert again.viewport_size == {"width": 1440, "height": 900}
+    assert again.problems.all() == []
+    again.goto("/")
+    wait_idle(again)
+    assert again.evaluate("() => [sessionStorage.length, localStorage.length]") == [0, 0]
+
+    again.on("console", lambda m: None)  # the test changes the tab: the next test gets another one
+    _tab.give_back(again)
+    assert _tab.take() is not again
