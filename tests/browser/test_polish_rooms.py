@@ -62,7 +62,16 @@ def test_a_reloaded_teacher_page_keeps_the_open_question(two, server_url):
     teacher.reload()
     wait_idle(teacher)
     expect()(teacher.get_by_test_id("room-button")).to_have_text(code)  # still the room's teacher
-    expect()(teacher.get_by_test_id("room-question")).to_have_attribute("data-question", question)
+    try:
+        expect()(teacher.get_by_test_id("room-question")).to_have_attribute("data-question", question)
+    except AssertionError as exc:  # a rare flake (docs/testing.md): say what the page had when it gave up
+        try:
+            seen = teacher.evaluate("""() => { const s = window.backpropLab.state;
+              return JSON.stringify({room: window.backpropLab.room(), quiz: s.quiz, pos: s.pos, lesson: s.lesson,
+                                     idle: document.body.dataset.idle}); }""")
+        except Exception as why:  # noqa: BLE001 - the diagnosis must not hide the failure
+            seen = f"(could not be read: {why})"
+        raise AssertionError(f"{exc}\nthe room's ask: {before['state']['ask']}\nthe teacher's page: {seen}") from None
     expect()(teacher.get_by_test_id("room-answered")).to_have_attribute("data-count", "1")
     teacher.wait_for_function("() => document.querySelectorAll('[data-testid=room-bar]').length === 1")
     expect()(teacher.get_by_test_id("room-reveal")).to_be_visible()
