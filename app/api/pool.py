@@ -96,10 +96,7 @@ def _child_main(conn: Any, memory_bytes: int, parent: int, warm: tuple[str, ...]
     # shuts down, and the watchdog below ends this one if the app process dies first.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    with contextlib.suppress(OSError):
-        os.nice(10)
-    procs.name_process("backprop-engine")
-    threading.Thread(target=procs.watch_parent, args=(parent,), daemon=True, name="parent-watchdog").start()
+    procs.become("backprop-engine", parent)
     import importlib
 
     for module in warm:  # import the engine now, not in the first call (and before the memory limit)
@@ -199,8 +196,7 @@ class _Process:
         self.conn, child_conn = ctx.Pipe(duplex=True)
         self.process = ctx.Process(target=_child_main, name="backprop-engine", daemon=True,
                                    args=(child_conn, pool.memory_bytes, os.getpid(), pool.warm))
-        with procs.environment(procs.SINGLE_THREADED):  # (spawned; the forkserver started with it)
-            self.process.start()
+        procs.start(self.process)
         child_conn.close()  # so that our recv() sees EOF when the process dies
         self.reader = threading.Thread(target=self._read, daemon=True, name=f"engine-reader-{self.process.pid}")
         self.reader.start()

@@ -21,6 +21,7 @@ import multiprocessing
 import multiprocessing.forkserver
 import os
 import threading
+import time
 from typing import Any
 
 PRELOAD = ("numpy", "app.api.runner", "app.engine.train", "app.datasets", "app.api.train")
@@ -47,6 +48,16 @@ def context() -> Any:
                 ctx = multiprocessing.get_context("spawn")
             _ctx = ctx
         return _ctx
+
+
+def start(process: Any) -> None:
+    """Start a process made with ``context()``. A forked one has the forkserver's environment; a spawned one
+    (no forkserver) inherits this process's, so BLAS is limited to one thread while it starts."""
+    if context().get_start_method() == "spawn":  # pragma: no cover - Windows
+        with environment(SINGLE_THREADED):
+            process.start()
+    else:
+        process.start()
 
 
 @contextlib.contextmanager
@@ -76,13 +87,20 @@ def name_process(name: str) -> None:
             fh.write(name[:15])
 
 
+def become(name: str, app_pid: int) -> None:
+    """In a started process (an engine process, a training run), first: a lower CPU priority (the app's requests
+    go first), its name (``name_process``) and the watchdog that ends it with the app (``watch_parent``)."""
+    with contextlib.suppress(OSError):
+        os.nice(10)
+    name_process(name)
+    threading.Thread(target=watch_parent, args=(app_pid,), daemon=True, name="parent-watchdog").start()
+
+
 def watch_parent(app_pid: int, poll_s: float = 1.0) -> None:
     """In a started process: end it (``os._exit``) when the app process is gone. Its parent is the forkserver
     (or, spawned, the app process itself); the forkserver exits with the app process, so the parent changing
     means the app has gone. The app's pid is checked too, in case the forkserver was already gone when this
     process started. Runs forever: call it in a daemon thread."""
-    import time
-
     parent = os.getppid()
     while os.getppid() == parent:
         try:

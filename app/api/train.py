@@ -190,10 +190,7 @@ def run_child(conn, body: dict[str, Any], limits: Limits, data_dir: str | None, 
               app_pid: int) -> None:
     """In the run's process: prepare (errors go back as ("error", detail)), then train, sending every
     event as ("event", bytes) and the document as ("done", bytes)."""
-    with contextlib.suppress(OSError):
-        os.nice(10)  # lower priority: the app's requests go first
-    procs.name_process("backprop-train")
-    threading.Thread(target=procs.watch_parent, args=(app_pid,), daemon=True, name="parent-watchdog").start()
+    procs.become("backprop-train", app_pid)
     from app import datasets
     from app.engine.train import train
 
@@ -312,7 +309,7 @@ async def train_network(request: Request) -> Response:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue()
     try:
-        await loop.run_in_executor(None, proc.start)
+        await loop.run_in_executor(None, procs.start, proc)
         child_conn.close()
         threading.Thread(target=_reader, args=(parent_conn, loop, queue), daemon=True, name="train-reader").start()
         ends = time.monotonic() + settings.train_deadline_s + GRACE + 30.0  # + time to load the data
