@@ -5,13 +5,11 @@ and no process outliving its app."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,7 +21,7 @@ from app.config import Settings
 from app.engine import EngineError
 from app.main import create_app
 from benchmarks.programs import random_dag
-from tests.procs import alive
+from tests.procs import alive, descendants
 
 from . import engine_functions as fn
 
@@ -335,22 +333,6 @@ def test_heavy_calls_run_in_the_pool_and_errors_travel():
     assert pool.current() is None  # shut down with the app
 
 
-def _children(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
-    return [int(x) for x in out.split()]
-
-
-def _descendants(pid: int) -> dict[int, str]:
-    """Every process below pid (the forkserver, the engine processes forked from it), by name (comm)."""
-    out, todo = {}, _children(pid)
-    while todo:
-        k = todo.pop()
-        todo += _children(k)
-        with contextlib.suppress(OSError):
-            out[k] = Path(f"/proc/{k}/comm").read_text().strip()
-    return out
-
-
 def test_pool_processes_do_not_outlive_a_killed_server(tmp_path):
     import socket
     with socket.socket() as s:
@@ -368,7 +350,7 @@ def test_pool_processes_do_not_outlive_a_killed_server(tmp_path):
                 time.sleep(0.1)
         program, _ = random_dag(3_000)
         assert httpx.post(url + "/api/v1/evaluate", json={"expression": program}, timeout=30).status_code == 200
-        kids = _descendants(server.pid)
+        kids = descendants(server.pid)
         assert "backprop-engine" in kids.values(), f"the heavy call should have run in an engine process: {kids}"
     finally:
         server.send_signal(signal.SIGKILL)  # no graceful shutdown: the watchdog must clean up

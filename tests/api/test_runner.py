@@ -24,7 +24,7 @@ from app.engine import Limits
 from app.engine.cost import Cost
 from app.main import create_app
 from stress.server import AppServer
-from tests.procs import alive
+from tests.procs import alive, descendants
 
 from .conftest import make_client
 
@@ -328,22 +328,9 @@ def test_a_stream_past_its_deadline_ends_with_the_error_line():
 
 # --- a client that leaves: the real server stops the work -------------------------------------------
 
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        out += [int(c) for c in (task / "children").read_text().split()]
-    return out
-
-
 def _engine_processes(server_pid: int) -> set[int]:
-    """The server's engine processes (forked from its forkserver, named by app.api.procs.name_process)."""
-    out, todo = set(), _children(server_pid)
-    while todo:
-        k = todo.pop()
-        todo += _children(k)
-        if Path(f"/proc/{k}/comm").read_text().strip() == "backprop-engine":
-            out.add(k)
-    return out
+    """The server's engine processes (forked from its forkserver, named by app.api.procs)."""
+    return {k for k, name in descendants(server_pid).items() if name == "backprop-engine"}
 
 
 def _cpu_seconds(pid: int) -> float:

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from tests.procs import alive
+from tests.procs import alive, descendants
 from tests.train.test_datasets import write_mnist
 
 
@@ -269,18 +269,6 @@ def test_the_deadline_stops_a_run(tmp_path):
     assert 0 < done["steps"] < done["planned_steps"]
 
 
-def _descendants(pid: int) -> list[int]:
-    import subprocess
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        kids = [int(x) for x in subprocess.run(["ps", "-o", "pid=", "--ppid", str(p)], capture_output=True,
-                                               text=True).stdout.split()]
-        out += kids
-        todo += kids
-    return out
-
-
 @pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="uses ps and /proc")
 def test_runs_do_not_outlive_a_killed_server():
     import os
@@ -309,7 +297,7 @@ def test_runs_do_not_outlive_a_killed_server():
 
         threading.Thread(target=client, daemon=True).start()
         assert started.wait(30)
-        kids = _descendants(server.pid)
+        kids = list(descendants(server.pid))
         assert len(kids) >= 2  # the forkserver and the run (and multiprocessing's resource tracker)
     finally:
         server.send_signal(signal.SIGKILL)  # no graceful shutdown
