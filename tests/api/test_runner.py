@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import sys
 import time
@@ -361,6 +362,34 @@ def test_a_client_that_disconnects_stops_its_engine_process():
         assert not alive(engine), "the engine process kept computing for a client that had gone"
         r = httpx.post(server.url + "/api/v1/evaluate", json={"expression": SHORT_HEAVY}, timeout=60)
         assert r.status_code == 200 and placement(r) == "process"  # a fresh engine process answers
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_busy_engine_process_ends_when_its_app_process_is_killed():
+    """The app process dies (SIGKILL, to it alone) while its engine process computes a minute-long call: the engine
+    process cannot learn it from its pipe (it is not reading), so its watchdog (app.api.procs.watch_parent) ends it
+    within a few seconds, not a minute later."""
+    env = {"BACKPROP_EVALUATE_DEADLINE_S": "120", "BACKPROP_ESTIMATE_MARGIN": "10000",
+           "BACKPROP_MAX_CHECK_FLOPS": str(UNBOUNDED_CHECK)}
+    with AppServer(workers=1, env=env) as server:
+        warm = httpx.post(server.url + "/api/v1/evaluate", json={"expression": SHORT_HEAVY}, timeout=60)
+        assert warm.status_code == 200 and placement(warm) == "process"
+        (engine,) = _engine_processes(server.process.pid)
+        body = json.dumps({"expression": MINUTE, "numeric_check": True}).encode()
+        with socket.create_connection(("127.0.0.1", server.port)) as conn:
+            conn.sendall(b"POST /api/v1/evaluate HTTP/1.1\r\nHost: lab\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            before = _cpu_seconds(engine)
+            end = time.monotonic() + 30
+            while _cpu_seconds(engine) - before < 0.3 and time.monotonic() < end:
+                time.sleep(0.1)
+            assert _cpu_seconds(engine) - before >= 0.3, "the engine process should be computing"
+            server.process.send_signal(signal.SIGKILL)  # the app process only: no shutdown, no group kill
+            server.process.wait(10)
+            end = time.monotonic() + 10
+            while alive(engine) and time.monotonic() < end:
+                time.sleep(0.1)
+            assert not alive(engine), "the engine process kept computing after its app process died"
 
 
 def test_request_bodies_held_at_once_are_bounded():
