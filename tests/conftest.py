@@ -81,7 +81,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 tops[path] = path.resolve().relative_to(TESTS).parts[0]
             except (ValueError, IndexError):
                 tops[path] = None
-        group = GROUPS.get(tops[path]) if tops[path] is not None else None
+        group = GROUPS.get(tops[path])
         if group is not None and item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(group.format(file=path.stem)))
 
