@@ -339,27 +339,42 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+MINUTE_SERVER_ENV = {"BACKPROP_EVALUATE_DEADLINE_S": "120", "BACKPROP_ESTIMATE_MARGIN": "10000",
+                     "BACKPROP_MAX_CHECK_FLOPS": str(UNBOUNDED_CHECK)}
+"""A server that runs MINUTE (a valid minute of computing) instead of refusing it."""
+
+
+@contextlib.contextmanager
+def _engine_computing_a_minute(server: AppServer):
+    """The server's engine process, busy with MINUTE sent over a raw connection (open while the block runs)."""
+    warm = httpx.post(server.url + "/api/v1/evaluate", json={"expression": SHORT_HEAVY}, timeout=60)
+    assert warm.status_code == 200 and placement(warm) == "process"  # the engine process is up
+    (engine,) = _engine_processes(server.process.pid)
+    body = json.dumps({"expression": MINUTE, "numeric_check": True}).encode()
+    with socket.create_connection(("127.0.0.1", server.port)) as conn:
+        conn.sendall(b"POST /api/v1/evaluate HTTP/1.1\r\nHost: lab\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        before = _cpu_seconds(engine)
+        end = time.monotonic() + 30
+        while _cpu_seconds(engine) - before < 0.3 and time.monotonic() < end:
+            time.sleep(0.1)
+        assert _cpu_seconds(engine) - before >= 0.3, "the engine process should be computing"
+        yield engine
+
+
+def _ends_within(pid: int, seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while alive(pid) and time.monotonic() < end:
+        time.sleep(0.1)
+    return not alive(pid)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_client_that_disconnects_stops_its_engine_process():
-    env = {"BACKPROP_EVALUATE_DEADLINE_S": "120", "BACKPROP_ESTIMATE_MARGIN": "10000",
-           "BACKPROP_MAX_CHECK_FLOPS": str(UNBOUNDED_CHECK)}
-    with AppServer(workers=1, env=env) as server:
-        warm = httpx.post(server.url + "/api/v1/evaluate", json={"expression": SHORT_HEAVY}, timeout=60)
-        assert warm.status_code == 200 and placement(warm) == "process"  # the engine process is up
-        (engine,) = _engine_processes(server.process.pid)
-        body = json.dumps({"expression": MINUTE, "numeric_check": True}).encode()
-        with socket.create_connection(("127.0.0.1", server.port)) as conn:
-            conn.sendall(b"POST /api/v1/evaluate HTTP/1.1\r\nHost: lab\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-            before = _cpu_seconds(engine)
-            end = time.monotonic() + 30
-            while _cpu_seconds(engine) - before < 0.3 and time.monotonic() < end:
-                time.sleep(0.1)
-            assert _cpu_seconds(engine) - before >= 0.3, "the engine process should be computing"
-        end = time.monotonic() + 20
-        while alive(engine) and time.monotonic() < end:
-            time.sleep(0.1)
-        assert not alive(engine), "the engine process kept computing for a client that had gone"
+    with AppServer(workers=1, env=MINUTE_SERVER_ENV) as server:
+        with _engine_computing_a_minute(server) as engine:
+            pass  # the client goes away
+        assert _ends_within(engine, 20), "the engine process kept computing for a client that had gone"
         r = httpx.post(server.url + "/api/v1/evaluate", json={"expression": SHORT_HEAVY}, timeout=60)
         assert r.status_code == 200 and placement(r) == "process"  # a fresh engine process answers
 
@@ -369,27 +384,10 @@ def test_a_busy_engine_process_ends_when_its_app_process_is_killed():
     """The app process dies (SIGKILL, to it alone) while its engine process computes a minute-long call: the engine
     process cannot learn it from its pipe (it is not reading), so its watchdog (app.api.procs.watch_parent) ends it
     within a few seconds, not a minute later."""
-    env = {"BACKPROP_EVALUATE_DEADLINE_S": "120", "BACKPROP_ESTIMATE_MARGIN": "10000",
-           "BACKPROP_MAX_CHECK_FLOPS": str(UNBOUNDED_CHECK)}
-    with AppServer(workers=1, env=env) as server:
-        warm = httpx.post(server.url + "/api/v1/evaluate", json={"expression": SHORT_HEAVY}, timeout=60)
-        assert warm.status_code == 200 and placement(warm) == "process"
-        (engine,) = _engine_processes(server.process.pid)
-        body = json.dumps({"expression": MINUTE, "numeric_check": True}).encode()
-        with socket.create_connection(("127.0.0.1", server.port)) as conn:
-            conn.sendall(b"POST /api/v1/evaluate HTTP/1.1\r\nHost: lab\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-            before = _cpu_seconds(engine)
-            end = time.monotonic() + 30
-            while _cpu_seconds(engine) - before < 0.3 and time.monotonic() < end:
-                time.sleep(0.1)
-            assert _cpu_seconds(engine) - before >= 0.3, "the engine process should be computing"
-            server.process.send_signal(signal.SIGKILL)  # the app process only: no shutdown, no group kill
-            server.process.wait(10)
-            end = time.monotonic() + 10
-            while alive(engine) and time.monotonic() < end:
-                time.sleep(0.1)
-            assert not alive(engine), "the engine process kept computing after its app process died"
+    with AppServer(workers=1, env=MINUTE_SERVER_ENV) as server, _engine_computing_a_minute(server) as engine:
+        server.process.send_signal(signal.SIGKILL)  # the app process only: no shutdown, no group kill
+        server.process.wait(10)
+        assert _ends_within(engine, 10), "the engine process kept computing after its app process died"
 
 
 def test_request_bodies_held_at_once_are_bounded():
