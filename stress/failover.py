@@ -29,7 +29,8 @@ class FailoverResult:
     first_proxied_after_restart: float | None  # seconds from ready to the first request nginx sent it
     retried_requests: int  # requests nginx sent to more than one upstream
     requests: int  # requests sent (and answered or failed)
-    scheduled: int  # requests the schedule planned (fixed before the run)
+    scheduled: int  # requests the schedule planned (fixed before the run, extended only after a slow restart)
+    traffic_until: float  # when the schedule ended: ``duration``, or ``after_ready`` s after a slow restart
     failures: int
     sent_while_down: int  # requests sent between the kill and the restarted process answering /healthz
     ok_while_down: int  # ... of which answered 200
@@ -49,13 +50,13 @@ def parse_access_log(text: str) -> list[tuple[float, list[str], list[str]]]:
     return rows
 
 
-def traffic_schedule(users: int, rate: float, duration: float) -> list[list[float]]:
-    """Each user's send times: user i starts at i / (users x rate) and sends every 1 / rate s until ``duration``
-    (the users together send ``users x rate`` requests per second, evenly spread)."""
+def traffic_schedule(users: int, rate: float, duration: float, start: float = 0.0) -> list[list[float]]:
+    """Each user's send times: user i starts at ``start`` + i / (users x rate) and sends every 1 / rate s until
+    ``duration`` (the users together send ``users x rate`` requests per second, evenly spread)."""
     plans = []
     for i in range(users):
         times, k = [], 0
-        while (t := i / (users * rate) + k / rate) < duration:
+        while (t := start + i / (users * rate) + k / rate) < duration:
             times.append(t)
             k += 1
         plans.append(times)
@@ -75,7 +76,7 @@ async def _traffic(client: httpx.AsyncClient, calls: list[Call], plans: list[lis
 
 
 async def _run(duration: float, kill_at: float, down_for: float, users: int, rate: float,
-               overrides: dict[str, str]) -> FailoverResult:
+               overrides: dict[str, str], after_ready: float) -> FailoverResult:
     with AppServer() as a, AppServer() as b:
         with Nginx([f"127.0.0.1:{a.port}", f"127.0.0.1:{b.port}"], overrides) as proxy:
             calls = [c for c in workshop_calls() if c.path == "/api/v1/evaluate"]
@@ -91,25 +92,39 @@ async def _run(duration: float, kill_at: float, down_for: float, users: int, rat
                 await asyncio.to_thread(b.start)
                 ready_wall = time.time()
                 ready_at = time.perf_counter() - t0
-                await traffic
+                until = max(duration, ready_at + after_ready)
+                if until > duration:
+                    # a slow restart (a loaded machine) would leave the restarted process too little traffic to
+                    # show whether it is back in rotation: the schedule runs on, at the same rate, until
+                    # ``after_ready`` s after it answered
+                    more = traffic_schedule(users, rate, until, start=duration)
+                    plans = [p + m for p, m in zip(plans, more, strict=True)]
+                    extra = asyncio.create_task(_traffic(client, calls, more, t0, samples))
+                    await traffic
+                    await extra
+                else:
+                    await traffic
             time.sleep(0.2)  # let nginx finish writing its log
             rows = parse_access_log((proxy.prefix / "access.log").read_text())
     b_addr = f"127.0.0.1:{b.port}"
     after = [t for t, ups, statuses in rows if t >= ready_wall and ups[-1] == b_addr and statuses[-1] == "200"]
-    summary = summarize(samples, duration)
+    summary = summarize(samples, until)
     light = summary.get("light", {})
     down = [s for s in samples if s.kind == "light" and killed_at <= s.start <= ready_at]
     return FailoverResult(
         summary=summary, killed_at=round(killed_at, 2), restarted_ready_at=round(ready_at, 2),
         first_proxied_after_restart=round(min(after) - ready_wall, 3) if after else None,
         retried_requests=sum(1 for _, ups, _ in rows if len(ups) > 1),
-        requests=light.get("requests", 0), scheduled=sum(map(len, plans)), failures=light.get("errors", 0),
+        requests=light.get("requests", 0), scheduled=sum(map(len, plans)), traffic_until=round(until, 2),
+        failures=light.get("errors", 0),
         sent_while_down=len(down), ok_while_down=sum(1 for s in down if s.status == 200 and not s.error),
         nginx_overrides=overrides)
 
 
 def run_failover(duration: float = 12.0, kill_at: float = 3.0, down_for: float = 2.0, users: int = 20,
-                 rate: float = 5.0, overrides: dict[str, str] | None = None) -> FailoverResult:
+                 rate: float = 5.0, overrides: dict[str, str] | None = None,
+                 after_ready: float = 5.0) -> FailoverResult:
     """Steady traffic (``users`` x ``rate`` req/s) through nginx to two app processes; one is SIGKILLed at
-    ``kill_at`` s, restarted ``down_for`` s later, and traffic runs on until ``duration`` s."""
-    return asyncio.run(_run(duration, kill_at, down_for, users, rate, overrides or {}))
+    ``kill_at`` s, restarted ``down_for`` s later, and traffic runs on until ``duration`` s, and at least
+    ``after_ready`` s after the restarted process answered."""
+    return asyncio.run(_run(duration, kill_at, down_for, users, rate, overrides or {}, after_ready))
