@@ -18,10 +18,13 @@ server (its log named after the worker) and each file its own Chromium.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
+
+from .lazy import IMPORTED_WHILE_COLLECTING, LAZY_MODULES
 
 TESTS = Path(__file__).resolve().parent
 
@@ -73,6 +76,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the groups into the test ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    config.stash[IMPORTED_WHILE_COLLECTING] = {name for name in LAZY_MODULES if name in sys.modules}
     tops: dict[Path, str | None] = {}  # per test file: its directory under tests/ (resolving each item's was 0.5 s)
     for item in items:
         path = item.path
