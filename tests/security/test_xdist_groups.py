@@ -15,7 +15,7 @@ from ..lazy import IMPORTED_WHILE_COLLECTING
 
 
 def test_a_grouped_test_runs_under_its_group(request: pytest.FixtureRequest) -> None:
-    if not request.config.getvalue("loadgroup"):
+    if not getattr(request.config.option, "loadgroup", False):  # set in the workers of a --dist loadgroup run
         pytest.skip("not a --dist loadgroup run (make test is one)")
     assert request.node.nodeid.endswith("@security"), request.node.nodeid
 
