@@ -116,16 +116,63 @@ def server_url():
     log.close()
 
 
-# Module scope, not session: Playwright's sync API runs an event loop in this thread while it is
-# open, and tests collected after the browser tests (tests/api's asyncio.run) need it closed.
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
+class _Session:
+    """Chromium, its context and the shared tab, kept open while a worker runs browser files one after another
+    (pytest-xdist hands each file to a worker whole, and a worker often gets several in a row) and closed before
+    the worker runs any other test: Playwright's sync API runs an event loop in this thread while it is open,
+    and the tests outside tests/browser call ``asyncio.run``. Starting them again for each file cost about 1 s
+    of CPU per file (the launch, a new renderer process and a first page load with a cold HTTP and code cache).
 
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    Sharing the context across files is what a learner's browser does across tabs; what a test could leave behind
+    is reset between tests by ``_Tab`` (the origin's storage, the viewport, the mouse, the timeout)."""
+
+    def __init__(self) -> None:
+        self.playwright = self.browser = self.context = self.tab = None
+
+    def get_browser(self):
+        if self.browser is None:
+            from playwright.sync_api import sync_playwright
+
+            self.playwright = sync_playwright().start()
+            self.browser = self.playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        return self.browser
+
+    def get_tab(self, server_url: str) -> _Tab:
+        if self.context is None:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            self.context = self.get_browser().new_context(viewport=DEFAULT_VIEWPORT, accept_downloads=True,
+                                                          reduced_motion="reduce", base_url=server_url)
+            self.tab = _Tab(self.context, server_url)
+        return self.tab
+
+    def close(self) -> None:
+        if self.tab is not None:
+            self.tab.close()
+        for thing in (self.context, self.browser):
+            if thing is not None:
+                thing.close()
+        if self.playwright is not None:
+            self.playwright.stop()
+        self.playwright = self.browser = self.context = self.tab = None
+
+
+_SESSION = _Session()
+
+
+def _is_browser_test(item) -> bool:
+    return item is not None and Path(str(item.fspath)).parent == Path(__file__).parent
+
+
+@pytest.hookimpl(trylast=True)  # after the test's own fixtures are torn down
+def pytest_runtest_teardown(item, nextitem):
+    if not _is_browser_test(nextitem):  # the worker's next test is elsewhere (or there is none): close Chromium
+        _SESSION.close()
+
+
+@pytest.fixture
+def browser():
+    """The worker's Chromium (``_Session``). A test that makes contexts of its own closes them."""
+    return _SESSION.get_browser()
 
 
 class PageProblems:
@@ -152,17 +199,13 @@ class PageProblems:
             seen.clear()
 
 
-@pytest.fixture(scope="module")
-def shared_context(browser, server_url):
-    """One browser context per test file. Its pages share the HTTP cache and the compiled code (Graphviz's
-    WebAssembly compiles once, not once per test: a page is ready in ~1.3 s instead of ~1.8 s), as a
-    learner's tabs do. The tests that take ``page`` share one tab, reset between them (``_Tab``); the page
-    keeps its state in the page (the room secrets in sessionStorage, which the reset clears)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport=DEFAULT_VIEWPORT, accept_downloads=True,
-                                  reduced_motion="reduce", base_url=server_url)
-    yield context
-    context.close()
+@pytest.fixture
+def shared_context(_tab):
+    """The browser context the tests share (``_Session``). Its pages share the HTTP cache and the compiled code
+    (Graphviz's WebAssembly compiles once, not once per test: a page is ready in ~1.3 s instead of ~1.8 s), as a
+    learner's tabs do. The tests that take ``page`` share one tab, reset between them (``_Tab``); the page keeps
+    its state in the page (the room secrets in sessionStorage, which the reset clears)."""
+    return _tab.context
 
 
 def new_page(context, width: int | None = None, height: int | None = None):
@@ -229,11 +272,9 @@ class _Tab:
         self.page = None
 
 
-@pytest.fixture(scope="module")
-def _tab(shared_context, server_url):
-    tab = _Tab(shared_context, server_url)
-    yield tab
-    tab.close()
+@pytest.fixture
+def _tab(server_url):
+    return _SESSION.get_tab(server_url)
 
 
 @pytest.fixture
