@@ -228,7 +228,19 @@ export function mountLessons(ctx) {
   bus.on("preset", ({ preset }) => presetSource(preset));
   bus.on("lang", () => presetSource(state.presets.find((p) => p.id === state.presetId)));
 
-  bus.on("lesson", (ev) => busy.track(onLesson(ev).catch((err) => console.error(err)), "lesson-open"));
+  // The handling of the last "lesson" event (its step's data loaded, the quiz showing the step's question):
+  // lessonSettled() settles when it has, and when any lesson opened meanwhile has too. A live room's reloaded
+  // teacher page waits for it: the step's question has its answer only once the data is on the page.
+  let opening = Promise.resolve();
+  bus.on("lesson", (ev) => {
+    opening = busy.track(onLesson(ev).catch((err) => console.error(err)), "lesson-open");
+  });
+  async function lessonSettled() {
+    for (let p = null; p !== opening;) {
+      p = opening;
+      await p;
+    }
+  }
   bus.on("quiz", () => render());
   bus.on("lang", () => busy.track((async () => {
     await loadList();
@@ -243,5 +255,6 @@ export function mountLessons(ctx) {
     if (rebuilt && state.lesson) highlight(currentStep()); // a rebuilt circuit gets the step's highlights again
   });
 
-  Object.assign(ctx, { lessonStep: currentStep, lessonGo: go, openLesson: (id, step = 0) => ctx.applyState({ lesson: { id, step } }) });
+  Object.assign(ctx, { lessonStep: currentStep, lessonGo: go, lessonSettled,
+    openLesson: (id, step = 0) => ctx.applyState({ lesson: { id, step } }) });
 }

@@ -229,6 +229,14 @@ export function mountRoom(ctx) {
     const end = begin("room-resume");
     try {
       await ctx.applyState(followedPartOf(roomState));
+      if (state.lesson && ctx.lessonSettled) {
+        // a lesson's question has its answer only once the step's data is on the page, and the page's own
+        // request for it (started on load, before the room's state came) may end after the state was applied:
+        // until then the quiz asks a placeholder without an answer and holds the animation at its start (quiz.js
+        // questionsOf): wait for the step, then take the room's position back
+        await ctx.lessonSettled();
+        if (Number.isInteger(roomState.pos) && state.pos !== roomState.pos) ctx.setPos(roomState.pos);
+      }
       const a = roomState.ask;
       if (role() !== "teacher" || state.quiz.mode === "off" || state.quiz.run !== a.run) return;
       let found = a.reveal && typeof a.reveal === "object" && typeof a.reveal.answer === "number" ? { ...a.reveal } : null;

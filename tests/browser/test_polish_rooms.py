@@ -31,7 +31,9 @@ def two(browser, server_url):
         p.context.close()
 
 
-def test_a_reloaded_teacher_page_keeps_the_open_question(two, server_url):
+def open_question(two, server_url):
+    """The teacher opens the chain-rule lesson's step 1, starts a room, Ann joins, the teacher turns quiz mode on and
+    puts the step's question to the room, Ann answers -4: (the room's code, the question's id, the room's state)."""
     teacher, ann = two
     teacher.goto("/#" + urlencode({"lesson": "chain-rule", "lstep": 1}))
     wait_idle(teacher)
@@ -54,11 +56,20 @@ def test_a_reloaded_teacher_page_keeps_the_open_question(two, server_url):
     expect()(teacher.get_by_test_id("room-answered")).to_have_attribute("data-count", "1")
     before = room_state(server_url, code)
     assert before["state"]["ask"]["id"] == question
+    return code, question, before
+
+
+RECORD_ASKS = """() => { window.__asks = []; const r = window.backpropLab.room;
+  setInterval(() => { const l = r().latest; window.__asks.push(l && l.ask ? l.ask.id : null); }, 20); }"""
+
+
+def test_a_reloaded_teacher_page_keeps_the_open_question(two, server_url):
+    teacher, ann = two
+    code, question, before = open_question(two, server_url)
 
     # ---- the teacher reloads: the question is still open, on the teacher's page and in the room ----
     # (every state the participant receives from now on is recorded: none may drop the question)
-    ann.evaluate("""() => { window.__asks = []; const r = window.backpropLab.room;
-      setInterval(() => { const l = r().latest; window.__asks.push(l && l.ask ? l.ask.id : null); }, 20); }""")
+    ann.evaluate(RECORD_ASKS)
     teacher.reload()
     wait_idle(teacher)
     expect()(teacher.get_by_test_id("room-button")).to_have_text(code)  # still the room's teacher
@@ -75,6 +86,7 @@ def test_a_reloaded_teacher_page_keeps_the_open_question(two, server_url):
     expect()(teacher.get_by_test_id("room-answered")).to_have_attribute("data-count", "1")
     teacher.wait_for_function("() => document.querySelectorAll('[data-testid=room-bar]').length === 1")
     expect()(teacher.get_by_test_id("room-reveal")).to_be_visible()
+    assert teacher.evaluate("() => window.backpropLab.state.pos") == before["state"]["pos"]  # held at the question
     after = room_state(server_url, code)
     assert after["state"]["ask"]["id"] == question and "reveal" not in after["state"]["ask"]
     assert "-4" not in json.dumps(after["state"]["ask"])  # the answer stays on the teacher's page
@@ -100,5 +112,42 @@ def test_a_reloaded_teacher_page_keeps_the_open_question(two, server_url):
     teacher.reload()
     wait_idle(teacher)
     expect()(teacher.get_by_test_id("room-reveal-answer")).to_contain_text("−4")
+    expect()(ann.get_by_test_id("room-result")).to_have_attribute("data-result", "right")
+    assert not teacher.problems.errors and not ann.problems.errors
+
+
+def test_the_open_question_comes_back_when_the_lesson_loads_after_the_room(two, server_url):
+    """The flake of the test above, made deterministic: after the reload the lesson step's data (GET
+    /api/v1/lessons/chain-rule, whose question has the answer) arrives only after the room's state is on the page
+    (its program, values and quiz run applied and evaluated). Until then the quiz's question is a placeholder
+    without an answer; the resumed question must wait for the step's data, not give up (the page then dropped the
+    question, for the participants too)."""
+    teacher, ann = two
+    code, question, before = open_question(two, server_url)
+    ann.evaluate(RECORD_ASKS)
+    held = []
+    # the step's data (the reloaded page asks for it on load): answered below, once the room's state is applied
+    teacher.route("**/api/v1/lessons/chain-rule?*", lambda route: held.append(route))
+    teacher.reload()
+    teacher.wait_for_function("""() => { const lab = window.backpropLab; if (!lab || !lab.busy) return false;
+      const s = lab.state, b = lab.busy();
+      return !!(s.room && s.room.role === 'teacher' && s.fullDoc && !b.applyState && !b.evaluate); }""")
+    assert len(held) == 1 and teacher.evaluate("() => window.backpropLab.state.lessonData") is None
+    held[0].continue_()
+    teacher.unroute("**/api/v1/lessons/chain-rule?*")
+    wait_idle(teacher)
+    expect()(teacher.get_by_test_id("room-button")).to_have_text(code)
+    expect()(teacher.get_by_test_id("room-question")).to_have_attribute("data-question", question)
+    expect()(teacher.get_by_test_id("room-answered")).to_have_attribute("data-count", "1")
+    expect()(teacher.get_by_test_id("room-reveal")).to_be_visible()
+    assert teacher.evaluate("() => window.backpropLab.state.pos") == before["state"]["pos"]  # held at the question
+    assert room_state(server_url, code)["state"]["ask"]["id"] == question
+    ann.wait_for_timeout(300)
+    asks = ann.evaluate("() => window.__asks")
+    assert asks and all(a == question for a in asks), asks  # the participants never lost the question
+    shot(teacher, "polish-room-teacher-reloaded-lesson-last-1280x800")
+    # the reveal still works from the restored question
+    teacher.click("[data-testid=room-reveal]")
+    wait_idle(teacher)
     expect()(ann.get_by_test_id("room-result")).to_have_attribute("data-result", "right")
     assert not teacher.problems.errors and not ann.problems.errors
