@@ -424,6 +424,13 @@ export function mountRoom(ctx) {
         if (!target || role() !== "participant" || state.room.detached) break;
         const part = followedPartOf(target, all ? null : applied);
         await applyPart(part);
+        if (state.lesson && ctx.lessonSettled) {
+          // as for a reloaded teacher (resumeQuestion): until the lesson step's data is on the page the quiz holds a
+          // placeholder question and the animation at its start; the states that follow carry only what changed,
+          // so the teacher's position is put back here once the step's data has come
+          await ctx.lessonSettled();
+          if (Number.isInteger(target.pos) && state.pos !== target.pos && role() === "participant") ctx.setPos(target.pos);
+        }
         applied = target;
         if (!queued) break;
         all = queued.full;

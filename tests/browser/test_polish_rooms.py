@@ -151,3 +151,26 @@ def test_the_open_question_comes_back_when_the_lesson_loads_after_the_room(two, 
     wait_idle(teacher)
     expect()(ann.get_by_test_id("room-result")).to_have_attribute("data-result", "right")
     assert not teacher.problems.errors and not ann.problems.errors
+
+
+def test_a_reloaded_participant_ends_where_the_room_is_when_the_lesson_loads_after_the_room(two, server_url):
+    """The participant's side of the race above: Ann reloads mid-question and the lesson step's data reaches her page
+    only after the room's state was applied. Until then her quiz holds a placeholder question and the animation at
+    its start; later states carry only what changed (not the position), so her page must put the room's position back
+    itself once the step's data is there, and show the open question."""
+    teacher, ann = two
+    code, question, before = open_question(two, server_url)
+    held = []
+    ann.route("**/api/v1/lessons/chain-rule?*", lambda route: held.append(route))
+    ann.reload()
+    ann.wait_for_function("""() => { const lab = window.backpropLab; if (!lab || !lab.busy) return false;
+      const s = lab.state, b = lab.busy();
+      return !!(s.room && s.room.role === 'participant' && s.fullDoc && !b.applyState && !b.evaluate); }""")
+    assert len(held) == 1 and ann.evaluate("() => window.backpropLab.state.lessonData") is None
+    held[0].continue_()
+    ann.unroute("**/api/v1/lessons/chain-rule?*")
+    wait_idle(ann)
+    expect()(ann.get_by_test_id("room-question")).to_have_attribute("data-question", question)
+    state = ann.evaluate("() => { const s = window.backpropLab.state; return {pos: s.pos, lesson: s.lesson}; }")
+    assert state == {"pos": before["state"]["pos"], "lesson": before["state"]["lesson"]}, state
+    assert not ann.problems.errors
