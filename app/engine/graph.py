@@ -143,7 +143,7 @@ class Graph:
         """The flat IR, one line per node. Written in one pass with each operand's text made once (a gate's
         own name ``nK`` too: it is its reference when it is an operand)."""
         ops, operands, labels, const, attrs = self.op, self.operands, self.label, self.const, self.attrs
-        names = [f"n{k}" for k in range(len(ops))]
+        names = node_names(len(ops))
         refs = names.copy()
         for name, k in self.input_ids.items():
             refs[k] = name
@@ -171,6 +171,22 @@ class Graph:
 
     def structure_key(self) -> tuple:
         return (tuple(self.op), tuple(self.operands))
+
+
+_NAMES: list[list[str]] = [[]]  # the IR's node names "n0", "n1", ... made so far, shared by every program
+NAMES_KEPT = 100_000  # names kept for the next program (~5 MB at most)
+
+
+def node_names(n: int) -> list[str]:
+    """A new list ``["n0", ..., "n{n-1}"]``: the IR's name of every node (and its reference to a gate), made
+    once per process up to NAMES_KEPT (a 10k-node IR spends a quarter of its time formatting them). The shared
+    list is only ever replaced, never changed, so threads may call this at once."""
+    names = _NAMES[0]
+    if len(names) < n:
+        names = names + [f"n{k}" for k in range(len(names), n)]
+        if n <= NAMES_KEPT:
+            _NAMES[0] = names
+    return names[:n]
 
 
 def _num(v: Any) -> str:
