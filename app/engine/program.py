@@ -148,7 +148,8 @@ class CompileCache:
     """Least-recently-used compiled programs, bounded by entries and by bytes (``Compiled.nbytes``:
     text, nodes and tensor literals; constructor tensors are never held, see graph.Recipe).
 
-    The bound is per process: with the defaults a worker holds at most 64 MB of compiled programs."""
+    The bound is per process: with the defaults a worker holds at most 64 MB of compiled programs, plus, until
+    the next ``get`` or ``release``, the ones the last call evicted (see ``release``)."""
 
     def __init__(self, max_entries: int = 64, max_bytes: int = DEFAULT_CACHE_BYTES):
         self.max_entries, self.max_bytes = max_entries, max_bytes
