@@ -109,7 +109,7 @@ def compile_tape(g: Graph) -> Tape:
     n = len(g.op)
     ids = list(range(n + 1))  # one int object per node index, made in order
     ops, operands = g.op, g.operands
-    constant = [op == CONST for op in ops]
+    constant = [False] * n  # set for the constants below
     fappend, bappend = fsteps.append, bsteps.append
     dfs: list = [None] * OTHERS
     rules = {}
@@ -128,6 +128,7 @@ def compile_tape(g: Graph) -> Tape:
     for k, op, args in zip(ids, ops, operands, strict=False):  # ids has one more slot
         if op == INPUT or op == CONST:
             leaves.append(k)
+            constant[k] = op == CONST
             continue
         f, code = rules[op]
         if len(args) == 2:
