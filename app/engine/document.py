@@ -255,7 +255,7 @@ def _structure(c: Any) -> tuple[list, list]:
     g = c.graph
     line, column = c.lines
     names = {op: orjson.dumps(op) for op in set(g.op)}
-    starts, ends = zip(*g.span, strict=True)  # in C
+    starts, ends = [s for s, _ in g.span], [e for _, e in g.span]  # (zip(*g.span) takes longer: 10k arguments)
     return ([range(len(g)), map(names.__getitem__, g.op), items(g.label), rows(g.operands)],
             [starts, ends, line, column, map(_TRUE_FALSE.__getitem__, c.path)])
 
