@@ -140,9 +140,11 @@ class Graph:
         return line + (f"   # {self.label[k]}" if self.label[k] else "")
 
     def ir(self) -> str:
-        """The flat IR, one line per node. Written in one pass with each operand's text made once."""
+        """The flat IR, one line per node. Written in one pass with each operand's text made once (a gate's
+        own name ``nK`` too: it is its reference when it is an operand)."""
         ops, operands, labels, const, attrs = self.op, self.operands, self.label, self.const, self.attrs
-        refs = [f"n{k}" for k in range(len(ops))]
+        names = node_names(len(ops))
+        refs = names.copy()
         for name, k in self.input_ids.items():
             refs[k] = name
         for k, v in const.items():
@@ -150,24 +152,41 @@ class Graph:
                 refs[k] = _num(v)
         lines = []
         append = lines.append
-        for k, op, args, label in zip(range(len(ops)), ops, operands, labels, strict=True):
+        for k, nk, op, args, label in zip(range(len(ops)), names, ops, operands, labels, strict=True):
             n = len(args)
             if n == 2 and k not in attrs:
+                a, b = args
                 if not label:
-                    append(f"n{k} = {op}({refs[args[0]]}, {refs[args[1]]})")
+                    append(f"{nk} = {op}({refs[a]}, {refs[b]})")
                 else:
-                    append(f"n{k} = {op}({refs[args[0]]}, {refs[args[1]]})   # {label}")
+                    append(f"{nk} = {op}({refs[a]}, {refs[b]})   # {label}")
             elif n == 1 and k not in attrs:
                 if not label:
-                    append(f"n{k} = {op}({refs[args[0]]})")
+                    append(f"{nk} = {op}({refs[args[0]]})")
                 else:
-                    append(f"n{k} = {op}({refs[args[0]]})   # {label}")
+                    append(f"{nk} = {op}({refs[args[0]]})   # {label}")
             else:  # inputs, constants, static arguments, three or more operands
                 append(self.ir_line(k))
         return "\n".join(lines)
 
     def structure_key(self) -> tuple:
         return (tuple(self.op), tuple(self.operands))
+
+
+_NAMES: list[list[str]] = [[]]  # the IR's node names "n0", "n1", ... made so far, shared by every program
+NAMES_KEPT = 100_000  # names kept for the next program (~5 MB at most)
+
+
+def node_names(n: int) -> list[str]:
+    """A new list ``["n0", ..., "n{n-1}"]``: the IR's name of every node (and its reference to a gate), made
+    once per process up to NAMES_KEPT (a 10k-node IR spends a quarter of its time formatting them). The shared
+    list is only ever replaced, never changed, so threads may call this at once."""
+    names = _NAMES[0]
+    if len(names) < n:
+        names = names + [f"n{k}" for k in range(len(names), n)]
+        if n <= NAMES_KEPT:
+            _NAMES[0] = names
+    return names[:n]
 
 
 def _num(v: Any) -> str:

@@ -148,13 +148,15 @@ class CompileCache:
     """Least-recently-used compiled programs, bounded by entries and by bytes (``Compiled.nbytes``:
     text, nodes and tensor literals; constructor tensors are never held, see graph.Recipe).
 
-    The bound is per process: with the defaults a worker holds at most 64 MB of compiled programs."""
+    The bound is per process: with the defaults a worker holds at most 64 MB of compiled programs, plus, until
+    the next ``get`` or ``release``, the ones the last call evicted (see ``release``)."""
 
     def __init__(self, max_entries: int = 64, max_bytes: int = DEFAULT_CACHE_BYTES):
         self.max_entries, self.max_bytes = max_entries, max_bytes
         self._items: OrderedDict[tuple, Compiled] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        self._evicted: list[Compiled] = []  # evicted, not yet freed (see release)
 
     def configure(self, *, max_entries: int | None = None, max_bytes: int | None = None) -> None:
         with self._lock:
@@ -165,6 +167,8 @@ class CompileCache:
             self._evict()
 
     def get(self, text: str, limits: Limits) -> Compiled:
+        if self._evicted:
+            self.release()
         key = (text, limits)
         with self._lock:
             hit = self._items.get(key)
@@ -186,11 +190,21 @@ class CompileCache:
         while self._items and (len(self._items) > self.max_entries or self._bytes > self.max_bytes):
             _, old = self._items.popitem(last=False)
             self._bytes -= old.nbytes
+            self._evicted.append(old)
+
+    def release(self) -> None:
+        """Free the programs evicted since the last release. Freeing a 10k-node program (its graph, tape, spans:
+        ~100k objects) takes ~2 ms, so eviction only sets them aside: an engine process frees them after its
+        answer is sent (app/api/pool.py), anyone else at the next ``get`` (at most one call's evictions wait)."""
+        with self._lock:
+            evicted, self._evicted = self._evicted, []
+        del evicted  # freed here, outside the lock
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
             self._bytes = 0
+            self._evicted.clear()
 
     def stats(self) -> dict[str, int]:
         with self._lock:

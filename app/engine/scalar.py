@@ -51,6 +51,7 @@ class Tape:
     constant: list[bool]  # per node: a constant (its edges' local gradients are null in the document)
     consts: list[tuple[int, float]]
     input_ids: dict[str, int]
+    leaves: list[int]  # the inputs and constants: every other node has a step
 
 
 # The backward loop is an interpreter with its own rule table for its commonest gates (JAX autodidax's
@@ -108,7 +109,7 @@ def compile_tape(g: Graph) -> Tape:
     n = len(g.op)
     ids = list(range(n + 1))  # one int object per node index, made in order
     ops, operands = g.op, g.operands
-    constant = [op == CONST for op in ops]
+    constant = [False] * n  # set for the constants below
     fappend, bappend = fsteps.append, bsteps.append
     dfs: list = [None] * OTHERS
     rules = {}
@@ -123,8 +124,11 @@ def compile_tape(g: Graph) -> Tape:
         else:
             dfs[code] = df
         rules[name] = (op.f, code)
+    leaves: list[int] = []
     for k, op, args in zip(ids, ops, operands, strict=False):  # ids has one more slot
         if op == INPUT or op == CONST:
+            leaves.append(k)
+            constant[k] = op == CONST
             continue
         f, code = rules[op]
         if len(args) == 2:
@@ -142,7 +146,7 @@ def compile_tape(g: Graph) -> Tape:
             fappend((k, f, args, NARY))
             bappend((k, code, args, NARY))
     bsteps.reverse()
-    return Tape(n, g.output, fsteps, bsteps, dfs, constant, sorted(g.const.items()), dict(g.input_ids))
+    return Tape(n, g.output, fsteps, bsteps, dfs, constant, sorted(g.const.items()), dict(g.input_ids), leaves)
 
 
 def _unary_df(df):
@@ -257,7 +261,9 @@ def backward(tape: Tape, g: Graph, vals: list[float]) -> list[float]:
 def local_column(tape: Tape, g: Graph, vals: list[float]) -> list[list]:
     """The document's local_grads: per node, d node / d operand per edge, None for an edge from a
     constant, non-finite numbers encoded (see encode.py); [] for inputs and constants."""
-    out: list[list] = [[] for _ in range(tape.n)]
+    out: list = [None] * tape.n  # every gate's row is made by its step below
+    for k in tape.leaves:
+        out[k] = []
     dfs, constant = tape.dfs, tape.constant
     isfinite = math.isfinite
     tup = tuple

@@ -121,3 +121,24 @@ def calls_until_full_collection() -> int:
     from app.api import pool
 
     return -pool._calls[0] % pool.FULL_COLLECTION_EVERY
+
+
+_EVICTED: list = []
+
+
+def evict_a_program() -> bool:
+    """Compiles two programs into a cache of one, so the first is evicted during this call; whether it is
+    still alive at the end of the call (set aside for CompileCache.release)."""
+    import weakref
+
+    from app.engine import Limits
+    from app.engine.program import CACHE
+
+    CACHE.configure(max_entries=1)
+    _EVICTED.append(weakref.ref(CACHE.get("f = x * 1", Limits())))
+    CACHE.get("f = x * 2", Limits())
+    return _EVICTED[-1]() is not None
+
+
+def evicted_alive() -> bool:
+    return _EVICTED[-1]() is not None

@@ -101,6 +101,17 @@ def test_a_call_runs_without_automatic_collection_and_its_cyclic_garbage_is_coll
         solo.shutdown()
 
 
+def test_programs_evicted_from_the_compile_cache_are_freed_after_the_answer():
+    """A call that evicts a compiled program does not spend its answer's time freeing it: the program is
+    freed after the answer is sent (pool._collect_between_calls, CompileCache.release)."""
+    solo = ready(EnginePool(1, queue=4))
+    try:
+        assert run(solo.call(fn.evict_a_program, deadline=30)) is True  # set aside during the call
+        assert run(solo.call(fn.evicted_alive, deadline=30)) is False  # freed after it
+    finally:
+        solo.shutdown()
+
+
 def test_frozen_cyclic_garbage_is_collected_by_the_periodic_full_collection():
     solo = ready(EnginePool(1, queue=4))
     try:

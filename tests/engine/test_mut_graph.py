@@ -55,3 +55,21 @@ def test_a_small_tensor_in_the_ir_is_written_number_by_number():
     ([[1. , 2.5], ...])."""
     assert ir("W = [[1, 2.5], [3, 4]]\nb = [-1e-7, 1e20]\nf = sum(W) + sum(b)")[:2] == [
         "n0 = input W = [[1, 2.5], [3, 4]]", "n1 = input b = [-1e-07, 1e+20]"]
+
+
+def test_node_names_are_shared_up_to_their_limit_and_always_a_new_list(monkeypatch):
+    """The IR's node names are made once per process (graph.node_names): every call gets its own list of
+    exactly n names, past the kept ones too, and the kept list grows only up to NAMES_KEPT."""
+    from app.engine import graph
+
+    monkeypatch.setattr(graph, "_NAMES", [["n0", "n1"]])
+    monkeypatch.setattr(graph, "NAMES_KEPT", 5)
+    a = graph.node_names(4)
+    assert a == ["n0", "n1", "n2", "n3"] and graph._NAMES[0] == a
+    a.append("changed")
+    assert graph.node_names(3) == ["n0", "n1", "n2"] and graph._NAMES[0] == ["n0", "n1", "n2", "n3"]
+    assert graph.node_names(7) == [f"n{k}" for k in range(7)]
+    assert len(graph._NAMES[0]) == 4  # 7 > NAMES_KEPT: made for that call only
+    assert graph.node_names(0) == []
+    assert ir("x = 1\ny = x * 2\nz = y + x") == ["n0 = input x = 1", "n1 = const 2", "n2 = mul(x, 2)   # y",
+                                                  "n3 = add(n2, x)   # z"]

@@ -38,6 +38,27 @@ def test_the_cache_counts_nodes_and_forgets_the_oldest_when_shrunk():
     assert cache.get("f = x * y", Limits()) is not a
 
 
+def test_evicted_programs_are_freed_by_release_or_the_next_get():
+    """Eviction sets a program aside (freeing a large one takes milliseconds): an engine process frees it
+    after its answer is sent (CompileCache.release, app/api/pool.py), any other caller at the next get."""
+    import weakref
+
+    cache = CompileCache(max_entries=1)
+    old = weakref.ref(cache.get("f = x * 1", Limits()))
+    cache.get("f = x * 2", Limits())  # evicts the first
+    assert cache.stats()["entries"] == 1 and old() is not None  # set aside, not freed yet
+    cache.release()
+    assert old() is None
+    old = weakref.ref(cache.get("f = x * 3", Limits()))  # evicts "f = x * 2"
+    cache.get("f = x * 4", Limits())  # frees "f = x * 2", sets "f = x * 3" aside
+    assert old() is not None
+    cache.get("f = x * 4", Limits())  # a hit frees what waits too
+    assert old() is None
+    cache.get("f = x * 5", Limits())
+    cache.clear()
+    assert cache.stats() == {"entries": 0, "bytes": 0, "nodes": 0} and not cache._evicted
+
+
 @pytest.mark.parametrize("was", [True, False])
 def test_compiling_leaves_the_garbage_collector_as_it_was(was):
     enabled = gc.isenabled()
