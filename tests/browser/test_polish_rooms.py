@@ -116,6 +116,24 @@ def test_a_reloaded_teacher_page_keeps_the_open_question(two, server_url):
     assert not teacher.problems.errors and not ann.problems.errors
 
 
+LESSON_DATA = "**/api/v1/lessons/chain-rule?*"
+
+
+def reload_with_the_lesson_last(pg, role):
+    """Reload ``pg`` (in the room as ``role``) and let the lesson step's data (GET /api/v1/lessons/chain-rule, which
+    the page asks for on load) through only once the room's state is applied and evaluated; then wait for idle."""
+    held = []
+    pg.route(LESSON_DATA, lambda route: held.append(route))
+    pg.reload()
+    pg.wait_for_function("""(role) => { const lab = window.backpropLab; if (!lab || !lab.busy) return false;
+      const s = lab.state, b = lab.busy();
+      return !!(s.room && s.room.role === role && s.fullDoc && !b.applyState && !b.evaluate); }""", arg=role)
+    assert len(held) == 1 and pg.evaluate("() => window.backpropLab.state.lessonData") is None
+    held[0].continue_()
+    pg.unroute(LESSON_DATA)
+    wait_idle(pg)
+
+
 def test_the_open_question_comes_back_when_the_lesson_loads_after_the_room(two, server_url):
     """The flake of the test above, made deterministic: after the reload the lesson step's data (GET
     /api/v1/lessons/chain-rule, whose question has the answer) arrives only after the room's state is on the page
@@ -125,17 +143,7 @@ def test_the_open_question_comes_back_when_the_lesson_loads_after_the_room(two, 
     teacher, ann = two
     code, question, before = open_question(two, server_url)
     ann.evaluate(RECORD_ASKS)
-    held = []
-    # the step's data (the reloaded page asks for it on load): answered below, once the room's state is applied
-    teacher.route("**/api/v1/lessons/chain-rule?*", lambda route: held.append(route))
-    teacher.reload()
-    teacher.wait_for_function("""() => { const lab = window.backpropLab; if (!lab || !lab.busy) return false;
-      const s = lab.state, b = lab.busy();
-      return !!(s.room && s.room.role === 'teacher' && s.fullDoc && !b.applyState && !b.evaluate); }""")
-    assert len(held) == 1 and teacher.evaluate("() => window.backpropLab.state.lessonData") is None
-    held[0].continue_()
-    teacher.unroute("**/api/v1/lessons/chain-rule?*")
-    wait_idle(teacher)
+    reload_with_the_lesson_last(teacher, "teacher")
     expect()(teacher.get_by_test_id("room-button")).to_have_text(code)
     expect()(teacher.get_by_test_id("room-question")).to_have_attribute("data-question", question)
     expect()(teacher.get_by_test_id("room-answered")).to_have_attribute("data-count", "1")
@@ -160,16 +168,7 @@ def test_a_reloaded_participant_ends_where_the_room_is_when_the_lesson_loads_aft
     itself once the step's data is there, and show the open question."""
     teacher, ann = two
     code, question, before = open_question(two, server_url)
-    held = []
-    ann.route("**/api/v1/lessons/chain-rule?*", lambda route: held.append(route))
-    ann.reload()
-    ann.wait_for_function("""() => { const lab = window.backpropLab; if (!lab || !lab.busy) return false;
-      const s = lab.state, b = lab.busy();
-      return !!(s.room && s.room.role === 'participant' && s.fullDoc && !b.applyState && !b.evaluate); }""")
-    assert len(held) == 1 and ann.evaluate("() => window.backpropLab.state.lessonData") is None
-    held[0].continue_()
-    ann.unroute("**/api/v1/lessons/chain-rule?*")
-    wait_idle(ann)
+    reload_with_the_lesson_last(ann, "participant")
     expect()(ann.get_by_test_id("room-question")).to_have_attribute("data-question", question)
     state = ann.evaluate("() => { const s = window.backpropLab.state; return {pos: s.pos, lesson: s.lesson}; }")
     assert state == {"pos": before["state"]["pos"], "lesson": before["state"]["lesson"]}, state
