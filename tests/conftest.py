@@ -38,9 +38,12 @@ REQUIREMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 # tests that must not share a worker with others of their kind (servers, session-wide artifacts). Browser
-# tests are grouped per file (each file launches its own Chromium, each worker its own app server on a free
-# port), so the two workers share the browser tests, the longest directory, instead of one running them all.
-GROUPS: dict[str, str] = {"browser": "browser:{file}", "deploy": "servers", "stress": "servers", "security": "security"}
+# tests are grouped per file (each worker its own app server on a free port, its Chromium kept open across the
+# browser files it runs in a row), so the workers share the browser tests, the longest directory, instead of one
+# running them all. The Docker tests are one group: their module-scoped image fixture would otherwise build the
+# image once in every worker that runs one of them (three concurrent builds were seen in `.ci/run`).
+GROUPS: dict[str, str] = {"browser": "browser:{file}", "deploy": "servers", "stress": "servers", "security": "security",
+                          "test_docker.py": "docker"}
 
 
 def required(component: str) -> bool:
