@@ -47,6 +47,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from itertools import chain
+from operator import methodcaller
 
 import numpy as np
 
@@ -79,6 +80,8 @@ _TOKEN_U = re.compile(
     r"|(\*\*|[<>=!]=|\#[^\n]*+|.))",
     re.DOTALL,
 )
+LONG_LINE = 4096  # ASCII lines up to this many characters are tokenized at once (findall), longer ones lazily
+_GROUPS = methodcaller("groups", "")  # a match's groups as findall gives them ('' for a group that did not match)
 _NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 # A whole simple statement, matched at the start of a statement of ASCII text (see _parse's fast path):
 # `name = a`, `name = -2.5`, `name = a op b (+|- c)*` (op one of + - * /, then + and - only: a left fold is the
@@ -110,7 +113,7 @@ _REST = re.compile(rf"({_W}([-+]){_W})({_OPND})", re.ASCII)
 _DEF_HEAD = re.compile(r"\([ \t\r]*([^()\n;=]*?)[ \t\r]*\)[ \t\r]*=(?!=)")
 _DEF_ANY = re.compile(r"(?:^|[;\n])[ \t\r]*([^\W\d]\w*)[ \t\r]*\([^()\n;=]*\)[ \t\r]*=(?!=)([^;\n]*)")
 # a tensor literal of numbers only, from its '[' (checked for balance by _numeric_literal)
-_NUMLIT = re.compile(r"(?:[ \t\r\n,\[\]+-]|\#[^\n]*|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)*", re.ASCII)
+_NUMLIT = re.compile(r"(?:[ \t\r\n,\[\]+-]|\#[^\n]*|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)*+", re.ASCII)
 
 # binary operator precedence; prefix minus sits between * and ^ so that -x^2 == -(x^2); comparisons lowest
 _PREC = {">": 0, "<": 0, ">=": 0, "<=": 0, "==": 0, "!=": 0, "+": 1, "-": 1, "*": 2, "/": 2, "@": 2, "^": 4,
@@ -1064,9 +1067,12 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
 
     def lines():
         """The tokens of ASCII text a line at a time, from where the parser is: a line that starts a
-        statement may have been read by fast_statements (`pos` then is past this generator's own)."""
+        statement may have been read by fast_statements (`pos` then is past this generator's own). A line
+        of more than LONG_LINE characters is read token by token instead of as one list: a 200,000-character
+        line (a literal nested 100,000 deep, refused at its third '[') held 40 MB of token tuples at once."""
         n = len(text)
         findall = _TOKEN.findall
+        finditer = _TOKEN.finditer
         find = text.find
         p = 0
         while True:
@@ -1075,7 +1081,7 @@ def _parse(text: str, limits: Limits, tokens: list | None) -> Program:
             if p >= n:
                 return
             e = find("\n", p) + 1 or n
-            yield findall(text, p, e)
+            yield findall(text, p, e) if e - p <= LONG_LINE else map(_GROUPS, finditer(text, p, e))
             p = e
 
     fast = tokens is None
