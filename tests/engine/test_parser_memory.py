@@ -9,8 +9,6 @@ token by token: the same tokens, so the same graph and the same errors as the li
 
 from __future__ import annotations
 
-import tracemalloc
-
 import pytest
 
 from app.engine import parser
@@ -18,19 +16,10 @@ from app.engine.errors import EngineError
 from app.engine.evaluate import evaluate
 from app.engine.limits import Limits
 
+from .test_hostile import _traced_peak as traced_peak
 from .test_parser_fast import _state
 
 BIG = Limits(max_program_chars=1_000_000, max_nodes=1_000_000)
-
-
-def traced_peak(fn) -> int:
-    tracemalloc.start()
-    try:
-        fn()
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    return peak
 
 
 def test_a_literal_nested_100000_deep_is_refused_in_little_memory():
