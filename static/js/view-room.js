@@ -219,6 +219,17 @@ export function mountRoom(ctx) {
     ctx.writeHashSoon();
   }
 
+  // A lesson step's question has its answer only once the step's data is on the page, and the page's own request
+  // for it (started on load, before the room's state came) may end after a room state was applied: until then the
+  // quiz asks a placeholder without an answer and holds the animation at its start (quiz.js questionsOf). Wait
+  // for the step, then take the room's position `pos` back (if `still()`): a reloaded teacher (resumeQuestion)
+  // and a participant applying the room's state (applyLatest; the states that follow carry only what changed).
+  async function positionAfterLesson(pos, still = () => true) {
+    if (!state.lesson || !ctx.lessonSettled) return;
+    await ctx.lessonSettled();
+    if (Number.isInteger(pos) && state.pos !== pos && still()) ctx.setPos(pos);
+  }
+
   // A reloaded teacher page: the room's last state had a question open. Show what the room shows (the
   // quiz run, its reveals, the position held at the question), then take the question back: its answer
   // from this page's own quiz (the state never carried it before the reveal), or the reveal's. Nothing
@@ -229,14 +240,7 @@ export function mountRoom(ctx) {
     const end = begin("room-resume");
     try {
       await ctx.applyState(followedPartOf(roomState));
-      if (state.lesson && ctx.lessonSettled) {
-        // a lesson's question has its answer only once the step's data is on the page, and the page's own
-        // request for it (started on load, before the room's state came) may end after the state was applied:
-        // until then the quiz asks a placeholder without an answer and holds the animation at its start (quiz.js
-        // questionsOf): wait for the step, then take the room's position back
-        await ctx.lessonSettled();
-        if (Number.isInteger(roomState.pos) && state.pos !== roomState.pos) ctx.setPos(roomState.pos);
-      }
+      await positionAfterLesson(roomState.pos);
       const a = roomState.ask;
       if (role() !== "teacher" || state.quiz.mode === "off" || state.quiz.run !== a.run) return;
       let found = a.reveal && typeof a.reveal === "object" && typeof a.reveal.answer === "number" ? { ...a.reveal } : null;
@@ -424,13 +428,7 @@ export function mountRoom(ctx) {
         if (!target || role() !== "participant" || state.room.detached) break;
         const part = followedPartOf(target, all ? null : applied);
         await applyPart(part);
-        if (state.lesson && ctx.lessonSettled) {
-          // as for a reloaded teacher (resumeQuestion): until the lesson step's data is on the page the quiz holds a
-          // placeholder question and the animation at its start; the states that follow carry only what changed,
-          // so the teacher's position is put back here once the step's data has come
-          await ctx.lessonSettled();
-          if (Number.isInteger(target.pos) && state.pos !== target.pos && role() === "participant") ctx.setPos(target.pos);
-        }
+        await positionAfterLesson(target.pos, () => role() === "participant");
         applied = target;
         if (!queued) break;
         all = queued.full;
