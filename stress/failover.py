@@ -92,18 +92,13 @@ async def _run(duration: float, kill_at: float, down_for: float, users: int, rat
                 await asyncio.to_thread(b.start)
                 ready_wall = time.time()
                 ready_at = time.perf_counter() - t0
+                # a slow restart (a loaded machine) would leave the restarted process too little traffic to show
+                # whether it is back in rotation: the schedule runs on, at the same rate, until ``after_ready`` s
+                # after it answered (nothing more when ``duration`` leaves that much)
                 until = max(duration, ready_at + after_ready)
-                if until > duration:
-                    # a slow restart (a loaded machine) would leave the restarted process too little traffic to
-                    # show whether it is back in rotation: the schedule runs on, at the same rate, until
-                    # ``after_ready`` s after it answered
-                    more = traffic_schedule(users, rate, until, start=duration)
-                    plans = [p + m for p, m in zip(plans, more, strict=True)]
-                    extra = asyncio.create_task(_traffic(client, calls, more, t0, samples))
-                    await traffic
-                    await extra
-                else:
-                    await traffic
+                more = traffic_schedule(users, rate, until, start=duration)
+                plans = [p + m for p, m in zip(plans, more, strict=True)]
+                await asyncio.gather(traffic, _traffic(client, calls, more, t0, samples))
             time.sleep(0.2)  # let nginx finish writing its log
             rows = parse_access_log((proxy.prefix / "access.log").read_text())
     b_addr = f"127.0.0.1:{b.port}"
