@@ -48,10 +48,13 @@ def _skip_reason() -> str | None:
 SKIP_REASON = _skip_reason()
 
 
+def _is_browser_test(item) -> bool:
+    return item is not None and Path(str(item.fspath)).parent == Path(__file__).parent
+
+
 def pytest_collection_modifyitems(config, items):
-    here = Path(__file__).parent
     for item in items:
-        if Path(str(item.fspath)).parent == here:
+        if _is_browser_test(item):
             item.add_marker(pytest.mark.browser)
             if SKIP_REASON:
                 item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
@@ -157,10 +160,6 @@ class _Session:
 
 
 _SESSION = _Session()
-
-
-def _is_browser_test(item) -> bool:
-    return item is not None and Path(str(item.fspath)).parent == Path(__file__).parent
 
 
 @pytest.hookimpl(trylast=True)  # after the test's own fixtures are torn down
